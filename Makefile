@@ -1,0 +1,31 @@
+# Altair developer entry points. Every target installs what it needs first.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.altair-installed
+INPUTS := scripts/install.sh setup.py $(wildcard requirements/*.txt)
+# projects/ (third-party plugins) carry their own tests once they exist
+TESTS  := tests $(wildcard projects)
+
+.PHONY: install demo test test-fast bench clean-data
+
+install: $(STAMP)
+
+# The script itself is idempotent; make only skips it when nothing changed.
+$(STAMP): $(INPUTS)
+	bash scripts/install.sh
+
+demo: $(STAMP)
+	$(PY) -m altair demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q $(TESTS)
+
+# Skip the slow end-to-end checks (marked `slow`).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" $(TESTS)
+
+bench: $(STAMP)
+	$(PY) benchmarks/train_throughput.py
+
+clean-data:
+	rm -rf data/bluemarble

@@ -1,0 +1,5 @@
+import sys
+
+from altair.cli import main
+
+sys.exit(main())

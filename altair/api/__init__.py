@@ -1,0 +1,1 @@
+"""The Python API behind ``altair`` and ``tools/``."""

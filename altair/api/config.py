@@ -1,0 +1,111 @@
+"""Loading and checking configs, with errors that say what to fix."""
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for tools)
+
+
+class ConfigNotFoundError(FileNotFoundError):
+    """A config path that does not exist."""
+
+
+class UnknownTypeError(KeyError):
+    """A ``type=...`` in a config that no registry in scope knows."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; show it plainly.
+        return str(self.args[0])
+
+
+def load_config(config: str | Path | Config | dict, *,
+                cfg_options: dict | None = None) -> Config:
+    """Load a Python/YAML/JSON config, a ``Config`` or a dict, and merge ``cfg_options``.
+
+    Raises:
+        ConfigNotFoundError: the path does not exist (the message lists configs with a
+            similar name under ``configs/``).
+    """
+    if isinstance(config, Config):
+        cfg = config
+    elif isinstance(config, dict):
+        cfg = Config(config)
+    else:
+        path = Path(config)
+        if not path.is_file():
+            raise ConfigNotFoundError(_missing_config_message(path))
+        cfg = Config.fromfile(str(path))
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def _missing_config_message(path: Path) -> str:
+    msg = f"config file '{path}' does not exist"
+    root = Path(__file__).resolve().parents[2] / 'configs'
+    if root.is_dir():
+        names = [str(p.relative_to(root.parent)) for p in root.rglob('*.py')
+                 if '_base_' not in p.parts]
+        close = difflib.get_close_matches(str(path), names, n=3, cutoff=0.5)
+        if close:
+            msg += f"; did you mean {', '.join(close)}?"
+    return msg
+
+
+def _registry_names(registry) -> list[str]:
+    names: set[str] = set()
+    reg = registry
+    while reg is not None:
+        reg.import_from_location()
+        names.update(reg.module_dict)
+        reg = reg.parent
+    return sorted(names)
+
+
+MODEL_PARTS = ('backbone', 'neck', 'decode_head', 'auxiliary_head', 'data_preprocessor')
+
+
+def check_model_types(model_cfg: dict) -> None:
+    """Check that the model's ``type`` and those of its main parts are registered.
+
+    Raises:
+        UnknownTypeError: naming the config key, the unknown type and the closest registered
+            names (e.g. ``model.decode_head.type 'PSPHed' is not registered; did you mean
+            PSPHead?``).
+    """
+    from mmseg.utils import register_all_modules
+
+    import altair.models  # noqa: F401  (register Altair's models)
+    from altair.registry import MODELS
+    register_all_modules(init_default_scope=False)
+
+    names = _registry_names(MODELS)
+    for key, sub in _model_parts(model_cfg):
+        typ = sub.get('type')
+        if isinstance(typ, str) and typ not in names and not _resolves(MODELS, typ):
+            close = difflib.get_close_matches(typ, names, n=5, cutoff=0.6)
+            hint = f"; did you mean {', '.join(close)}?" if close else ''
+            raise UnknownTypeError(f"{key}.type '{typ}' is not a registered model{hint}")
+
+
+def _resolves(registry, typ: str) -> bool:
+    """Whether a scoped/dotted name (``mmseg.PSPHead``, ``pkg.mod.Cls``) resolves."""
+    if '.' not in typ:
+        return False
+    try:
+        return registry.get(typ) is not None
+    except (RuntimeError, KeyError, ImportError):
+        return False
+
+
+def _model_parts(model_cfg: dict) -> list[tuple[str, dict]]:
+    out: list[tuple[str, Any]] = [('model', model_cfg)]
+    for part in MODEL_PARTS:
+        sub = model_cfg.get(part)
+        subs = sub if isinstance(sub, (list, tuple)) else [sub]
+        for i, s in enumerate(subs):
+            if isinstance(s, dict):
+                suffix = f'[{i}]' if isinstance(sub, (list, tuple)) else ''
+                out.append((f'model.{part}{suffix}', s))
+    return out

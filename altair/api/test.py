@@ -1,0 +1,61 @@
+"""Evaluate a checkpoint: plain or with test-time augmentation, optionally saving outputs."""
+from __future__ import annotations
+
+import os
+
+from mmengine.config import Config
+
+from altair.api.config import load_config
+from altair.api.train import build_runner, prepare_config
+
+
+class CheckpointNotFoundError(FileNotFoundError):
+    """A checkpoint path that does not exist."""
+
+
+def enable_tta(cfg: Config) -> Config:
+    """Swap ``model`` for ``tta_model`` and the test pipeline for ``tta_pipeline`` (mmseg's way).
+
+    Raises:
+        KeyError: the config has no ``tta_model`` or no ``tta_pipeline``.
+    """
+    for key in ('tta_model', 'tta_pipeline'):
+        if key not in cfg:
+            raise KeyError(f"--tta needs '{key}' in the config (see configs/_base_/)")
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    cfg.tta_model.module = cfg.model
+    cfg.model = cfg.tta_model
+    return cfg
+
+
+def enable_show(cfg: Config, show_dir: str) -> Config:
+    """Draw every test prediction next to its ground truth into ``<work_dir>/<show_dir>``."""
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        raise KeyError("--show-dir needs default_hooks.visualization (SegVisualizationHook)")
+    hook['draw'] = True
+    hook['interval'] = 1
+    cfg.visualizer['save_dir'] = show_dir
+    return cfg
+
+
+def test_checkpoint(config, checkpoint: str | os.PathLike, *, tta: bool = False,
+                    show_dir: str | None = None, out: str | None = None,
+                    work_dir: str | None = None, launcher: str | None = None,
+                    cfg_options: dict | None = None) -> dict:
+    """Evaluate ``checkpoint`` on the config's test set and return the metrics dict."""
+    if not os.path.isfile(checkpoint):
+        raise CheckpointNotFoundError(f"checkpoint '{checkpoint}' does not exist")
+    cfg = load_config(config, cfg_options=cfg_options)
+    cfg = prepare_config(cfg, work_dir=work_dir, launcher=launcher,
+                         config_path=None if isinstance(config, (dict, Config)) else str(config))
+    cfg.load_from = str(checkpoint)
+    if tta:
+        enable_tta(cfg)
+    if show_dir:
+        enable_show(cfg, show_dir)
+    if out:
+        cfg.test_evaluator['output_dir'] = out
+        cfg.test_evaluator['keep_results'] = True
+    runner = build_runner(cfg)
+    return runner.test()

@@ -1,0 +1,102 @@
+"""`altair` command line (also behind tools/train.py and tools/test.py).
+
+Argument parsing only; the work is done in ``altair.api``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean bad input: shown as one line, without a traceback."""
+    from altair.api.config import ConfigNotFoundError, UnknownTypeError
+    from altair.api.test import CheckpointNotFoundError
+    from altair.datasets.bluemarble_build import DataPackageMissingError
+    from altair.engine.amp import AmpConfigError
+    return (ConfigNotFoundError, UnknownTypeError, CheckpointNotFoundError,
+            DataPackageMissingError, AmpConfigError)
+
+
+def run_tool(fn: Callable[[], int]) -> int:
+    """Run ``fn``; bad input prints ``error: ...`` to stderr and returns status 2."""
+    errors = user_errors()
+    try:
+        return fn()
+    except errors as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 2
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    from mmengine.config import DictAction
+    p.add_argument('--work-dir', help='logs and checkpoints (default: work_dirs/<config name>)')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+                   help='override config keys, e.g. train_cfg.max_iters=100')
+    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                   help='job launcher (default: detected from RANK/WORLD_SIZE or SLURM_*)')
+    p.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog='altair', description='Altair semantic segmentation.')
+    sub = p.add_subparsers(dest='command', required=True)
+
+    train = sub.add_parser('train', help='train a segmentor from a config')
+    train.add_argument('config', help='config file (.py, .yaml or .json)')
+    train.add_argument('--resume', action='store_true',
+                       help='resume from the last checkpoint in the work dir')
+    train.add_argument('--amp', choices=['fp16', 'bf16'],
+                       help='mixed precision (bf16 also runs on the CPU; fp16 needs CUDA)')
+    _common(train)
+
+    test = sub.add_parser('test', help='evaluate a checkpoint')
+    test.add_argument('config', help='config file')
+    test.add_argument('checkpoint', help='checkpoint file')
+    test.add_argument('--tta', action='store_true',
+                      help="test-time augmentation with the config's tta_model and tta_pipeline")
+    test.add_argument('--show-dir', help='draw predictions into <work-dir>/<show-dir>')
+    test.add_argument('--out', help='write predicted label maps (PNG) into this folder')
+    _common(test)
+
+    demo = sub.add_parser('demo', help='build Blue Marble, train, evaluate, predict the globe')
+    demo.add_argument('--config', default='configs/pspnet.py', help='(default: %(default)s)')
+    demo.add_argument('--work-dir', default='work_dirs/demo', help='(default: %(default)s)')
+    demo.add_argument('--data-root', default='data/bluemarble', help='(default: %(default)s)')
+    demo.add_argument('--max-iters', type=int, help="override the config's iterations")
+    demo.add_argument('--amp', choices=['bf16'], help='bf16 autocast on the CPU')
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == 'train':
+        from altair.api.train import train_config
+
+        def fn() -> int:
+            train_config(args.config, work_dir=args.work_dir, amp=args.amp, resume=args.resume,
+                         launcher=args.launcher, cfg_options=args.cfg_options)
+            return 0
+    elif args.command == 'test':
+        from altair.api.test import test_checkpoint
+
+        def fn() -> int:
+            metrics = test_checkpoint(args.config, args.checkpoint, tta=args.tta,
+                                      show_dir=args.show_dir, out=args.out,
+                                      work_dir=args.work_dir, launcher=args.launcher,
+                                      cfg_options=args.cfg_options)
+            print({k: round(float(v), 2) for k, v in metrics.items()})
+            return 0
+    else:
+        from altair.api.demo import run_demo
+
+        def fn() -> int:
+            run_demo(config=args.config, work_dir=args.work_dir, data_root=args.data_root,
+                     max_iters=args.max_iters, amp=args.amp)
+            return 0
+    return run_tool(fn)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

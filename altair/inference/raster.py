@@ -1,0 +1,65 @@
+"""Raster writers: atomic GeoTIFF and PNG output."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def _tmp_name(path: Path) -> Path:
+    # Keep the suffix: GDAL and OpenCV pick the format from it.
+    return path.with_name(f'.{path.stem}.partial{path.suffix}')
+
+
+def write_geotiff(path: str | os.PathLike, array: np.ndarray, *, transform, crs: str = 'EPSG:4326',
+                  nodata: int | float | None = None, colormap: dict | None = None) -> Path:
+    """Write (H, W) or (H, W, C) ``array`` as a tiled, deflate-compressed GeoTIFF, atomically.
+
+    ``colormap`` ({value: (r, g, b, a)}) is stored on band 1 of single-band uint8 rasters.
+    """
+    import rasterio
+
+    path = Path(path)
+    tmp = _tmp_name(path)
+    bands = array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0)
+    profile = dict(driver='GTiff', width=array.shape[1], height=array.shape[0],
+                   count=bands.shape[0], dtype=array.dtype.name, crs=crs, transform=transform,
+                   compress='deflate', tiled=True, blockxsize=256, blockysize=256)
+    if nodata is not None:
+        profile['nodata'] = nodata
+    try:
+        with rasterio.open(tmp, 'w', **profile) as dst:
+            dst.write(bands)
+            if colormap is not None:
+                dst.write_colormap(1, colormap)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_png(path: str | os.PathLike, rgb: np.ndarray) -> Path:
+    """Write an (H, W, 3) RGB or (H, W) uint8 image as PNG, atomically."""
+    import cv2
+
+    path = Path(path)
+    tmp = _tmp_name(path)
+    img = rgb[:, :, ::-1] if rgb.ndim == 3 else rgb
+    try:
+        if not cv2.imwrite(str(tmp), np.ascontiguousarray(img)):
+            raise OSError(f'could not write {path}')
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_geotiff(path: str | os.PathLike) -> tuple[np.ndarray, dict]:
+    """Read a GeoTIFF as (H, W) or (H, W, C) with its ``transform``, ``crs`` and ``nodata``."""
+    import rasterio
+
+    with rasterio.open(path) as src:
+        data = src.read()
+        meta = dict(transform=src.transform, crs=src.crs, nodata=src.nodata)
+    return (data[0] if data.shape[0] == 1 else np.moveaxis(data, 0, -1)), meta

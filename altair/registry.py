@@ -1,0 +1,79 @@
+"""Every Altair registry, in one place.
+
+Each is a child of the matching mmseg registry with scope ``'altair'``, so a config with
+``default_scope = 'altair'`` resolves Altair's components first and then mmseg's and
+mmengine's. ``locations`` lists the modules imported lazily on first lookup.
+"""
+from __future__ import annotations
+
+from mmengine.registry import Registry
+from mmseg.registry import DATA_SAMPLERS as MMSEG_DATA_SAMPLERS
+from mmseg.registry import DATASETS as MMSEG_DATASETS
+from mmseg.registry import EVALUATOR as MMSEG_EVALUATOR
+from mmseg.registry import HOOKS as MMSEG_HOOKS
+from mmseg.registry import INFERENCERS as MMSEG_INFERENCERS
+from mmseg.registry import LOG_PROCESSORS as MMSEG_LOG_PROCESSORS
+from mmseg.registry import LOOPS as MMSEG_LOOPS
+from mmseg.registry import METRICS as MMSEG_METRICS
+from mmseg.registry import MODEL_WRAPPERS as MMSEG_MODEL_WRAPPERS
+from mmseg.registry import MODELS as MMSEG_MODELS
+from mmseg.registry import \
+    OPTIM_WRAPPER_CONSTRUCTORS as MMSEG_OPTIM_WRAPPER_CONSTRUCTORS
+from mmseg.registry import OPTIM_WRAPPERS as MMSEG_OPTIM_WRAPPERS
+from mmseg.registry import OPTIMIZERS as MMSEG_OPTIMIZERS
+from mmseg.registry import PARAM_SCHEDULERS as MMSEG_PARAM_SCHEDULERS
+from mmseg.registry import RUNNER_CONSTRUCTORS as MMSEG_RUNNER_CONSTRUCTORS
+from mmseg.registry import RUNNERS as MMSEG_RUNNERS
+from mmseg.registry import TASK_UTILS as MMSEG_TASK_UTILS
+from mmseg.registry import TRANSFORMS as MMSEG_TRANSFORMS
+from mmseg.registry import VISBACKENDS as MMSEG_VISBACKENDS
+from mmseg.registry import VISUALIZERS as MMSEG_VISUALIZERS
+from mmseg.registry import WEIGHT_INITIALIZERS as MMSEG_WEIGHT_INITIALIZERS
+
+SCOPE = 'altair'
+
+
+class AltairRegistry(Registry):
+    """A ``Registry`` whose lazy import also imports its ancestors' ``locations``.
+
+    mmengine's ``get`` imports only the queried registry's locations and then reads the
+    parents' tables as they are, so with ``default_scope='altair'`` an mmseg name such as
+    ``SegLocalVisualizer`` would not be found until something imported ``mmseg.visualization``.
+    """
+
+    def import_from_location(self) -> None:
+        super().import_from_location()
+        if self.parent is not None:
+            self.parent.import_from_location()
+
+
+def _child(name: str, parent: Registry, *locations: str) -> Registry:
+    return AltairRegistry(name, parent=parent, scope=SCOPE, locations=list(locations))
+
+
+RUNNERS = _child('runner', MMSEG_RUNNERS, 'altair.engine')
+RUNNER_CONSTRUCTORS = _child('runner constructor', MMSEG_RUNNER_CONSTRUCTORS, 'altair.engine')
+LOOPS = _child('loop', MMSEG_LOOPS, 'altair.engine')
+HOOKS = _child('hook', MMSEG_HOOKS, 'altair.engine')
+DATASETS = _child('dataset', MMSEG_DATASETS, 'altair.datasets')
+DATA_SAMPLERS = _child('data sampler', MMSEG_DATA_SAMPLERS, 'altair.datasets')
+TRANSFORMS = _child('transform', MMSEG_TRANSFORMS, 'altair.datasets')
+MODELS = _child('model', MMSEG_MODELS, 'altair.models')
+MODEL_WRAPPERS = _child('model_wrapper', MMSEG_MODEL_WRAPPERS, 'altair.engine')
+WEIGHT_INITIALIZERS = _child('weight initializer', MMSEG_WEIGHT_INITIALIZERS, 'altair.models')
+OPTIMIZERS = _child('optimizer', MMSEG_OPTIMIZERS, 'altair.engine')
+OPTIM_WRAPPERS = _child('optim_wrapper', MMSEG_OPTIM_WRAPPERS, 'altair.engine')
+OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer wrapper constructor',
+                                    MMSEG_OPTIM_WRAPPER_CONSTRUCTORS, 'altair.engine')
+PARAM_SCHEDULERS = _child('parameter scheduler', MMSEG_PARAM_SCHEDULERS, 'altair.engine')
+METRICS = _child('metric', MMSEG_METRICS, 'altair.evaluation')
+EVALUATOR = _child('evaluator', MMSEG_EVALUATOR, 'altair.evaluation')
+TASK_UTILS = _child('task util', MMSEG_TASK_UTILS, 'altair.models')
+VISUALIZERS = _child('visualizer', MMSEG_VISUALIZERS, 'altair.visualization')
+VISBACKENDS = _child('vis_backend', MMSEG_VISBACKENDS, 'altair.visualization')
+LOG_PROCESSORS = _child('log_processor', MMSEG_LOG_PROCESSORS, 'altair.visualization')
+INFERENCERS = _child('inferencer', MMSEG_INFERENCERS, 'altair.inference')
+
+ALL: dict[str, Registry] = {
+    name: reg for name, reg in globals().items()
+    if isinstance(reg, Registry) and reg.scope == SCOPE}

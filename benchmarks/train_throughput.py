@@ -1,0 +1,112 @@
+#!/usr/bin/env python
+"""Training throughput: Altair's tools vs plain mmseg on the same model, data and iterations.
+
+Altair: ``configs/pspnet.py`` through ``altair.api.train`` (AltairRunner, scope ``altair``).
+Baseline: the same config turned into a plain mmseg one (``default_scope='mmseg'``,
+``mmengine.runner.Runner.from_cfg``, mmseg's ``BaseSegDataset`` over the same files).
+Each run is its own process; runs alternate (A, B, A, B, ...) so drift hits both sides.
+Iteration times come from mmengine's IterTimerHook with the first ``--warmup`` dropped.
+
+Prints one JSON line: {"name", "ratio" (Altair it/s / mmseg it/s; >= 0.98 means no
+overhead), "baseline", "ours" (it/s, median over runs), "peak_rss_mb" (Altair), ...}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _options(data_root: str, iters: int, batch: int) -> dict:
+    opts = {'train_cfg.max_iters': iters, 'train_cfg.val_interval': iters + 1,
+            'default_hooks.checkpoint.interval': iters + 1,
+            'default_hooks.logger.interval': 10 ** 6,
+            'train_dataloader.batch_size': batch, 'randomness.seed': 0}
+    opts.update({f'{s}_dataloader.dataset.data_root': data_root for s in ('train', 'val', 'test')})
+    return opts
+
+
+def _to_plain_mmseg(cfg) -> None:
+    """Rewrite an Altair config into one that only uses mmseg/mmengine components."""
+    from altair.datasets.bluemarble_classes import CLASSES, PALETTE
+    cfg.default_scope = 'mmseg'
+    cfg.pop('runner_type', None)
+    for split in ('train', 'val', 'test'):
+        ds = cfg[f'{split}_dataloader'].dataset
+        ds.type = 'BaseSegDataset'
+        ds.img_suffix = ds.seg_map_suffix = '.png'
+        ds.metainfo = dict(classes=CLASSES, palette=[list(p) for p in PALETTE])
+    cfg.val_evaluator = cfg.test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+
+
+def worker(side: str, data_root: str, iters: int, batch: int, warmup: int) -> dict:
+    from mmengine.logging import MessageHub
+
+    from altair.api.config import load_config
+    cfg = load_config(ROOT / 'configs/pspnet.py', cfg_options=_options(data_root, iters, batch))
+    with tempfile.TemporaryDirectory() as work:
+        if side == 'altair':
+            from altair.api.train import build_runner, prepare_config
+            runner = build_runner(prepare_config(cfg, work_dir=work))
+        else:
+            from mmengine.runner import Runner
+            _to_plain_mmseg(cfg)
+            cfg.work_dir = work
+            cfg.launcher = 'none'
+            runner = Runner.from_cfg(cfg)
+        runner.train()
+        times = MessageHub.get_current_instance().get_scalar('train/time').data[0]
+    steady = list(times[warmup:])
+    return dict(side=side, it_per_s=len(steady) / sum(steady),
+                peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--iters', type=int, default=30)
+    p.add_argument('--warmup', type=int, default=5)
+    p.add_argument('--batch', type=int, default=4)
+    p.add_argument('--reps', type=int, default=2, help='runs per side, alternating')
+    p.add_argument('--data-root', default='data/bluemarble')
+    p.add_argument('--worker', choices=['altair', 'mmseg'], help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        print('RESULT ' + json.dumps(worker(args.worker, args.data_root, args.iters, args.batch,
+                                           args.warmup)))
+        return
+
+    from altair.datasets.bluemarble_build import ensure_bluemarble
+    data_root = str(ensure_bluemarble(args.data_root))
+    runs: dict[str, list[dict]] = {'altair': [], 'mmseg': []}
+    for _ in range(args.reps):
+        for side in ('altair', 'mmseg'):
+            proc = subprocess.run(
+                [sys.executable, __file__, '--worker', side, '--data-root', data_root,
+                 '--iters', str(args.iters), '--batch', str(args.batch),
+                 '--warmup', str(args.warmup)], cwd=ROOT, capture_output=True, text=True,
+                env={**os.environ, 'PYTHONHASHSEED': '0'})
+            line = [ln for ln in proc.stdout.splitlines() if ln.startswith('RESULT ')]
+            if proc.returncode != 0 or not line:
+                sys.exit(f'{side} run failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}')
+            runs[side].append(json.loads(line[0][len('RESULT '):]))
+    ours = statistics.median(r['it_per_s'] for r in runs['altair'])
+    base = statistics.median(r['it_per_s'] for r in runs['mmseg'])
+    print(json.dumps(dict(
+        name='train_throughput', ratio=round(ours / base, 4), baseline=round(base, 4),
+        ours=round(ours, 4), unit='it/s', peak_rss_mb=round(max(
+            r['peak_rss_mb'] for r in runs['altair']), 1),
+        baseline_peak_rss_mb=round(max(r['peak_rss_mb'] for r in runs['mmseg']), 1),
+        iters=args.iters, warmup=args.warmup, batch=args.batch, reps=args.reps,
+        model='configs/pspnet.py')))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,38 @@
+"""Shared fixtures: a real Blue Marble build (once per session) and a repo-root cwd."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope='session')
+def bluemarble(tmp_path_factory) -> Path:
+    """The real dataset built from the installed data packages into a temporary folder."""
+    from altair.datasets.bluemarble_build import build_bluemarble
+    out = tmp_path_factory.mktemp('data') / 'bluemarble'
+    build_bluemarble(out, progress=False)
+    return out
+
+
+@pytest.fixture
+def in_repo_root(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    return ROOT
+
+
+def pytest_collection_modifyitems(config, items):
+    # keep CUDA-only tests out where there is no GPU
+    import torch
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason='needs CUDA')
+    for item in items:
+        if 'cuda' in item.keywords:
+            item.add_marker(skip)
+
+
+os.environ.setdefault('OMP_NUM_THREADS', '2')

@@ -1,0 +1,80 @@
+"""End to end on the real Blue Marble data: train a few iterations, test (plain and TTA),
+and 2-process CPU training through tools/dist_train.sh."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+
+pytestmark = pytest.mark.slow
+
+
+def _tiny(data_root: Path, iters: int = 4) -> list[str]:
+    return ['--cfg-options', f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+            f'default_hooks.checkpoint.interval={iters}', 'default_hooks.logger.interval=1',
+            'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+            'train_dataloader.persistent_workers=False',
+            'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+            'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
+            *(f'{s}_dataloader.dataset.data_root={data_root}' for s in ('train', 'val', 'test'))]
+
+
+def _run(args, env=None, timeout=600):
+    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, 'OMP_NUM_THREADS': '2', **(env or {})})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def test_train_then_test_plain_and_tta(bluemarble, tmp_path):
+    work = tmp_path / 'run'
+    _run([PY, 'tools/train.py', 'configs/pspnet.py', '--work-dir', str(work), *_tiny(bluemarble)])
+    ckpt = work / 'iter_4.pth'
+    assert ckpt.is_file() and (work / 'last_checkpoint').read_text().strip().endswith('iter_4.pth')
+    out = _run([PY, 'tools/test.py', 'configs/pspnet.py', str(ckpt), '--work-dir', str(work),
+                *_tiny(bluemarble)])
+    assert 'mIoU' in out.stdout and 'IoU.water' in out.stdout
+    out = _run([PY, 'tools/test.py', 'configs/pspnet.py', str(ckpt), '--tta', '--work-dir',
+                str(work), *_tiny(bluemarble)])
+    assert 'mIoU' in out.stdout
+    # resume continues from iteration 4 to 6 (safe weights-only loading of mmengine state)
+    out = _run([PY, 'tools/train.py', 'configs/pspnet.py', '--work-dir', str(work), '--resume',
+                *_tiny(bluemarble, iters=6)])
+    assert (work / 'iter_6.pth').is_file()
+    assert 'resumed' in (out.stdout + out.stderr).lower()
+
+
+def test_bf16_training_on_cpu(bluemarble, tmp_path):
+    out = _run([PY, 'tools/train.py', 'configs/segformer.py', '--amp', 'bf16', '--work-dir',
+                str(tmp_path), *_tiny(bluemarble, iters=2)])
+    assert 'AutocastOptimWrapper' in (out.stdout + out.stderr)
+    assert (tmp_path / 'iter_2.pth').is_file()
+
+
+def test_dist_train_two_cpu_processes(bluemarble, tmp_path):
+    out = _run(['bash', 'tools/dist_train.sh', 'configs/pspnet.py', '2', '--work-dir',
+                str(tmp_path), *_tiny(bluemarble, iters=3)], env={'PORT': '29517'})
+    log = out.stdout + out.stderr
+    assert 'CPU DDP over gloo' in log and 'world_size: 2' in log.replace('World_size', 'world_size')
+    assert (tmp_path / 'iter_3.pth').is_file()
+
+
+def test_cli_errors_are_one_line_with_exit_2(tmp_path):
+    proc = subprocess.run([PY, 'tools/train.py', 'configs/nope.py'], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: config file 'configs/nope.py' does not exist"
+    proc = subprocess.run([PY, 'tools/train.py', 'configs/pspnet.py', '--cfg-options',
+                           'model.decode_head.type=PSPHeadd'], cwd=ROOT, capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and 'did you mean PSPHead' in proc.stderr
+    proc = subprocess.run([PY, 'tools/test.py', 'configs/pspnet.py', str(tmp_path / 'x.pth')],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and 'x.pth' in proc.stderr and 'does not exist' in proc.stderr
