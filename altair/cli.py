@@ -13,10 +13,11 @@ def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input: shown as one line, without a traceback."""
     from altair.api.config import ConfigNotFoundError, UnknownTypeError
     from altair.api.test import CheckpointNotFoundError
-    from altair.datasets.bluemarble_build import DataPackageMissingError
+    from altair.datasets.bluemarble_build import (BuildOptionError, DataPackageMissingError,
+                                                  DatasetExistsError)
     from altair.engine.amp import AmpConfigError
     return (ConfigNotFoundError, UnknownTypeError, CheckpointNotFoundError,
-            DataPackageMissingError, AmpConfigError)
+            DataPackageMissingError, DatasetExistsError, BuildOptionError, AmpConfigError)
 
 
 def run_tool(fn: Callable[[], int]) -> int:
@@ -61,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(test)
 
     demo = sub.add_parser('demo', help='build Blue Marble, train, evaluate, predict the globe')
-    demo.add_argument('--config', default='configs/pspnet.py', help='(default: %(default)s)')
+    demo.add_argument('--config', default='configs/segformer.py',
+                      help='(default: %(default)s, the best val mIoU of the short configs)')
     demo.add_argument('--work-dir', default='work_dirs/demo', help='(default: %(default)s)')
     demo.add_argument('--data-root', default='data/bluemarble', help='(default: %(default)s)')
     demo.add_argument('--max-iters', type=int, help="override the config's iterations")

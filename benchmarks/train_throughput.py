@@ -4,8 +4,9 @@
 Altair: ``configs/pspnet.py`` through ``altair.api.train`` (AltairRunner, scope ``altair``).
 Baseline: the same config turned into a plain mmseg one (``default_scope='mmseg'``,
 ``mmengine.runner.Runner.from_cfg``, mmseg's ``BaseSegDataset`` over the same files).
-Each run is its own process; runs alternate (A, B, A, B, ...) so drift hits both sides.
-Iteration times come from mmengine's IterTimerHook with the first ``--warmup`` dropped.
+Each run is its own process; runs alternate (A, B, B, A, ...) so drift hits both sides.
+Iteration times come from mmengine's IterTimerHook with the first ``--warmup`` dropped. Both
+sides train in fp32 (mmseg alone cannot autocast on the CPU).
 
 Prints one JSON line: {"name", "ratio" (Altair it/s / mmseg it/s; >= 0.98 means no
 overhead), "baseline", "ours" (it/s, median over runs), "peak_rss_mb" (Altair), ...}.
@@ -52,6 +53,8 @@ def worker(side: str, data_root: str, iters: int, batch: int, warmup: int) -> di
 
     from altair.api.config import load_config
     cfg = load_config(ROOT / 'configs/pspnet.py', cfg_options=_options(data_root, iters, batch))
+    # Both sides in fp32: plain mmseg has no CPU autocast wrapper to compare against.
+    cfg.optim_wrapper = dict(type='OptimWrapper', optimizer=cfg.optim_wrapper.optimizer)
     with tempfile.TemporaryDirectory() as work:
         if side == 'altair':
             from altair.api.train import build_runner, prepare_config
@@ -74,7 +77,7 @@ def main() -> None:
     p.add_argument('--iters', type=int, default=30)
     p.add_argument('--warmup', type=int, default=5)
     p.add_argument('--batch', type=int, default=4)
-    p.add_argument('--reps', type=int, default=2, help='runs per side, alternating')
+    p.add_argument('--reps', type=int, default=4, help='runs per side, alternating')
     p.add_argument('--data-root', default='data/bluemarble')
     p.add_argument('--worker', choices=['altair', 'mmseg'], help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -86,8 +89,9 @@ def main() -> None:
     from altair.datasets.bluemarble_build import ensure_bluemarble
     data_root = str(ensure_bluemarble(args.data_root))
     runs: dict[str, list[dict]] = {'altair': [], 'mmseg': []}
-    for _ in range(args.reps):
-        for side in ('altair', 'mmseg'):
+    for rep in range(args.reps):
+        # alternate which side goes first, so neither always gets the colder machine
+        for side in (('altair', 'mmseg') if rep % 2 == 0 else ('mmseg', 'altair')):
             proc = subprocess.run(
                 [sys.executable, __file__, '--worker', side, '--data-root', data_root,
                  '--iters', str(args.iters), '--batch', str(args.batch),
@@ -105,6 +109,7 @@ def main() -> None:
             r['peak_rss_mb'] for r in runs['altair']), 1),
         baseline_peak_rss_mb=round(max(r['peak_rss_mb'] for r in runs['mmseg']), 1),
         iters=args.iters, warmup=args.warmup, batch=args.batch, reps=args.reps,
+        runs={side: [round(r['it_per_s'], 4) for r in rs] for side, rs in runs.items()},
         model='configs/pspnet.py')))
 
 

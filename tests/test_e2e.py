@@ -2,7 +2,6 @@
 and 2-process CPU training through tools/dist_train.sh."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -35,7 +34,9 @@ def _run(args, env=None, timeout=600):
 
 def test_train_then_test_plain_and_tta(bluemarble, tmp_path):
     work = tmp_path / 'run'
-    _run([PY, 'tools/train.py', 'configs/pspnet.py', '--work-dir', str(work), *_tiny(bluemarble)])
+    out = _run([PY, 'tools/train.py', 'configs/pspnet.py', '--work-dir', str(work),
+                *_tiny(bluemarble)])
+    assert 'SyncBN -> BN' in out.stdout + out.stderr  # the config asks for SyncBN; CPU has none
     ckpt = work / 'iter_4.pth'
     assert ckpt.is_file() and (work / 'last_checkpoint').read_text().strip().endswith('iter_4.pth')
     out = _run([PY, 'tools/test.py', 'configs/pspnet.py', str(ckpt), '--work-dir', str(work),
@@ -62,8 +63,13 @@ def test_dist_train_two_cpu_processes(bluemarble, tmp_path):
     out = _run(['bash', 'tools/dist_train.sh', 'configs/pspnet.py', '2', '--work-dir',
                 str(tmp_path), *_tiny(bluemarble, iters=3)], env={'PORT': '29517'})
     log = out.stdout + out.stderr
-    assert 'CPU DDP over gloo' in log and 'world_size: 2' in log.replace('World_size', 'world_size')
-    assert (tmp_path / 'iter_3.pth').is_file()
+    assert 'CPU DDP over gloo: rank 0 of 2' in log
+    assert 'Distributed training: True' in log and 'GPU number: 2' in log
+    ckpt = tmp_path / 'iter_3.pth'
+    assert ckpt.is_file()
+    out = _run(['bash', 'tools/dist_test.sh', 'configs/pspnet.py', str(ckpt), '2', '--work-dir',
+                str(tmp_path), *_tiny(bluemarble)], env={'PORT': '29518'})
+    assert 'mIoU' in out.stdout + out.stderr
 
 
 def test_cli_errors_are_one_line_with_exit_2(tmp_path):
@@ -78,3 +84,8 @@ def test_cli_errors_are_one_line_with_exit_2(tmp_path):
     proc = subprocess.run([PY, 'tools/test.py', 'configs/pspnet.py', str(tmp_path / 'x.pth')],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and 'x.pth' in proc.stderr and 'does not exist' in proc.stderr
+    proc = subprocess.run([PY, 'tools/dataset_converters/bluemarble.py', '--out-dir',
+                           str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (f'error: {tmp_path} already exists; pass overwrite=True '
+                                   '(--overwrite) to rebuild it')

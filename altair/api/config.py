@@ -45,11 +45,14 @@ def _missing_config_message(path: Path) -> str:
     msg = f"config file '{path}' does not exist"
     root = Path(__file__).resolve().parents[2] / 'configs'
     if root.is_dir():
-        names = [str(p.relative_to(root.parent)) for p in root.rglob('*.py')
-                 if '_base_' not in p.parts]
-        close = difflib.get_close_matches(str(path), names, n=3, cutoff=0.5)
+        # compare file names only: the shared 'configs/' prefix would make everything close
+        by_name: dict[str, list[str]] = {}
+        for p in sorted(root.rglob('*.py')):
+            if '_base_' not in p.parts:
+                by_name.setdefault(p.name, []).append(str(p.relative_to(root.parent)))
+        close = difflib.get_close_matches(path.name, list(by_name), n=3, cutoff=0.8)
         if close:
-            msg += f"; did you mean {', '.join(close)}?"
+            msg += f"; did you mean {', '.join(q for name in close for q in by_name[name])}?"
     return msg
 
 
@@ -74,13 +77,9 @@ def check_model_types(model_cfg: dict) -> None:
             names (e.g. ``model.decode_head.type 'PSPHed' is not registered; did you mean
             PSPHead?``).
     """
-    from mmseg.utils import register_all_modules
-
-    import altair.models  # noqa: F401  (register Altair's models)
     from altair.registry import MODELS
-    register_all_modules(init_default_scope=False)
 
-    names = _registry_names(MODELS)
+    names = _registry_names(MODELS)  # imports altair.models, mmseg.models, ... lazily
     for key, sub in _model_parts(model_cfg):
         typ = sub.get('type')
         if isinstance(typ, str) and typ not in names and not _resolves(MODELS, typ):

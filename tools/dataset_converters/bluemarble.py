@@ -28,4 +28,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from altair.cli import run_tool
+    sys.exit(run_tool(main))
