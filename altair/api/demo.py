@@ -55,7 +55,7 @@ def predict_full_image(model, rgb: np.ndarray, *, window: int = 512, stride: int
         logits = sliding_window_logits(
             img, predictor, window=(window, window), stride=(stride, stride),
             num_classes=num_classes, batch_size=batch_size,
-            progress=lambda n: [bar.update() for _ in range(n)])
+            progress=bar.update)
     print()
     return logits.argmax(0).to(torch.uint8).cpu().numpy()
 
