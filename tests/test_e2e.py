@@ -43,8 +43,11 @@ def test_train_then_test_plain_and_tta(bluemarble, tmp_path):
                 *_tiny(bluemarble)])
     assert 'mIoU' in out.stdout and 'IoU.water' in out.stdout
     out = _run([PY, 'tools/test.py', 'configs/pspnet.py', str(ckpt), '--tta', '--work-dir',
-                str(work), *_tiny(bluemarble)])
+                str(work), '--show-dir', 'vis', '--out', str(work / 'preds'), *_tiny(bluemarble)])
     assert 'mIoU' in out.stdout
+    n_val = len(list((bluemarble / 'img_dir' / 'val').glob('*.png')))
+    assert len(list((work / 'vis' / 'vis_data' / 'vis_image').glob('*.png'))) == n_val
+    assert len(list((work / 'preds').glob('*.png'))) == n_val
     # resume continues from iteration 4 to 6 (safe weights-only loading of mmengine state)
     out = _run([PY, 'tools/train.py', 'configs/pspnet.py', '--work-dir', str(work), '--resume',
                 *_tiny(bluemarble, iters=6)])

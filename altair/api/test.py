@@ -29,13 +29,14 @@ def enable_tta(cfg: Config) -> Config:
 
 
 def enable_show(cfg: Config, show_dir: str) -> Config:
-    """Draw every test prediction next to its ground truth into ``<work_dir>/<show_dir>``."""
+    """Draw every test prediction next to its ground truth into ``<work_dir>/<show_dir>``
+    (``show_dir`` itself when absolute); images land in its ``vis_data/vis_image/``."""
     hook = cfg.default_hooks.get('visualization')
     if hook is None:
         raise KeyError("--show-dir needs default_hooks.visualization (SegVisualizationHook)")
     hook['draw'] = True
     hook['interval'] = 1
-    cfg.visualizer['save_dir'] = show_dir
+    cfg.visualizer['save_dir'] = os.path.join(cfg.work_dir, show_dir)
     return cfg
 
 
