@@ -30,11 +30,13 @@ def predict_full_image(model, rgb: np.ndarray, *, window: int = 512, stride: int
     """Label map (H, W) uint8 of an (H, W, 3) RGB image with an mmseg ``EncoderDecoder``.
 
     The image is normalised by the model's own data preprocessor, split into overlapping
-    windows and stitched (``altair.inference.sliding_window_logits``), with a progress bar.
+    windows and stitched with gaussian blending (``altair.inference.sliding_window_inference``),
+    with a progress bar.
     """
     from mmengine.utils import ProgressBar
 
-    from altair.inference.sliding import sliding_window_logits, window_grid
+    from altair.inference.grid import window_grid
+    from altair.inference.sliding import sliding_window_inference
 
     pre = model.data_preprocessor
     device = next(model.parameters()).device
@@ -52,10 +54,9 @@ def predict_full_image(model, rgb: np.ndarray, *, window: int = 512, stride: int
 
     model.eval()
     with torch.no_grad():
-        logits = sliding_window_logits(
-            img, predictor, window=(window, window), stride=(stride, stride),
-            num_classes=num_classes, batch_size=batch_size,
-            progress=bar.update)
+        logits = sliding_window_inference(
+            img, predictor, window=window, stride=stride, num_classes=num_classes,
+            batch_size=batch_size, blend='gaussian', progress=bar.update)
     print()
     return logits.argmax(0).to(torch.uint8).cpu().numpy()
 

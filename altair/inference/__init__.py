@@ -1,6 +1,10 @@
-"""Inference maths as pure functions (windows, stitching) and raster I/O."""
+"""Inference maths as pure functions (window grids, blending, stitching) and raster I/O."""
+from altair.inference.blend import BLEND_MODES, blend_weights
+from altair.inference.grid import WindowArgumentError, resolve_window, window_grid, window_starts
+from altair.inference.precision import resolve_precision
 from altair.inference.raster import read_geotiff, write_geotiff, write_png
-from altair.inference.sliding import sliding_window_logits, window_grid, window_starts
+from altair.inference.sliding import TensorSource, pad_to, sliding_window_inference
 
-__all__ = ['read_geotiff', 'write_geotiff', 'write_png', 'sliding_window_logits',
-           'window_grid', 'window_starts']
+__all__ = ['BLEND_MODES', 'blend_weights', 'WindowArgumentError', 'resolve_window',
+           'window_grid', 'window_starts', 'resolve_precision', 'read_geotiff', 'write_geotiff',
+           'write_png', 'TensorSource', 'pad_to', 'sliding_window_inference']

@@ -1,78 +1,182 @@
-"""Sliding-window inference over an image larger than one forward pass.
+"""Sliding-window inference in bounded memory: batched, blended, streamed.
 
-Pure functions over tensors: the model enters only as ``predictor``, a callable mapping a
-batch of windows (B, C, h, w) to logits (B, K, h, w).
+The model enters only as ``predictor``, a callable mapping a batch of windows (B, C, h, w)
+to logits (B, K, h, w), so everything here is testable without a model.
+
+Memory: windows are read from ``source`` one batch at a time and the weighted logits are
+accumulated in a band of rows that slides down the image. When the last window of a grid row
+has been added, every row above the next grid row's top can receive nothing more: those rows
+are normalised and handed to ``sink`` and dropped. Peak memory is therefore about
+``K x (window_h + stride_h) x W`` floats plus one batch of windows — independent of the image
+height. With no ``sink`` the bands are collected and the full (K, H, W) logits returned.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from contextlib import nullcontext
+from typing import Callable, Protocol
 
 import torch
 from torch import Tensor
 
+from altair.inference.blend import blend_weights
+from altair.inference.grid import WindowArgumentError, resolve_window, window_starts
+from altair.inference.precision import resolve_precision
 
-def window_starts(length: int, window: int, stride: int) -> list[int]:
-    """Start offsets of windows of size ``window`` covering ``[0, length)``.
-
-    Windows advance by ``stride``; the last one is snapped to the border so that every pixel
-    is covered and no window leaves the image. An image shorter than the window gets one
-    window at 0 (the caller pads).
-    """
-    if window <= 0 or stride <= 0:
-        raise ValueError(f'window and stride must be positive, got {window} and {stride}')
-    if stride > window:
-        raise ValueError(f'stride {stride} > window {window} would leave pixels uncovered')
-    if length <= window:
-        return [0]
-    starts = list(range(0, length - window, stride))
-    starts.append(length - window)
-    return starts
+PAD_MODES = ('reflect', 'constant')
 
 
-def window_grid(height: int, width: int, window: tuple[int, int],
-                stride: tuple[int, int]) -> list[tuple[int, int]]:
-    """(top, left) of every window, row by row."""
-    return [(y, x) for y in window_starts(height, window[0], stride[0])
-            for x in window_starts(width, window[1], stride[1])]
+class ImageSource(Protocol):
+    """What the engine reads windows from (see ``altair.inference.sources``)."""
+
+    shape: tuple[int, int, int]  # (C, H, W)
+
+    def read(self, y0: int, y1: int, x0: int, x1: int) -> Tensor:
+        """(C, y1 - y0, x1 - x0) float32 tensor of the region."""
 
 
-def _batches(items: list, size: int) -> Iterator[list]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+class TensorSource:
+    """An in-memory (C, H, W) tensor as an :class:`ImageSource`."""
+
+    def __init__(self, image: Tensor) -> None:
+        if image.ndim != 3:
+            raise ValueError(f'image must be (C, H, W), got shape {tuple(image.shape)}')
+        self.image = image
+        self.shape = tuple(image.shape)
+
+    def read(self, y0: int, y1: int, x0: int, x1: int) -> Tensor:
+        return self.image[:, y0:y1, x0:x1].float()
 
 
-def sliding_window_logits(image: Tensor, predictor: Callable[[Tensor], Tensor], *,
-                          window: tuple[int, int], stride: tuple[int, int], num_classes: int,
-                          batch_size: int = 4, progress: Callable[[int], None] | None = None
-                          ) -> Tensor:
-    """Average of window logits over an image (uniform weights), accumulated in float32.
+def pad_to(region: Tensor, size: tuple[int, int], *, mode: str = 'reflect',
+           value: float = 0.0) -> Tensor:
+    """Pad (C, h, w) at the bottom/right to ``size`` (reflect, repeated as often as needed, or
+    constant). A side of length 1 is replicated, the only reflection it has."""
+    if mode not in PAD_MODES:
+        raise WindowArgumentError(f"pad_mode must be one of {', '.join(PAD_MODES)}, got '{mode}'")
+    pad_h, pad_w = size[0] - region.shape[1], size[1] - region.shape[2]
+    if pad_h <= 0 and pad_w <= 0:
+        return region
+    if mode == 'constant':
+        return torch.nn.functional.pad(region, (0, max(pad_w, 0), 0, max(pad_h, 0)), value=value)
+    out = region
+    while out.shape[1] < size[0] or out.shape[2] < size[1]:
+        ph = min(size[0] - out.shape[1], max(out.shape[1] - 1, 0))
+        pw = min(size[1] - out.shape[2], max(out.shape[2] - 1, 0))
+        if ph == 0 and out.shape[1] < size[0]:  # height 1: replicate
+            out = out.expand(-1, size[0], -1)
+        if pw == 0 and out.shape[2] < size[1]:  # width 1: replicate
+            out = out.expand(-1, -1, size[1])
+        if ph > 0 or pw > 0:
+            out = torch.nn.functional.pad(out[None], (0, pw, 0, ph), mode='reflect')[0]
+    return out.contiguous()
+
+
+def sliding_window_inference(
+        source: ImageSource | Tensor, predictor: Callable[[Tensor], Tensor], *,
+        window: int | tuple[int, int], num_classes: int, overlap: float | None = None,
+        stride: int | tuple[int, int] | None = None, batch_size: int = 4,
+        blend: str = 'gaussian', sigma_scale: float = 0.125, pad_mode: str = 'reflect',
+        pad_value: float = 0.0, device: torch.device | str | None = None,
+        accumulate_device: torch.device | str = 'cpu', precision: str = 'fp32',
+        channels_last: bool = False, preprocess: Callable[[Tensor], Tensor] | None = None,
+        sink: Callable[[int, Tensor], None] | None = None,
+        progress: Callable[[int], None] | None = None) -> Tensor | None:
+    """Blended sliding-window logits of an image, in memory or streamed band by band.
 
     Args:
-        image: (C, H, W) tensor, already normalised as the predictor expects.
-        predictor: maps (B, C, h, w) to (B, K, h, w) logits.
-        window: (h, w) window size; images smaller than it are zero-padded and cropped back.
-        stride: (sy, sx) step between windows.
+        source: (C, H, W) tensor or an :class:`ImageSource` (e.g. a GeoTIFF read by windows).
+        predictor: (B, C, h, w) → (B, K, h, w) logits.
+        window: window size (h, w) or one int.
         num_classes: K.
-        batch_size: windows per predictor call.
+        overlap: fraction in [0, 1) shared by neighbouring windows (default 0.25).
+        stride: explicit step instead of ``overlap``, each in [1, window].
+        batch_size: windows per predictor call, >= 1.
+        blend: ``'gaussian'`` (default), ``'linear'`` or ``'constant'``.
+        sigma_scale: gaussian sigma as a fraction of the window.
+        pad_mode: how an image smaller than the window is padded: ``'reflect'`` or
+            ``'constant'`` (``pad_value``); the output is cropped back.
+        device: where windows are computed (default: where ``source`` tensor lives, else CPU).
+        accumulate_device: where logits are stitched (float32), e.g. CPU for GPU windows.
+        precision: ``'fp32'``, ``'bf16'``, ``'fp16'`` or ``'auto'`` (autocast around the predictor).
+        channels_last: feed windows in channels-last memory format (faster convs on CPUs).
+        preprocess: applied to each batch on ``device`` before the predictor (e.g. normalise).
+        sink: called as ``sink(row0, logits)`` with each finalised band (K, rows, W) in order;
+            with a sink nothing is kept and ``None`` is returned.
         progress: called with the number of windows done after every batch.
 
     Returns:
-        (K, H, W) float32 logits on ``image``'s device.
+        (K, H, W) float32 logits on ``accumulate_device`` without a ``sink``, else ``None``.
+
+    Raises:
+        WindowArgumentError: bad window / overlap / stride / batch size / pad mode.
     """
-    _, height, width = image.shape
-    pad_h, pad_w = max(window[0] - height, 0), max(window[1] - width, 0)
-    if pad_h or pad_w:
-        image = torch.nn.functional.pad(image, (0, pad_w, 0, pad_h))
-    H, W = image.shape[1:]
-    acc = torch.zeros(num_classes, H, W, dtype=torch.float32, device=image.device)
-    count = torch.zeros(1, H, W, dtype=torch.float32, device=image.device)
-    grid = window_grid(H, W, window, stride)
-    for batch in _batches(grid, batch_size):
-        crops = torch.stack([image[:, y:y + window[0], x:x + window[1]] for y, x in batch])
-        logits = predictor(crops).float()
-        for (y, x), lg in zip(batch, logits):
-            acc[:, y:y + window[0], x:x + window[1]] += lg
-            count[:, y:y + window[0], x:x + window[1]] += 1
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise WindowArgumentError(f'batch_size must be an int >= 1, got {batch_size!r}')
+    if isinstance(source, Tensor):
+        device = source.device if device is None else device
+        source = TensorSource(source)
+    device = torch.device('cpu' if device is None else device)
+    acc_device = torch.device(accumulate_device)
+    win, step = resolve_window(window, overlap=overlap, stride=stride)
+    if pad_mode not in PAD_MODES:
+        raise WindowArgumentError(f"pad_mode must be one of {', '.join(PAD_MODES)}, got '{pad_mode}'")
+    cast = resolve_precision(precision, device)
+    _, height, width = source.shape
+    weights = blend_weights(win, blend, sigma_scale=sigma_scale).to(acc_device)
+
+    rows = window_starts(height, win[0], step[0])
+    cols = window_starts(width, win[1], step[1])
+    windows = [(r, y, x) for r, y in enumerate(rows) for x in cols]
+    # Accumulators cover image rows [top, top + acc.shape[1]).
+    top = 0
+    acc = torch.zeros(num_classes, 0, width, dtype=torch.float32, device=acc_device)
+    wsum = torch.zeros(0, width, dtype=torch.float32, device=acc_device)
+    bands: list[Tensor] = []
+
+    def emit(upto: int) -> None:
+        nonlocal top, acc, wsum
+        n = upto - top
+        if n <= 0:
+            return
+        band = acc[:, :n] / wsum[:n]
+        if sink is None:
+            bands.append(band)
+        else:
+            sink(top, band)
+        acc, wsum, top = acc[:, n:], wsum[n:], upto
+
+    autocast = (torch.autocast(device_type=device.type, dtype=cast) if cast is not None
+                else nullcontext())
+    for start in range(0, len(windows), batch_size):
+        batch = windows[start:start + batch_size]
+        crops = [pad_to(source.read(y, min(y + win[0], height), x, min(x + win[1], width)),
+                        win, mode=pad_mode, value=pad_value) for _, y, x in batch]
+        inputs = torch.stack(crops).to(device)
+        if preprocess is not None:
+            inputs = preprocess(inputs)
+        if channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        with torch.no_grad(), autocast:
+            logits = predictor(inputs)
+        if logits.shape[0] != len(batch) or logits.shape[1] != num_classes or \
+                tuple(logits.shape[2:]) != win:
+            raise ValueError(f'predictor returned {tuple(logits.shape)} for {len(batch)} windows '
+                             f'of {win}; expected ({len(batch)}, {num_classes}, {win[0]}, {win[1]})')
+        logits = logits.to(acc_device, torch.float32)
+        for (r, y, x), lg in zip(batch, logits):
+            h, w = min(win[0], height - y), min(win[1], width - x)
+            bottom = y + h
+            if bottom > top + acc.shape[1]:
+                grow = bottom - top - acc.shape[1]
+                acc = torch.cat([acc, acc.new_zeros(num_classes, grow, width)], 1)
+                wsum = torch.cat([wsum, wsum.new_zeros(grow, width)], 0)
+            wt = weights[:h, :w]
+            acc[:, y - top:bottom - top, x:x + w] += lg[:, :h, :w] * wt
+            wsum[y - top:bottom - top, x:x + w] += wt
+            if x == cols[-1]:  # last window of grid row r: rows above the next row are final
+                emit(rows[r + 1] if r + 1 < len(rows) else height)
         if progress is not None:
             progress(len(batch))
-    return (acc / count)[:, :height, :width]
+    if sink is None:
+        return torch.cat(bands, 1)
+    return None

@@ -3,47 +3,135 @@ from __future__ import annotations
 import pytest
 import torch
 
-from altair.inference.sliding import sliding_window_logits, window_grid, window_starts
+from altair.inference.grid import WindowArgumentError, window_grid
+from altair.inference.sliding import pad_to, sliding_window_inference
+
+K = 5
 
 
-@pytest.mark.parametrize('length,window,stride', [(10, 4, 3), (7, 7, 2), (5, 8, 4), (33, 8, 8)])
-def test_windows_cover_every_pixel_and_stay_inside(length, window, stride):
-    starts = window_starts(length, window, stride)
-    covered = set()
-    for s in starts:
-        covered |= set(range(s, min(s + window, length)))
-        assert s >= 0 and (s + window <= length or length < window)
-    assert covered == set(range(length))
-    assert starts == sorted(set(starts))
+def _per_pixel(weight):
+    """A per-pixel linear map: what any window sees of a pixel is the pixel itself."""
+    def predictor(x):
+        return torch.einsum('kc,bchw->bkhw', weight, x.float())
+    return predictor
 
 
-def test_bad_window_arguments():
-    with pytest.raises(ValueError, match='uncovered'):
-        window_starts(10, 4, 5)
-    with pytest.raises(ValueError, match='positive'):
-        window_starts(10, 0, 1)
+def _image(bands, height, width, dtype):
+    g = torch.Generator().manual_seed(height * 1000 + width + bands)
+    hi = 255 if dtype == torch.uint8 else 65535
+    return torch.randint(0, hi + 1, (bands, height, width), generator=g).to(dtype)
 
 
-def test_stitched_per_pixel_predictor_equals_whole_image():
-    torch.manual_seed(0)
-    weight = torch.randn(5, 3)
-
-    def predictor(x):  # a per-pixel linear map: translation-equivariant, no context
-        return torch.einsum('kc,bchw->bkhw', weight, x)
-
-    image = torch.randn(3, 37, 51)
+@pytest.mark.parametrize('blend', ['constant', 'gaussian', 'linear'])
+@pytest.mark.parametrize('overlap', [0.0, 0.25, 0.5, 0.9])
+@pytest.mark.parametrize('bands,dtype', [(1, torch.uint8), (3, torch.uint8), (4, torch.int32)])
+@pytest.mark.parametrize('size', [(1, 1), (7, 5), (37, 51), (16, 16)])
+def test_stitched_equals_whole_image(blend, overlap, bands, dtype, size):
+    # int32 holds uint16 values (torch has no uint16 arithmetic on every version)
+    image = _image(bands, *size, torch.uint8 if dtype == torch.uint8 else torch.int32)
+    if dtype != torch.uint8:
+        image = image.clamp(0, 65535)
+    weight = torch.randn(K, bands, generator=torch.Generator().manual_seed(bands))
+    predictor = _per_pixel(weight)
     whole = predictor(image[None])[0]
-    for window, stride, bs in (((16, 16), (12, 10), 3), ((40, 64), (20, 20), 1)):
-        done = []
-        out = sliding_window_logits(image, predictor, window=window, stride=stride,
-                                    num_classes=5, batch_size=bs, progress=done.append)
-        assert out.shape == (5, 37, 51)
-        torch.testing.assert_close(out, whole, rtol=1e-5, atol=1e-5)
-        assert sum(done) == len(window_grid(max(37, window[0]), max(51, window[1]),
-                                            window, stride))
+    out = sliding_window_inference(image, predictor, window=(16, 12), overlap=overlap,
+                                   num_classes=K, batch_size=3, blend=blend)
+    assert out.shape == (K, *size) and out.dtype == torch.float32
+    scale = whole.abs().max().clamp_min(1)
+    torch.testing.assert_close(out / scale, whole / scale, rtol=1e-5, atol=1e-5)
 
 
-def test_constant_predictor_gives_the_constant_everywhere():
-    out = sliding_window_logits(torch.zeros(1, 30, 20), lambda x: torch.full(
-        (x.shape[0], 2, *x.shape[2:]), 3.5), window=(8, 8), stride=(5, 3), num_classes=2)
-    assert torch.all(out == 3.5)
+def test_small_receptive_field_with_constant_padding_is_exact_inside():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, K, 3, padding=1)
+    image = torch.randn(3, 40, 33)
+    with torch.no_grad():
+        whole = conv(image[None])[0]
+        out = sliding_window_inference(image, conv, window=20, stride=10, num_classes=K,
+                                       blend='constant')
+    # a 3x3 conv sees one pixel past each window edge: pixels at least 1 px inside every
+    # window that covers them agree exactly; check the interior of the first window
+    torch.testing.assert_close(out[:, 1:9, 1:9], whole[:, 1:9, 1:9], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('blend', ['constant', 'gaussian', 'linear'])
+def test_weights_sum_to_one_everywhere(blend):
+    ones = sliding_window_inference(torch.zeros(2, 45, 70), lambda x: torch.ones(
+        x.shape[0], 1, *x.shape[2:]), window=(16, 20), overlap=0.4, num_classes=1, blend=blend)
+    torch.testing.assert_close(ones, torch.ones(1, 45, 70), rtol=0, atol=2e-7)
+
+
+def test_streaming_equals_in_memory_exactly_and_is_banded():
+    torch.manual_seed(1)
+    image = torch.rand(3, 97, 61)
+    conv = torch.nn.Conv2d(3, K, 5, padding=2)
+    kwargs = dict(window=(24, 20), stride=(13, 17), num_classes=K, batch_size=5)
+    full = sliding_window_inference(image, conv, **kwargs)
+    bands = []
+    assert sliding_window_inference(image, conv, sink=lambda y, b: bands.append((y, b)),
+                                    **kwargs) is None
+    starts = [y for y, _ in bands]
+    assert starts[0] == 0 and starts == sorted(starts) and len(bands) > 3
+    assert max(b.shape[1] for _, b in bands) <= 24
+    assert torch.equal(torch.cat([b for _, b in bands], 1), full)
+
+
+def test_batching_progress_and_devices():
+    image = torch.rand(1, 30, 30)
+    calls, done = [], []
+
+    def predictor(x):
+        calls.append(x.shape[0])
+        return x.repeat(1, 2, 1, 1)
+    out = sliding_window_inference(image, predictor, window=10, stride=5, num_classes=2,
+                                   batch_size=4, progress=done.append,
+                                   accumulate_device='cpu', device='cpu')
+    n = len(window_grid(30, 30, (10, 10), (5, 5)))
+    assert sum(calls) == n == sum(done) and max(calls) == 4
+    torch.testing.assert_close(out, image.repeat(2, 1, 1))
+
+
+def test_precision_bf16_runs_under_autocast():
+    seen = []
+
+    def predictor(x):
+        y = torch.nn.functional.conv2d(x, torch.ones(2, 1, 1, 1))
+        seen.append(y.dtype)
+        return y
+    out = sliding_window_inference(torch.rand(1, 20, 20), predictor, window=8, num_classes=2,
+                                   precision='bf16', channels_last=True)
+    assert seen and all(d == torch.bfloat16 for d in seen) and out.dtype == torch.float32
+
+
+def test_preprocess_is_applied_per_batch():
+    image = torch.full((1, 9, 9), 10.0)
+    out = sliding_window_inference(image, lambda x: x, window=4, num_classes=1,
+                                   preprocess=lambda x: (x - 4) / 2)
+    torch.testing.assert_close(out, torch.full((1, 9, 9), 3.0), rtol=3e-7, atol=0)
+
+
+def test_pad_to_reflect_and_constant():
+    r = torch.tensor([[[1., 2., 3.]]])
+    assert pad_to(r, (1, 8)).tolist() == [[[1, 2, 3, 2, 1, 2, 3, 2]]]
+    assert pad_to(r, (2, 4), mode='constant', value=9).tolist() == [[[1, 2, 3, 9], [9, 9, 9, 9]]]
+    assert pad_to(torch.tensor([[[5.]]]), (3, 2)).tolist() == [[[5, 5], [5, 5], [5, 5]]]
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(batch_size=0), r'batch_size must be an int >= 1, got 0'),
+    (dict(window=(0, 4)), r'window must be >= 1'),
+    (dict(overlap=1.5), r'overlap must be in \[0, 1\)'),
+    (dict(stride=20), r'stride must be in \[1, window\]'),
+    (dict(pad_mode='wrap'), r"pad_mode must be one of reflect, constant, got 'wrap'"),
+])
+def test_invalid_arguments(kwargs, message):
+    args = dict(window=8, num_classes=1)
+    args.update(kwargs)
+    with pytest.raises(WindowArgumentError, match=message):
+        sliding_window_inference(torch.zeros(1, 10, 10), lambda x: x, **args)
+
+
+def test_predictor_with_wrong_output_shape_is_reported():
+    with pytest.raises(ValueError, match=r'predictor returned \(1, 3, 8, 8\)'):
+        sliding_window_inference(torch.zeros(1, 8, 8), lambda x: x.repeat(1, 3, 1, 1),
+                                 window=8, num_classes=2)
