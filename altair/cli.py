@@ -16,7 +16,13 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from altair.datasets.bluemarble_build import (BuildOptionError, DataPackageMissingError,
                                                   DatasetExistsError)
     from altair.engine.amp import AmpConfigError
-    return (ConfigNotFoundError, UnknownTypeError, CheckpointNotFoundError,
+    from altair.inference.blend import BlendModeError
+    from altair.inference.grid import WindowArgumentError
+    from altair.inference.precision import PrecisionError
+    from altair.inference.sources import ImageNotFoundError, UnsupportedImageError
+    return (WindowArgumentError, BlendModeError, PrecisionError, UnsupportedImageError,
+            ImageNotFoundError,
+            ConfigNotFoundError, UnknownTypeError, CheckpointNotFoundError,
             DataPackageMissingError, DatasetExistsError, BuildOptionError, AmpConfigError)
 
 
@@ -61,6 +67,22 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument('--out', help='write predicted label maps (PNG) into this folder')
     _common(test)
 
+    pred = sub.add_parser('predict', help='predict label maps of images of any size')
+    pred.add_argument('config', help='config file')
+    pred.add_argument('checkpoint', help='checkpoint file')
+    pred.add_argument('images', help='an image (GeoTIFF, PNG, JPEG, ...) or a folder of them')
+    pred.add_argument('--out', required=True, help='output folder')
+    pred.add_argument('--window', type=int, nargs=2, default=[512, 512], metavar=('H', 'W'))
+    pred.add_argument('--overlap', type=float, default=0.25, help='in [0, 1) (default 0.25)')
+    pred.add_argument('--stride', type=int, nargs=2, metavar=('SY', 'SX'),
+                      help='explicit step between windows instead of --overlap')
+    pred.add_argument('--blend', choices=['gaussian', 'linear', 'constant'], default='gaussian')
+    pred.add_argument('--batch-size', type=int, default=4, help='windows per forward pass')
+    pred.add_argument('--probs', action='store_true',
+                      help='also write class probabilities (uint8, x255) as a GeoTIFF')
+    pred.add_argument('--precision', choices=['fp32', 'bf16', 'fp16', 'auto'], default='fp32')
+    pred.add_argument('--device', help='cuda, cuda:1 or cpu (default: cuda when present)')
+
     demo = sub.add_parser('demo', help='build Blue Marble, train, evaluate, predict the globe')
     demo.add_argument('--config', default='configs/segformer.py',
                       help='(default: %(default)s, the best val mIoU of the short configs)')
@@ -89,6 +111,19 @@ def main(argv: list[str] | None = None) -> int:
                                       work_dir=args.work_dir, launcher=args.launcher,
                                       cfg_options=args.cfg_options)
             print({k: round(float(v), 2) for k, v in metrics.items()})
+            return 0
+    elif args.command == 'predict':
+        from altair.api.predict import predict
+
+        def fn() -> int:
+            results = predict(args.config, args.checkpoint, args.images, args.out,
+                              device=args.device, window=tuple(args.window),
+                              overlap=None if args.stride else args.overlap,
+                              stride=tuple(args.stride) if args.stride else None,
+                              blend=args.blend, batch_size=args.batch_size, probs=args.probs,
+                              precision=args.precision)
+            for written in results:
+                print(' '.join(str(p) for p in written.values()))
             return 0
     else:
         from altair.api.demo import run_demo

@@ -40,6 +40,7 @@ def _to_plain_mmseg(cfg) -> None:
     from altair.datasets.bluemarble_classes import CLASSES, PALETTE
     cfg.default_scope = 'mmseg'
     cfg.pop('runner_type', None)
+    cfg.model.type = 'EncoderDecoder'  # AltairEncoderDecoder only changes slide inference
     for split in ('train', 'val', 'test'):
         ds = cfg[f'{split}_dataloader'].dataset
         ds.type = 'BaseSegDataset'

@@ -1,4 +1,4 @@
-"""Registered models Altair adds to mmseg's (segmentors, TTA wrappers, heads, self-supervised).
+"""Registered models Altair adds to mmseg's (segmentors; later TTA wrappers, heads, SSL)."""
+from altair.models.segmentor import AltairEncoderDecoder
 
-The foundation adds none yet: PSPNet, DeepLabV3+ and SegFormer come from mmseg.
-"""
+__all__ = ['AltairEncoderDecoder']

@@ -1,0 +1,153 @@
+"""Streaming writers for sliding-window predictions.
+
+A :class:`PredictionWriter` is the engine's ``sink``: it receives finalised bands of logits
+(K, rows, W) top to bottom and writes, row band by row band,
+
+- a tiled, deflate-compressed label GeoTIFF (uint8, or uint16 beyond 255 classes) that keeps
+  the source CRS and transform, with a colour table when a palette is given;
+- optionally a probability GeoTIFF (K bands, uint8 scaled 0-255 or float32);
+- optionally a colour PNG preview, downsampled by striding so its long side is at most
+  ``preview_max_side``.
+
+Everything goes to temporary names that are renamed only by ``close()`` after success;
+``abort()`` (or leaving a ``with`` block by an exception) removes them, so an interrupted run
+leaves nothing under the final names.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+PROB_DTYPES = ('uint8', 'float32')
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(f'.{path.stem}.partial{path.suffix}')
+
+
+class PredictionWriter:
+    """Write labels (and optionally probabilities and a PNG preview) band by band.
+
+    Args:
+        labels_path: output label GeoTIFF.
+        height, width: image size.
+        num_classes: K.
+        transform, crs: georeferencing to keep (``None`` for plain images).
+        probs_path: optional probability GeoTIFF.
+        probs_dtype: ``'uint8'`` (probability × 255, rounded) or ``'float32'``.
+        preview_path: optional colour PNG.
+        palette: K RGB triples for the colour table and the preview.
+        preview_max_side: long side of the preview in pixels.
+    """
+
+    def __init__(self, labels_path: str | os.PathLike, *, height: int, width: int,
+                 num_classes: int, transform=None, crs=None,
+                 probs_path: str | os.PathLike | None = None, probs_dtype: str = 'uint8',
+                 preview_path: str | os.PathLike | None = None,
+                 palette: Sequence[Sequence[int]] | None = None,
+                 preview_max_side: int = 4096) -> None:
+        import rasterio
+        from rasterio.transform import Affine
+
+        if probs_dtype not in PROB_DTYPES:
+            raise ValueError(f"probs_dtype must be one of {', '.join(PROB_DTYPES)}, "
+                             f"got '{probs_dtype}'")
+        self.height, self.width, self.num_classes = height, width, num_classes
+        self.label_dtype = 'uint8' if num_classes <= 256 else 'uint16'
+        self.probs_dtype = probs_dtype
+        self.palette = palette
+        self._final: list[Path] = []
+        self._tmp: list[Path] = []
+        self._rows_done = 0
+        common = dict(driver='GTiff', width=width, height=height, crs=crs,
+                      transform=transform if transform is not None else Affine.identity(),
+                      compress='deflate', tiled=True, blockxsize=256, blockysize=256,
+                      BIGTIFF='IF_SAFER')
+        self._labels = self._open(rasterio, labels_path, count=1, dtype=self.label_dtype, **common)
+        if palette is not None and self.label_dtype == 'uint8':
+            self._labels.write_colormap(1, {i: tuple(int(v) for v in p) + (255,)
+                                            for i, p in enumerate(palette)})
+        self._probs = None
+        if probs_path is not None:
+            self._probs = self._open(rasterio, probs_path, count=num_classes, dtype=probs_dtype,
+                                     **common)
+        self._preview = None
+        if preview_path is not None:
+            self._step = max(1, math.ceil(max(height, width) / preview_max_side))
+            self._preview_path = Path(preview_path)
+            self._preview = np.zeros((math.ceil(height / self._step),
+                                      math.ceil(width / self._step)), dtype=np.int64)
+
+    def _open(self, rasterio, path, **profile):
+        final = Path(path)
+        tmp = _partial(final)
+        self._final.append(final)
+        self._tmp.append(tmp)
+        return rasterio.open(tmp, 'w', **profile)
+
+    def __call__(self, row0: int, logits: Tensor) -> None:
+        """Write the band of rows ``[row0, row0 + logits.shape[1])`` of (K, rows, W) logits."""
+        from rasterio.windows import Window
+
+        if row0 != self._rows_done:
+            raise ValueError(f'bands must arrive in order: expected row {self._rows_done}, '
+                             f'got {row0}')
+        rows = logits.shape[1]
+        window = Window(0, row0, self.width, rows)
+        labels = logits.argmax(0).cpu().numpy().astype(self.label_dtype)
+        self._labels.write(labels[None], window=window)
+        if self._probs is not None:
+            probs = torch.softmax(logits.float(), 0).cpu().numpy()
+            if self.probs_dtype == 'uint8':
+                probs = np.rint(probs * 255).astype(np.uint8)
+            self._probs.write(probs.astype(self.probs_dtype, copy=False), window=window)
+        if self._preview is not None:
+            first = (-row0) % self._step  # first row in this band on the preview's lattice
+            sel = labels[first::self._step, ::self._step]
+            start = (row0 + first) // self._step
+            self._preview[start:start + sel.shape[0]] = sel
+        self._rows_done += rows
+
+    def close(self) -> list[Path]:
+        """Finish the files and move them to their final names; returns those names."""
+        if self._rows_done != self.height:
+            self.abort()
+            raise RuntimeError(f'only {self._rows_done} of {self.height} rows were written')
+        self._labels.close()
+        if self._probs is not None:
+            self._probs.close()
+        if self._preview is not None:
+            from altair.inference.raster import write_png
+            from altair.visualization.overlay import colorize
+            palette = self.palette or _default_palette(self.num_classes)
+            self._final.append(write_png(self._preview_path,
+                                         colorize(self._preview.astype(np.int64), palette)))
+        for tmp, final in zip(self._tmp, self._final):
+            os.replace(tmp, final)
+        return list(self._final)
+
+    def abort(self) -> None:
+        """Close and delete every temporary file (nothing appears under the final names)."""
+        for ds in (self._labels, self._probs):
+            if ds is not None and not ds.closed:
+                ds.close()
+        for tmp in self._tmp:
+            tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> 'PredictionWriter':
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
+def _default_palette(n: int) -> list[tuple[int, int, int]]:
+    rng = np.random.default_rng(42)
+    return [tuple(int(v) for v in rng.integers(0, 256, 3)) for _ in range(n)]

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from mmengine.config import ConfigDict
+from mmengine.registry import DefaultScope
+from mmseg.models.segmentors import EncoderDecoder
+
+from altair.registry import MODELS
+
+
+def _model(test_cfg):
+    cfg = dict(
+        type='AltairEncoderDecoder',
+        data_preprocessor=dict(type='SegDataPreProcessor', mean=[0, 0, 0], std=[1, 1, 1]),
+        backbone=dict(type='ResNetV1c', depth=18, stem_channels=8, base_channels=8,
+                      out_indices=(3,), norm_cfg=dict(type='BN')),
+        decode_head=dict(type='FCNHead', in_channels=64, channels=16, num_convs=1,
+                         num_classes=5, in_index=0, norm_cfg=dict(type='BN')),
+        test_cfg=ConfigDict(test_cfg))
+    with DefaultScope.overwrite_default_scope('altair'):
+        model = MODELS.build(cfg)
+    return model.eval()
+
+
+def _metas(h, w):
+    return [dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w))]
+
+
+def test_constant_blend_equals_mmseg_slide_inference_and_leaves_metainfo_alone():
+    torch.manual_seed(0)
+    model = _model(dict(mode='slide', crop_size=(32, 32), stride=(20, 24), blend='constant',
+                        batch_size=3))
+    x = torch.randn(1, 3, 70, 90)
+    metas = _metas(70, 90)
+    before = copy.deepcopy(metas)
+    with torch.no_grad():
+        ours = model.slide_inference(x, metas)
+        assert metas == before
+        ref = EncoderDecoder.slide_inference(model, x, copy.deepcopy(metas))
+    assert ours.shape == (1, 5, 70, 90)
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_slide_mode_runs_through_predict_with_gaussian_blend():
+    torch.manual_seed(0)
+    model = _model(dict(mode='slide', crop_size=(32, 32), overlap=0.5))
+    from mmseg.structures import SegDataSample
+    samples = [SegDataSample(metainfo=_metas(40, 50)[0])]
+    with torch.no_grad():
+        out = model.predict(torch.randn(1, 3, 40, 50), samples)
+    assert out[0].seg_logits.data.shape == (5, 40, 50)
+    assert out[0].pred_sem_seg.data.shape == (1, 40, 50)
+
+
+def test_stride_and_overlap_together_is_an_error():
+    model = _model(dict(mode='slide', crop_size=(32, 32), stride=(16, 16), overlap=0.5))
+    with pytest.raises(ValueError, match="'stride' or 'overlap', not both"):
+        model.slide_inference(torch.zeros(1, 3, 40, 40), _metas(40, 40))
