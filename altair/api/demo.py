@@ -12,9 +12,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
 
 def _step(i: int, n: int, text: str) -> None:
     print(f'\n\033[1m[altair demo {i}/{n}]\033[0m {text}', flush=True)
@@ -25,50 +22,15 @@ def _data_options(data_root: str) -> dict:
             for split in ('train', 'val', 'test')}
 
 
-def predict_full_image(model, rgb: np.ndarray, *, window: int = 512, stride: int = 384,
-                       batch_size: int = 4) -> np.ndarray:
-    """Label map (H, W) uint8 of an (H, W, 3) RGB image with an mmseg ``EncoderDecoder``.
-
-    The image is normalised by the model's own data preprocessor, split into overlapping
-    windows and stitched with gaussian blending (``altair.inference.sliding_window_inference``),
-    with a progress bar.
-    """
-    from mmengine.utils import ProgressBar
-
-    from altair.inference.grid import window_grid
-    from altair.inference.sliding import sliding_window_inference
-
-    pre = model.data_preprocessor
-    device = next(model.parameters()).device
-    img = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().to(device)
-    # The preprocessor would swap a BGR-loaded image to RGB first; this one is RGB already.
-    img = (img - pre.mean.view(-1, 1, 1)) / pre.std.view(-1, 1, 1)
-    num_classes = model.decode_head.num_classes
-    height, width = rgb.shape[:2]
-    bar = ProgressBar(len(window_grid(height, width, (window, window), (stride, stride))))
-
-    def predictor(batch: torch.Tensor) -> torch.Tensor:
-        metas = [dict(img_shape=batch.shape[2:], ori_shape=batch.shape[2:],
-                      pad_shape=batch.shape[2:])] * batch.shape[0]
-        return model.encode_decode(batch, metas)
-
-    model.eval()
-    with torch.no_grad():
-        logits = sliding_window_inference(
-            img, predictor, window=window, stride=stride, num_classes=num_classes,
-            batch_size=batch_size, blend='gaussian', progress=bar.update)
-    print()
-    return logits.argmax(0).to(torch.uint8).cpu().numpy()
-
-
 def run_demo(*, config: str = 'configs/segformer.py', work_dir: str = 'work_dirs/demo',
              data_root: str = 'data/bluemarble', max_iters: int | None = None,
              amp: str | None = None) -> dict:
     """Run the four demo steps and return a summary (also saved as ``summary.json``)."""
+    from altair.api.predict import predict_file
     from altair.api.train import train_config
     from altair.datasets.bluemarble_build import ensure_bluemarble
     from altair.datasets.bluemarble_classes import CLASSES, IGNORE_INDEX, PALETTE
-    from altair.inference.raster import read_geotiff, write_geotiff, write_png
+    from altair.inference.raster import read_geotiff, write_png
     from altair.visualization.overlay import blend, colorize
 
     t0 = time.time()
@@ -93,15 +55,16 @@ def run_demo(*, config: str = 'configs/segformer.py', work_dir: str = 'work_dirs
     per_class = {k[len('IoU.'):]: v for k, v in metrics.items() if k.startswith('IoU.')}
 
     _step(4, 4, 'predicting the whole 5400x2700 globe')
-    rgb, geo = read_geotiff(root / 'bluemarble_rgb.tif')
     model = runner.model.module if hasattr(runner.model, 'module') else runner.model
-    labels = predict_full_image(model, rgb)
+    written = predict_file(model, root / 'bluemarble_rgb.tif', out, window=(512, 512),
+                           stride=(384, 384), overlap=None, batch_size=4, palette=PALETTE,
+                           preview=False)
+    label_tif = written['labels']
+    labels, _ = read_geotiff(label_tif)
     truth, _ = read_geotiff(root / 'bluemarble_labels.tif')
     valid = truth != IGNORE_INDEX
     globe_acc = float((labels[valid] == truth[valid]).mean() * 100)
-    colormap = {i: tuple(p) + (255,) for i, p in enumerate(PALETTE)}
-    label_tif = write_geotiff(out / 'globe_labels.tif', labels, transform=geo['transform'],
-                              crs=str(geo['crs']), colormap=colormap)
+    rgb, _ = read_geotiff(root / 'bluemarble_rgb.tif')
     overlay = write_png(out / 'globe_overlay.png', blend(rgb, colorize(labels, PALETTE), 0.5))
 
     summary = dict(config=config, work_dir=str(out), train_seconds=round(train_s, 1),

@@ -52,17 +52,19 @@ def predict_file(model, image: str | os.PathLike, out_dir: str | os.PathLike, *,
                  window: tuple[int, int] = (512, 512), overlap: float | None = 0.25,
                  stride: tuple[int, int] | None = None, blend: str = 'gaussian',
                  batch_size: int = 4, probs: bool = False, precision: str = 'fp32',
-                 preview: bool = True, progress: bool = True) -> dict[str, Path]:
+                 preview: bool = True, palette: list | None = None,
+                 progress: bool = True) -> dict[str, Path]:
     """Predict one image window by window, streaming labels to ``<out_dir>/<stem>_labels.tif``.
 
     Also ``<stem>_probs.tif`` (uint8 probabilities × 255) with ``probs`` and a colour
-    ``<stem>_preview.png``. The source CRS and transform are kept. Returns the written paths.
+    ``<stem>_preview.png``. The source CRS and transform are kept; ``palette`` defaults to the
+    model's ``dataset_meta``. Returns the written paths by kind.
     """
     from mmengine.utils import ProgressBar
 
     from altair.inference.grid import resolve_window, window_grid
     from altair.inference.sliding import sliding_window_inference
-    from altair.inference.sources import open_image
+    from altair.inference.sources import open_image, raster_env
     from altair.inference.writers import PredictionWriter
 
     out = Path(out_dir)
@@ -70,14 +72,15 @@ def predict_file(model, image: str | os.PathLike, out_dir: str | os.PathLike, *,
     stem = Path(image).stem
     device = next(model.parameters()).device
     num_classes = model.out_channels
-    palette = (model.dataset_meta or {}).get('palette')
+    if palette is None:
+        palette = (getattr(model, 'dataset_meta', None) or {}).get('palette')
     model.eval()
 
     def predictor(x: Tensor) -> Tensor:
         metas = [dict(img_shape=x.shape[2:], ori_shape=x.shape[2:], pad_shape=x.shape[2:])]
         return model.encode_decode(x, metas * x.shape[0])
 
-    with open_image(image) as src:
+    with raster_env(), open_image(image) as src:
         bands, height, width = src.shape
         if overlap is not None and stride is not None:
             overlap = None  # an explicit stride wins over the default overlap

@@ -127,14 +127,19 @@ def sliding_window_inference(
     rows = window_starts(height, win[0], step[0])
     cols = window_starts(width, win[1], step[1])
     windows = [(r, y, x) for r, y in enumerate(rows) for x in cols]
-    # Accumulators cover image rows [top, top + acc.shape[1]).
+    # The accumulators hold image rows [top, top + cap). A window of grid row r spans
+    # [rows[r], rows[r] + window_h) and ``top == rows[r]`` by then (rows above were emitted),
+    # so ``cap = window_h`` rows always suffice. Two buffers are swapped instead of shifting
+    # in place (source and destination of the shift overlap).
+    cap = min(win[0], height)
     top = 0
-    acc = torch.zeros(num_classes, 0, width, dtype=torch.float32, device=acc_device)
-    wsum = torch.zeros(0, width, dtype=torch.float32, device=acc_device)
+    acc = torch.zeros(num_classes, cap, width, dtype=torch.float32, device=acc_device)
+    wsum = torch.zeros(cap, width, dtype=torch.float32, device=acc_device)
+    spare_acc, spare_wsum = torch.empty_like(acc), torch.empty_like(wsum)
     bands: list[Tensor] = []
 
     def emit(upto: int) -> None:
-        nonlocal top, acc, wsum
+        nonlocal top, acc, wsum, spare_acc, spare_wsum
         n = upto - top
         if n <= 0:
             return
@@ -143,7 +148,13 @@ def sliding_window_inference(
             bands.append(band)
         else:
             sink(top, band)
-        acc, wsum, top = acc[:, n:], wsum[n:], upto
+        rest = cap - n
+        spare_acc[:, :rest].copy_(acc[:, n:])
+        spare_acc[:, rest:].zero_()
+        spare_wsum[:rest].copy_(wsum[n:])
+        spare_wsum[rest:].zero_()
+        acc, spare_acc, wsum, spare_wsum = spare_acc, acc, spare_wsum, wsum
+        top = upto
 
     autocast = (torch.autocast(device_type=device.type, dtype=cast) if cast is not None
                 else nullcontext())
@@ -165,14 +176,9 @@ def sliding_window_inference(
         logits = logits.to(acc_device, torch.float32)
         for (r, y, x), lg in zip(batch, logits):
             h, w = min(win[0], height - y), min(win[1], width - x)
-            bottom = y + h
-            if bottom > top + acc.shape[1]:
-                grow = bottom - top - acc.shape[1]
-                acc = torch.cat([acc, acc.new_zeros(num_classes, grow, width)], 1)
-                wsum = torch.cat([wsum, wsum.new_zeros(grow, width)], 0)
             wt = weights[:h, :w]
-            acc[:, y - top:bottom - top, x:x + w] += lg[:, :h, :w] * wt
-            wsum[y - top:bottom - top, x:x + w] += wt
+            acc[:, y - top:y - top + h, x:x + w].addcmul_(lg[:, :h, :w], wt)
+            wsum[y - top:y - top + h, x:x + w] += wt
             if x == cols[-1]:  # last window of grid row r: rows above the next row are final
                 emit(rows[r + 1] if r + 1 < len(rows) else height)
         if progress is not None:

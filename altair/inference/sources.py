@@ -100,6 +100,16 @@ class ArraySource:
         self.close()
 
 
+def raster_env(cache_mb: int = 128):
+    """A rasterio environment whose GDAL block cache is capped at ``cache_mb``.
+
+    GDAL's default cache is 5 % of RAM (1.2 GB here); blocks of a huge input or output
+    would otherwise pile up to that size and dominate peak memory.
+    """
+    import rasterio
+    return rasterio.Env(GDAL_CACHEMAX=cache_mb)
+
+
 def open_image(path: str | os.PathLike) -> RasterSource | ArraySource:
     """Open ``path`` as a windowed raster (GeoTIFF & co.) or a decoded image (PNG/JPEG/...)."""
     suffix = Path(path).suffix.lower()

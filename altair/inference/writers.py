@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from altair.inference.postprocess import labels_from_logits
+
 PROB_DTYPES = ('uint8', 'float32')
 
 
@@ -100,7 +102,7 @@ class PredictionWriter:
                              f'got {row0}')
         rows = logits.shape[1]
         window = Window(0, row0, self.width, rows)
-        labels = logits.argmax(0).cpu().numpy().astype(self.label_dtype)
+        labels = labels_from_logits(logits).cpu().numpy().astype(self.label_dtype)
         self._labels.write(labels[None], window=window)
         if self._probs is not None:
             probs = torch.softmax(logits.float(), 0).cpu().numpy()

@@ -135,3 +135,11 @@ def test_predictor_with_wrong_output_shape_is_reported():
     with pytest.raises(ValueError, match=r'predictor returned \(1, 3, 8, 8\)'):
         sliding_window_inference(torch.zeros(1, 8, 8), lambda x: x.repeat(1, 3, 1, 1),
                                  window=8, num_classes=2)
+
+
+def test_labels_from_logits_equals_argmax_including_ties():
+    from altair.inference.postprocess import labels_from_logits
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randint(0, 4, (6, 33, 47), generator=g).float()  # many ties
+    assert torch.equal(labels_from_logits(logits), logits.argmax(0))
+    assert torch.equal(labels_from_logits(torch.randn(1, 3, 3)), torch.zeros(3, 3, dtype=torch.int64))

@@ -1,0 +1,21 @@
+"""Turning stitched logits into labels (pure functions)."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def labels_from_logits(logits: Tensor) -> Tensor:
+    """Class index of the largest logit: (K, H, W) → (H, W) int64, ties to the lowest index
+    (as ``argmax``).
+
+    ``logits.argmax(0)`` reduces over the outermost, strided dimension, which PyTorch's CPU
+    kernels do about 10x slower than K element-wise passes (2.2 s vs 0.2 s for 8 x 2700 x 5400).
+    """
+    best = logits[0].clone()
+    labels = torch.zeros(logits.shape[1:], dtype=torch.int64, device=logits.device)
+    for k in range(1, logits.shape[0]):
+        better = logits[k] > best
+        best = torch.where(better, logits[k], best)
+        labels.masked_fill_(better, k)
+    return labels
