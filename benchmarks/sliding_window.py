@@ -65,7 +65,7 @@ def worker(method: str, image: str, checkpoint: str | None, out: str) -> dict:
     from altair.inference.grid import window_grid
     from altair.inference.postprocess import labels_from_logits
     from altair.inference.sliding import pad_to, sliding_window_inference
-    from altair.inference.sources import open_image
+    from altair.inference.sources import open_image, raster_env
     from altair.inference.writers import PredictionWriter
 
     model = _model(checkpoint)
@@ -130,12 +130,22 @@ def _run(method: str, image: str, checkpoint: str | None, out: str) -> dict:
     return json.loads(lines[0][len('RESULT '):])
 
 
-def part1(checkpoint: str | None, data_root: str) -> None:
+def part1(checkpoint: str | None, data_root: str, reps: int) -> None:
+    import statistics
+
     from altair.datasets.bluemarble_build import ensure_bluemarble
     image = str(ensure_bluemarble(data_root) / 'bluemarble_rgb.tif')
     with tempfile.TemporaryDirectory() as tmp:
-        res = {}
-        for method in ('pure', 'altair_fp32', 'mmseg', 'altair_auto'):
+        runs: dict[str, list[dict]] = {'pure': [], 'altair_fp32': []}
+        # the tight comparison (goal 1.03) alternates its two sides, then takes medians
+        for rep in range(reps):
+            for method in (('pure', 'altair_fp32') if rep % 2 == 0 else ('altair_fp32', 'pure')):
+                runs[method].append(_run(method, image, checkpoint,
+                                         os.path.join(tmp, f'{method}.tif')))
+        res = {m: dict(seconds=statistics.median(r['seconds'] for r in rs),
+                       peak_rss_mb=max(r['peak_rss_mb'] for r in rs),
+                       out=os.path.join(tmp, f'{m}.tif')) for m, rs in runs.items()}
+        for method in ('mmseg', 'altair_auto'):
             out = os.path.join(tmp, f'{method}.npy' if method == 'mmseg' else f'{method}.tif')
             res[method] = _run(method, image, checkpoint, out)
             res[method]['out'] = out
@@ -151,7 +161,8 @@ def part1(checkpoint: str | None, data_root: str) -> None:
         baseline=round(res['pure']['seconds'], 2), ours=round(res['altair_fp32']['seconds'], 2),
         unit='s (lower is better; goal ratio <= 1.03)',
         peak_rss_mb=round(res['altair_fp32']['peak_rss_mb'], 1),
-        baseline_peak_rss_mb=round(res['pure']['peak_rss_mb'], 1), **common)))
+        baseline_peak_rss_mb=round(res['pure']['peak_rss_mb'], 1), reps=reps,
+        runs={m: [round(r['seconds'], 2) for r in rs] for m, rs in runs.items()}, **common)))
     print(json.dumps(dict(
         name='sliding_window_fp32_vs_mmseg_slide_inference',
         ratio=round(res['mmseg']['seconds'] / res['altair_fp32']['seconds'], 4),
@@ -253,6 +264,8 @@ def main() -> None:
     p.add_argument('--data-root', default='data/bluemarble')
     p.add_argument('--scale', action='store_true', help='also run the 30000x30000 GeoTIFF')
     p.add_argument('--skip-part1', action='store_true')
+    p.add_argument('--reps', type=int, default=3,
+                   help='alternating runs of pure forward and Altair fp32 (medians)')
     p.add_argument('--tmpdir', default=None, help='where the huge GeoTIFF is written')
     p.add_argument('--worker', help=argparse.SUPPRESS)
     p.add_argument('--scale-worker', action='store_true', help=argparse.SUPPRESS)
@@ -270,7 +283,7 @@ def main() -> None:
         default = ROOT / 'work_dirs/demo-pspnet/iter_600.pth'
         checkpoint = str(default) if default.is_file() else None
     if not args.skip_part1:
-        part1(checkpoint, args.data_root)
+        part1(checkpoint, args.data_root, args.reps)
     if args.scale:
         part2(args.tmpdir)
 

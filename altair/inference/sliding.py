@@ -71,6 +71,18 @@ def pad_to(region: Tensor, size: tuple[int, int], *, mode: str = 'reflect',
     return out.contiguous()
 
 
+def _shift_up(buf: Tensor, n: int, *, dim: int) -> None:
+    """Move ``buf``'s slices [n:] to [0:] along ``dim`` in place and zero the freed tail.
+
+    Copied in chunks of at most ``n`` rows, front to back, so no chunk overlaps its source.
+    """
+    size = buf.shape[dim]
+    for start in range(0, size - n, n):
+        stop = min(start + n, size - n)
+        buf.narrow(dim, start, stop - start).copy_(buf.narrow(dim, start + n, stop - start))
+    buf.narrow(dim, max(size - n, 0), min(n, size)).zero_()
+
+
 def sliding_window_inference(
         source: ImageSource | Tensor, predictor: Callable[[Tensor], Tensor], *,
         window: int | tuple[int, int], num_classes: int, overlap: float | None = None,
@@ -101,7 +113,8 @@ def sliding_window_inference(
         channels_last: feed windows in channels-last memory format (faster convs on CPUs).
         preprocess: applied to each batch on ``device`` before the predictor (e.g. normalise).
         sink: called as ``sink(row0, logits)`` with each finalised band (K, rows, W) in order;
-            with a sink nothing is kept and ``None`` is returned.
+            the band is a view into the accumulator, valid only during the call (copy it to
+            keep it). With a sink nothing is kept and ``None`` is returned.
         progress: called with the number of windows done after every batch.
 
     Returns:
@@ -129,31 +142,26 @@ def sliding_window_inference(
     windows = [(r, y, x) for r, y in enumerate(rows) for x in cols]
     # The accumulators hold image rows [top, top + cap). A window of grid row r spans
     # [rows[r], rows[r] + window_h) and ``top == rows[r]`` by then (rows above were emitted),
-    # so ``cap = window_h`` rows always suffice. Two buffers are swapped instead of shifting
-    # in place (source and destination of the shift overlap).
+    # so ``cap = window_h`` rows always suffice.
     cap = min(win[0], height)
     top = 0
     acc = torch.zeros(num_classes, cap, width, dtype=torch.float32, device=acc_device)
     wsum = torch.zeros(cap, width, dtype=torch.float32, device=acc_device)
-    spare_acc, spare_wsum = torch.empty_like(acc), torch.empty_like(wsum)
     bands: list[Tensor] = []
 
     def emit(upto: int) -> None:
-        nonlocal top, acc, wsum, spare_acc, spare_wsum
+        nonlocal top
         n = upto - top
         if n <= 0:
             return
-        band = acc[:, :n] / wsum[:n]
+        # normalised in place and handed over as a view: no band-sized copy
+        band = acc[:, :n].div_(wsum[:n])
         if sink is None:
-            bands.append(band)
+            bands.append(band.clone())
         else:
             sink(top, band)
-        rest = cap - n
-        spare_acc[:, :rest].copy_(acc[:, n:])
-        spare_acc[:, rest:].zero_()
-        spare_wsum[:rest].copy_(wsum[n:])
-        spare_wsum[rest:].zero_()
-        acc, spare_acc, wsum, spare_wsum = spare_acc, acc, spare_wsum, wsum
+        _shift_up(acc, n, dim=1)
+        _shift_up(wsum, n, dim=0)
         top = upto
 
     autocast = (torch.autocast(device_type=device.type, dtype=cast) if cast is not None

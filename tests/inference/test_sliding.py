@@ -68,7 +68,7 @@ def test_streaming_equals_in_memory_exactly_and_is_banded():
     kwargs = dict(window=(24, 20), stride=(13, 17), num_classes=K, batch_size=5)
     full = sliding_window_inference(image, conv, **kwargs)
     bands = []
-    assert sliding_window_inference(image, conv, sink=lambda y, b: bands.append((y, b)),
+    assert sliding_window_inference(image, conv, sink=lambda y, b: bands.append((y, b.clone())),
                                     **kwargs) is None
     starts = [y for y, _ in bands]
     assert starts[0] == 0 and starts == sorted(starts) and len(bands) > 3
@@ -143,3 +143,27 @@ def test_labels_from_logits_equals_argmax_including_ties():
     logits = torch.randint(0, 4, (6, 33, 47), generator=g).float()  # many ties
     assert torch.equal(labels_from_logits(logits), logits.argmax(0))
     assert torch.equal(labels_from_logits(torch.randn(1, 3, 3)), torch.zeros(3, 3, dtype=torch.int64))
+
+
+@pytest.mark.parametrize('size,n', [(10, 3), (10, 5), (10, 10), (7, 1), (4, 6)])
+def test_shift_up_moves_rows_and_zeroes_the_tail(size, n):
+    from altair.inference.sliding import _shift_up
+    buf = torch.arange(1, size + 1, dtype=torch.float32)[None].repeat(2, 1)
+    expected = torch.zeros_like(buf)
+    if n < size:
+        expected[:, :size - n] = buf[:, n:]
+    _shift_up(buf, n, dim=1)
+    assert torch.equal(buf, expected)
+
+
+@pytest.mark.cuda
+def test_gpu_windows_cpu_stitching_matches_cpu():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, K, 3, padding=1)
+    image = torch.rand(3, 70, 90)
+    kwargs = dict(window=32, overlap=0.5, num_classes=K, batch_size=4)
+    cpu = sliding_window_inference(image, conv, **kwargs)
+    gpu = sliding_window_inference(image, conv.cuda(), device='cuda', accumulate_device='cpu',
+                                   **kwargs)
+    assert gpu.device.type == 'cpu'
+    torch.testing.assert_close(gpu, cpu, rtol=1e-4, atol=1e-4)
