@@ -24,8 +24,10 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" $(TESTS)
 
+# Every benchmark (about 8 minutes); each prints JSON lines.
 bench: $(STAMP)
 	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/sliding_window.py
 
 clean-data:
 	rm -rf data/bluemarble

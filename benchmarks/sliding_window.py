@@ -155,29 +155,25 @@ def part1(checkpoint: str | None, data_root: str, reps: int) -> None:
     model = 'trained ' + checkpoint if checkpoint else 'random-init configs/pspnet.py'
     common = dict(image='bluemarble_rgb.tif 5400x2700', window=WINDOW, stride=STRIDE,
                   windows=98, batch=BATCH, model=model)
-    print(json.dumps(dict(
-        name='sliding_window_fp32_vs_pure_forward',
-        ratio=round(res['altair_fp32']['seconds'] / res['pure']['seconds'], 4),
-        baseline=round(res['pure']['seconds'], 2), ours=round(res['altair_fp32']['seconds'], 2),
-        unit='s (lower is better; goal ratio <= 1.03)',
-        peak_rss_mb=round(res['altair_fp32']['peak_rss_mb'], 1),
-        baseline_peak_rss_mb=round(res['pure']['peak_rss_mb'], 1), reps=reps,
-        runs={m: [round(r['seconds'], 2) for r in rs] for m, rs in runs.items()}, **common)))
-    print(json.dumps(dict(
-        name='sliding_window_fp32_vs_mmseg_slide_inference',
-        ratio=round(res['mmseg']['seconds'] / res['altair_fp32']['seconds'], 4),
-        baseline=round(res['mmseg']['seconds'], 2), ours=round(res['altair_fp32']['seconds'], 2),
-        unit='speed-up (mmseg s / Altair s)', peak_rss_mb=round(res['altair_fp32']['peak_rss_mb'], 1),
-        baseline_peak_rss_mb=round(res['mmseg']['peak_rss_mb'], 1),
-        label_agreement_with_mmseg=round(agree_mmseg, 5),
-        note='mmseg averages uniformly, Altair blends with gaussian weights', **common)))
-    print(json.dumps(dict(
-        name='sliding_window_auto_precision_vs_mmseg',
-        ratio=round(res['mmseg']['seconds'] / res['altair_auto']['seconds'], 4),
-        baseline=round(res['mmseg']['seconds'], 2), ours=round(res['altair_auto']['seconds'], 2),
-        unit='speed-up (goal >= 2)', peak_rss_mb=round(res['altair_auto']['peak_rss_mb'], 1),
-        baseline_peak_rss_mb=round(res['mmseg']['peak_rss_mb'], 1),
-        label_agreement_with_fp32=round(agree_auto, 5), **common)))
+    _compare('sliding_window_fp32_vs_pure_forward', res['altair_fp32'], res['pure'],
+             speedup=False, unit='s (lower is better; goal ratio <= 1.03)', reps=reps,
+             runs={m: [round(r['seconds'], 2) for r in rs] for m, rs in runs.items()}, **common)
+    _compare('sliding_window_fp32_vs_mmseg_slide_inference', res['altair_fp32'], res['mmseg'],
+             speedup=True, unit='speed-up (mmseg s / Altair s)',
+             label_agreement_with_mmseg=round(agree_mmseg, 5),
+             note='mmseg averages uniformly, Altair blends with gaussian weights', **common)
+    _compare('sliding_window_auto_precision_vs_mmseg', res['altair_auto'], res['mmseg'],
+             speedup=True, unit='speed-up (goal >= 2)',
+             label_agreement_with_fp32=round(agree_auto, 5), **common)
+
+
+def _compare(name: str, ours: dict, base: dict, *, speedup: bool, unit: str, **extra) -> None:
+    """Print one JSON line; ``ratio`` is base/ours time for a speed-up, else ours/base."""
+    ratio = base['seconds'] / ours['seconds'] if speedup else ours['seconds'] / base['seconds']
+    print(json.dumps(dict(name=name, ratio=round(ratio, 4), baseline=round(base['seconds'], 2),
+                          ours=round(ours['seconds'], 2), unit=unit,
+                          peak_rss_mb=round(ours['peak_rss_mb'], 1),
+                          baseline_peak_rss_mb=round(base['peak_rss_mb'], 1), **extra)))
 
 
 # ---------------------------------------------------------------- part 2: a huge GeoTIFF
