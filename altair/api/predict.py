@@ -102,8 +102,7 @@ def predict_file(model, image: str | os.PathLike, out_dir: str | os.PathLike, *,
             written = writer.close()
         if bar:
             print()
-    names = ['labels', 'probs', 'preview'] if probs else ['labels', 'preview']
-    return dict(zip(names if preview else names[:-1], written))
+    return written
 
 
 def predict(config, checkpoint, images: str | os.PathLike, out_dir: str | os.PathLike, *,

@@ -64,21 +64,22 @@ class PredictionWriter:
         self.label_dtype = 'uint8' if num_classes <= 256 else 'uint16'
         self.probs_dtype = probs_dtype
         self.palette = palette
-        self._final: list[Path] = []
+        self._final: dict[str, Path] = {}
         self._tmp: list[Path] = []
         self._rows_done = 0
         common = dict(driver='GTiff', width=width, height=height, crs=crs,
                       transform=transform if transform is not None else Affine.identity(),
                       compress='deflate', tiled=True, blockxsize=256, blockysize=256,
                       BIGTIFF='IF_SAFER')
-        self._labels = self._open(rasterio, labels_path, count=1, dtype=self.label_dtype, **common)
+        self._labels = self._open(rasterio, 'labels', labels_path, count=1,
+                                  dtype=self.label_dtype, **common)
         if palette is not None and self.label_dtype == 'uint8':
             self._labels.write_colormap(1, {i: tuple(int(v) for v in p) + (255,)
                                             for i, p in enumerate(palette)})
         self._probs = None
         if probs_path is not None:
-            self._probs = self._open(rasterio, probs_path, count=num_classes, dtype=probs_dtype,
-                                     **common)
+            self._probs = self._open(rasterio, 'probs', probs_path, count=num_classes,
+                                     dtype=probs_dtype, **common)
         self._preview = None
         if preview_path is not None:
             self._step = max(1, math.ceil(max(height, width) / preview_max_side))
@@ -86,10 +87,10 @@ class PredictionWriter:
             self._preview = np.zeros((math.ceil(height / self._step),
                                       math.ceil(width / self._step)), dtype=np.int64)
 
-    def _open(self, rasterio, path, **profile):
+    def _open(self, rasterio, kind: str, path, **profile):
         final = Path(path)
         tmp = _partial(final)
-        self._final.append(final)
+        self._final[kind] = final
         self._tmp.append(tmp)
         return rasterio.open(tmp, 'w', **profile)
 
@@ -116,23 +117,24 @@ class PredictionWriter:
             self._preview[start:start + sel.shape[0]] = sel
         self._rows_done += rows
 
-    def close(self) -> list[Path]:
-        """Finish the files and move them to their final names; returns those names."""
+    def close(self) -> dict[str, Path]:
+        """Finish the files, move them to their final names and return those by kind
+        (``'labels'``, ``'probs'``, ``'preview'``)."""
         if self._rows_done != self.height:
             self.abort()
             raise RuntimeError(f'only {self._rows_done} of {self.height} rows were written')
         self._labels.close()
         if self._probs is not None:
             self._probs.close()
-        if self._preview is not None:
+        for tmp, final in zip(self._tmp, self._final.values()):
+            os.replace(tmp, final)
+        if self._preview is not None:  # written atomically by write_png
             from altair.inference.raster import write_png
             from altair.visualization.overlay import colorize
             palette = self.palette or _default_palette(self.num_classes)
-            self._final.append(write_png(self._preview_path,
-                                         colorize(self._preview.astype(np.int64), palette)))
-        for tmp, final in zip(self._tmp, self._final):
-            os.replace(tmp, final)
-        return list(self._final)
+            self._final['preview'] = write_png(self._preview_path,
+                                               colorize(self._preview, palette))
+        return dict(self._final)
 
     def abort(self) -> None:
         """Close and delete every temporary file (nothing appears under the final names)."""

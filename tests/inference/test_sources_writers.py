@@ -79,7 +79,8 @@ def test_streamed_geotiff_prediction_keeps_georeferencing(tmp_path):
             sliding_window_inference(src, predictor, window=16, overlap=0.5, num_classes=4,
                                      sink=writer, batch_size=3)
             written = writer.close()
-    assert [p.name for p in written] == ['out.tif', 'p.tif', 'v.png']
+    assert {k: p.name for k, p in written.items()} == dict(labels='out.tif', probs='p.tif',
+                                                           preview='v.png')
     with rasterio.open(tmp_path / 'out.tif') as out:
         assert out.crs.to_epsg() == 32633 and out.transform == TRANSFORM
         assert (out.count, out.height, out.width, out.dtypes[0]) == (1, 61, 45, 'uint8')
