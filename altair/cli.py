@@ -79,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument('--blend', choices=['gaussian', 'linear', 'constant'], default='gaussian')
     pred.add_argument('--batch-size', type=int, default=4, help='windows per forward pass')
     pred.add_argument('--probs', action='store_true',
-                      help='also write class probabilities (uint8, x255) as a GeoTIFF')
+                      help='also write class probabilities as a GeoTIFF')
+    pred.add_argument('--probs-dtype', choices=['uint8', 'float32'], default='uint8',
+                      help='uint8 = probability x 255 (default), or float32')
     pred.add_argument('--precision', choices=['fp32', 'bf16', 'fp16', 'auto'], default='fp32')
     pred.add_argument('--device', help='cuda, cuda:1 or cpu (default: cuda when present)')
 
@@ -121,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                               overlap=None if args.stride else args.overlap,
                               stride=tuple(args.stride) if args.stride else None,
                               blend=args.blend, batch_size=args.batch_size, probs=args.probs,
+                              probs_dtype=args.probs_dtype,
                               precision=args.precision)
             for written in results:
                 print(' '.join(str(p) for p in written.values()))

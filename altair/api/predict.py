@@ -51,12 +51,14 @@ def input_transform(model, bands: int) -> Callable[[Tensor], Tensor]:
 def predict_file(model, image: str | os.PathLike, out_dir: str | os.PathLike, *,
                  window: tuple[int, int] = (512, 512), overlap: float | None = 0.25,
                  stride: tuple[int, int] | None = None, blend: str = 'gaussian',
-                 batch_size: int = 4, probs: bool = False, precision: str = 'fp32',
+                 batch_size: int = 4, probs: bool = False, probs_dtype: str = 'uint8',
+                 precision: str = 'fp32',
                  preview: bool = True, palette: list | None = None,
                  progress: bool = True) -> dict[str, Path]:
     """Predict one image window by window, streaming labels to ``<out_dir>/<stem>_labels.tif``.
 
-    Also ``<stem>_probs.tif`` (uint8 probabilities × 255) with ``probs`` and a colour
+    Also ``<stem>_probs.tif`` with ``probs`` (``probs_dtype`` ``'uint8'``: probability × 255,
+    or ``'float32'``; GDAL 3.10 under rasterio 1.4 has no float16) and a colour
     ``<stem>_preview.png``. The source CRS and transform are kept; ``palette`` defaults to the
     model's ``dataset_meta``. Returns the written paths by kind.
     """
@@ -90,7 +92,7 @@ def predict_file(model, image: str | os.PathLike, out_dir: str | os.PathLike, *,
         with PredictionWriter(
                 out / f'{stem}_labels.tif', height=height, width=width,
                 num_classes=num_classes, transform=src.transform, crs=src.crs,
-                probs_path=out / f'{stem}_probs.tif' if probs else None,
+                probs_path=out / f'{stem}_probs.tif' if probs else None, probs_dtype=probs_dtype,
                 preview_path=out / f'{stem}_preview.png' if preview else None,
                 palette=palette) as writer:
             sliding_window_inference(

@@ -125,3 +125,17 @@ def test_writer_refuses_out_of_order_and_incomplete_bands(tmp_path):
     with pytest.raises(RuntimeError, match='only 2 of 4 rows'):
         w.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_float32_probabilities(tmp_path):
+    logits = torch.tensor([[[0.0, 2.0]], [[1.0, 0.0]]])  # K=2, 1 row, 2 columns
+    with PredictionWriter(tmp_path / 'l.tif', height=1, width=2, num_classes=2,
+                          probs_path=tmp_path / 'p.tif', probs_dtype='float32') as w:
+        w(0, logits)
+        w.close()
+    with rasterio.open(tmp_path / 'p.tif') as p:
+        assert p.dtypes[0] == 'float32'
+        np.testing.assert_allclose(p.read(), torch.softmax(logits, 0).numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="probs_dtype must be one of uint8, float32, got 'float16'"):
+        PredictionWriter(tmp_path / 'x.tif', height=1, width=1, num_classes=1,
+                         probs_path=tmp_path / 'y.tif', probs_dtype='float16')
