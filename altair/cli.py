@@ -20,8 +20,9 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from altair.inference.grid import WindowArgumentError
     from altair.inference.precision import PrecisionError
     from altair.inference.sources import ImageNotFoundError, UnsupportedImageError
+    from altair.inference.tta import TTAConfigError
     return (WindowArgumentError, BlendModeError, PrecisionError, UnsupportedImageError,
-            ImageNotFoundError,
+            ImageNotFoundError, TTAConfigError,
             ConfigNotFoundError, UnknownTypeError, CheckpointNotFoundError,
             DataPackageMissingError, DatasetExistsError, BuildOptionError, AmpConfigError)
 
@@ -84,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help='uint8 = probability x 255 (default), or float32')
     pred.add_argument('--precision', choices=['fp32', 'bf16', 'fp16', 'auto'], default='fp32')
     pred.add_argument('--device', help='cuda, cuda:1 or cpu (default: cuda when present)')
+    pred.add_argument('--tta', nargs='*', metavar='TRANSFORM',
+                      help='test-time augmentation: hflip vflip rotate90 transpose d2 d4 '
+                           '(their product; bare --tta = hflip)')
+    pred.add_argument('--tta-scales', type=float, nargs='+', default=[1.0], metavar='S')
+    pred.add_argument('--tta-merge', default='soft_vote',
+                      choices=['mean', 'soft_vote', 'gmean', 'max', 'hard_vote'])
 
     demo = sub.add_parser('demo', help='build Blue Marble, train, evaluate, predict the globe')
     demo.add_argument('--config', default='configs/segformer.py',
@@ -124,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
                               stride=tuple(args.stride) if args.stride else None,
                               blend=args.blend, batch_size=args.batch_size, probs=args.probs,
                               probs_dtype=args.probs_dtype,
+                              tta=None if args.tta is None else (args.tta or ['hflip']),
+                              tta_scales=args.tta_scales, tta_merge=args.tta_merge,
                               precision=args.precision)
             for written in results:
                 print(' '.join(str(p) for p in written.values()))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -52,7 +52,8 @@ def predict_file(model, image: str | os.PathLike, out_dir: str | os.PathLike, *,
                  window: tuple[int, int] = (512, 512), overlap: float | None = 0.25,
                  stride: tuple[int, int] | None = None, blend: str = 'gaussian',
                  batch_size: int = 4, probs: bool = False, probs_dtype: str = 'uint8',
-                 precision: str = 'fp32',
+                 precision: str = 'fp32', tta: Sequence[str] | None = None,
+                 tta_scales: Sequence[float] = (1.0,), tta_merge: str = 'soft_vote',
                  preview: bool = True, palette: list | None = None,
                  progress: bool = True) -> dict[str, Path]:
     """Predict one image window by window, streaming labels to ``<out_dir>/<stem>_labels.tif``.
@@ -60,14 +61,18 @@ def predict_file(model, image: str | os.PathLike, out_dir: str | os.PathLike, *,
     Also ``<stem>_probs.tif`` with ``probs`` (``probs_dtype`` ``'uint8'``: probability × 255,
     or ``'float32'``; GDAL 3.10 under rasterio 1.4 has no float16) and a colour
     ``<stem>_preview.png``. The source CRS and transform are kept; ``palette`` defaults to the
-    model's ``dataset_meta``. Returns the written paths by kind.
+    model's ``dataset_meta``. ``tta`` (transform names, e.g. ``['d4']``), ``tta_scales`` and
+    ``tta_merge`` apply test-time augmentation to every batch of windows
+    (``altair.inference.tta``). Returns the written paths by kind.
     """
     from mmengine.utils import ProgressBar
 
     from altair.inference.grid import resolve_window, window_grid
     from altair.inference.sliding import sliding_window_inference
     from altair.inference.sources import open_image, raster_env
+    from altair.inference.tta import tta_predictor
     from altair.inference.writers import PredictionWriter
+    from altair.models.segmentor import window_predictor
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -78,9 +83,11 @@ def predict_file(model, image: str | os.PathLike, out_dir: str | os.PathLike, *,
         palette = (getattr(model, 'dataset_meta', None) or {}).get('palette')
     model.eval()
 
-    def predictor(x: Tensor) -> Tensor:
-        metas = [dict(img_shape=x.shape[2:], ori_shape=x.shape[2:], pad_shape=x.shape[2:])]
-        return model.encode_decode(x, metas * x.shape[0])
+    predictor = window_predictor(model)
+    if tta is not None:
+        predictor = tta_predictor(predictor, transforms=tta, scales=tta_scales, merge=tta_merge,
+                                  max_batch=max(batch_size, 1),
+                                  channels_last=device.type == 'cpu')
 
     with raster_env(), open_image(image) as src:
         bands, height, width = src.shape

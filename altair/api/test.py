@@ -14,15 +14,20 @@ class CheckpointNotFoundError(FileNotFoundError):
 
 
 def enable_tta(cfg: Config) -> Config:
-    """Swap ``model`` for ``tta_model`` and the test pipeline for ``tta_pipeline`` (mmseg's way).
+    """Wrap ``model`` in ``tta_model``. Altair's ``AltairTTAModel`` augments inside the model;
+    any other TTA model (mmseg's ``SegTTAModel``) also gets the test pipeline replaced by
+    ``tta_pipeline``, mmseg's way.
 
     Raises:
-        KeyError: the config has no ``tta_model`` or no ``tta_pipeline``.
+        KeyError: the config has no ``tta_model``, or no ``tta_pipeline`` where one is needed.
     """
-    for key in ('tta_model', 'tta_pipeline'):
-        if key not in cfg:
-            raise KeyError(f"--tta needs '{key}' in the config (see configs/_base_/)")
-    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    if 'tta_model' not in cfg:
+        raise KeyError("--tta needs 'tta_model' in the config (see configs/_base_/)")
+    if cfg.tta_model.get('type') != 'AltairTTAModel':
+        if 'tta_pipeline' not in cfg:
+            raise KeyError(f"--tta with {cfg.tta_model.get('type')} needs 'tta_pipeline' in "
+                           'the config')
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
     cfg.tta_model.module = cfg.model
     cfg.model = cfg.tta_model
     return cfg

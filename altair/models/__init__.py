@@ -1,4 +1,5 @@
-"""Registered models Altair adds to mmseg's (segmentors; later TTA wrappers, heads, SSL)."""
+"""Registered models Altair adds to mmseg's: the segmentor and the TTA wrapper."""
 from altair.models.segmentor import AltairEncoderDecoder
+from altair.models.tta import AltairTTAModel
 
-__all__ = ['AltairEncoderDecoder']
+__all__ = ['AltairEncoderDecoder', 'AltairTTAModel']

@@ -16,6 +16,9 @@ load_from = None
 resume = False
 randomness = dict(seed=0)
 
-# Test-time augmentation used by `tools/test.py --tta`: the model is wrapped in
-# mmseg's SegTTAModel and the test pipeline replaced by the dataset's `tta_pipeline`.
-tta_model = dict(type='SegTTAModel')
+# Test-time augmentation used by `tools/test.py --tta` (Altair's TTA needs no tta_pipeline):
+# horizontal flip, soft vote — the augmentation the configs train with. transforms=['d4']
+# (all 8 flips/rotations) suits models trained with rotations too; on the Blue Marble demo
+# models it lowered val mIoU (north/south are not interchangeable there, see README).
+# For mmseg's TTA through the dataset's `tta_pipeline`: tta_model = dict(type='SegTTAModel').
+tta_model = dict(type='AltairTTAModel', transforms=['hflip'], scales=[1.0], merge='soft_vote')

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from mmengine.config import ConfigDict
+from mmengine.registry import DefaultScope
+from mmseg.structures import SegDataSample
+
+from altair.inference.tta import TTAConfigError
+from altair.registry import MODELS
+
+
+def _segmentor_cfg(test_cfg):
+    return dict(
+        type='AltairEncoderDecoder',
+        data_preprocessor=dict(type='SegDataPreProcessor', mean=[0, 0, 0], std=[1, 1, 1]),
+        backbone=dict(type='ResNetV1c', depth=18, stem_channels=8, base_channels=8,
+                      out_indices=(3,), norm_cfg=dict(type='BN')),
+        decode_head=dict(type='FCNHead', in_channels=64, channels=16, num_convs=1,
+                         num_classes=5, in_index=0, norm_cfg=dict(type='BN')),
+        test_cfg=ConfigDict(test_cfg))
+
+
+def _build(test_cfg, **tta):
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('altair'):
+        model = MODELS.build(dict(type='AltairTTAModel', module=_segmentor_cfg(test_cfg), **tta))
+    return model.eval()
+
+
+def _data(h, w):
+    torch.manual_seed(1)
+    img = torch.rand(3, h, w) * 255
+    sample = SegDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w)))
+    return dict(inputs=[img], data_samples=[sample]), img
+
+
+def test_hflip_soft_vote_matches_hand_computation():
+    model = _build(dict(mode='whole'), transforms=['hflip'], merge='soft_vote')
+    data, img = _data(40, 56)
+    with torch.no_grad():
+        out = model.test_step(data)[0]
+        x = img[[2, 1, 0]][None] if model.module.data_preprocessor.channel_conversion else img[None]
+        seg = model.module
+        metas = [dict(img_shape=(40, 56), ori_shape=(40, 56), pad_shape=(40, 56))]
+        plain = seg.encode_decode(x, metas).softmax(1)
+        flipped = seg.encode_decode(x.flip(-1), metas).flip(-1).softmax(1)
+    expected = ((plain + flipped) / 2)[0]
+    torch.testing.assert_close(out.seg_logits.data, expected, rtol=1e-5, atol=1e-6)
+    assert torch.equal(out.pred_sem_seg.data[0], expected.argmax(0))
+
+
+def test_tta_inside_sliding_windows_keeps_shape():
+    model = _build(dict(mode='slide', crop_size=(32, 32), stride=(24, 24)), transforms=['d4'],
+                   merge='mean', max_batch=4)
+    data, _ = _data(50, 70)
+    with torch.no_grad():
+        out = model.test_step(data)[0]
+    assert out.seg_logits.data.shape == (5, 50, 70)
+    assert out.pred_sem_seg.data.shape == (1, 50, 70)
+
+
+def test_bad_names_fail_when_the_model_is_built():
+    with pytest.raises(TTAConfigError, match="unknown TTA transform 'flip'"):
+        _build(dict(mode='whole'), transforms=['flip'])
+    with pytest.raises(TTAConfigError, match="unknown TTA merge 'vote'"):
+        _build(dict(mode='whole'), merge='vote')
