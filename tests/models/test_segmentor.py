@@ -4,24 +4,16 @@ import copy
 
 import pytest
 import torch
-from mmengine.config import ConfigDict
 from mmengine.registry import DefaultScope
 from mmseg.models.segmentors import EncoderDecoder
 
 from altair.registry import MODELS
+from tests.models.tiny import segmentor_cfg
 
 
 def _model(test_cfg):
-    cfg = dict(
-        type='AltairEncoderDecoder',
-        data_preprocessor=dict(type='SegDataPreProcessor', mean=[0, 0, 0], std=[1, 1, 1]),
-        backbone=dict(type='ResNetV1c', depth=18, stem_channels=8, base_channels=8,
-                      out_indices=(3,), norm_cfg=dict(type='BN')),
-        decode_head=dict(type='FCNHead', in_channels=64, channels=16, num_convs=1,
-                         num_classes=5, in_index=0, norm_cfg=dict(type='BN')),
-        test_cfg=ConfigDict(test_cfg))
     with DefaultScope.overwrite_default_scope('altair'):
-        model = MODELS.build(cfg)
+        model = MODELS.build(segmentor_cfg(test_cfg))
     return model.eval()
 
 

@@ -2,29 +2,18 @@ from __future__ import annotations
 
 import pytest
 import torch
-from mmengine.config import ConfigDict
 from mmengine.registry import DefaultScope
 from mmseg.structures import SegDataSample
 
 from altair.inference.tta import TTAConfigError
 from altair.registry import MODELS
-
-
-def _segmentor_cfg(test_cfg):
-    return dict(
-        type='AltairEncoderDecoder',
-        data_preprocessor=dict(type='SegDataPreProcessor', mean=[0, 0, 0], std=[1, 1, 1]),
-        backbone=dict(type='ResNetV1c', depth=18, stem_channels=8, base_channels=8,
-                      out_indices=(3,), norm_cfg=dict(type='BN')),
-        decode_head=dict(type='FCNHead', in_channels=64, channels=16, num_convs=1,
-                         num_classes=5, in_index=0, norm_cfg=dict(type='BN')),
-        test_cfg=ConfigDict(test_cfg))
+from tests.models.tiny import segmentor_cfg
 
 
 def _build(test_cfg, **tta):
     torch.manual_seed(0)
     with DefaultScope.overwrite_default_scope('altair'):
-        model = MODELS.build(dict(type='AltairTTAModel', module=_segmentor_cfg(test_cfg), **tta))
+        model = MODELS.build(dict(type='AltairTTAModel', module=segmentor_cfg(test_cfg), **tta))
     return model.eval()
 
 
