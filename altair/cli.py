@@ -12,7 +12,7 @@ from typing import Callable
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input: shown as one line, without a traceback."""
     from altair.api.config import ConfigNotFoundError, UnknownTypeError
-    from altair.api.test import CheckpointNotFoundError
+    from altair.api.test import CheckpointNotFoundError, TTAConfigMissingError
     from altair.datasets.bluemarble_build import (BuildOptionError, DataPackageMissingError,
                                                   DatasetExistsError)
     from altair.engine.amp import AmpConfigError
@@ -23,7 +23,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from altair.inference.tta import TTAConfigError
     return (WindowArgumentError, BlendModeError, PrecisionError, UnsupportedImageError,
             ImageNotFoundError, TTAConfigError,
-            ConfigNotFoundError, UnknownTypeError, CheckpointNotFoundError,
+            ConfigNotFoundError, UnknownTypeError, CheckpointNotFoundError, TTAConfigMissingError,
             DataPackageMissingError, DatasetExistsError, BuildOptionError, AmpConfigError)
 
 

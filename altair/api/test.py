@@ -13,20 +13,28 @@ class CheckpointNotFoundError(FileNotFoundError):
     """A checkpoint path that does not exist."""
 
 
+class TTAConfigMissingError(KeyError):
+    """``--tta`` asked of a config without what it needs."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def enable_tta(cfg: Config) -> Config:
     """Wrap ``model`` in ``tta_model``. Altair's ``AltairTTAModel`` augments inside the model;
     any other TTA model (mmseg's ``SegTTAModel``) also gets the test pipeline replaced by
     ``tta_pipeline``, mmseg's way.
 
     Raises:
-        KeyError: the config has no ``tta_model``, or no ``tta_pipeline`` where one is needed.
+        TTAConfigMissingError: no ``tta_model``, or no ``tta_pipeline`` where one is needed.
     """
     if 'tta_model' not in cfg:
-        raise KeyError("--tta needs 'tta_model' in the config (see configs/_base_/)")
+        raise TTAConfigMissingError(
+            "--tta needs 'tta_model' in the config (see configs/_base_/default_runtime.py)")
     if cfg.tta_model.get('type') != 'AltairTTAModel':
         if 'tta_pipeline' not in cfg:
-            raise KeyError(f"--tta with {cfg.tta_model.get('type')} needs 'tta_pipeline' in "
-                           'the config')
+            raise TTAConfigMissingError(
+                f"--tta with {cfg.tta_model.get('type')} needs 'tta_pipeline' in the config")
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
     cfg.tta_model.module = cfg.model
     cfg.model = cfg.tta_model
