@@ -50,13 +50,6 @@ def _model(checkpoint: str | None):
     return revert_sync_batchnorm(model).eval()
 
 
-def _predictor(model):
-    def predictor(x):
-        metas = [dict(img_shape=x.shape[2:], ori_shape=x.shape[2:], pad_shape=x.shape[2:])]
-        return model.encode_decode(x, metas * x.shape[0])
-    return predictor
-
-
 def worker(method: str, image: str, checkpoint: str | None, out: str) -> dict:
     import numpy as np
     import torch
@@ -67,9 +60,10 @@ def worker(method: str, image: str, checkpoint: str | None, out: str) -> dict:
     from altair.inference.sliding import pad_to, sliding_window_inference
     from altair.inference.sources import open_image, raster_env
     from altair.inference.writers import PredictionWriter
+    from altair.models.segmentor import window_predictor
 
     model = _model(checkpoint)
-    predictor = _predictor(model)
+    predictor = window_predictor(model)
     env = raster_env()
     env.__enter__()
     src = open_image(image)

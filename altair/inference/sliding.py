@@ -131,8 +131,6 @@ def sliding_window_inference(
     device = torch.device('cpu' if device is None else device)
     acc_device = torch.device(accumulate_device)
     win, step = resolve_window(window, overlap=overlap, stride=stride)
-    if pad_mode not in PAD_MODES:
-        raise WindowArgumentError(f"pad_mode must be one of {', '.join(PAD_MODES)}, got '{pad_mode}'")
     cast = resolve_precision(precision, device)
     _, height, width = source.shape
     weights = blend_weights(win, blend, sigma_scale=sigma_scale).to(acc_device)

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from altair.inference.sliding import TensorSource
+
 RASTER_SUFFIXES = ('.tif', '.tiff', '.vrt', '.img', '.jp2')
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.webp')
 
@@ -65,7 +67,7 @@ class RasterSource:
         self.close()
 
 
-class ArraySource:
+class ArraySource(TensorSource):
     """An ordinary image decoded in memory (H, W[, C]) → bands in RGB(A) order."""
 
     def __init__(self, path: str | os.PathLike) -> None:
@@ -82,13 +84,9 @@ class ArraySource:
         elif img.shape[2] in (3, 4):  # OpenCV decodes BGR(A)
             img = img[:, :, [2, 1, 0, 3][:img.shape[2]]]
         self.dtype = img.dtype.name
-        self._data = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
-        self.shape = tuple(self._data.shape)
+        super().__init__(torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))))
         self.transform = None
         self.crs = None
-
-    def read(self, y0: int, y1: int, x0: int, x1: int) -> Tensor:
-        return self._data[:, y0:y1, x0:x1].float()
 
     def close(self) -> None:
         pass
