@@ -6,7 +6,7 @@ from typing import Sequence
 from mmengine.model import BaseTTAModel
 from torch import Tensor
 
-from altair.inference.tta import make_views, tta_predictor
+from altair.inference.tta import tta_predictor
 from altair.models.segmentor import slide_logits, window_predictor
 from altair.registry import MODELS
 
@@ -34,8 +34,9 @@ class AltairTTAModel(BaseTTAModel):
         super().__init__(module=module, data_preprocessor=data_preprocessor)
         self.transforms, self.scales = list(transforms), list(scales)
         self.merge, self.max_batch = merge, max_batch
-        make_views(self.transforms, self.scales)  # fail at build time on bad names
-        tta_predictor(lambda x: x, merge=merge, max_batch=max_batch)
+        # fail at build time on bad names, scales or batch
+        tta_predictor(lambda x: x, transforms=self.transforms, scales=self.scales, merge=merge,
+                      max_batch=max_batch)
 
     def tta_logits(self, inputs: Tensor) -> Tensor:
         """(N, C, H, W) normalised inputs → (N, K, H, W) merged scores."""
