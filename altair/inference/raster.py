@@ -7,9 +7,17 @@ from pathlib import Path
 import numpy as np
 
 
-def _tmp_name(path: Path) -> Path:
-    # Keep the suffix: GDAL and OpenCV pick the format from it.
+def partial_path(path: Path) -> Path:
+    """The temporary name a file is written under before its rename (suffix kept: GDAL and
+    OpenCV pick the format from it)."""
     return path.with_name(f'.{path.stem}.partial{path.suffix}')
+
+
+def geotiff_profile(width: int, height: int, *, transform, crs) -> dict:
+    """Altair's GeoTIFF layout: 256x256 tiles, deflate, BigTIFF when the size needs it."""
+    return dict(driver='GTiff', width=width, height=height, crs=crs, transform=transform,
+                compress='deflate', tiled=True, blockxsize=256, blockysize=256,
+                BIGTIFF='IF_SAFER')
 
 
 def write_geotiff(path: str | os.PathLike, array: np.ndarray, *, transform, crs: str = 'EPSG:4326',
@@ -21,11 +29,10 @@ def write_geotiff(path: str | os.PathLike, array: np.ndarray, *, transform, crs:
     import rasterio
 
     path = Path(path)
-    tmp = _tmp_name(path)
+    tmp = partial_path(path)
     bands = array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0)
-    profile = dict(driver='GTiff', width=array.shape[1], height=array.shape[0],
-                   count=bands.shape[0], dtype=array.dtype.name, crs=crs, transform=transform,
-                   compress='deflate', tiled=True, blockxsize=256, blockysize=256)
+    profile = dict(geotiff_profile(array.shape[1], array.shape[0], transform=transform, crs=crs),
+                   count=bands.shape[0], dtype=array.dtype.name)
     if nodata is not None:
         profile['nodata'] = nodata
     try:
@@ -44,7 +51,7 @@ def write_png(path: str | os.PathLike, rgb: np.ndarray) -> Path:
     import cv2
 
     path = Path(path)
-    tmp = _tmp_name(path)
+    tmp = partial_path(path)
     img = rgb[:, :, ::-1] if rgb.ndim == 3 else rgb
     try:
         if not cv2.imwrite(str(tmp), np.ascontiguousarray(img)):

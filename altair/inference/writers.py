@@ -25,12 +25,9 @@ import torch
 from torch import Tensor
 
 from altair.inference.postprocess import labels_from_logits
+from altair.inference.raster import geotiff_profile, partial_path
 
 PROB_DTYPES = ('uint8', 'float32')
-
-
-def _partial(path: Path) -> Path:
-    return path.with_name(f'.{path.stem}.partial{path.suffix}')
 
 
 class PredictionWriter:
@@ -67,10 +64,9 @@ class PredictionWriter:
         self._final: dict[str, Path] = {}
         self._tmp: list[Path] = []
         self._rows_done = 0
-        common = dict(driver='GTiff', width=width, height=height, crs=crs,
-                      transform=transform if transform is not None else Affine.identity(),
-                      compress='deflate', tiled=True, blockxsize=256, blockysize=256,
-                      BIGTIFF='IF_SAFER')
+        common = geotiff_profile(
+            width, height, crs=crs,
+            transform=transform if transform is not None else Affine.identity())
         self._labels = self._open(rasterio, 'labels', labels_path, count=1,
                                   dtype=self.label_dtype, **common)
         if palette is not None and self.label_dtype == 'uint8':
@@ -89,7 +85,7 @@ class PredictionWriter:
 
     def _open(self, rasterio, kind: str, path, **profile):
         final = Path(path)
-        tmp = _partial(final)
+        tmp = partial_path(final)
         self._final[kind] = final
         self._tmp.append(tmp)
         return rasterio.open(tmp, 'w', **profile)
