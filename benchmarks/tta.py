@@ -6,8 +6,9 @@ input on the CPU, fp32. Each mode runs in its own process (own peak RSS), ``--re
 repetitions after one warm-up, median reported:
   - ``single``: one plain forward (contiguous input, as a user calls a model);
   - ``single_cl``: one forward on a channels-last input;
-  - ``d4_batched``: the 8 dihedral views through ``tta_predictor`` (max_batch=8: one call,
-    channels-last, as ``tools/predict.py`` and ``AltairTTAModel`` do on the CPU);
+  - ``d4_batched``: the 8 dihedral views through ``tta_predictor`` with its CPU defaults
+    (channels-last, views in pairs: 4 calls), as ``AltairTTAModel`` runs them on the CPU;
+  - ``d4_batch8``: the same with all 8 views in one call (the default on GPUs);
   - ``d4_one_by_one``: the same views with max_batch=1, contiguous (what ttach does).
 Prints one JSON line: ratio = batched D4 time / single forward (goal <= 8.5), and the speed-up
 of batched over one-by-one (goal > 1).
@@ -38,9 +39,9 @@ def worker(mode: str, checkpoint: str | None, reps: int) -> dict:
     model = _model(checkpoint)
     predictor = window_predictor(model)
     if mode.startswith('d4'):
+        max_batch = {'d4_batched': None, 'd4_batch8': 8, 'd4_one_by_one': 1}[mode]
         predictor = tta_predictor(predictor, transforms=['d4'], merge='soft_vote',
-                                  max_batch=8 if mode == 'd4_batched' else 1,
-                                  channels_last=mode == 'd4_batched')
+                                  max_batch=max_batch, channels_last=mode != 'd4_one_by_one')
     x = torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
     if mode == 'single_cl':
         x = x.contiguous(memory_format=torch.channels_last)
@@ -58,7 +59,7 @@ def worker(mode: str, checkpoint: str | None, reps: int) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--checkpoint', default=None)
-    p.add_argument('--reps', type=int, default=3)
+    p.add_argument('--reps', type=int, default=5)
     p.add_argument('--worker', help=argparse.SUPPRESS)
     args = p.parse_args()
     checkpoint = args.checkpoint
@@ -69,7 +70,7 @@ def main() -> None:
         print('RESULT ' + json.dumps(worker(args.worker, checkpoint, args.reps)))
         return
     res = {}
-    for mode in ('single', 'single_cl', 'd4_batched', 'd4_one_by_one'):
+    for mode in ('single', 'single_cl', 'd4_batched', 'd4_batch8', 'd4_one_by_one'):
         cmd = [sys.executable, __file__, '--worker', mode, '--reps', str(args.reps)]
         if checkpoint:
             cmd += ['--checkpoint', checkpoint]
@@ -87,6 +88,8 @@ def main() -> None:
         ratio_vs_channels_last_forward=round(batched['seconds'] / res['single_cl']['seconds'], 3),
         one_by_one_seconds=round(serial['seconds'], 3),
         speedup_vs_one_by_one=round(serial['seconds'] / batched['seconds'], 3),
+        batch8_ratio=round(res['d4_batch8']['seconds'] / single['seconds'], 3),
+        batch8_peak_rss_mb=round(res['d4_batch8']['peak_rss_mb'], 1),
         peak_rss_mb=round(batched['peak_rss_mb'], 1),
         baseline_peak_rss_mb=round(single['peak_rss_mb'], 1),
         one_by_one_peak_rss_mb=round(serial['peak_rss_mb'], 1),

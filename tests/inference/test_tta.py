@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from altair.inference.tta import (FAMILIES, MERGES, TTAConfigError, View, dihedral_views,
-                                  make_views, merge_views, tta_predictor)
+from altair.inference.tta import (FAMILIES, MERGES, TTAConfigError, View, default_max_batch,
+                                  dihedral_views, make_views, merge_views, tta_predictor)
 
 ALL_OPS = ['hflip', 'vflip', 'rot90', 'rot180', 'rot270', 'transpose']
 
@@ -88,6 +88,20 @@ def test_batching_calls_and_max_batch():
     calls.clear()
     tta_predictor(predictor, transforms=['d4'], max_batch=2)(x)  # B=3 > max_batch: split
     assert max(calls) <= 2 and sum(calls) == 8 * 3
+
+
+def test_default_max_batch_depends_on_the_device():
+    calls = []
+
+    def predictor(x):
+        calls.append(x.shape[0])
+        return x[:, :2]
+    tta_predictor(predictor, transforms=['d4'])(torch.randn(1, 2, 5, 5))
+    assert calls == [2, 2, 2, 2]  # CPU: views in pairs
+    assert default_max_batch('cpu') == 2
+    assert default_max_batch('cuda:0') == default_max_batch('mps') == 16
+    with pytest.raises(TTAConfigError, match='max_batch must be an int >= 1 or None, got 0'):
+        tta_predictor(predictor, max_batch=0)
 
 
 def test_scales_resize_back_and_identity_scale_is_exact():
