@@ -1,8 +1,34 @@
 """Altair: semantic segmentation on mmsegmentation for images larger than memory.
 
-The public Python API (``train``, ``test``, ``predict``, ``Run``) lands with the run store;
-until then use ``altair.api`` or the ``altair`` command.
+    import altair as alt
+    run = alt.train('configs/pspnet.py')           # a run in the run store (./runs)
+    alt.runs()                                      # every run, oldest first
+    metrics = alt.test(run.id)                      # best checkpoint on the test set
+    preds = alt.predict(run.id, images='big.tif', sliding_window=True, tta=True)
+
+Names are imported on first use, so ``import altair`` stays light.
 """
 from altair.version import __version__
 
-__all__ = ['__version__']
+_EXPORTS = {
+    'train': 'altair.api.train', 'TrainingFailedError': 'altair.api.train',
+    'TrainOptionError': 'altair.api.train',
+    'test': 'altair.api.test',
+    'predict': 'altair.api.predict', 'Prediction': 'altair.api.predict',
+    'PredictOptionError': 'altair.api.predict',
+    'Run': 'altair.api.runs', 'load_run': 'altair.api.runs', 'runs': 'altair.api.runs',
+    'RunNotFoundError': 'altair.api.runs', 'NoCheckpointError': 'altair.api.runs',
+}
+__all__ = ['__version__', *_EXPORTS]
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'altair' has no attribute '{name}'")
+    import importlib
+    module = importlib.import_module(_EXPORTS[name])
+    return getattr(module, 'list_runs' if name == 'runs' else name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

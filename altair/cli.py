@@ -1,4 +1,4 @@
-"""`altair` command line (also behind tools/train.py and tools/test.py).
+"""`altair` command line (also behind tools/train.py, tools/test.py and tools/predict.py).
 
 Argument parsing only; the work is done in ``altair.api``.
 """
@@ -12,7 +12,11 @@ from typing import Callable
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input: shown as one line, without a traceback."""
     from altair.api.config import ConfigNotFoundError, UnknownTypeError
+    from altair.api.plot import NoTrainingLogError
+    from altair.api.predict import PredictOptionError
+    from altair.api.runs import NoCheckpointError, RunNotFoundError
     from altair.api.test import CheckpointNotFoundError, TTAConfigMissingError
+    from altair.api.train import TrainOptionError
     from altair.datasets.bluemarble_build import (BuildOptionError, DataPackageMissingError,
                                                   DatasetExistsError)
     from altair.engine.amp import AmpConfigError
@@ -24,22 +28,27 @@ def user_errors() -> tuple[type[BaseException], ...]:
     return (WindowArgumentError, BlendModeError, PrecisionError, UnsupportedImageError,
             ImageNotFoundError, TTAConfigError,
             ConfigNotFoundError, UnknownTypeError, CheckpointNotFoundError, TTAConfigMissingError,
-            DataPackageMissingError, DatasetExistsError, BuildOptionError, AmpConfigError)
+            DataPackageMissingError, DatasetExistsError, BuildOptionError, AmpConfigError,
+            RunNotFoundError, NoCheckpointError, TrainOptionError, PredictOptionError,
+            NoTrainingLogError)
 
 
 def run_tool(fn: Callable[[], int]) -> int:
     """Run ``fn``; bad input prints ``error: ...`` to stderr and returns status 2."""
+    from altair.api.train import TrainingFailedError
     errors = user_errors()
     try:
         return fn()
     except errors as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
+    except TrainingFailedError as exc:  # a worker's own traceback was printed above
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     from mmengine.config import DictAction
-    p.add_argument('--work-dir', help='logs and checkpoints (default: work_dirs/<config name>)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
                    help='override config keys, e.g. train_cfg.max_iters=100')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -47,50 +56,96 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='altair', description='Altair semantic segmentation.')
-    sub = p.add_subparsers(dest='command', required=True)
+def _root(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--runs-root', metavar='DIR',
+                   help='run store (default: $ALTAIR_HOME/runs, else ./runs)')
 
-    train = sub.add_parser('train', help='train a segmentor from a config')
-    train.add_argument('config', help='config file (.py, .yaml or .json)')
-    train.add_argument('--resume', action='store_true',
-                       help='resume from the last checkpoint in the work dir')
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog='altair', description='Altair semantic segmentation: train, test and predict; '
+        'every training is a run in the run store (see `altair runs`).')
+    sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
+
+    train = sub.add_parser('train', help='train a segmentor from a config (a new run)',
+                           description='Train a config; prints the run id when done.')
+    train.add_argument('config', nargs='?', help='config file (.py, .yaml or .json)')
+    train.add_argument('--config', dest='config_opt', metavar='CONFIG',
+                       help='the config, as an option (same as the positional)')
+    train.add_argument('--gpus', type=int, metavar='N',
+                       help='train on N processes: one per GPU, or N CPU processes (gloo) '
+                            'where there is no GPU')
     train.add_argument('--amp', choices=['fp16', 'bf16'],
                        help='mixed precision (bf16 also runs on the CPU; fp16 needs CUDA)')
+    train.add_argument('--grad-accum', type=int, metavar='N',
+                       help='accumulate gradients over N iterations per optimizer step')
+    train.add_argument('--seed', type=int, help='random seed')
+    train.add_argument('--work-dir', help='checkpoints and logs (default: the run folder)')
+    train.add_argument('--resume', nargs='?', const=True, default=False, metavar='RUN',
+                       help='continue RUN, or without a value the latest unfinished run of '
+                            'this config (or the one in --work-dir)')
     _common(train)
+    _root(train)
 
-    test = sub.add_parser('test', help='evaluate a checkpoint')
-    test.add_argument('config', help='config file')
-    test.add_argument('checkpoint', help='checkpoint file')
+    test = sub.add_parser('test', help='evaluate a run or a checkpoint on the test set',
+                          description='Evaluate RUN (its best checkpoint unless CHECKPOINT is '
+                                      'given) or CONFIG CHECKPOINT.')
+    test.add_argument('run', metavar='RUN|CONFIG',
+                      help="run id, unique id prefix or 'last' (the newest run), or a config")
+    test.add_argument('checkpoint', nargs='?', help='checkpoint (needed with a config)')
     test.add_argument('--tta', action='store_true',
-                      help="test-time augmentation with the config's tta_model and tta_pipeline")
+                      help="test-time augmentation with the config's tta_model")
     test.add_argument('--show-dir', help='draw predictions into <work-dir>/<show-dir>')
     test.add_argument('--out', help='write predicted label maps (PNG) into this folder')
+    test.add_argument('--work-dir', help='logs (default: <run>/test, or work_dirs/<config>)')
     _common(test)
+    _root(test)
 
-    pred = sub.add_parser('predict', help='predict label maps of images of any size')
-    pred.add_argument('config', help='config file')
-    pred.add_argument('checkpoint', help='checkpoint file')
-    pred.add_argument('images', help='an image (GeoTIFF, PNG, JPEG, ...) or a folder of them')
-    pred.add_argument('--out', required=True, help='output folder')
-    pred.add_argument('--window', type=int, nargs=2, default=[512, 512], metavar=('H', 'W'))
+    pred = sub.add_parser(
+        'predict', help='predict label maps of images of any size',
+        description='altair predict RUN IMAGES | altair predict CONFIG CHECKPOINT IMAGES. '
+                    "RUN: a run id, a unique prefix or 'last'. "
+                    'IMAGES: a file, a folder or a quoted glob. Images larger than the '
+                    "model's training crop are predicted by sliding windows.")
+    pred.add_argument('inputs', nargs='+', metavar='RUN|CONFIG CHECKPOINT IMAGES')
+    pred.add_argument('--out', help='output folder (default: <run>/predictions, or '
+                                    './predictions)')
+    mode = pred.add_mutually_exclusive_group()
+    mode.add_argument('--sliding-window', action='store_const', const=True, dest='sliding',
+                      default='auto', help='always use sliding windows')
+    mode.add_argument('--whole', action='store_const', const=False, dest='sliding',
+                      help='always predict the whole image at once')
+    pred.add_argument('--window', type=int, nargs=2, metavar=('H', 'W'),
+                      help="window height and width (default: the training crop)")
     pred.add_argument('--overlap', type=float, default=0.25, help='in [0, 1) (default 0.25)')
     pred.add_argument('--stride', type=int, nargs=2, metavar=('SY', 'SX'),
                       help='explicit step between windows instead of --overlap')
     pred.add_argument('--blend', choices=['gaussian', 'linear', 'constant'], default='gaussian')
     pred.add_argument('--batch-size', type=int, default=4, help='windows per forward pass')
+    pred.add_argument('--save', nargs='+', default=['labels', 'overlay'],
+                      choices=['labels', 'overlay', 'probs', 'preview'],
+                      help='what to write (default: labels overlay)')
     pred.add_argument('--probs', action='store_true',
-                      help='also write class probabilities as a GeoTIFF')
+                      help='also write class probabilities as a GeoTIFF (= --save ... probs)')
     pred.add_argument('--probs-dtype', choices=['uint8', 'float32'], default='uint8',
                       help='uint8 = probability x 255 (default), or float32')
     pred.add_argument('--precision', choices=['fp32', 'bf16', 'fp16', 'auto'], default='fp32')
-    pred.add_argument('--device', help='cuda, cuda:1 or cpu (default: cuda when present)')
+    pred.add_argument('--device', default='auto', help='auto (default), cuda, cuda:1 or cpu')
     pred.add_argument('--tta', nargs='*', metavar='TRANSFORM',
                       help='test-time augmentation: hflip vflip rotate90 transpose d2 d4 '
                            '(their product; bare --tta = hflip)')
     pred.add_argument('--tta-scales', type=float, nargs='+', default=[1.0], metavar='S')
     pred.add_argument('--tta-merge', default='soft_vote',
                       choices=['mean', 'soft_vote', 'gmean', 'max', 'hard_vote'])
+    _root(pred)
+
+    runs = sub.add_parser('runs', help='list the runs in the run store')
+    _root(runs)
+
+    plot = sub.add_parser('plot', help="a run's loss, learning-rate and validation curves")
+    plot.add_argument('run', help="run id, unique id prefix or 'last'")
+    plot.add_argument('--out', help='PNG path (default: <run>/curves.png)')
+    _root(plot)
 
     demo = sub.add_parser('demo', help='build Blue Marble, train, evaluate, predict the globe')
     demo.add_argument('--config', default='configs/segformer.py',
@@ -102,49 +157,85 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def runs_table(runs) -> str:
+    """The ``altair runs`` table: id, config, status, best mIoU, date (UTC)."""
+    rows = [('ID', 'CONFIG', 'STATUS', 'BEST mIoU', 'DATE (UTC)')]
+    for run in runs:
+        info, best = run.info, run.best_metrics
+        rows.append((run.id, info.get('config_source') or info.get('config_name', ''),
+                     run.status, f"{best['mIoU']:.2f}" if best else '-',
+                     info.get('created', '')[:16].replace('T', ' ')))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return '\n'.join('  '.join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def _train(args) -> int:
+    from altair.api.train import train
+    config = args.config or args.config_opt
+    if config is None and args.resume in (False, True):
+        raise SystemExit('altair train: error: a config is needed (positional or --config)')
+    run = train(config, work_dir=args.work_dir, gpus=args.gpus, amp=args.amp,
+                grad_accum=args.grad_accum, resume=args.resume, seed=args.seed,
+                cfg_options=args.cfg_options, launcher=args.launcher, root=args.runs_root)
+    print(f'run {run.id} {run.status}: {run.work_dir}')
+    return 0
+
+
+def _test(args) -> int:
+    from altair.api.test import test
+    metrics = test(args.run, args.checkpoint, tta=args.tta, show_dir=args.show_dir,
+                   out=args.out, work_dir=args.work_dir, cfg_options=args.cfg_options,
+                   root=args.runs_root)
+    print({k: round(float(v), 2) for k, v in metrics.items()})
+    return 0
+
+
+def _predict(args) -> int:
+    from altair.api.predict import predict
+    if len(args.inputs) not in (2, 3):
+        raise SystemExit('altair predict: error: expected RUN IMAGES or CONFIG CHECKPOINT '
+                         f'IMAGES, got {len(args.inputs)} arguments')
+    model = args.inputs[0] if len(args.inputs) == 2 else tuple(args.inputs[:2])
+    save = list(dict.fromkeys(args.save + ['probs'] * args.probs))
+    results = predict(model, args.inputs[-1], out_dir=args.out, sliding_window=args.sliding,
+                      window_size=tuple(args.window) if args.window else None,
+                      overlap=args.overlap, stride=tuple(args.stride) if args.stride else None,
+                      blend=args.blend, batch_size=args.batch_size, device=args.device,
+                      precision=args.precision, save=save, probs_dtype=args.probs_dtype,
+                      tta=args.tta is not None, tta_transforms=args.tta or None,
+                      tta_scales=args.tta_scales, tta_merge=args.tta_merge, root=args.runs_root)
+    for result in results:
+        print(' '.join(str(p) for p in result.written.values()))
+    return 0
+
+
+def _runs(args) -> int:
+    from altair.api.runs import list_runs
+    print(runs_table(list_runs(args.runs_root)))
+    return 0
+
+
+def _plot(args) -> int:
+    from altair.api.plot import plot_run
+    from altair.api.runs import load_run
+    run = load_run(args.run, args.runs_root)
+    print(plot_run(run.work_dir, args.out or run.dir / 'curves.png', title=run.id))
+    return 0
+
+
+def _demo(args) -> int:
+    from altair.api.demo import run_demo
+    run_demo(config=args.config, work_dir=args.work_dir, data_root=args.data_root,
+             max_iters=args.max_iters, amp=args.amp)
+    return 0
+
+
+COMMANDS = dict(train=_train, test=_test, predict=_predict, runs=_runs, plot=_plot, demo=_demo)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == 'train':
-        from altair.api.train import train_config
-
-        def fn() -> int:
-            train_config(args.config, work_dir=args.work_dir, amp=args.amp, resume=args.resume,
-                         launcher=args.launcher, cfg_options=args.cfg_options)
-            return 0
-    elif args.command == 'test':
-        from altair.api.test import test_checkpoint
-
-        def fn() -> int:
-            metrics = test_checkpoint(args.config, args.checkpoint, tta=args.tta,
-                                      show_dir=args.show_dir, out=args.out,
-                                      work_dir=args.work_dir, launcher=args.launcher,
-                                      cfg_options=args.cfg_options)
-            print({k: round(float(v), 2) for k, v in metrics.items()})
-            return 0
-    elif args.command == 'predict':
-        from altair.api.predict import predict
-
-        def fn() -> int:
-            results = predict(args.config, args.checkpoint, args.images, args.out,
-                              device=args.device, window=tuple(args.window),
-                              overlap=None if args.stride else args.overlap,
-                              stride=tuple(args.stride) if args.stride else None,
-                              blend=args.blend, batch_size=args.batch_size, probs=args.probs,
-                              probs_dtype=args.probs_dtype,
-                              tta=None if args.tta is None else (args.tta or ['hflip']),
-                              tta_scales=args.tta_scales, tta_merge=args.tta_merge,
-                              precision=args.precision)
-            for written in results:
-                print(' '.join(str(p) for p in written.values()))
-            return 0
-    else:
-        from altair.api.demo import run_demo
-
-        def fn() -> int:
-            run_demo(config=args.config, work_dir=args.work_dir, data_root=args.data_root,
-                     max_iters=args.max_iters, amp=args.amp)
-            return 0
-    return run_tool(fn)
+    return run_tool(lambda: COMMANDS[args.command](args))
 
 
 if __name__ == '__main__':

@@ -18,6 +18,14 @@ def bluemarble(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope='session', autouse=True)
+def runs_home(tmp_path_factory) -> Path:
+    """Keep every run the tests make (in-process or in subprocesses) out of ./runs."""
+    home = tmp_path_factory.mktemp('altair_home')
+    os.environ['ALTAIR_HOME'] = str(home)
+    return home
+
+
 @pytest.fixture
 def in_repo_root(monkeypatch):
     monkeypatch.chdir(ROOT)

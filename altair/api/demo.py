@@ -26,8 +26,9 @@ def run_demo(*, config: str = 'configs/segformer.py', work_dir: str = 'work_dirs
              data_root: str = 'data/bluemarble', max_iters: int | None = None,
              amp: str | None = None) -> dict:
     """Run the four demo steps and return a summary (also saved as ``summary.json``)."""
-    from altair.api.predict import predict_file
-    from altair.api.train import train_config
+    from altair.api.predict import load_model, predict_file
+    from altair.api.test import test
+    from altair.api.train import train
     from altair.datasets.bluemarble_build import ensure_bluemarble
     from altair.datasets.bluemarble_classes import CLASSES, IGNORE_INDEX, PALETTE
     from altair.inference.raster import read_geotiff, write_png
@@ -47,15 +48,16 @@ def run_demo(*, config: str = 'configs/segformer.py', work_dir: str = 'work_dirs
         options.update({'train_cfg.max_iters': max_iters, 'train_cfg.val_interval': max_iters,
                         'default_hooks.checkpoint.interval': max_iters})
     t_train = time.time()
-    runner = train_config(config, work_dir=out, amp=amp, cfg_options=options)
+    run = train(config, work_dir=out, amp=amp, cfg_options=options)
     train_s = time.time() - t_train
+    checkpoint = run.last_checkpoint
 
     _step(3, 4, 'evaluating on the val split (longitude bands unseen in training)')
-    metrics = runner.test()
+    metrics = test(run, checkpoint)
     per_class = {k[len('IoU.'):]: v for k, v in metrics.items() if k.startswith('IoU.')}
 
     _step(4, 4, 'predicting the whole 5400x2700 globe')
-    model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+    model = load_model(run.config_path, checkpoint, device='cpu')
     written = predict_file(model, root / 'bluemarble_rgb.tif', out, window=(512, 512),
                            stride=(384, 384), overlap=None, batch_size=4, palette=PALETTE,
                            preview=False)
@@ -67,7 +69,7 @@ def run_demo(*, config: str = 'configs/segformer.py', work_dir: str = 'work_dirs
     rgb, _ = read_geotiff(root / 'bluemarble_rgb.tif')
     overlay = write_png(out / 'globe_overlay.png', blend(rgb, colorize(labels, PALETTE), 0.5))
 
-    summary = dict(config=config, work_dir=str(out), train_seconds=round(train_s, 1),
+    summary = dict(config=config, run=run.id, work_dir=str(out), train_seconds=round(train_s, 1),
                    total_seconds=round(time.time() - t0, 1),
                    mIoU=float(metrics['mIoU']), aAcc=float(metrics['aAcc']),
                    per_class_iou=per_class, globe_pixel_accuracy=round(globe_acc, 2),
@@ -81,6 +83,7 @@ def run_demo(*, config: str = 'configs/segformer.py', work_dir: str = 'work_dirs
             print(f'  {name:<10} IoU {per_class[name]:6.2f}')
     print(f'whole-globe pixel accuracy vs MODIS: {globe_acc:.2f} % (train + val areas)')
     print(f'label GeoTIFF : {label_tif}\noverlay PNG   : {overlay}')
+    print(f"run           : {run.id} (`altair runs`)")
     print(f"checkpoints   : {out}\nsummary       : {out / 'summary.json'}")
     print(f"total {summary['total_seconds'] / 60:.1f} min")
     return summary

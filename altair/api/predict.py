@@ -1,15 +1,53 @@
-"""Predict label maps for images of any size with a trained checkpoint (`tools/predict.py`)."""
+"""Predict label maps for images of any size: ``alt.predict`` and ``altair predict``.
+
+Whole-image inference for images no larger than the model's training crop, the streaming
+sliding-window engine (``altair.inference.sliding``) beyond it; test-time augmentation
+(``altair.inference.tta``) combines with both.
+"""
 from __future__ import annotations
 
+import glob
+import logging
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from altair.api.config import load_config
 from altair.api.test import CheckpointNotFoundError
+
+logger = logging.getLogger('altair')
+
+SAVE_KINDS = ('labels', 'overlay', 'probs', 'preview')
+# Outputs up to this many pixels are also returned as arrays; larger ones only as files.
+IN_MEMORY_PIXELS = 1 << 26  # 67 Mpx: 64 MB of uint8 labels
+
+
+class PredictOptionError(ValueError):
+    """A bad ``model``, ``images``, ``save``, ``sliding_window`` or ``device`` argument."""
+
+
+@dataclass
+class Prediction:
+    """The result for one image.
+
+    Attributes:
+        source: the image file (None for an array).
+        labels: (H, W) class indices as a NumPy array, or the path of the label GeoTIFF when
+            the image has more than ``IN_MEMORY_PIXELS`` pixels.
+        probs: (K, H, W) float32 probabilities when asked for (``return_probs``) and in memory.
+        written: output files by kind (``labels``, ``overlay``, ``probs``, ``preview``).
+        sliding_window: whether the sliding-window engine ran.
+    """
+    source: Path | None
+    labels: np.ndarray | Path
+    probs: np.ndarray | None = None
+    written: dict[str, Path] = field(default_factory=dict)
+    sliding_window: bool = False
 
 
 def load_model(config, checkpoint: str | os.PathLike, *, device: str | None = None):
@@ -22,7 +60,25 @@ def load_model(config, checkpoint: str | os.PathLike, *, device: str | None = No
         raise CheckpointNotFoundError(f"checkpoint '{checkpoint}' does not exist")
     cfg = load_config(config)
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    return init_model(cfg, str(checkpoint), device=device)
+    model = init_model(cfg, str(checkpoint), device=device)
+    model.altair_train_crop = training_crop(cfg)
+    return model
+
+
+def training_crop(cfg) -> tuple[int, int] | None:
+    """The crop (h, w) the config trains on: ``crop_size``, else the train pipeline's
+    ``RandomCrop``, else the data preprocessor's ``size``."""
+    crop = cfg.get('crop_size')
+    if crop is None:
+        pipeline = cfg.get('train_dataloader', {}).get('dataset', {}).get('pipeline', [])
+        crop = next((t.get('crop_size') for t in pipeline
+                     if isinstance(t, dict) and t.get('type') == 'RandomCrop'), None)
+    if crop is None:
+        crop = cfg.get('model', {}).get('data_preprocessor', {}).get('size')
+    if crop is None:
+        return None
+    crop = (crop, crop) if isinstance(crop, int) else tuple(crop)
+    return int(crop[0]), int(crop[1])
 
 
 def input_transform(model, bands: int) -> Callable[[Tensor], Tensor]:
@@ -48,76 +104,275 @@ def input_transform(model, bands: int) -> Callable[[Tensor], Tensor]:
     return transform
 
 
-def predict_file(model, image: str | os.PathLike, out_dir: str | os.PathLike, *,
-                 window: tuple[int, int] = (512, 512), overlap: float | None = 0.25,
-                 stride: tuple[int, int] | None = None, blend: str = 'gaussian',
-                 batch_size: int = 4, probs: bool = False, probs_dtype: str = 'uint8',
-                 precision: str = 'fp32', tta: Sequence[str] | None = None,
-                 tta_scales: Sequence[float] = (1.0,), tta_merge: str = 'soft_vote',
-                 preview: bool = True, palette: list | None = None,
-                 progress: bool = True) -> dict[str, Path]:
-    """Predict one image window by window, streaming labels to ``<out_dir>/<stem>_labels.tif``.
+def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
+                   sliding_window: bool = True, window: tuple[int, int] = (512, 512),
+                   overlap: float | None = 0.25, stride: tuple[int, int] | None = None,
+                   blend: str = 'gaussian', batch_size: int = 4,
+                   save: Sequence[str] = ('labels',), probs_dtype: str = 'uint8',
+                   return_probs: bool = False, precision: str = 'fp32',
+                   tta: Sequence[str] | None = None, tta_scales: Sequence[float] = (1.0,),
+                   tta_merge: str = 'soft_vote', palette: list | None = None,
+                   progress: bool = True) -> Prediction:
+    """Predict one opened image ``src`` (a raster or tensor source) with ``model``.
 
-    Also ``<stem>_probs.tif`` with ``probs`` (``probs_dtype`` ``'uint8'``: probability × 255,
-    or ``'float32'``; GDAL 3.10 under rasterio 1.4 has no float16) and a colour
-    ``<stem>_preview.png``. The source CRS and transform are kept; ``palette`` defaults to the
-    model's ``dataset_meta``. ``tta`` (transform names, e.g. ``['d4']``), ``tta_scales`` and
-    ``tta_merge`` apply test-time augmentation to every batch of windows
-    (``altair.inference.tta``). Returns the written paths by kind.
+    The logits are streamed band by band into the requested files under ``out_dir``
+    (``<stem>_labels.tif`` keeping the source CRS and transform, ``<stem>_probs.tif``,
+    ``<stem>_preview.png``, ``<stem>_overlay.png``; all written atomically) and, for images
+    up to ``IN_MEMORY_PIXELS``, into arrays. ``sliding_window=False`` runs the whole image as
+    one window. ``tta`` (transform names, e.g. ``['d4']``), ``tta_scales`` and ``tta_merge``
+    apply test-time augmentation to every batch of windows.
     """
     from mmengine.utils import ProgressBar
 
     from altair.inference.grid import resolve_window, window_grid
     from altair.inference.sliding import sliding_window_inference
-    from altair.inference.sources import open_image, raster_env
     from altair.inference.tta import tta_predictor
-    from altair.inference.writers import PredictionWriter
+    from altair.inference.writers import LabelCollector, PredictionWriter, tee
     from altair.models.segmentor import window_predictor
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = Path(image).stem
     device = next(model.parameters()).device
     num_classes = model.out_channels
     if palette is None:
         palette = (getattr(model, 'dataset_meta', None) or {}).get('palette')
     model.eval()
-
     predictor = window_predictor(model)
     if tta is not None:
         predictor = tta_predictor(predictor, transforms=tta, scales=tta_scales, merge=tta_merge,
-                                  max_batch=max(batch_size, 1),
                                   channels_last=device.type == 'cpu')
 
-    with raster_env(), open_image(image) as src:
-        bands, height, width = src.shape
+    bands, height, width = src.shape
+    if sliding_window:
         if overlap is not None and stride is not None:
             overlap = None  # an explicit stride wins over the default overlap
         win, step = resolve_window(window, overlap=overlap, stride=stride)
-        total = len(window_grid(height, width, win, step))
-        bar = ProgressBar(total) if progress else None
-        with PredictionWriter(
-                out / f'{stem}_labels.tif', height=height, width=width,
-                num_classes=num_classes, transform=src.transform, crs=src.crs,
-                probs_path=out / f'{stem}_probs.tif' if probs else None, probs_dtype=probs_dtype,
-                preview_path=out / f'{stem}_preview.png' if preview else None,
-                palette=palette) as writer:
-            sliding_window_inference(
-                src, predictor, window=win, stride=step, num_classes=num_classes,
-                batch_size=batch_size, blend=blend, precision=precision, device=device,
-                accumulate_device='cpu', channels_last=device.type == 'cpu',
-                preprocess=input_transform(model, bands), sink=writer,
-                progress=bar.update if bar else None)
-            written = writer.close()
-        if bar:
-            print()
-    return written
+    else:  # the whole image is one window; constant weights make it exact
+        win = step = (height, width)
+        overlap, blend = None, 'constant'
+    in_memory = height * width <= IN_MEMORY_PIXELS
+    save = set(save)
+    if not in_memory and 'labels' not in save:
+        logger.warning(f'{stem}: {height}x{width} is too large to return as an array; '
+                       'writing the label GeoTIFF')
+        save.add('labels')
+    out = Path(out_dir) if out_dir is not None else None
+    if save:
+        out.mkdir(parents=True, exist_ok=True)
+    total = len(window_grid(height, width, win, step))
+    bar = ProgressBar(total) if progress and total > 1 else None
+    collector = LabelCollector(height=height, width=width, num_classes=num_classes,
+                               probs=return_probs) if in_memory else None
+    writer = None
+    if save & {'labels', 'probs', 'preview'}:
+        writer = PredictionWriter(
+            out / f'{stem}_labels.tif', height=height, width=width, num_classes=num_classes,
+            transform=getattr(src, 'transform', None), crs=getattr(src, 'crs', None),
+            probs_path=out / f'{stem}_probs.tif' if 'probs' in save else None,
+            probs_dtype=probs_dtype,
+            preview_path=out / f'{stem}_preview.png' if 'preview' in save else None,
+            palette=palette)
+    sinks = [s for s in (writer, collector) if s is not None]
+    try:
+        sliding_window_inference(
+            src, predictor, window=win, stride=step, num_classes=num_classes,
+            batch_size=batch_size, blend=blend, precision=precision, device=device,
+            accumulate_device='cpu', channels_last=device.type == 'cpu',
+            preprocess=input_transform(model, bands), sink=tee(*sinks),
+            progress=bar.update if bar else None)
+        written = writer.close() if writer is not None else {}
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    if bar:
+        print()
+    if 'labels' not in save and 'labels' in written:  # only written for probs / preview
+        written.pop('labels').unlink()
+    if 'overlay' in save:
+        written['overlay'] = write_overlay(
+            src, collector.labels if collector else written['labels'],
+            out / f'{stem}_overlay.png', palette=palette, num_classes=num_classes)
+    return Prediction(source=getattr(src, 'path', None),
+                      labels=collector.labels if collector else written['labels'],
+                      probs=collector.probs if collector else None, written=written,
+                      sliding_window=bool(sliding_window))
 
 
-def predict(config, checkpoint, images: str | os.PathLike, out_dir: str | os.PathLike, *,
-            device: str | None = None, **kwargs) -> list[dict[str, Path]]:
-    """:func:`predict_file` for an image or every image in a folder."""
-    from altair.inference.sources import list_images
+def predict_file(model, image: str | os.PathLike, out_dir: str | os.PathLike, *,
+                 probs: bool = False, preview: bool = True, **kwargs) -> dict[str, Path]:
+    """Sliding-window prediction of one image file into ``out_dir`` (``<stem>_labels.tif``,
+    optionally ``_probs.tif`` and ``_preview.png``); returns the written paths by kind.
+    ``kwargs`` as in :func:`predict_source`."""
+    from altair.inference.sources import open_image, raster_env
+    save = ['labels'] + ['probs'] * probs + ['preview'] * preview
+    with raster_env(), open_image(image) as src:
+        return predict_source(model, src, out_dir, Path(image).stem, save=save,
+                              **kwargs).written
 
-    model = load_model(config, checkpoint, device=device)
-    return [predict_file(model, p, out_dir, **kwargs) for p in list_images(images)]
+
+def write_overlay(src, labels: np.ndarray | Path, path: Path, *, palette, num_classes: int,
+                  max_side: int = 4096, alpha: float = 0.5) -> Path:
+    """A PNG of the labels coloured over the image, downsampled so the long side is at most
+    ``max_side`` (read by decimation: a huge image is never loaded whole)."""
+    from altair.inference.raster import write_png
+    from altair.inference.writers import _default_palette
+    from altair.visualization.overlay import blend, colorize, to_display_rgb
+
+    _, height, width = src.shape
+    step = max(1, -(-max(height, width) // max_side))
+    if isinstance(labels, np.ndarray):
+        small = labels[::step, ::step]
+    else:
+        import rasterio
+        from rasterio.enums import Resampling
+        with rasterio.open(labels) as ds:
+            small = ds.read(1, out_shape=(-(-height // step), -(-width // step)),
+                            resampling=Resampling.nearest)
+    rgb = to_display_rgb(np.asarray(src.thumbnail(step)))
+    color = colorize(small, palette or _default_palette(num_classes))
+    return write_png(path, blend(rgb, color, alpha))
+
+
+def _resolve_model(model, device: str, root):
+    """(loaded segmentor, default output folder) for a run id / Run / (config, ckpt) / module."""
+    from altair.api.runs import is_run_reference, load_run
+    if isinstance(model, torch.nn.Module):
+        return model, Path('predictions')
+    if isinstance(model, (tuple, list)) and len(model) == 2:
+        return load_model(model[0], model[1], device=device), Path('predictions')
+    if is_run_reference(model):
+        run = load_run(model, root)
+        return load_model(run.config_path, run.checkpoint(), device=device), \
+            run.dir / 'predictions'
+    raise PredictOptionError(f'model must be a run id, a Run, (config, checkpoint) or a '
+                             f'segmentor, got {model!r}')
+
+
+def _image_inputs(images) -> list[tuple[str, object]]:
+    """(stem, path or (C, H, W) tensor) for every image ``images`` names."""
+    from altair.inference.sources import (IMAGE_SUFFIXES, RASTER_SUFFIXES, ImageNotFoundError,
+                                          list_images)
+    if isinstance(images, np.ndarray):
+        images = [images]
+    if isinstance(images, (list, tuple)):
+        out = []
+        for i, item in enumerate(images):
+            if isinstance(item, np.ndarray):
+                out.append((f'array_{i}' if len(images) > 1 else 'array', _array_tensor(item)))
+            else:
+                out += [(p.stem, p) for p in list_images(item)]
+        return out
+    text = str(images)
+    if not Path(text).exists() and any(c in text for c in '*?['):
+        found = sorted(Path(p) for p in glob.glob(text, recursive=True)
+                       if Path(p).suffix.lower() in RASTER_SUFFIXES + IMAGE_SUFFIXES)
+        if not found:
+            raise ImageNotFoundError(f"no images match '{text}'")
+        return [(p.stem, p) for p in found]
+    return [(p.stem, p) for p in list_images(text)]
+
+
+def _array_tensor(array: np.ndarray) -> Tensor:
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3:
+        raise PredictOptionError(f'an image array must be (H, W) or (H, W, C), got shape '
+                                 f'{array.shape}')
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+
+
+def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] | None = None,
+            tta_scales: Sequence[float] = (1.0,), tta_merge: str = 'soft_vote',
+            sliding_window: bool | str = 'auto', window_size: int | tuple[int, int] | None = None,
+            overlap: float = 0.25, stride: tuple[int, int] | None = None,
+            blend: str = 'gaussian', batch_size: int | None = None, device: str = 'auto',
+            precision: str = 'fp32', out_dir: str | os.PathLike | None = None,
+            save: Sequence[str] = ('labels', 'overlay'), probs_dtype: str = 'uint8',
+            return_probs: bool = False, root: str | os.PathLike | None = None,
+            progress: bool = True) -> list[Prediction]:
+    """Predict every image with a trained model.
+
+    Args:
+        model: a run id (or unique prefix), a ``Run``, ``(config, checkpoint)`` or a segmentor.
+        images: a file, a folder (recursively), a glob, a list of these, or a NumPy array
+            (H, W) / (H, W, C) with bands in RGB order.
+        tta: test-time augmentation; ``tta_transforms`` (default ``['hflip']``; giving them
+            turns TTA on), ``tta_scales`` and ``tta_merge`` as in ``altair.inference.tta``.
+        sliding_window: ``'auto'`` slides windows over images larger than the model's training
+            crop and runs smaller ones whole; ``True`` / ``False`` force either.
+        window_size: (h, w) of the windows (default: the training crop, else 512).
+        overlap: fraction shared by neighbouring windows, in [0, 1); ``stride`` instead.
+        blend: ``'gaussian'``, ``'linear'`` or ``'constant'`` window weights.
+        batch_size: windows per forward pass (default 4).
+        device: ``'auto'`` (CUDA when present), ``'cpu'``, ``'cuda:1'``, ...
+        precision: ``'fp32'``, ``'bf16'``, ``'fp16'`` or ``'auto'``.
+        out_dir: where files go (default ``<run>/predictions`` for a run, else
+            ``./predictions``).
+        save: any of ``labels`` (GeoTIFF keeping the source georeference), ``overlay``
+            (labels coloured over the image, PNG), ``probs`` (GeoTIFF), ``preview`` (labels
+            coloured, PNG); ``()`` writes nothing.
+        probs_dtype: ``'uint8'`` (probability × 255) or ``'float32'`` for ``probs``.
+        return_probs: also return (K, H, W) probabilities in memory.
+        root: runs root for run ids.
+
+    Returns:
+        One :class:`Prediction` per image, in order.
+
+    Raises:
+        RunNotFoundError, NoCheckpointError, ImageNotFoundError, UnsupportedImageError,
+        WindowArgumentError, TTAConfigError, PredictOptionError: naming the bad value.
+    """
+    from altair.inference.grid import resolve_window
+    from altair.inference.sources import open_image, raster_env
+
+    bad = [s for s in save if s not in SAVE_KINDS]
+    if bad:
+        raise PredictOptionError(f"unknown save kind '{bad[0]}'; choose from "
+                                 f"{', '.join(SAVE_KINDS)}")
+    if sliding_window not in (True, False, 'auto'):
+        raise PredictOptionError(f"sliding_window must be True, False or 'auto', got "
+                                 f'{sliding_window!r}')
+    if window_size is not None:
+        resolve_window(window_size, overlap=None if stride else overlap, stride=stride)
+    inputs = _image_inputs(images)  # bad paths fail before the model loads
+    if device == 'auto':
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    net, default_out = _resolve_model(model, device, root)
+    crop = getattr(net, 'altair_train_crop', None)
+    window = window_size if window_size is not None else (crop or (512, 512))
+    window = (window, window) if isinstance(window, int) else tuple(window)
+    transforms = list(tta_transforms) if tta_transforms is not None else (
+        ['hflip'] if tta else None)
+    out = Path(out_dir) if out_dir is not None else default_out
+    results = []
+    with raster_env():
+        for stem, item in inputs:
+            if isinstance(item, Tensor):
+                from altair.inference.sliding import TensorSource
+                ctx = _Closing(TensorSource(item))
+            else:
+                ctx = open_image(item)
+            with ctx as src:
+                _, h, w = src.shape
+                slide = sliding_window if sliding_window != 'auto' else (
+                    h > (crop or window)[0] or w > (crop or window)[1])
+                results.append(predict_source(
+                    net, src, out if save else None, stem, sliding_window=slide,
+                    window=window, overlap=None if stride else overlap, stride=stride,
+                    blend=blend, batch_size=batch_size or 4, save=save,
+                    probs_dtype=probs_dtype, return_probs=return_probs, precision=precision,
+                    tta=transforms, tta_scales=tta_scales, tta_merge=tta_merge,
+                    progress=progress))
+    return results
+
+
+class _Closing:
+    """``with`` support for a source that needs no closing."""
+
+    def __init__(self, src) -> None:
+        self.src = src
+
+    def __enter__(self):
+        return self.src
+
+    def __exit__(self, *exc) -> None:
+        pass

@@ -64,6 +64,7 @@ def test_checkpoint(config, checkpoint: str | os.PathLike, *, tta: bool = False,
     cfg = prepare_config(cfg, work_dir=work_dir, launcher=launcher,
                          config_path=None if isinstance(config, (dict, Config)) else str(config))
     cfg.load_from = str(checkpoint)
+    cfg.resume = False  # a resumed run's saved config says resume=True
     if tta:
         enable_tta(cfg)
     if show_dir:
@@ -73,3 +74,30 @@ def test_checkpoint(config, checkpoint: str | os.PathLike, *, tta: bool = False,
         cfg.test_evaluator['keep_results'] = True
     runner = build_runner(cfg)
     return runner.test()
+
+
+def test(run_or_config, checkpoint: str | os.PathLike | None = None, *, tta: bool = False,
+         show_dir: str | None = None, out: str | None = None, work_dir: str | None = None,
+         cfg_options: dict | None = None, root: str | os.PathLike | None = None) -> dict:
+    """Evaluate a run (id, id prefix or ``Run``) or a config on its test set.
+
+    For a run, ``checkpoint`` defaults to its best checkpoint (else its last) and logs go to
+    ``<run>/test/``. Returns the metrics (``mIoU``, ``aAcc``, ``mAcc``, ``IoU.<class>``, ...).
+
+    Raises:
+        RunNotFoundError: no such run; NoCheckpointError: it has saved none yet;
+        CheckpointNotFoundError: a config without a ``checkpoint``, or a missing file.
+    """
+    from altair.api.runs import is_run_reference, load_run
+    if is_run_reference(run_or_config):
+        run = load_run(run_or_config, root)
+        config = run.config_path
+        checkpoint = checkpoint or run.checkpoint()
+        work_dir = work_dir or str(run.dir / 'test')
+    else:
+        config = run_or_config
+        if checkpoint is None:
+            raise CheckpointNotFoundError(f"testing config '{config}' needs a checkpoint")
+    metrics = test_checkpoint(config, checkpoint, tta=tta, show_dir=show_dir, out=out,
+                              work_dir=work_dir, cfg_options=cfg_options)
+    return {k: float(v) if isinstance(v, (int, float)) else v for k, v in metrics.items()}

@@ -1,14 +1,31 @@
-"""Build an Altair runner from a config and train or test with it."""
+"""Train a config as a run in the run store: in this process, on N local workers, or as one
+rank of a job launched from outside (torchrun, ``accelerate launch``, Slurm)."""
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import threading
+import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 from mmengine.config import Config
 
 from altair.api.config import check_model_types, load_config
+from altair.api.runs import Run, RunNotFoundError, create_run, list_runs, load_run, run_name
 from altair.engine.amp import apply_amp
 from altair.engine.device import detect_launcher
+
+logger = logging.getLogger('altair')
+
+
+class TrainingFailedError(RuntimeError):
+    """A worker of a multi-process training failed (the message carries its error)."""
+
+
+class TrainOptionError(ValueError):
+    """A bad value for ``distributed``, ``gpus`` or ``grad_accum``."""
 
 
 def prepare_config(cfg: Config, *, work_dir: str | os.PathLike | None = None,
@@ -43,12 +60,215 @@ def build_runner(cfg: Config):
     return RUNNERS.build(cfg)
 
 
-def train_config(config, *, work_dir=None, amp=None, resume=False, launcher=None,
-                 cfg_options=None):
-    """Load ``config``, train it, and return the runner (holding the trained model)."""
+def num_workers(distributed: bool | int = False, gpus: int | None = None) -> int:
+    """How many training processes ``distributed`` / ``gpus`` ask for on this machine.
+
+    ``distributed=True``: one per visible GPU (``gpus`` of them if given); without a GPU, one
+    (logged: pass ``distributed=N`` for N CPU processes). ``distributed=N``: N. ``gpus=N``
+    alone: N.
+    """
+    import torch
+    for name, value in (('distributed', distributed), ('gpus', gpus)):
+        if value is not None and not isinstance(value, bool) and \
+                (not isinstance(value, int) or value < 0):
+            raise TrainOptionError(f'{name} must be True/False or a number of processes '
+                                   f'>= 1, got {value!r}')
+    visible = torch.cuda.device_count()
+    if gpus and visible and gpus > visible:
+        raise TrainOptionError(f'gpus={gpus} but only {visible} GPU(s) are visible')
+    if distributed is True:
+        if gpus:
+            return gpus
+        if not visible:
+            logger.warning('distributed=True but no GPU is visible: training in one process '
+                           '(distributed=N runs N CPU processes over gloo)')
+        return max(visible, 1)
+    if distributed and distributed is not True and gpus and distributed != gpus:
+        raise TrainOptionError(f'distributed={distributed} and gpus={gpus} disagree')
+    return max(int(distributed or 0), gpus or 0, 1)
+
+
+def _check_grad_accum(grad_accum) -> None:
+    if grad_accum is not None and (not isinstance(grad_accum, int)
+                                   or isinstance(grad_accum, bool) or grad_accum < 1):
+        raise TrainOptionError(f'grad_accum must be an int >= 1, got {grad_accum!r}')
+
+
+def _with_run_options(cfg: Config, run: Run, *, grad_accum: int | None, seed: int | None
+                      ) -> Config:
+    if grad_accum is not None:
+        cfg.optim_wrapper['accumulative_counts'] = grad_accum
+    if seed is not None:
+        cfg.randomness = dict(cfg.get('randomness') or {}, seed=seed)
+    hooks = [h for h in cfg.get('custom_hooks') or [] if h.get('type') != 'RunMetricsHook']
+    cfg.custom_hooks = hooks + [dict(type='RunMetricsHook', path=str(run.dir / 'metrics.json'))]
+    return cfg
+
+
+def _open_run(config, cfg_options, *, work_dir, resume, root) -> tuple[Run, Config, bool]:
+    """(run, loaded config, whether it resumes) for ``train``'s arguments."""
+    if resume and resume is not True:  # a run id or Run: continue it with its saved config
+        run = load_run(resume, root)
+        return run, load_config(run.config_path, cfg_options=cfg_options), True
+    source = None if isinstance(config, (dict, Config)) else str(config)
     cfg = load_config(config, cfg_options=cfg_options)
-    cfg = prepare_config(cfg, work_dir=work_dir, amp=amp, resume=resume, launcher=launcher,
-                         config_path=None if isinstance(config, (dict, Config)) else str(config))
-    runner = build_runner(cfg)
-    runner.train()
-    return runner
+    if resume:
+        same = [r for r in list_runs(root) if (
+            work_dir is not None and r.work_dir == Path(work_dir).resolve()) or (
+            work_dir is None and r.info.get('config_name') == run_name(config)
+            and r.status != 'finished')]
+        if same:
+            run = same[-1]
+            return run, load_config(run.config_path, cfg_options=cfg_options), True
+        if work_dir is None:
+            raise RunNotFoundError(f"nothing to resume: no unfinished run of '{run_name(config)}'"
+                                   f" in the run store; pass resume=<run id> or a work_dir")
+    run = create_run(run_name(config), root=root, work_dir=work_dir, source=source)
+    return run, cfg, bool(resume)  # resume + a new record: mmengine resumes from work_dir
+
+
+def train(config, *, work_dir: str | os.PathLike | None = None,
+          distributed: bool | int = False, gpus: int | None = None, amp: str | None = None,
+          grad_accum: int | None = None, resume: bool | str | Run = False,
+          seed: int | None = None, cfg_options: dict | None = None,
+          root: str | os.PathLike | None = None, launcher: str | None = None) -> Run:
+    """Train ``config`` as a run in the run store and return it when training ends.
+
+    Args:
+        config: a Python, YAML or JSON config file, an mmengine ``Config`` or a dict.
+        work_dir: checkpoints and logs (default: the run's own folder).
+        distributed: ``True`` = one worker per visible GPU, ``N`` = N workers (gloo on the
+            CPU), launched by torch's elastic launcher.
+        gpus: number of GPUs (= workers) to use.
+        amp: ``'bf16'`` (also on the CPU) or ``'fp16'`` (CUDA).
+        grad_accum: accumulate gradients over N iterations per optimizer step.
+        resume: ``True`` continues the latest unfinished run of this config (or the one in
+            ``work_dir``); a run id continues that run with its saved config.
+        seed: random seed.
+        cfg_options: config keys to override, e.g. ``{'train_cfg.max_iters': 100}``.
+        root: runs root (default ``$ALTAIR_HOME/runs`` or ``./runs``).
+        launcher: mmengine launcher of an outside-launched job (default: detected from
+            RANK / WORLD_SIZE or SLURM_* in the environment).
+
+    Raises:
+        TrainingFailedError: a worker failed (its rank and error are in the message).
+    """
+    _check_grad_accum(grad_accum)
+    launcher = launcher or detect_launcher()
+    if launcher != 'none':  # one rank of a job started by torchrun / accelerate / Slurm
+        return _train_as_rank(config, launcher, work_dir=work_dir, amp=amp,
+                              grad_accum=grad_accum, resume=resume, seed=seed,
+                              cfg_options=cfg_options, root=root)
+    n = num_workers(distributed, gpus)
+    run, cfg, resuming = _open_run(config, cfg_options, work_dir=work_dir, resume=resume,
+                                   root=root)
+    run.set_status('running')
+    try:
+        cfg = prepare_config(cfg, work_dir=run.work_dir, amp=amp, resume=resuming,
+                             launcher='none')
+        cfg = _with_run_options(cfg, run, grad_accum=grad_accum, seed=seed)
+        cfg.dump(str(run.config_path))
+        with _sigterm_as_interrupt():
+            if n > 1:
+                _launch_workers(run, n)
+            else:
+                build_runner(cfg).train()
+    except KeyboardInterrupt:
+        run.set_status('interrupted')
+        raise
+    except BaseException as exc:
+        run.set_status('failed', error=f'{type(exc).__name__}: {exc}')
+        raise
+    run.set_status('finished')
+    return run
+
+
+def _train_as_rank(config, launcher, *, work_dir, amp, grad_accum, resume, seed, cfg_options,
+                   root) -> Run:
+    """Join an outside-launched job: rank 0 opens the run and tells the others its id."""
+    from mmengine.dist import broadcast_object_list, get_rank
+
+    from altair.engine.device import init_distributed
+    init_distributed(launcher)
+    holder: list = [None]
+    if get_rank() == 0:
+        try:
+            run, _, resuming = _open_run(config, cfg_options, work_dir=work_dir, resume=resume,
+                                         root=root)
+            holder = [(run.id, str(run.dir), resuming)]
+        except Exception as exc:  # every rank must leave the broadcast
+            holder = [exc]
+    broadcast_object_list(holder)
+    if isinstance(holder[0], Exception):
+        raise holder[0]
+    run_id, run_dir, resuming = holder[0]
+    run = Run(run_id, Path(run_dir))
+    cfg = load_config(run.config_path if resuming and resume is not True and resume
+                      else config, cfg_options=cfg_options)
+    rank0 = get_rank() == 0
+    try:
+        cfg = prepare_config(cfg, work_dir=run.work_dir, amp=amp, resume=resuming,
+                             launcher=launcher)
+        cfg = _with_run_options(cfg, run, grad_accum=grad_accum, seed=seed)
+        if rank0:
+            run.set_status('running')
+            dumped = Config(cfg.to_dict())
+            dumped.launcher = 'none'
+            dumped.dump(str(run.config_path))
+        with _sigterm_as_interrupt():
+            build_runner(cfg).train()
+    except KeyboardInterrupt:
+        if rank0:
+            run.set_status('interrupted')
+        raise
+    except BaseException as exc:
+        if rank0:
+            run.set_status('failed', error=f'{type(exc).__name__}: {exc}')
+        raise
+    if rank0:
+        run.set_status('finished')
+    return run
+
+
+def _launch_workers(run: Run, n: int) -> None:
+    """Train ``run``'s saved config on ``n`` local processes (torch's elastic launcher, each
+    running ``python -m altair.api.worker``)."""
+    import sys
+
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    threads = max(1, (os.cpu_count() or 1) // n)
+    launch = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=n, run_id=run.id,
+                          rdzv_backend='c10d', rdzv_endpoint='localhost:0', max_restarts=0,
+                          monitor_interval=0.5)
+    try:
+        elastic_launch(launch, sys.executable)('-m', 'altair.api.worker',
+                                               str(run.config_path), str(threads))
+    except ChildFailedError as exc:
+        rank, failure = exc.get_first_failure()
+        message = failure.message
+        if isinstance(message, dict):
+            message = message.get('message', message)
+        raise TrainingFailedError(f'rank {rank} of {n} failed (exit code {failure.exitcode}): '
+                                  f'{message}') from None
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """Turn SIGTERM into KeyboardInterrupt while training, so the run is marked interrupted."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f'signal {signum}')
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def format_error(exc: BaseException) -> str:  # pragma: no cover - debugging aid
+    return ''.join(traceback.format_exception_only(type(exc), exc)).strip()

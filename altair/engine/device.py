@@ -44,3 +44,19 @@ def init_cpu_process_group() -> None:
     import torch.distributed as dist
     if dist.is_available() and not dist.is_initialized():
         dist.init_process_group(backend='gloo')
+
+
+def init_distributed(launcher: str, **dist_cfg) -> None:
+    """Start this process's group for ``launcher`` unless one exists: gloo on the CPU (only the
+    ``pytorch`` launcher, env:// rendezvous), mmengine's ``init_dist`` (NCCL) on CUDA."""
+    from mmengine.dist import init_dist, is_distributed
+    if is_distributed():
+        return
+    if accelerator() == 'cpu':
+        if launcher != 'pytorch':
+            raise RuntimeError(
+                f"launcher '{launcher}' on a machine without CUDA: only the 'pytorch' launcher "
+                "(torchrun / tools/dist_train.sh / accelerate launch) runs on the CPU")
+        init_cpu_process_group()
+    else:
+        init_dist(launcher, **dist_cfg)

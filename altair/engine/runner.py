@@ -17,7 +17,7 @@ from mmengine.dist import is_distributed
 from mmengine.model import MMDistributedDataParallel, is_model_wrapper, revert_sync_batchnorm
 from mmengine.runner import Runner
 
-from altair.engine.device import accelerator, init_cpu_process_group
+from altair.engine.device import accelerator, init_distributed
 from altair.registry import RUNNERS
 
 
@@ -32,12 +32,7 @@ class AltairRunner(Runner):
 
     def setup_env(self, env_cfg: dict) -> None:
         if self.distributed and not is_distributed() and accelerator() == 'cpu':
-            if self.launcher == 'pytorch':
-                init_cpu_process_group()
-            else:
-                raise RuntimeError(
-                    f"launcher '{self.launcher}' on a machine without CUDA: only the "
-                    "'pytorch' launcher (torchrun / tools/dist_train.sh) runs on the CPU")
+            init_distributed(self.launcher)
         super().setup_env(env_cfg)
 
     def wrap_model(self, model_wrapper_cfg: dict | None, model: torch.nn.Module):

@@ -46,6 +46,10 @@ class TensorSource:
     def read(self, y0: int, y1: int, x0: int, x1: int) -> Tensor:
         return self.image[:, y0:y1, x0:x1].float()
 
+    def thumbnail(self, step: int):
+        """(C, ceil(H / step), ceil(W / step)) NumPy array of every ``step``-th pixel."""
+        return self.image[:, ::step, ::step].cpu().numpy()
+
 
 def pad_to(region: Tensor, size: tuple[int, int], *, mode: str = 'reflect',
            value: float = 0.0) -> Tensor:

@@ -57,6 +57,14 @@ class RasterSource:
         data = self._ds.read(window=Window(x0, y0, x1 - x0, y1 - y0))
         return torch.from_numpy(data.astype(np.float32, copy=False))
 
+    def thumbnail(self, step: int) -> np.ndarray:
+        """(C, ceil(H / step), ceil(W / step)) every ``step``-th pixel (GDAL decimation, file
+        dtype): a preview without reading the full image into memory."""
+        from rasterio.enums import Resampling
+        c, h, w = self.shape
+        return self._ds.read(out_shape=(c, -(-h // step), -(-w // step)),
+                             resampling=Resampling.nearest)
+
     def close(self) -> None:
         self._ds.close()
 

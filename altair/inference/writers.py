@@ -84,11 +84,14 @@ class PredictionWriter:
                                       math.ceil(width / self._step)), dtype=np.int64)
 
     def _open(self, rasterio, kind: str, path, **profile):
+        import warnings
         final = Path(path)
         tmp = partial_path(final)
         self._final[kind] = final
         self._tmp.append(tmp)
-        return rasterio.open(tmp, 'w', **profile)
+        with warnings.catch_warnings():  # a plain (PNG/JPEG) source has no georeference
+            warnings.simplefilter('ignore', rasterio.errors.NotGeoreferencedWarning)
+            return rasterio.open(tmp, 'w', **profile)
 
     def __call__(self, row0: int, logits: Tensor) -> None:
         """Write the band of rows ``[row0, row0 + logits.shape[1])`` of (K, rows, W) logits."""
@@ -151,3 +154,32 @@ class PredictionWriter:
 def _default_palette(n: int) -> list[tuple[int, int, int]]:
     rng = np.random.default_rng(42)
     return [tuple(int(v) for v in rng.integers(0, 256, 3)) for _ in range(n)]
+
+
+class LabelCollector:
+    """A sink that keeps the labels (and optionally the probabilities) in memory.
+
+    Attributes:
+        labels: (H, W) uint8 class indices (uint16 beyond 256 classes).
+        probs: (K, H, W) float32 softmax probabilities, or None.
+    """
+
+    def __init__(self, *, height: int, width: int, num_classes: int,
+                 probs: bool = False) -> None:
+        dtype = np.uint8 if num_classes <= 256 else np.uint16
+        self.labels = np.zeros((height, width), dtype)
+        self.probs = np.zeros((num_classes, height, width), np.float32) if probs else None
+
+    def __call__(self, row0: int, logits: Tensor) -> None:
+        rows = logits.shape[1]
+        self.labels[row0:row0 + rows] = labels_from_logits(logits).cpu().numpy()
+        if self.probs is not None:
+            self.probs[:, row0:row0 + rows] = torch.softmax(logits.float(), 0).cpu().numpy()
+
+
+def tee(*sinks):
+    """One sink that hands every band to each of ``sinks`` in turn."""
+    def sink(row0: int, logits: Tensor) -> None:
+        for s in sinks:
+            s(row0, logits)
+    return sink

@@ -24,3 +24,23 @@ def blend(rgb: np.ndarray, color: np.ndarray, alpha: float = 0.5) -> np.ndarray:
         raise ValueError(f'alpha must be in [0, 1], got {alpha}')
     out = (1.0 - alpha) * rgb.astype(np.float32) + alpha * color.astype(np.float32)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def to_display_rgb(image: np.ndarray) -> np.ndarray:
+    """(C, H, W) image of any band count and dtype → (H, W, 3) uint8 for display.
+
+    One or two bands: the first as grey; three or more: the first three as RGB. uint8 stays
+    as it is; other dtypes (uint16, float) are stretched per band between the 2nd and 98th
+    percentiles, the usual stretch for satellite and medical images.
+    """
+    if image.ndim != 3:
+        raise ValueError(f'image must be (C, H, W), got shape {image.shape}')
+    bands = image[:3] if image.shape[0] >= 3 else np.repeat(image[:1], 3, axis=0)
+    if bands.dtype != np.uint8:
+        out = np.empty(bands.shape, np.uint8)
+        for i, band in enumerate(bands.astype(np.float32)):
+            lo, hi = np.percentile(band, (2, 98)) if band.size else (0.0, 1.0)
+            scaled = (band - lo) / max(hi - lo, 1e-6) * 255
+            out[i] = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+        bands = out
+    return np.ascontiguousarray(bands.transpose(1, 2, 0))

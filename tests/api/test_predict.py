@@ -46,7 +46,8 @@ def crop(bluemarble, tmp_path_factory):
 def test_predict_tool_writes_georeferenced_outputs(checkpoint, crop, tmp_path):
     proc = subprocess.run([sys.executable, 'tools/predict.py', 'configs/pspnet.py',
                            str(checkpoint), str(crop), '--out', str(tmp_path), '--window', '128',
-                           '128', '--overlap', '0.5', '--probs', '--batch-size', '3'],
+                           '128', '--overlap', '0.5', '--probs', '--batch-size', '3', '--save',
+                           'labels', 'overlay', 'preview'],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with rasterio.open(crop) as src, rasterio.open(tmp_path / 'africa_labels.tif') as out:
@@ -56,7 +57,9 @@ def test_predict_tool_writes_georeferenced_outputs(checkpoint, crop, tmp_path):
     with rasterio.open(tmp_path / 'africa_probs.tif') as p:
         probs = p.read().astype(int)
         assert p.count == 8 and np.abs(probs.sum(0) - 255).max() <= 8
-    assert (tmp_path / 'africa_preview.png').is_file()
+    import cv2
+    assert cv2.imread(str(tmp_path / 'africa_preview.png')).shape == (300, 420, 3)
+    assert cv2.imread(str(tmp_path / 'africa_overlay.png')).shape == (300, 420, 3)
 
 
 def test_predict_file_matches_whole_image_inference(checkpoint, crop, tmp_path):
@@ -103,3 +106,67 @@ def test_predict_file_with_tta_matches_hand_merged_flips(checkpoint, crop, tmp_p
     # gaussian blending over a single window only rescales by constant weights: exact up to
     # float rounding on near-ties
     assert (labels == expected).mean() > 0.999
+
+
+def _mmseg_labels(model, rgb: np.ndarray) -> np.ndarray:
+    from mmseg.apis import inference_model
+    return inference_model(model, rgb[:, :, ::-1].copy()).pred_sem_seg.data[0].numpy()
+
+
+def test_predict_api_inputs_and_auto_sliding_window(checkpoint, crop, tmp_path):
+    import cv2
+
+    from altair.api.predict import load_model, predict
+    model = (ROOT / 'configs/pspnet.py', checkpoint)
+    # 300 x 420 > the 256 x 256 training crop: sliding windows of the crop size
+    [big] = predict(model, crop, out_dir=tmp_path / 'big', device='cpu', progress=False)
+    assert big.sliding_window and big.source == crop and big.labels.shape == (300, 420)
+    assert set(big.written) == {'labels', 'overlay'}
+    with rasterio.open(big.written['labels']) as out:
+        assert np.array_equal(out.read(1), big.labels)
+    # an array no larger than the crop runs whole: mmseg's own inference is the reference
+    with rasterio.open(crop) as src:
+        rgb = src.read(window=Window(0, 0, 200, 180)).transpose(1, 2, 0).copy()
+    [small] = predict(model, rgb, save=(), device='cpu', return_probs=True)
+    assert not small.sliding_window and small.source is None and small.written == {}
+    net = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
+    assert np.array_equal(small.labels, _mmseg_labels(net, rgb))
+    assert small.probs.shape == (8, 180, 200)
+    np.testing.assert_allclose(small.probs.sum(0), 1.0, atol=1e-5)
+    assert np.array_equal(small.probs.argmax(0), small.labels)
+    # forcing the sliding-window engine with one window over the image gives the same labels
+    [forced] = predict(net, rgb, save=(), sliding_window=True, window_size=(180, 200),
+                       overlap=0.0)
+    assert forced.sliding_window and np.array_equal(forced.labels, small.labels)
+    # a glob over PNGs (sorted), TTA on, nothing outside out_dir
+    folder = tmp_path / 'pngs'
+    folder.mkdir()
+    for name in ('b', 'a'):
+        cv2.imwrite(str(folder / f'{name}.png'), rgb[:, :, ::-1])
+    preds = predict(net, str(folder / '*.png'), tta=True, tta_transforms=['hflip', 'vflip'],
+                    out_dir=tmp_path / 'out', save=('overlay',))
+    assert [p.source.name for p in preds] == ['a.png', 'b.png']
+    assert sorted(q.name for q in (tmp_path / 'out').iterdir()) == ['a_overlay.png',
+                                                                      'b_overlay.png']
+
+
+def test_predict_api_errors(checkpoint, crop, tmp_path):
+    from altair.api.predict import PredictOptionError, predict
+    from altair.inference.grid import WindowArgumentError
+    from altair.inference.sources import ImageNotFoundError, UnsupportedImageError
+    model = (ROOT / 'configs/pspnet.py', checkpoint)
+    with pytest.raises(ImageNotFoundError, match="'.*nope.tif' does not exist"):
+        predict(model, tmp_path / 'nope.tif')
+    with pytest.raises(ImageNotFoundError, match=r"no images match '.*\*.jpg'"):
+        predict(model, str(tmp_path / '*.jpg'))
+    (tmp_path / 'notes.txt').write_text('x')
+    with pytest.raises(UnsupportedImageError, match="unsupported image type '.txt'"):
+        predict(model, tmp_path / 'notes.txt', save=())
+    with pytest.raises(WindowArgumentError, match=r'window must be >= 1 in both dimensions, '
+                                                  r'got \(0, 256\)'):
+        predict(model, crop, window_size=(0, 256))
+    with pytest.raises(PredictOptionError, match="unknown save kind 'labelz'; choose from "
+                                                 'labels, overlay, probs, preview'):
+        predict(model, crop, save=('labelz',))
+    with pytest.raises(PredictOptionError, match='model must be a run id, a Run, '):
+        predict(42, crop)

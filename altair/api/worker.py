@@ -1,0 +1,29 @@
+"""One rank of ``alt.train(distributed=N)``: ``python -m altair.api.worker CONFIG THREADS``.
+
+A command, not a pickled function, so the caller's ``__main__`` is never re-imported in the
+workers (a script without an ``if __name__ == '__main__'`` guard still works). ``record``
+writes this rank's exception to the file torch's elastic agent reads, so the caller's
+``TrainingFailedError`` carries it.
+"""
+from __future__ import annotations
+
+import sys
+
+from torch.distributed.elastic.multiprocessing.errors import record
+
+
+@record
+def main(argv: list[str] | None = None) -> None:
+    import torch
+
+    from altair.api.config import load_config
+    from altair.api.train import build_runner
+    config, threads = (argv if argv is not None else sys.argv[1:])[:2]
+    torch.set_num_threads(int(threads))
+    cfg = load_config(config)
+    cfg.launcher = 'pytorch'
+    build_runner(cfg).train()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,90 @@
+"""The run store without training: ids, lookup by prefix, status, checkpoints, metrics."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from altair.api.runs import (AmbiguousRunError, NoCheckpointError, Run, RunNotFoundError,
+                             create_run, list_runs, load_run, run_name, runs_root)
+
+
+def test_ids_are_short_unique_and_sortable(tmp_path):
+    a = create_run('pspnet', root=tmp_path)
+    b = create_run('pspnet', root=tmp_path)
+    assert re.fullmatch(r'\d{8}-\d{4}-pspnet-[0-9a-f]{4}', a.id)
+    assert a.id != b.id and a.dir == (tmp_path / a.id).resolve()
+    assert [r.id for r in list_runs(tmp_path)] == sorted([a.id, b.id])
+    assert a.status == 'running' and a.work_dir == a.dir
+    info = a.info
+    assert info['config_name'] == 'pspnet' and info['error'] is None
+
+
+def test_run_names_from_config_files():
+    assert run_name('configs/pspnet/pspnet_r18-d16_1xb8-600it_bluemarble-256x256.py') == 'pspnet'
+    assert run_name('configs/segformer.py') == 'segformer'
+    assert run_name('My Config!.yaml') == 'my-config'
+    assert run_name({'model': {}}) == 'run'
+
+
+def test_runs_root_default_env_and_argument(tmp_path, monkeypatch):
+    monkeypatch.delenv('ALTAIR_HOME', raising=False)
+    assert str(runs_root()) == 'runs'
+    monkeypatch.setenv('ALTAIR_HOME', str(tmp_path))
+    assert runs_root() == tmp_path / 'runs'
+    assert runs_root(tmp_path / 'x') == tmp_path / 'x'
+
+
+def test_lookup_by_id_prefix_and_errors(tmp_path):
+    ids = ['20261126-1045-pspnet-3fa9', '20261126-1045-pspnet-3fb0', '20261127-0900-segformer-00aa']
+    for run_id in ids:
+        (tmp_path / run_id).mkdir()
+        (tmp_path / run_id / 'run.json').write_text(json.dumps({'id': run_id, 'status': 'finished'}))
+    assert load_run(ids[2], tmp_path).id == ids[2]
+    assert load_run('20261127', tmp_path).id == ids[2]
+    assert load_run('20261126-1045-pspnet-3fa', tmp_path).id == ids[0]
+    assert load_run('last', tmp_path).id == ids[2]
+    with pytest.raises(AmbiguousRunError, match=f"'20261126-1045-pspnet-3f' is ambiguous: it "
+                                                f'matches {ids[0]}, {ids[1]}'):
+        load_run('20261126-1045-pspnet-3f', tmp_path)
+    with pytest.raises(RunNotFoundError, match=f"no run '20261126-1045-pspnet-3fa8' under "
+                                               f'{tmp_path}; closest: {ids[0]}'):
+        load_run('20261126-1045-pspnet-3fa8', tmp_path)
+    with pytest.raises(RunNotFoundError, match='closest: .*segformer'):
+        load_run('segformer', tmp_path)
+    with pytest.raises(RunNotFoundError, match='there are no runs there yet'):
+        load_run('x', tmp_path / 'empty')
+
+
+def test_status_checkpoints_and_metrics(tmp_path):
+    run = create_run('pspnet', root=tmp_path)
+    with pytest.raises(NoCheckpointError, match=f"run '{run.id}' has no checkpoint yet "
+                                                r'\(status running'):
+        run.checkpoint()
+    (run.dir / 'iter_2.pth').write_bytes(b'x')
+    (run.dir / 'last_checkpoint').write_text(str(run.dir / 'iter_2.pth'))
+    assert run.last_checkpoint == run.dir / 'iter_2.pth' == run.checkpoint()
+    assert run.best_checkpoint is None
+    (run.dir / 'best_mIoU_iter_2.pth').write_bytes(b'x')
+    assert run.checkpoint() == run.best_checkpoint == run.dir / 'best_mIoU_iter_2.pth'
+    (run.dir / 'metrics.json').write_text(json.dumps([{'iter': 1, 'mIoU': 3.0},
+                                                      {'iter': 2, 'mIoU': 5.0},
+                                                      {'iter': 3, 'mIoU': 4.0}]))
+    assert run.best_metrics == {'iter': 2, 'mIoU': 5.0}
+    run.set_status('failed', error='ValueError: boom')
+    assert run.status == 'failed' and run.info['error'] == 'ValueError: boom'
+    with pytest.raises(ValueError, match="unknown run status 'done'"):
+        run.set_status('done')
+
+
+def test_a_running_run_whose_process_died_reads_interrupted(tmp_path):
+    code = ('import sys; from altair.api.runs import create_run; '
+            f'print(create_run("pspnet", root=r"{tmp_path}").id)')
+    run_id = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    run = load_run(run_id, tmp_path)
+    assert run.info['status'] == 'running' and run.status == 'interrupted'
+    assert isinstance(run, Run) and str(run) == run_id

@@ -1,0 +1,129 @@
+"""``alt.train`` / ``alt.test`` / ``alt.predict`` round trips on the real Blue Marble tiles."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import altair as alt
+from altair.api.config import load_config
+
+
+
+def tiny(data_root, iters: int = 2) -> dict:
+    """A few iterations of configs/pspnet.py on the test build of Blue Marble."""
+    opts = {'train_cfg.max_iters': iters, 'train_cfg.val_interval': iters,
+            'default_hooks.checkpoint.interval': iters, 'default_hooks.logger.interval': 1,
+            'train_dataloader.batch_size': 2}
+    for split in ('train', 'val', 'test'):
+        opts.update({f'{split}_dataloader.num_workers': 0,
+                     f'{split}_dataloader.persistent_workers': False,
+                     f'{split}_dataloader.dataset.data_root': str(data_root)})
+    return opts
+
+
+def _weights(run) -> dict:
+    return torch.load(run.last_checkpoint, map_location='cpu', weights_only=False)['state_dict']
+
+
+@pytest.mark.slow
+def test_train_test_predict_round_trip(bluemarble, tmp_path):
+    run = alt.train('configs/pspnet.py', cfg_options=tiny(bluemarble), seed=0, root=tmp_path)
+    assert [(r.id, r.status) for r in alt.runs(tmp_path)] == [(run.id, 'finished')]
+    loaded = alt.load_run(run.id[:8], tmp_path)  # the date alone is a unique prefix here
+    assert loaded.id == run.id and loaded.config.train_cfg.max_iters == 2
+    assert loaded.last_checkpoint.name == 'iter_2.pth'
+    assert loaded.best_checkpoint.name == 'best_mIoU_iter_2.pth'
+    [val] = loaded.metrics
+    assert val['iter'] == 2 and 'IoU.water' in val and 0 <= val['mIoU'] <= 100
+
+    metrics = alt.test(run.id[:8], root=tmp_path)  # val == test split in this config
+    assert metrics['mIoU'] == pytest.approx(val['mIoU'], abs=0.011)
+    assert metrics['IoU.barren'] == pytest.approx(val['IoU.barren'], abs=0.011)
+
+    image = bluemarble / 'img_dir' / 'val'
+    preds = alt.predict(run.id[:8], images=str(image / 'r01_*.png'), tta=True,
+                        tta_transforms=['hflip', 'vflip', 'rotate90'], root=tmp_path,
+                        progress=False)
+    assert len(preds) == len(list(image.glob('r01_*.png'))) == 3
+    assert preds[0].labels.shape == (300, 300) and preds[0].sliding_window  # > 256 crop
+    assert preds[0].written['labels'].parent == run.dir / 'predictions'
+    assert preds[0].written['overlay'].is_file()
+    # TTA and windows combine: D4 of per-window predictions, merged per window
+    [plain] = alt.predict(run, images=preds[0].source, save=(), root=tmp_path)
+    assert plain.labels.shape == preds[0].labels.shape and plain.labels.max() < 8
+
+
+@pytest.mark.slow
+def test_yaml_and_dict_configs_train_like_the_python_config(bluemarble, tmp_path):
+    cfg = load_config('configs/pspnet.py')
+    cfg.dump(str(tmp_path / 'pspnet.yaml'))
+    opts = tiny(bluemarble, iters=1)
+    runs = [alt.train(c, cfg_options=opts, seed=0, root=tmp_path / 'runs')
+            for c in ('configs/pspnet.py', tmp_path / 'pspnet.yaml', cfg.to_dict())]
+    assert [r.id.split('-')[2] for r in runs] == ['pspnet', 'pspnet', 'run']
+    reference = _weights(runs[0])
+    for run in runs[1:]:
+        weights = _weights(run)
+        assert weights.keys() == reference.keys()
+        assert all(torch.equal(weights[k], reference[k]) for k in reference)
+
+
+@pytest.mark.slow
+def test_distributed_two_cpu_workers_make_one_run(bluemarble, tmp_path, capfd):
+    run = alt.train('configs/pspnet.py', cfg_options=tiny(bluemarble), distributed=2,
+                    root=tmp_path)
+    out = capfd.readouterr()
+    assert 'CPU DDP over gloo: rank 0 of 2' in out.out + out.err
+    assert [r.id for r in alt.runs(tmp_path)] == [run.id] and run.status == 'finished'
+    assert run.last_checkpoint.name == 'iter_2.pth' and len(run.metrics) == 1
+
+
+@pytest.mark.slow
+def test_a_failing_worker_fails_the_run_with_its_error(bluemarble, tmp_path):
+    opts = dict(tiny(bluemarble), **{'train_dataloader.dataset.data_root': str(tmp_path / 'x')})
+    with pytest.raises(alt.TrainingFailedError, match=r'rank \d of 2 failed \(exit code 1\): '
+                                                      r'.*x'):
+        alt.train('configs/pspnet.py', cfg_options=opts, distributed=2, root=tmp_path)
+    [run] = alt.runs(tmp_path)
+    assert run.status == 'failed' and 'rank' in run.info['error']
+
+
+def test_train_option_errors(tmp_path):
+    with pytest.raises(alt.TrainOptionError, match='grad_accum must be an int >= 1, got 0'):
+        alt.train('configs/pspnet.py', grad_accum=0, root=tmp_path)
+    with pytest.raises(alt.TrainOptionError, match=r"distributed must be True/False or a number "
+                                                   r"of processes >= 1, got 'yes'"):
+        alt.train('configs/pspnet.py', distributed='yes', root=tmp_path)
+    with pytest.raises(alt.RunNotFoundError, match="nothing to resume: no unfinished run of "
+                                                   "'pspnet'"):
+        alt.train('configs/pspnet.py', resume=True, root=tmp_path)
+
+
+@pytest.mark.parametrize('exc, status', [(KeyboardInterrupt(), 'interrupted'),
+                                         (ValueError('bad value'), 'failed')])
+def test_a_training_that_stops_records_why(tmp_path, monkeypatch, exc, status):
+    import altair.api.train as api
+
+    class Runner:
+        def train(self):
+            raise exc
+    monkeypatch.setattr(api, 'build_runner', lambda cfg: Runner())
+    with pytest.raises(type(exc)):
+        alt.train('configs/pspnet.py', root=tmp_path)
+    [run] = alt.runs(tmp_path)
+    assert run.status == status
+    assert run.info['error'] == (None if status == 'interrupted' else 'ValueError: bad value')
+    assert run.config.custom_hooks[-1] == dict(type='RunMetricsHook',
+                                               path=str(run.dir / 'metrics.json'))
+
+
+def test_sigterm_while_training_is_an_interrupt():
+    import os
+    import signal
+
+    from altair.api.train import _sigterm_as_interrupt
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt, match='signal 15'):
+        with _sigterm_as_interrupt():
+            os.kill(os.getpid(), signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) == before

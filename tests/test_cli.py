@@ -1,0 +1,89 @@
+"""The ``altair`` command: help, the runs table, and a train → runs → test → predict → plot
+round trip through subprocesses with exit codes checked."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from altair.api.runs import create_run
+from altair.cli import build_parser, runs_table
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = ('train', 'test', 'predict', 'runs', 'plot', 'demo')
+
+
+def _help(capsys, *argv) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args([*argv, '--help'])
+    assert exit_.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_help_lists_every_command_and_option(capsys):
+    text = _help(capsys)
+    assert all(c in text for c in COMMANDS)
+    assert all(o in _help(capsys, 'train') for o in ('--config', '--gpus', '--amp',
+                                                     '--grad-accum', '--work-dir',
+                                                     '--cfg-options', '--resume', '--seed'))
+    assert all(o in _help(capsys, 'predict') for o in ('--out', '--tta', '--tta-scales',
+                                                       '--tta-merge', '--sliding-window',
+                                                       '--window', '--overlap', '--save'))
+    assert '--tta' in _help(capsys, 'test') and '--out' in _help(capsys, 'plot')
+
+
+def test_runs_table(tmp_path):
+    run = create_run('pspnet', root=tmp_path, source='configs/pspnet.py')
+    (run.dir / 'metrics.json').write_text(json.dumps([{'iter': 2, 'mIoU': 12.345}]))
+    run.set_status('finished')
+    lines = runs_table([run]).splitlines()
+    assert lines[0].split() == ['ID', 'CONFIG', 'STATUS', 'BEST', 'mIoU', 'DATE', '(UTC)']
+    assert lines[1].split()[:4] == [run.id, 'configs/pspnet.py', 'finished', '12.35']
+
+
+def _altair(*args, ok=True):
+    proc = subprocess.run([sys.executable, '-m', 'altair', *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    if ok:
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc
+
+
+@pytest.mark.slow
+def test_cli_round_trip_and_errors(bluemarble, tmp_path):
+    root = ['--runs-root', str(tmp_path / 'runs')]
+    opts = ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+            'default_hooks.checkpoint.interval=2', 'train_dataloader.batch_size=2',
+            *(f'{s}_dataloader.{k}' for s in ('train', 'val', 'test')
+              for k in ('num_workers=0', 'persistent_workers=False',
+                        f'dataset.data_root={bluemarble}'))]
+    out = _altair('train', '--config', 'configs/pspnet.py', '--seed', '0', *root,
+                  '--cfg-options', *opts).stdout
+    run_id = out.strip().splitlines()[-1].split()[1]
+    assert out.strip().splitlines()[-1].startswith(f'run {run_id} finished')
+    table = _altair('runs', *root).stdout.splitlines()
+    assert table[1].split()[:3] == [run_id, 'configs/pspnet.py', 'finished']
+    prefix = run_id[:8]
+    assert "'mIoU'" in _altair('test', prefix, *root).stdout
+    image = bluemarble / 'img_dir' / 'val' / 'r01_c02.png'
+    out = _altair('predict', prefix, str(image), '--out', str(tmp_path / 'pred'), '--tta',
+                  'hflip', 'vflip', '--sliding-window', '--window', '128', '128',
+                  '--overlap', '0.25', *root).stdout
+    assert sorted(p.name for p in (tmp_path / 'pred').iterdir()) == ['r01_c02_labels.tif',
+                                                                    'r01_c02_overlay.png']
+    assert str(tmp_path / 'pred' / 'r01_c02_labels.tif') in out
+    png = Path(_altair('plot', prefix, *root).stdout.strip())
+    assert png.name == 'curves.png' and png.read_bytes()[:4] == b'\x89PNG'
+
+    proc = _altair('test', 'nope', *root, ok=False)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: no run 'nope' under ")
+    proc = _altair('predict', prefix, str(tmp_path / 'missing.png'), *root, ok=False)
+    assert proc.returncode == 2 and "missing.png' does not exist" in proc.stderr
+    empty = create_run('pspnet', root=tmp_path / 'runs')
+    proc = _altair('test', empty.id, *root, ok=False)
+    assert proc.returncode == 2 and f"run '{empty.id}' has no checkpoint yet" in proc.stderr
+    proc = _altair('predict', prefix, str(image), '--window', '0', '128', *root, ok=False)
+    assert proc.returncode == 2 and 'window must be >= 1 in both dimensions' in proc.stderr
