@@ -63,13 +63,21 @@ def test_bf16_training_on_cpu(bluemarble, tmp_path):
 
 
 def test_dist_train_two_cpu_processes(bluemarble, tmp_path):
+    home = tmp_path / 'home'
     out = _run(['bash', 'tools/dist_train.sh', 'configs/pspnet.py', '2', '--work-dir',
-                str(tmp_path), *_tiny(bluemarble, iters=3)], env={'PORT': '29517'})
+                str(tmp_path), *_tiny(bluemarble, iters=3)],
+               env={'PORT': '29517', 'ALTAIR_HOME': str(home)})
     log = out.stdout + out.stderr
     assert 'CPU DDP over gloo: rank 0 of 2' in log
     assert 'Distributed training: True' in log and 'GPU number: 2' in log
     ckpt = tmp_path / 'iter_3.pth'
     assert ckpt.is_file()
+    # both ranks trained one run, opened by rank 0, recorded in the run store
+    from altair.api.runs import list_runs
+    [run] = list_runs(home / 'runs')
+    assert run.status == 'finished' and run.work_dir == tmp_path.resolve()
+    assert run.last_checkpoint == ckpt and len(run.metrics) == 1
+    assert run.config.launcher == 'none' and run.config.train_cfg.max_iters == 3
     out = _run(['bash', 'tools/dist_test.sh', 'configs/pspnet.py', str(ckpt), '2', '--work-dir',
                 str(tmp_path), *_tiny(bluemarble)], env={'PORT': '29518'})
     assert 'mIoU' in out.stdout + out.stderr

@@ -1,8 +1,9 @@
 """Training curves of a run: loss, learning rate and validation metrics as one PNG.
 
-mmengine's ``Runner`` writes, per launch, ``<work_dir>/<YYYYMMDD_HHMMSS>/vis_data/<YYYYMMDD_HHMMSS>.json``
-(JSON lines from ``LoggerHook``) and usually ``scalars.json`` with the same lines (``LocalVisBackend``).
-Only the timestamp file is read, so entries are not doubled; ``scalars.json`` is the fallback.
+mmengine's ``Runner`` writes, per launch,
+``<work_dir>/<YYYYMMDD_HHMMSS>/vis_data/<YYYYMMDD_HHMMSS>.json`` (JSON lines from
+``LoggerHook``) and usually ``scalars.json`` with the same lines (``LocalVisBackend``). Only the
+timestamp file is read, so entries are not doubled; ``scalars.json`` is the fallback.
 """
 from __future__ import annotations
 
@@ -80,7 +81,8 @@ def read_scalar_logs(work_dir: str | os.PathLike) -> tuple[list[dict], list[dict
             elif set(entry) - _BOOKKEEPING:
                 val[step] = entry
     if bad:
-        warnings.warn(f'skipped {bad} malformed line(s) in {", ".join(map(str, files))}', stacklevel=2)
+        warnings.warn(f'skipped {bad} malformed line(s) in {", ".join(map(str, files))}',
+                      stacklevel=2)
     return [train[s] for s in sorted(train)], [val[s] for s in sorted(val)]
 
 
@@ -103,7 +105,8 @@ def _panel(ax, entries: list[dict], keys: list[str], title: str, ylabel: str) ->
         ax.legend(fontsize='small')
 
 
-def plot_run(work_dir: str | os.PathLike, out: str | os.PathLike, *, title: str | None = None) -> Path:
+def plot_run(work_dir: str | os.PathLike, out: str | os.PathLike, *,
+             title: str | None = None) -> Path:
     """Write a PNG with loss, learning-rate and validation-metric curves of a run.
 
     Args:

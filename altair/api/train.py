@@ -193,18 +193,16 @@ def _train_as_rank(config, launcher, *, work_dir, amp, grad_accum, resume, seed,
     holder: list = [None]
     if get_rank() == 0:
         try:
-            run, _, resuming = _open_run(config, cfg_options, work_dir=work_dir, resume=resume,
-                                         root=root)
-            holder = [(run.id, str(run.dir), resuming)]
+            run, cfg, resuming = _open_run(config, cfg_options, work_dir=work_dir,
+                                           resume=resume, root=root)
+            holder = [(run.id, str(run.dir), resuming, cfg.to_dict())]
         except Exception as exc:  # every rank must leave the broadcast
             holder = [exc]
-    broadcast_object_list(holder)
+    broadcast_object_list(holder)  # every rank trains rank 0's config, none reads a file
     if isinstance(holder[0], Exception):
         raise holder[0]
-    run_id, run_dir, resuming = holder[0]
-    run = Run(run_id, Path(run_dir))
-    cfg = load_config(run.config_path if resuming and resume is not True and resume
-                      else config, cfg_options=cfg_options)
+    run_id, run_dir, resuming, cfg_dict = holder[0]
+    run, cfg = Run(run_id, Path(run_dir)), Config(cfg_dict)
     rank0 = get_rank() == 0
     try:
         cfg = prepare_config(cfg, work_dir=run.work_dir, amp=amp, resume=resuming,
