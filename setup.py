@@ -28,7 +28,9 @@ setup(
     python_requires='>=3.10',
     packages=find_packages(include=['altair', 'altair.*']),
     install_requires=_reqs('torch.txt') + ['mmcv==2.1.0'] + _reqs('runtime.txt'),
-    extras_require={'tests': _reqs('tests.txt'), 'data': _reqs('data.txt')},
+    # DeepSpeed is optional: only the *-deepspeed-* configs use it (CUDA)
+    extras_require={'tests': _reqs('tests.txt'), 'data': _reqs('data.txt'),
+                    'deepspeed': ['deepspeed>=0.14']},
     entry_points={'console_scripts': ['altair = altair.cli:main']},
     license='Apache-2.0',
 )

@@ -16,7 +16,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from altair.api.predict import PredictOptionError
     from altair.api.runs import NoCheckpointError, RunNotFoundError
     from altair.api.test import CheckpointNotFoundError, TTAConfigMissingError
-    from altair.api.train import TrainOptionError
+    from altair.api.train import StrategyUnavailableError, TrainOptionError
     from altair.datasets.bluemarble_build import (BuildOptionError, DataPackageMissingError,
                                                   DatasetExistsError)
     from altair.engine.amp import AmpConfigError
@@ -30,7 +30,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
             ConfigNotFoundError, UnknownTypeError, CheckpointNotFoundError, TTAConfigMissingError,
             DataPackageMissingError, DatasetExistsError, BuildOptionError, AmpConfigError,
             RunNotFoundError, NoCheckpointError, TrainOptionError, PredictOptionError,
-            NoTrainingLogError)
+            NoTrainingLogError, StrategyUnavailableError)
 
 
 def run_tool(fn: Callable[[], int]) -> int:

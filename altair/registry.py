@@ -1,11 +1,14 @@
 """Every Altair registry, in one place.
 
-Each is a child of the matching mmseg registry with scope ``'altair'``, so a config with
+Each is a child of the matching mmseg registry (of mmengine's for strategies and functions,
+which mmseg does not define) with scope ``'altair'``, so a config with
 ``default_scope = 'altair'`` resolves Altair's components first and then mmseg's and
 mmengine's. ``locations`` lists the modules imported lazily on first lookup.
 """
 from __future__ import annotations
 
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
+from mmengine.registry import STRATEGIES as MMENGINE_STRATEGIES
 from mmengine.registry import Registry
 from mmseg.registry import DATA_SAMPLERS as MMSEG_DATA_SAMPLERS
 from mmseg.registry import DATASETS as MMSEG_DATASETS
@@ -62,6 +65,9 @@ MODELS = _child('model', MMSEG_MODELS, 'altair.models')
 MODEL_WRAPPERS = _child('model_wrapper', MMSEG_MODEL_WRAPPERS, 'altair.engine')
 WEIGHT_INITIALIZERS = _child('weight initializer', MMSEG_WEIGHT_INITIALIZERS, 'altair.models')
 OPTIMIZERS = _child('optimizer', MMSEG_OPTIMIZERS, 'altair.engine')
+# mmseg has no strategy registry; FlexibleRunner's strategies live in mmengine's
+STRATEGIES = _child('strategy', MMENGINE_STRATEGIES, 'altair.engine')
+FUNCTIONS = _child('function', MMENGINE_FUNCTIONS, 'altair.engine')
 OPTIM_WRAPPERS = _child('optim_wrapper', MMSEG_OPTIM_WRAPPERS, 'altair.engine')
 OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer wrapper constructor',
                                     MMSEG_OPTIM_WRAPPER_CONSTRUCTORS, 'altair.engine')

@@ -1,8 +1,13 @@
 #!/usr/bin/env python
 """Same as `altair test`: see `python tools/test.py --help`."""
 import sys
+from pathlib import Path
 
-from altair.cli import main
+# the repo root, as for `python -m altair`: config custom_imports of projects/ (and tests/)
+# modules resolve without PYTHONPATH
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from altair.cli import main  # noqa: E402
 
 if __name__ == '__main__':
     sys.exit(main(['test', *sys.argv[1:]]))

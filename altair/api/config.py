@@ -21,7 +21,8 @@ class UnknownTypeError(KeyError):
 
 def load_config(config: str | Path | Config | dict, *,
                 cfg_options: dict | None = None) -> Config:
-    """Load a Python/YAML/JSON config, a ``Config`` or a dict, and merge ``cfg_options``.
+    """Load a Python/YAML/JSON config, a ``Config`` or a dict, and merge ``cfg_options``
+    (``custom_imports`` given there or in a dict are imported, as mmengine does for files).
 
     Raises:
         ConfigNotFoundError: the path does not exist (the message lists configs with a
@@ -38,6 +39,10 @@ def load_config(config: str | Path | Config | dict, *,
         cfg = Config.fromfile(str(path))
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    if cfg.get('custom_imports') and (cfg_options or isinstance(config, dict)):
+        # Config.fromfile imports a file's own custom_imports; these came from elsewhere
+        from mmengine.utils import import_modules_from_strings
+        import_modules_from_strings(**cfg.custom_imports)
     return cfg
 
 

@@ -141,9 +141,9 @@ class Run:
         if not record.is_file():
             return None
         path = Path(record.read_text().strip())
-        if not path.is_absolute() and not path.is_file():
+        if not path.is_absolute() and not path.exists():
             path = self.work_dir / path.name
-        return path if path.is_file() else None
+        return path if path.exists() else None  # a folder for sharded (FSDP 'local') ones
 
     @property
     def best_checkpoint(self) -> Path | None:

@@ -65,6 +65,13 @@ def test_checkpoint(config, checkpoint: str | os.PathLike, *, tta: bool = False,
                          config_path=None if isinstance(config, (dict, Config)) else str(config))
     cfg.load_from = str(checkpoint)
     cfg.resume = False  # a resumed run's saved config says resume=True
+    if cfg.launcher == 'none' and cfg.get('runner_type') == 'FlexibleRunner':
+        # FSDP / DeepSpeed shard over processes; one process tests the full checkpoint with
+        # the plain runner (FSDP configs save full checkpoints, state_dict_cfg='full')
+        cfg.runner_type = 'AltairRunner'
+        cfg.pop('strategy', None)
+        if cfg.optim_wrapper.get('type') == 'DeepSpeedOptimWrapper':
+            cfg.pop('optim_wrapper')
     if tta:
         enable_tta(cfg)
     if show_dir:

@@ -34,7 +34,8 @@ def prepare_config(cfg: Config, *, work_dir: str | os.PathLike | None = None,
     """Apply the command-line level options to a loaded config (returns the same object).
 
     ``work_dir`` defaults to ``work_dirs/<config name>`` as in mmseg; ``launcher`` defaults to
-    what the environment says (torchrun / Slurm variables, see ``detect_launcher``).
+    what the environment says (torchrun / Slurm variables, see ``detect_launcher``); ``amp``
+    defaults to the config's own ``amp`` key.
     """
     cfg.setdefault('default_scope', 'altair')
     cfg.setdefault('runner_type', 'AltairRunner')
@@ -44,6 +45,10 @@ def prepare_config(cfg: Config, *, work_dir: str | os.PathLike | None = None,
         name = Path(config_path).stem if config_path else 'altair'
         cfg.work_dir = str(Path('work_dirs') / name)
     cfg.launcher = launcher or detect_launcher()
+    checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if checkpoint is not None and checkpoint.get('type') == 'CheckpointHook':
+        checkpoint['type'] = 'AltairCheckpointHook'  # same options, crash-safe order
+    amp = amp or cfg.pop('amp', None)  # `amp = 'bf16'` in a config = --amp bf16
     if amp is not None:
         cfg.optim_wrapper = apply_amp(cfg.optim_wrapper, amp)
     if resume:
@@ -53,10 +58,26 @@ def prepare_config(cfg: Config, *, work_dir: str | os.PathLike | None = None,
     return cfg
 
 
+class StrategyUnavailableError(ImportError):
+    """A config's strategy needs a package that is not installed."""
+
+
 def build_runner(cfg: Config):
-    """The runner named by ``cfg.runner_type`` (``AltairRunner`` once ``prepare_config`` ran)."""
+    """The runner named by ``cfg.runner_type`` (``AltairRunner`` once ``prepare_config`` ran).
+
+    Raises:
+        StrategyUnavailableError: a DeepSpeed config without DeepSpeed installed.
+    """
     import altair.engine  # noqa: F401  (registers AltairRunner, safe checkpoint globals)
     from altair.registry import RUNNERS
+    strategy = str((cfg.get('strategy') or {}).get('type', ''))
+    if 'DeepSpeed' in strategy:
+        try:
+            import deepspeed  # noqa: F401
+        except ImportError:
+            raise StrategyUnavailableError(
+                f"strategy '{strategy}' needs DeepSpeed, which is not installed: "
+                "pip install 'altair-seg[deepspeed]' (DeepSpeed trains on CUDA GPUs)") from None
     return RUNNERS.build(cfg)
 
 
@@ -203,6 +224,9 @@ def _train_as_rank(config, launcher, *, work_dir, amp, grad_accum, resume, seed,
         raise holder[0]
     run_id, run_dir, resuming, cfg_dict = holder[0]
     run, cfg = Run(run_id, Path(run_dir)), Config(cfg_dict)
+    if cfg.get('custom_imports'):  # rank 0 imported them while loading; the others do here
+        from mmengine.utils import import_modules_from_strings
+        import_modules_from_strings(**cfg.custom_imports)
     rank0 = get_rank() == 0
     try:
         cfg = prepare_config(cfg, work_dir=run.work_dir, amp=amp, resume=resuming,

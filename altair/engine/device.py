@@ -1,18 +1,24 @@
 """Device placement and launcher detection: one config trains everywhere.
 
-CUDA with NCCL when a GPU is visible, else the CPU with gloo; a process started by
-``torchrun``, ``accelerate launch`` or Slurm is recognised from its environment.
+CUDA with NCCL when a GPU is visible, else Apple's MPS (one process) or the CPU with gloo; a
+process started by ``torchrun``, ``accelerate launch`` or Slurm is recognised from its
+environment.
 """
 from __future__ import annotations
 
 import os
+import subprocess
 
 import torch
 
 
 def accelerator() -> str:
-    """``'cuda'`` when a CUDA device is visible, else ``'cpu'``."""
-    return 'cuda' if torch.cuda.is_available() else 'cpu'
+    """``'cuda'`` when a CUDA device is visible, else ``'mps'`` where Apple's Metal backend
+    is (mmengine places models there by itself), else ``'cpu'``."""
+    if torch.cuda.is_available():
+        return 'cuda'
+    mps = getattr(torch.backends, 'mps', None)
+    return 'mps' if mps is not None and mps.is_available() else 'cpu'
 
 
 def dist_backend() -> str:
@@ -46,17 +52,39 @@ def init_cpu_process_group() -> None:
         dist.init_process_group(backend='gloo')
 
 
+def slurm_to_torch_env(environ: dict | None = None) -> dict[str, str]:
+    """``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT`` for a
+    process of a Slurm step, from its ``SLURM_*`` variables.
+
+    The master is the first host of ``SLURM_NODELIST`` (expanded by ``scontrol`` when it is a
+    range such as ``node[01-04]``); ``MASTER_ADDR`` / ``MASTER_PORT`` already set win, the port
+    defaults to ``$PORT`` or 29500.
+    """
+    env = os.environ if environ is None else environ
+    nodes = env.get('SLURM_NODELIST') or env.get('SLURM_JOB_NODELIST', '127.0.0.1')
+    master = nodes
+    if any(c in nodes for c in '[,'):
+        master = subprocess.run(['scontrol', 'show', 'hostnames', nodes], check=True,
+                                capture_output=True, text=True).stdout.split()[0]
+    return dict(RANK=env['SLURM_PROCID'], WORLD_SIZE=env['SLURM_NTASKS'],
+                LOCAL_RANK=env.get('SLURM_LOCALID', '0'),
+                MASTER_ADDR=env.get('MASTER_ADDR', master),
+                MASTER_PORT=env.get('MASTER_PORT', env.get('PORT', '29500')))
+
+
 def init_distributed(launcher: str, **dist_cfg) -> None:
-    """Start this process's group for ``launcher`` unless one exists: gloo on the CPU (only the
-    ``pytorch`` launcher, env:// rendezvous), mmengine's ``init_dist`` (NCCL) on CUDA."""
+    """Start this process's group for ``launcher`` unless one exists: mmengine's ``init_dist``
+    (NCCL) on CUDA; elsewhere gloo with an env:// rendezvous, from torchrun/accelerate
+    variables (``pytorch``) or from ``SLURM_*`` ones (``slurm``)."""
     from mmengine.dist import init_dist, is_distributed
     if is_distributed():
         return
-    if accelerator() == 'cpu':
-        if launcher != 'pytorch':
-            raise RuntimeError(
-                f"launcher '{launcher}' on a machine without CUDA: only the 'pytorch' launcher "
-                "(torchrun / tools/dist_train.sh / accelerate launch) runs on the CPU")
-        init_cpu_process_group()
-    else:
+    if accelerator() == 'cuda':
         init_dist(launcher, **dist_cfg)
+        return
+    if launcher == 'slurm':
+        os.environ.update(slurm_to_torch_env())
+    elif launcher != 'pytorch':
+        raise RuntimeError(f"launcher '{launcher}' without CUDA: the CPU runs the 'pytorch' "
+                           "(torchrun / dist_train.sh / accelerate launch) and 'slurm' launchers")
+    init_cpu_process_group()

@@ -2,7 +2,8 @@
 
 Only two things differ from ``mmengine.runner.Runner``:
 - distributed on the CPU: a gloo process group is started before the Runner's own
-  ``init_dist`` (which assumes CUDA), and DDP is built without ``device_ids``;
+  ``init_dist`` (which assumes CUDA), and DDP is built without ``device_ids`` and with
+  ``broadcast_buffers=True`` (every rank keeps rank 0's BN statistics);
 - SyncBN is reverted to BN wherever it cannot run (anything but CUDA + distributed), with
   one log line saying so.
 The training loop itself is mmengine's, so Altair adds no per-iteration overhead
@@ -26,28 +27,37 @@ def _has_sync_bn(model: torch.nn.Module) -> bool:
                for m in model.modules())
 
 
+def sync_bn_to_bn(model: torch.nn.Module, logger) -> torch.nn.Module:
+    """Every SyncBN layer of ``model`` as a BatchNorm (for the CPU), logged once if any."""
+    if not _has_sync_bn(model):
+        return model
+    logger.info('SyncBN -> BN: SyncBatchNorm needs CUDA and a distributed job; '
+                'this run is on the CPU, so every SyncBN layer is a BatchNorm')
+    return revert_sync_batchnorm(model)
+
+
 @RUNNERS.register_module()
 class AltairRunner(Runner):
     """mmengine ``Runner`` that places itself on CUDA or the CPU (see module docstring)."""
 
     def setup_env(self, env_cfg: dict) -> None:
-        if self.distributed and not is_distributed() and accelerator() == 'cpu':
+        if self.distributed and not is_distributed() and accelerator() != 'cuda':
             init_distributed(self.launcher)
         super().setup_env(env_cfg)
 
     def wrap_model(self, model_wrapper_cfg: dict | None, model: torch.nn.Module):
         if is_model_wrapper(model) or accelerator() == 'cuda':
             return super().wrap_model(model_wrapper_cfg, model)
-        if _has_sync_bn(model):
-            self.logger.info('SyncBN -> BN: SyncBatchNorm needs CUDA and a distributed job; '
-                             'this run is on the CPU, so every SyncBN layer is a BatchNorm')
-            model = revert_sync_batchnorm(model)
+        model = sync_bn_to_bn(model, self.logger)
         cfg = dict(model_wrapper_cfg or {})
         if not self.distributed or cfg.get('type', 'MMDistributedDataParallel') != \
                 'MMDistributedDataParallel':
             return super().wrap_model(model_wrapper_cfg, model)
         cfg.pop('type', None)
-        cfg.setdefault('broadcast_buffers', False)
+        # BN (ex-SyncBN) statistics would drift apart per rank, and in-training validation
+        # would then score each rank's half with different ones: broadcast rank 0's each step
+        # (mmengine's default, False, suits SyncBN on CUDA)
+        cfg.setdefault('broadcast_buffers', True)
         cfg.setdefault('find_unused_parameters', self.cfg.get('find_unused_parameters', False))
         # DDP rejects device_ids for a CPU module; mmengine always passes LOCAL_RANK.
         self.logger.info(f"CPU DDP over gloo: rank {os.environ.get('RANK')} of "
