@@ -177,8 +177,14 @@ def _train(args) -> int:
     run = train(config, work_dir=args.work_dir, gpus=args.gpus, amp=args.amp,
                 grad_accum=args.grad_accum, resume=args.resume, seed=args.seed,
                 cfg_options=args.cfg_options, launcher=args.launcher, root=args.runs_root)
-    print(f'run {run.id} {run.status}: {run.work_dir}')
+    if _rank0():  # every rank of a launched job returns here
+        print(f'run {run.id} {run.status}: {run.work_dir}')
     return 0
+
+
+def _rank0() -> bool:
+    from mmengine.dist import get_rank
+    return get_rank() == 0
 
 
 def _test(args) -> int:
@@ -186,7 +192,8 @@ def _test(args) -> int:
     metrics = test(args.run, args.checkpoint, tta=args.tta, show_dir=args.show_dir,
                    out=args.out, work_dir=args.work_dir, cfg_options=args.cfg_options,
                    root=args.runs_root)
-    print({k: round(float(v), 2) for k, v in metrics.items()})
+    if _rank0():
+        print({k: round(float(v), 2) for k, v in metrics.items()})
     return 0
 
 

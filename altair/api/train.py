@@ -49,6 +49,7 @@ def prepare_config(cfg: Config, *, work_dir: str | os.PathLike | None = None,
     if checkpoint is not None and checkpoint.get('type') == 'CheckpointHook':
         checkpoint['type'] = 'AltairCheckpointHook'  # same options, crash-safe order
     amp = amp or cfg.pop('amp', None)  # `amp = 'bf16'` in a config = --amp bf16
+    _apply_augmentations(cfg)
     if amp is not None:
         cfg.optim_wrapper = apply_amp(cfg.optim_wrapper, amp)
     if resume:
@@ -60,6 +61,22 @@ def prepare_config(cfg: Config, *, work_dir: str | os.PathLike | None = None,
 
 class StrategyUnavailableError(ImportError):
     """A config's strategy needs a package that is not installed."""
+
+
+def _apply_augmentations(cfg: Config) -> None:
+    """The shorthand ``augmentations = dict(preset='heavy')``: the train pipeline gets
+    ``AugPreset`` in place of its random flips, crops, rotations and colour steps."""
+    spec = cfg.pop('augmentations', None)
+    if not spec:
+        return
+    from altair.datasets.transforms.aug_preset import with_preset
+    dataset = cfg.train_dataloader.dataset
+    while 'pipeline' not in dataset and 'dataset' in dataset:  # RepeatDataset & co.
+        dataset = dataset.dataset
+    ignore = (cfg.model.get('decode_head') or {}).get('ignore_index', 255)
+    dataset.pipeline = with_preset(dataset.pipeline, spec['preset'],
+                                   crop_size=spec.get('crop_size', cfg.get('crop_size')),
+                                   ignore_index=ignore)
 
 
 def build_runner(cfg: Config):

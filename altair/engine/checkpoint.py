@@ -7,9 +7,10 @@ weights-only unpickler rejects, so ``resume`` fails. Instead of turning ``weight
 allow-listed; anything else is still refused by torch.
 
 One of them needs care: ``HistoryBuffer`` pickles its statistics methods (protocol 2, torch's
-default) as ``getattr(HistoryBuffer, 'mean')``. The builtin ``getattr`` is *not* allowed;
-:func:`history_buffer_getattr` is registered under its name instead and resolves only
-``HistoryBuffer``'s registered statistics methods.
+default) as ``getattr(HistoryBuffer, 'mean')``, and mmengine's one-cycle scheduler keeps its
+annealing function in its state (``getattr(OneCycleParamScheduler, '_annealing_cos')``). The
+builtin ``getattr`` is *not* allowed; :func:`checkpoint_getattr` is registered under its name
+instead and resolves only those attributes.
 """
 from __future__ import annotations
 
@@ -19,22 +20,30 @@ import numpy as np
 import torch
 
 
-def history_buffer_getattr(obj, name: str):
-    """Stand-in for ``builtins.getattr`` while unpickling: only ``HistoryBuffer.<statistic>``."""
+def _getattr_allowed() -> dict:
     from mmengine.logging.history_buffer import HistoryBuffer
+    from mmengine.optim.scheduler.param_scheduler import OneCycleParamScheduler
+    return {HistoryBuffer: {'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods},
+            OneCycleParamScheduler: {'_annealing_cos', '_annealing_linear'}}
 
-    allowed = {'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods}
-    if obj is HistoryBuffer and name in allowed:
-        return getattr(HistoryBuffer, name)
+
+def checkpoint_getattr(obj, name: str):
+    """Stand-in for ``builtins.getattr`` while unpickling: only ``HistoryBuffer.<statistic>``
+    and ``OneCycleParamScheduler._annealing_<cos|linear>``."""
+    if isinstance(obj, type) and name in _getattr_allowed().get(obj, ()):
+        return getattr(obj, name)
     raise pickle.UnpicklingError(
         f'checkpoint asks for getattr({getattr(obj, "__name__", type(obj).__name__)}, {name!r}); '
-        'only HistoryBuffer statistics are allowed. If you trust this file, load it yourself '
-        'with torch.load(path, weights_only=False) and re-save its state_dict.')
+        'only HistoryBuffer statistics and one-cycle annealing functions are allowed. If you '
+        'trust this file, load it yourself with torch.load(path, weights_only=False) and '
+        're-save its state_dict.')
+
 
 
 def mmengine_checkpoint_globals() -> list:
     """The globals an mmengine/mmseg training checkpoint pickles besides tensors."""
     from mmengine.logging.history_buffer import HistoryBuffer
+    from mmengine.optim.scheduler.param_scheduler import OneCycleParamScheduler
 
     try:  # NumPy 1.x layout
         from numpy.core.multiarray import _reconstruct, scalar
@@ -43,8 +52,9 @@ def mmengine_checkpoint_globals() -> list:
     dtypes = [type(np.dtype(t)) for t in (
         np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8,
         np.uint8, np.bool_)]
-    return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype, *dtypes,
-            (history_buffer_getattr, 'builtins.getattr')]
+    # the scheduler class is only ever a getattr target (see checkpoint_getattr)
+    return [HistoryBuffer, OneCycleParamScheduler, _reconstruct, scalar, np.ndarray, np.dtype,
+            *dtypes, (checkpoint_getattr, 'builtins.getattr')]
 
 
 def allow_mmengine_checkpoints() -> None:

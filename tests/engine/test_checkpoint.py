@@ -39,10 +39,16 @@ def test_checkpoint_with_code_is_still_refused(tmp_path):
         torch.load(path, weights_only=True)
 
 
-def test_getattr_stand_in_only_resolves_history_buffer_statistics():
-    from altair.engine.checkpoint import history_buffer_getattr
-    assert history_buffer_getattr(HistoryBuffer, 'mean') is HistoryBuffer.mean
+def test_getattr_stand_in_only_resolves_the_allowed_attributes():
+    from mmengine.optim.scheduler.param_scheduler import OneCycleParamScheduler
+
+    from altair.engine.checkpoint import checkpoint_getattr
+    assert checkpoint_getattr(HistoryBuffer, 'mean') is HistoryBuffer.mean
+    assert checkpoint_getattr(OneCycleParamScheduler, '_annealing_cos') is \
+        OneCycleParamScheduler._annealing_cos
     with pytest.raises(pickle.UnpicklingError, match='only HistoryBuffer statistics'):
-        history_buffer_getattr(HistoryBuffer, '__init__')
+        checkpoint_getattr(HistoryBuffer, '__init__')
+    with pytest.raises(pickle.UnpicklingError, match='only HistoryBuffer statistics'):
+        checkpoint_getattr(OneCycleParamScheduler, '__init__')
     with pytest.raises(pickle.UnpicklingError, match='weights_only=False'):
-        history_buffer_getattr(os, 'system')
+        checkpoint_getattr(os, 'system')
