@@ -6,7 +6,6 @@ import logging
 import os
 import signal
 import threading
-import traceback
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -307,7 +306,3 @@ def _sigterm_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def format_error(exc: BaseException) -> str:  # pragma: no cover - debugging aid
-    return ''.join(traceback.format_exception_only(type(exc), exc)).strip()

@@ -127,3 +127,19 @@ def test_sigterm_while_training_is_an_interrupt():
         with _sigterm_as_interrupt():
             os.kill(os.getpid(), signal.SIGTERM)
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_number_of_workers(monkeypatch, caplog):
+    from altair.api.train import num_workers
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 0)
+    with caplog.at_level('WARNING', logger='altair'):
+        assert num_workers(True) == 1
+    assert 'no GPU is visible: training in one process' in caplog.text
+    assert (num_workers(False), num_workers(3), num_workers(gpus=2), num_workers(2, 2)) == \
+        (1, 3, 2, 2)
+    with pytest.raises(alt.TrainOptionError, match='distributed=3 and gpus=2 disagree'):
+        num_workers(3, 2)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 4)
+    assert num_workers(True) == 4 and num_workers(True, gpus=2) == 2
+    with pytest.raises(alt.TrainOptionError, match='gpus=8 but only 4 GPU'):
+        num_workers(gpus=8)
