@@ -1,0 +1,109 @@
+"""Unlabelled images for self-supervised pretraining: any folder of images, and random crops
+of the Blue Marble image that avoid the validation longitudes."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+from mmengine.logging import MMLogger
+
+from altair.registry import DATASETS
+
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff')
+
+
+class NoImagesError(FileNotFoundError):
+    """A folder without a single image."""
+
+
+def scan_images(root: str | os.PathLike) -> tuple[list[Path], int]:
+    """Every image file under ``root`` (recursively, sorted) and how many other files were
+    skipped."""
+    root = Path(root)
+    if not root.is_dir():
+        raise NoImagesError(f"image folder '{root}' does not exist")
+    files = sorted(p for p in root.rglob('*') if p.is_file())
+    images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+    return images, len(files) - len(images)
+
+
+@DATASETS.register_module()
+class UnlabelledImageFolder(BaseDataset):
+    """Every image under ``data_root`` (recursively), as ``{'img_path': ...}`` samples.
+
+    Non-image files are skipped and counted in the log; a folder without images is an error
+    naming it.
+    """
+
+    def __init__(self, data_root: str, pipeline: list = (), **kwargs) -> None:
+        super().__init__(data_root=data_root, pipeline=list(pipeline), ann_file='',
+                         serialize_data=False, **kwargs)
+
+    def load_data_list(self) -> list[dict]:
+        images, skipped = scan_images(self.data_root)
+        if not images:
+            raise NoImagesError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under "
+                                f"'{self.data_root}' ({skipped} other files)")
+        MMLogger.get_current_instance().info(
+            f'{len(images)} images under {self.data_root}; skipped {skipped} non-image files')
+        return [dict(img_path=str(p)) for p in images]
+
+
+def allowed_spans(width: int, tile_size: int, val_columns: list[int]) -> list[tuple[int, int]]:
+    """Pixel column ranges [x0, x1) of the image outside the validation tile columns."""
+    spans, x0 = [], 0
+    for c in sorted(val_columns):
+        if c * tile_size > x0:
+            spans.append((x0, c * tile_size))
+        x0 = (c + 1) * tile_size
+    if x0 < width:
+        spans.append((x0, width))
+    return spans
+
+
+def random_crop_origin(rng: np.random.Generator, spans: list[tuple[int, int]], height: int,
+                       crop: int) -> tuple[int, int]:
+    """(y, x) of a ``crop``-sided square lying entirely inside one of ``spans``, each span
+    weighted by how many positions it offers."""
+    room = [max(0, x1 - x0 - crop + 1) for x0, x1 in spans]
+    if not sum(room) or height < crop:
+        raise ValueError(f'no {crop}-pixel crop fits outside the validation columns')
+    k = int(rng.choice(len(spans), p=np.asarray(room) / sum(room)))
+    return int(rng.integers(0, height - crop + 1)), spans[k][0] + int(rng.integers(0, room[k]))
+
+
+@DATASETS.register_module()
+class BlueMarbleCrops(BaseDataset):
+    """``num_samples`` random ``crop_size`` squares of the Blue Marble image per epoch, never
+    touching the validation longitude bands (``val_columns`` of ``meta.json``), so a backbone
+    pretrained here has not seen the segmentation val region. Samples carry ``img`` (BGR
+    uint8, as ``LoadImageFromFile`` gives) for the pipeline.
+    """
+
+    def __init__(self, data_root: str = 'data/bluemarble', crop_size: int = 224,
+                 num_samples: int = 1000, pipeline: list = (), **kwargs) -> None:
+        self.crop_size, self.num_samples = crop_size, num_samples
+        super().__init__(data_root=data_root, pipeline=list(pipeline), ann_file='',
+                         serialize_data=False, **kwargs)
+
+    def load_data_list(self) -> list[dict]:
+        import cv2
+        root = Path(self.data_root)
+        meta = json.loads((root / 'meta.json').read_text())
+        image = cv2.imread(str(root / 'bluemarble_rgb.tif'), cv2.IMREAD_COLOR)  # BGR
+        if image is None:
+            raise NoImagesError(f"cannot read '{root / 'bluemarble_rgb.tif'}'; build the "
+                                'dataset with tools/dataset_converters/bluemarble.py')
+        self._image = image
+        self._spans = allowed_spans(image.shape[1], meta['tile_size'], meta['val_columns'])
+        return [dict(sample_idx=i) for i in range(self.num_samples)]
+
+    def prepare_data(self, idx: int):
+        rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
+        y, x = random_crop_origin(rng, self._spans, self._image.shape[0], self.crop_size)
+        img = self._image[y:y + self.crop_size, x:x + self.crop_size].copy()
+        return self.pipeline(dict(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2],
+                                  sample_idx=idx, crop_origin=(y, x)))
