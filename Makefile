@@ -24,12 +24,13 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" $(TESTS)
 
-# Every benchmark (about 11 minutes); each prints JSON lines.
+# Every benchmark (about 23 minutes); each prints JSON lines.
 bench: $(STAMP)
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/sliding_window.py
 	$(PY) benchmarks/tta.py
 	$(PY) benchmarks/ddp_scaling.py
+	$(PY) benchmarks/augment_presets.py
 
 clean-data:
 	rm -rf data/bluemarble
