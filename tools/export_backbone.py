@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Export a self-supervised backbone for segmentation:
-tools/export_backbone.py RUN_OR_CHECKPOINT OUT.pth [--convert mmpretrain_resnet|none]
+tools/export_backbone.py RUN_OR_CHECKPOINT OUT.pth [--convert mmpretrain_resnet|mmpretrain_vit|none]
 
 RUN_OR_CHECKPOINT is a run id (its best, else last, checkpoint) or a checkpoint file. OUT.pth
 loads into the mmseg backbone with init_cfg=dict(type='Pretrained', checkpoint='OUT.pth').
@@ -18,8 +18,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('source', metavar='RUN_OR_CHECKPOINT')
     p.add_argument('out', metavar='OUT.pth')
-    p.add_argument('--convert', default='mmpretrain_resnet', choices=['mmpretrain_resnet', 'none'],
-                   help='key names: mmpretrain ResNet -> mmseg ResNet (default), or as they are')
+    p.add_argument('--convert', default='mmpretrain_resnet',
+                   choices=['mmpretrain_resnet', 'mmpretrain_vit', 'none'],
+                   help='key names: mmpretrain ResNet -> mmseg ResNet (default), mmpretrain ViT '
+                        '(MAE) -> mmseg VisionTransformer, or as they are')
     p.add_argument('--prefix', default='backbone.', help='weights to take (default: backbone.)')
     p.add_argument('--runs-root', help='run store (default: $ALTAIR_HOME/runs, else ./runs)')
     args = p.parse_args(argv)

@@ -33,7 +33,27 @@ def mmpretrain_resnet_to_mmseg(state: dict[str, Tensor]) -> dict[str, Tensor]:
     return out
 
 
-CONVERTERS = {'mmpretrain_resnet': mmpretrain_resnet_to_mmseg, 'none': lambda s: dict(s)}
+_VIT_ATTN = {'attn.qkv.': 'attn.attn.in_proj_', 'attn.proj.': 'attn.attn.out_proj.'}
+
+
+def mmpretrain_vit_to_mmseg(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """mmpretrain's ViT (e.g. ``MAEViT``) keeps attention as ``attn.qkv`` / ``attn.proj``
+    linears; mmseg's wraps ``nn.MultiheadAttention`` (``attn.attn.in_proj_weight``, packed in
+    the same q, k, v order, and ``attn.attn.out_proj``). mmseg's ViT must be built with
+    ``patch_bias=True`` and ``final_norm=True`` to take every tensor."""
+    out = {}
+    for key, value in state.items():
+        for old, new in _VIT_ATTN.items():
+            if f'.{old}' in key:
+                head, tail = key.split(f'.{old}')
+                key = f'{head}.{new}{tail}'
+                break
+        out[key] = value
+    return out
+
+
+CONVERTERS = {'mmpretrain_resnet': mmpretrain_resnet_to_mmseg,
+              'mmpretrain_vit': mmpretrain_vit_to_mmseg, 'none': lambda s: dict(s)}
 
 
 def export_backbone(checkpoint: str | os.PathLike, out: str | os.PathLike, *,

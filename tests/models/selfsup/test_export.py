@@ -77,3 +77,25 @@ def test_export_tool(tmp_path):
     proc = subprocess.run([sys.executable, 'tools/export_backbone.py', str(tmp_path / 'no.pth'),
                            str(tmp_path / 'out2.pth')], cwd=root, capture_output=True, text=True)
     assert proc.returncode == 2 and "checkpoint '" in proc.stderr and 'no.pth' in proc.stderr
+
+
+def test_mae_vit_exports_into_mmseg_vision_transformer(tmp_path):
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('altair'):
+        mae_vit = MODELS.build(dict(type='mmpretrain.MAEViT', img_size=64, patch_size=8,
+                                    mask_ratio=0.75, arch=dict(embed_dims=192, num_layers=2,
+                                                               num_heads=3,
+                                                               feedforward_channels=768)))
+        seg = MODELS.build(dict(type='VisionTransformer', img_size=(64, 64), patch_size=8,
+                                embed_dims=192, num_layers=2, num_heads=3, mlp_ratio=4,
+                                out_indices=(1,), final_norm=True, patch_bias=True))
+    mae_vit.init_weights()
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in mae_vit.state_dict().items()}},
+               tmp_path / 'mae.pth')
+    out = export_backbone(tmp_path / 'mae.pth', tmp_path / 'vit.pth', convert='mmpretrain_vit')
+    exported = torch.load(out, weights_only=True)['state_dict']
+    result = seg.load_state_dict(exported, strict=True)
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    torch.testing.assert_close(seg.layers[1].attn.attn.in_proj_weight,
+                               mae_vit.layers[1].attn.qkv.weight)
+    assert all(torch.equal(v, exported[k]) for k, v in seg.state_dict().items())
