@@ -146,6 +146,9 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
             overlap = None  # an explicit stride wins over the default overlap
         win, step = resolve_window(window, overlap=overlap, stride=stride)
     else:  # the whole image is one window; constant weights make it exact
+        if height * width > IN_MEMORY_PIXELS:
+            raise PredictOptionError(f'{stem}: {height}x{width} is too large to predict whole; '
+                                     "use sliding_window=True or 'auto'")
         win = step = (height, width)
         overlap, blend = None, 'constant'
     in_memory = height * width <= IN_MEMORY_PIXELS
@@ -154,7 +157,7 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
         logger.warning(f'{stem}: {height}x{width} is too large to return as an array; '
                        'writing the label GeoTIFF')
         save.add('labels')
-    out = Path(out_dir) if out_dir is not None else None
+    out = Path(out_dir) if out_dir is not None else Path('predictions')
     if save:
         out.mkdir(parents=True, exist_ok=True)
     total = len(window_grid(height, width, win, step))
@@ -356,7 +359,7 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
                 slide = sliding_window if sliding_window != 'auto' else (
                     h > (crop or window)[0] or w > (crop or window)[1])
                 results.append(predict_source(
-                    net, src, out if save else None, stem, sliding_window=slide,
+                    net, src, out, stem, sliding_window=slide,
                     window=window, overlap=None if stride else overlap, stride=stride,
                     blend=blend, batch_size=batch_size or 4, save=save,
                     probs_dtype=probs_dtype, return_probs=return_probs, precision=precision,

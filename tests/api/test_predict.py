@@ -170,3 +170,17 @@ def test_predict_api_errors(checkpoint, crop, tmp_path):
         predict(model, crop, save=('labelz',))
     with pytest.raises(PredictOptionError, match='model must be a run id, a Run, '):
         predict(42, crop)
+
+
+def test_outputs_beyond_the_memory_limit_are_files(checkpoint, crop, tmp_path, monkeypatch):
+    import altair.api.predict as api
+    from altair.api.predict import PredictOptionError, load_model, predict
+    net = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
+    monkeypatch.setattr(api, 'IN_MEMORY_PIXELS', 100 * 100)
+    [big] = predict(net, crop, save=(), out_dir=tmp_path, progress=False)
+    assert big.labels == tmp_path / 'africa_labels.tif' and big.written == {'labels': big.labels}
+    with rasterio.open(big.labels) as out:
+        assert (out.height, out.width) == (300, 420)
+    with pytest.raises(PredictOptionError, match='too large to predict whole; use '
+                                                 "sliding_window=True or 'auto'"):
+        predict(net, crop, sliding_window=False, save=(), out_dir=tmp_path)
