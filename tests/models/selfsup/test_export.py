@@ -99,3 +99,24 @@ def test_mae_vit_exports_into_mmseg_vision_transformer(tmp_path):
     torch.testing.assert_close(seg.layers[1].attn.attn.in_proj_weight,
                                mae_vit.layers[1].attn.qkv.weight)
     assert all(torch.equal(v, exported[k]) for k, v in seg.state_dict().items())
+
+
+def test_mae_export_starts_the_vit_segmentation_config(tmp_path):
+    from altair.api.config import load_config
+    torch.manual_seed(0)
+    cfg_path = ('configs/upernet/upernet_vit-tiny-p8_ssl-mae_1xb8-600it_bluemarble-256x256.py')
+    with DefaultScope.overwrite_default_scope('altair'):
+        mae = MODELS.build(load_config('configs/selfsup/mae_vit-tiny-p8_1xb32-200it_bluemarble-'
+                                       '64x64.py').model)
+    mae.init_weights()
+    torch.save({'state_dict': mae.state_dict()}, tmp_path / 'mae.pth')
+    out = export_backbone(tmp_path / 'mae.pth', tmp_path / 'vit.pth', convert='mmpretrain_vit')
+    exported = torch.load(out, weights_only=True)['state_dict']
+    cfg = load_config(cfg_path, cfg_options={'model.backbone.init_cfg.checkpoint': str(out)})
+    with DefaultScope.overwrite_default_scope('altair'):
+        seg = MODELS.build(cfg.model)
+    seg.backbone.init_weights()
+    state = seg.backbone.state_dict()
+    assert set(state) == set(exported)
+    assert state['pos_embed'].shape == (1, 32 * 32 + 1, 192)  # resized from 8 x 8 patches
+    assert all(torch.equal(state[k], exported[k]) for k in state if k != 'pos_embed')
