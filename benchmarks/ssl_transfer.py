@@ -2,11 +2,11 @@
 """Self-supervised pretraining → segmentation: the same short PSPNet schedule from scratch and
 from each SSL-pretrained ResNet-18, val mIoU on Blue Marble.
 
-Pretraining (``configs/selfsup/{simclr,dino}_resnet18-v1c_*``, ``--pretrain-iters``) sees only
-random crops outside the val longitudes (``BlueMarbleCrops``); the backbone is exported with
-``export_backbone`` and loaded through the backbone's ``init_cfg``. Fine-tuning is
-``configs/pspnet.py`` for ``--finetune-iters`` iterations, seed 0, every variant alike. MAE
-pretrains a ViT, which has no segmentation config here yet, so it is not in this comparison.
+Pretraining (``configs/selfsup/*``, ``--pretrain-iters``) sees only random crops outside the
+val longitudes (``BlueMarbleCrops``); the backbone is exported with ``export_backbone`` and
+loaded through the backbone's ``init_cfg``. Fine-tuning runs ``--finetune-iters`` iterations,
+seed 0, every variant alike: ``configs/pspnet.py`` (ResNet-18) for SimCLR and DINO, the UperNet
+tiny-ViT config for MAE, each against the same config from scratch.
 
 Prints one JSON line per method: ratio = val mIoU with pretraining / from scratch.
 """
@@ -19,7 +19,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-METHODS = ('simclr', 'dino')
+# method → (pretraining config glob, segmentation config, key conversion)
+METHODS = {
+    'simclr': ('simclr_resnet18-v1c_*.py', 'configs/pspnet.py', 'mmpretrain_resnet'),
+    'dino': ('dino_resnet18-v1c_*.py', 'configs/pspnet.py', 'mmpretrain_resnet'),
+    'mae': ('mae_vit-tiny-p8_*.py',
+            'configs/upernet/upernet_vit-tiny-p8_ssl-mae_1xb8-600it_bluemarble-256x256.py',
+            'mmpretrain_vit'),
+}
 
 
 def main() -> None:
@@ -39,26 +46,32 @@ def main() -> None:
                 'default_hooks.checkpoint.interval': n, 'randomness.seed': 0,
                 **{f'{s}_dataloader.dataset.data_root': args.data_root
                    for s in ('train', 'val', 'test')}}
+    scratch: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory() as home:
-        t0 = time.time()
-        scratch = alt.train(ROOT / 'configs/pspnet.py', cfg_options=finetune, root=home)
-        scratch_miou, scratch_s = scratch.best_metrics['mIoU'], time.time() - t0
         for method in args.methods:
+            pattern, seg_config, convert = METHODS[method]
+            if seg_config not in scratch:
+                t0 = time.time()
+                run = alt.train(ROOT / seg_config, root=home, cfg_options={
+                    **finetune, 'model.backbone.init_cfg': None})
+                scratch[seg_config] = (run.best_metrics['mIoU'], time.time() - t0)
+            scratch_miou, scratch_s = scratch[seg_config]
             t0 = time.time()
-            config = next((ROOT / 'configs/selfsup').glob(f'{method}_resnet18-v1c_*.py'))
+            config = next((ROOT / 'configs/selfsup').glob(pattern))
             pre = alt.train(config, root=home, cfg_options={
                 'train_cfg.max_iters': args.pretrain_iters,
                 'default_hooks.checkpoint.interval': args.pretrain_iters,
                 'train_dataloader.dataset.data_root': args.data_root, 'randomness.seed': 0})
-            weights = export_backbone(pre.last_checkpoint, Path(home) / f'{method}.pth')
+            weights = export_backbone(pre.last_checkpoint, Path(home) / f'{method}.pth',
+                                      convert=convert)
             pretrain_s = time.time() - t0
-            run = alt.train(ROOT / 'configs/pspnet.py', root=home, cfg_options={
+            run = alt.train(ROOT / seg_config, root=home, cfg_options={
                 **finetune, 'model.backbone.init_cfg': dict(type='Pretrained',
                                                             checkpoint=str(weights))})
             miou = run.best_metrics['mIoU']
             print(json.dumps(dict(
                 name=f'ssl_transfer_{method}', ratio=round(miou / scratch_miou, 3),
-                baseline=scratch_miou, ours=miou, unit='val mIoU (PSPNet R18, Blue Marble)',
+                baseline=scratch_miou, ours=miou, unit=f'val mIoU ({seg_config}, Blue Marble)',
                 pretrain_iters=args.pretrain_iters, finetune_iters=n,
                 pretrain_seconds=round(pretrain_s), scratch_train_seconds=round(scratch_s),
                 pretrain_data='Blue Marble crops outside the val longitudes')), flush=True)
