@@ -16,15 +16,27 @@ from altair.registry import DATASETS, MODELS
 
 ROOT = Path(__file__).resolve().parents[3]
 SELFSUP = sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'configs/selfsup').glob('*.py'))
+SMALL = [p for p in SELFSUP if '-200it_' in p]  # the CPU-sized ones
 
 
-def test_the_three_methods_have_configs():
-    names = ' '.join(Path(p).name for p in SELFSUP)
-    assert all(m in names for m in ('mae_', 'simclr_', 'dino_'))
+def test_the_three_methods_have_small_and_standard_configs():
+    for method in ('mae_', 'simclr_', 'dino_'):
+        mine = [Path(p).name for p in SELFSUP if Path(p).name.startswith(method)]
+        assert len(mine) == 2 and sum('-200it_' in n for n in mine) == 1, mine
+
+
+@pytest.mark.parametrize('path', SELFSUP)
+def test_config_builds(path):
+    import altair.datasets  # noqa: F401
+    cfg = load_config(ROOT / path)
+    assert cfg.default_scope == 'altair' and cfg.runner_type == 'AltairRunner'
+    with DefaultScope.overwrite_default_scope('altair'):
+        model = MODELS.build(cfg.model)
+    assert model.backbone is not None and cfg.train_cfg.max_iters in (200, 20000)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('path', SELFSUP)
+@pytest.mark.parametrize('path', SMALL)
 def test_config_trains_on_a_fixed_batch(path, bluemarble):
     import altair.datasets  # noqa: F401
     import altair.engine  # noqa: F401
