@@ -5,7 +5,7 @@ from each SSL-pretrained ResNet-18, val mIoU on Blue Marble.
 Pretraining (``configs/selfsup/*``, ``--pretrain-iters``) sees only random crops outside the
 val longitudes (``BlueMarbleCrops``); the backbone is exported with ``export_backbone`` and
 loaded through the backbone's ``init_cfg``. Fine-tuning runs ``--finetune-iters`` iterations,
-seed 0, every variant alike: ``configs/pspnet.py`` (ResNet-18) for SimCLR and DINO, the UperNet
+seed 0, every variant alike: ``configs/pspnet.py`` (ResNet-18) for SimCLR and DINO, the FCN
 tiny-ViT config for MAE, each against the same config from scratch.
 
 Prints one JSON line per method: ratio = val mIoU with pretraining / from scratch.
@@ -24,7 +24,7 @@ METHODS = {
     'simclr': ('simclr_resnet18-v1c_*.py', 'configs/pspnet.py', 'mmpretrain_resnet'),
     'dino': ('dino_resnet18-v1c_*.py', 'configs/pspnet.py', 'mmpretrain_resnet'),
     'mae': ('mae_vit-tiny-p8_*.py',
-            'configs/upernet/upernet_vit-tiny-p8_ssl-mae_1xb8-600it_bluemarble-256x256.py',
+            'configs/fcn/fcn_vit-tiny-p8_ssl-mae_1xb8-600it_bluemarble-256x256.py',
             'mmpretrain_vit'),
 }
 
@@ -34,8 +34,7 @@ def main() -> None:
     p.add_argument('--data-root', default=str(ROOT / 'data/bluemarble'))
     p.add_argument('--pretrain-iters', type=int, default=200)
     p.add_argument('--finetune-iters', type=int, default=300)
-    # MAE's UperNet tiny-ViT trains at ~5 s/iteration on 2 CPU cores: ask for it explicitly
-    p.add_argument('--methods', nargs='+', default=['simclr', 'dino'], choices=METHODS)
+    p.add_argument('--methods', nargs='+', default=list(METHODS), choices=METHODS)
     args = p.parse_args()
 
     import altair as alt

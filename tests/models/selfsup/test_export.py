@@ -104,7 +104,7 @@ def test_mae_vit_exports_into_mmseg_vision_transformer(tmp_path):
 def test_mae_export_starts_the_vit_segmentation_config(tmp_path):
     from altair.api.config import load_config
     torch.manual_seed(0)
-    cfg_path = ('configs/upernet/upernet_vit-tiny-p8_ssl-mae_1xb8-600it_bluemarble-256x256.py')
+    cfg_path = ('configs/fcn/fcn_vit-tiny-p8_ssl-mae_1xb8-600it_bluemarble-256x256.py')
     with DefaultScope.overwrite_default_scope('altair'):
         mae = MODELS.build(load_config('configs/selfsup/mae_vit-tiny-p8_1xb32-200it_bluemarble-'
                                        '64x64.py').model)
