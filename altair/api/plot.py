@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
+
+from altair.inference.raster import partial_path
 
 _VAL_METRICS = ('mIoU', 'mAcc', 'aAcc')
 # keys every line may carry that are bookkeeping, not a metric
@@ -139,10 +140,9 @@ def plot_run(work_dir: str | os.PathLike, out: str | os.PathLike, *,
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{out.name}.', suffix='.tmp', dir=out.parent)
+    tmp = partial_path(out)
     try:
-        with os.fdopen(fd, 'wb') as f:
-            fig.savefig(f, format='png', dpi=100)
+        fig.savefig(tmp, format='png', dpi=100)
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

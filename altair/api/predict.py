@@ -351,7 +351,7 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
         for stem, item in inputs:
             if isinstance(item, Tensor):
                 from altair.inference.sliding import TensorSource
-                ctx = _Closing(TensorSource(item))
+                ctx = TensorSource(item)
             else:
                 ctx = open_image(item)
             with ctx as src:
@@ -366,16 +366,3 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
                     tta=transforms, tta_scales=tta_scales, tta_merge=tta_merge,
                     progress=progress))
     return results
-
-
-class _Closing:
-    """``with`` support for a source that needs no closing."""
-
-    def __init__(self, src) -> None:
-        self.src = src
-
-    def __enter__(self):
-        return self.src
-
-    def __exit__(self, *exc) -> None:
-        pass

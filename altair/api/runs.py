@@ -56,7 +56,8 @@ def runs_root(root: str | os.PathLike | None = None) -> Path:
 
 def write_json(path: Path, data) -> None:
     """Write ``data`` as JSON to a temporary name, then rename (readers never see half)."""
-    tmp = path.with_name(f'.{path.name}.partial')
+    from altair.inference.raster import partial_path
+    tmp = partial_path(path)
     tmp.write_text(json.dumps(data, indent=2, default=str) + '\n')
     os.replace(tmp, path)
 

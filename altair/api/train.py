@@ -200,7 +200,7 @@ def train(config, *, work_dir: str | os.PathLike | None = None,
     run, cfg, resuming = _open_run(config, cfg_options, work_dir=work_dir, resume=resume,
                                    root=root)
     run.set_status('running')
-    try:
+    with _recording(run):
         cfg = prepare_config(cfg, work_dir=run.work_dir, amp=amp, resume=resuming,
                              launcher='none')
         cfg = _with_run_options(cfg, run, grad_accum=grad_accum, seed=seed)
@@ -210,13 +210,6 @@ def train(config, *, work_dir: str | os.PathLike | None = None,
                 _launch_workers(run, n)
             else:
                 build_runner(cfg).train()
-    except KeyboardInterrupt:
-        run.set_status('interrupted')
-        raise
-    except BaseException as exc:
-        run.set_status('failed', error=f'{type(exc).__name__}: {exc}')
-        raise
-    run.set_status('finished')
     return run
 
 
@@ -244,7 +237,7 @@ def _train_as_rank(config, launcher, *, work_dir, amp, grad_accum, resume, seed,
         from mmengine.utils import import_modules_from_strings
         import_modules_from_strings(**cfg.custom_imports)
     rank0 = get_rank() == 0
-    try:
+    with _recording(run, record=rank0):  # rank 0 alone writes run.json
         cfg = prepare_config(cfg, work_dir=run.work_dir, amp=amp, resume=resuming,
                              launcher=launcher)
         cfg = _with_run_options(cfg, run, grad_accum=grad_accum, seed=seed)
@@ -255,16 +248,6 @@ def _train_as_rank(config, launcher, *, work_dir, amp, grad_accum, resume, seed,
             dumped.dump(str(run.config_path))
         with _sigterm_as_interrupt():
             build_runner(cfg).train()
-    except KeyboardInterrupt:
-        if rank0:
-            run.set_status('interrupted')
-        raise
-    except BaseException as exc:
-        if rank0:
-            run.set_status('failed', error=f'{type(exc).__name__}: {exc}')
-        raise
-    if rank0:
-        run.set_status('finished')
     return run
 
 
@@ -290,6 +273,25 @@ def _launch_workers(run: Run, n: int) -> None:
             message = message.get('message', message)
         raise TrainingFailedError(f'rank {rank} of {n} failed (exit code {failure.exitcode}): '
                                   f'{message}') from None
+
+
+@contextmanager
+def _recording(run: Run, *, record: bool = True):
+    """Record how the body ends in ``run``'s status (when ``record``): ``finished``,
+    ``interrupted`` (KeyboardInterrupt, also SIGTERM via :func:`_sigterm_as_interrupt`) or
+    ``failed`` with the error; the exception propagates."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if record:
+            run.set_status('interrupted')
+        raise
+    except BaseException as exc:
+        if record:
+            run.set_status('failed', error=f'{type(exc).__name__}: {exc}')
+        raise
+    if record:
+        run.set_status('finished')
 
 
 @contextmanager

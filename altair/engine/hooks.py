@@ -9,6 +9,7 @@ from pathlib import Path
 from mmengine.dist import barrier, is_main_process, master_only
 from mmengine.hooks import CheckpointHook, Hook
 
+from altair.inference.raster import partial_path
 from altair.registry import HOOKS
 
 
@@ -77,7 +78,7 @@ class AltairCheckpointHook(CheckpointHook):
         name = self.filename_tmpl.format(step)
         self.last_ckpt = os.path.join(self.out_dir, name)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        partial = f'.{name}.partial'
+        partial = partial_path(Path(name)).name
         try:
             runner.save_checkpoint(self.out_dir, partial, self.file_client_args,
                                    save_optimizer=self.save_optimizer,
@@ -94,7 +95,7 @@ class AltairCheckpointHook(CheckpointHook):
             return
         os.replace(os.path.join(self.out_dir, partial), self.last_ckpt)
         record = Path(runner.work_dir) / 'last_checkpoint'
-        tmp = record.with_name('.last_checkpoint.partial')
+        tmp = partial_path(record)
         tmp.write_text(self.last_ckpt)
         os.replace(tmp, record)
         for old in stale:

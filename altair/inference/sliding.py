@@ -50,6 +50,15 @@ class TensorSource:
         """(C, ceil(H / step), ceil(W / step)) NumPy array of every ``step``-th pixel."""
         return self.image[:, ::step, ::step].cpu().numpy()
 
+    def close(self) -> None:
+        """Nothing to release (a file source closes its dataset)."""
+
+    def __enter__(self) -> 'TensorSource':
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def pad_to(region: Tensor, size: tuple[int, int], *, mode: str = 'reflect',
            value: float = 0.0) -> Tensor:

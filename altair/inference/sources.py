@@ -96,15 +96,6 @@ class ArraySource(TensorSource):
         self.transform = None
         self.crs = None
 
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> 'ArraySource':
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
 
 def raster_env(cache_mb: int = 128):
     """A rasterio environment whose GDAL block cache is capped at ``cache_mb``.

@@ -77,7 +77,8 @@ def export_backbone(checkpoint: str | os.PathLike, out: str | os.PathLike, *,
                        f"its keys start with {sorted({k.split('.')[0] for k in state})}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f'.{out.name}.partial')
+    from altair.inference.raster import partial_path
+    tmp = partial_path(out)
     torch.save({'state_dict': CONVERTERS[convert](weights)}, tmp)
     os.replace(tmp, out)
     return out
