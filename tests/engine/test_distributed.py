@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
