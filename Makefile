@@ -3,8 +3,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.altair-installed
 INPUTS := scripts/install.sh setup.py $(wildcard requirements/*.txt)
-# projects/ (third-party plugins) carry their own tests once they exist
-TESTS  := tests $(wildcard projects)
+# the core's tests and every plugin's (projects/*/tests)
+TESTS  := tests projects
 
 .PHONY: install demo test test-fast bench clean-data
 

@@ -25,7 +25,9 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from altair.inference.precision import PrecisionError
     from altair.inference.sources import ImageNotFoundError, UnsupportedImageError
     from altair.inference.tta import TTAConfigError
-    return (WindowArgumentError, BlendModeError, PrecisionError, UnsupportedImageError,
+    from altair.plugins import PluginImportError
+    from altair.registry import NameCollisionError
+    return (PluginImportError, NameCollisionError, WindowArgumentError, BlendModeError, PrecisionError, UnsupportedImageError,
             ImageNotFoundError, TTAConfigError,
             ConfigNotFoundError, UnknownTypeError, CheckpointNotFoundError, TTAConfigMissingError,
             DataPackageMissingError, DatasetExistsError, BuildOptionError, AmpConfigError,
@@ -147,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument('--out', help='PNG path (default: <run>/curves.png)')
     _root(plot)
 
+    sub.add_parser('plugins', help='list installed plugins and what each registers',
+                   description="List the installed packages that declare the 'altair.plugins' "
+                   'entry point, import each and show what it registers (exit 1 if one fails).')
+
     demo = sub.add_parser('demo', help='build Blue Marble, train, evaluate, predict the globe')
     demo.add_argument('--config', default='configs/segformer.py',
                       help='(default: %(default)s, the best val mIoU of the short configs)')
@@ -230,6 +236,35 @@ def _plot(args) -> int:
     return 0
 
 
+def _plugins(args) -> int:
+    from altair.plugins import (DISABLE_ENV, GROUP, PluginImportError, components, disabled,
+                                installed, load_plugin)
+    plugins, off, status = installed(), disabled(), 0
+    if not plugins:
+        print(f"no Altair plugins installed (no package declares the '{GROUP}' entry point; "
+              'see projects/README.md)')
+    for plugin in plugins:
+        print(f'{plugin.name}  {plugin.distribution or "-"} {plugin.version or ""}  '
+              f'(module {plugin.value})')
+        if plugin.name in off or 'all' in off:
+            print(f'  disabled by {DISABLE_ENV}')
+            continue
+        try:
+            load_plugin(plugin)
+        except PluginImportError as exc:
+            print(f'  error: {type(exc.__cause__).__name__}: {exc.__cause__}')
+            status = 1
+            continue
+        by_registry: dict[str, list[str]] = {}
+        for comp in components(plugin.module):
+            by_registry.setdefault(comp.label, []).append(comp.name)
+        for label, names in by_registry.items():
+            print(f"  {label}: {', '.join(names)}")
+        if not by_registry:
+            print('  registers nothing')
+    return status
+
+
 def _demo(args) -> int:
     from altair.api.demo import run_demo
     run_demo(config=args.config, work_dir=args.work_dir, data_root=args.data_root,
@@ -237,7 +272,8 @@ def _demo(args) -> int:
     return 0
 
 
-COMMANDS = dict(train=_train, test=_test, predict=_predict, runs=_runs, plot=_plot, demo=_demo)
+COMMANDS = dict(train=_train, test=_test, predict=_predict, runs=_runs, plot=_plot,
+                plugins=_plugins, demo=_demo)
 
 
 def main(argv: list[str] | None = None) -> int:

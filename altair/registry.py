@@ -36,18 +36,79 @@ from mmseg.registry import WEIGHT_INITIALIZERS as MMSEG_WEIGHT_INITIALIZERS
 SCOPE = 'altair'
 
 
-class AltairRegistry(Registry):
-    """A ``Registry`` whose lazy import also imports its ancestors' ``locations``.
+class NameCollisionError(KeyError):
+    """A component registered under a name that Altair, mmseg or mmengine already uses."""
 
-    mmengine's ``get`` imports only the queried registry's locations and then reads the
+    def __str__(self) -> str:  # KeyError quotes its message; show it plainly.
+        return str(self.args[0])
+
+
+def _where(obj: object) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', obj)}"
+
+
+def _same_definition(a: object, b: object) -> bool:
+    """The same class or function reached through two import paths: a plugin imported as its
+    checkout copy (``projects.<name>.<pkg>.head``) and as the installed ``<pkg>.head``. Same
+    qualified name, and one module path ends with the other."""
+    if getattr(a, '__qualname__', None) != getattr(b, '__qualname__', None):
+        return False
+    ma, mb = sorted((getattr(a, '__module__', '') or '', getattr(b, '__module__', '') or ''),
+                    key=len)
+    return bool(ma) and (ma == mb or mb.endswith('.' + ma))
+
+
+class AltairRegistry(Registry):
+    """A ``Registry`` that (1) on its lazy import also imports its ancestors' ``locations`` and
+    the installed plugins, and (2) refuses a name that is already taken.
+
+    (1) mmengine's ``get`` imports only the queried registry's locations and then reads the
     parents' tables as they are, so with ``default_scope='altair'`` an mmseg name such as
-    ``SegLocalVisualizer`` would not be found until something imported ``mmseg.visualization``.
+    ``SegLocalVisualizer`` would not be found until something imported ``mmseg.visualization``;
+    plugins (``altair.plugins`` entry points) load at the same moment.
+
+    (2) mmengine would let a child registry silently shadow its parent's ``PSPHead``; here a
+    name registered in this registry or any ancestor (mmseg's, mmengine's) raises
+    :class:`NameCollisionError`, ``force=True`` included. Registering the same definition again
+    (see :func:`_same_definition`) keeps the first and is a no-op.
     """
 
     def import_from_location(self) -> None:
         super().import_from_location()
         if self.parent is not None:
             self.parent.import_from_location()
+        from altair.plugins import load_plugins
+        load_plugins()
+
+    def _register_module(self, module, module_name=None, force: bool = False) -> None:
+        names = [module_name] if isinstance(module_name, str) else list(
+            module_name or [getattr(module, '__name__', None)])
+        new = []
+        for name in names:
+            taken = self._module_dict.get(name)
+            if taken is not None and _same_definition(taken, module):
+                continue
+            if taken is not None:
+                raise NameCollisionError(
+                    f"cannot register {_where(module)} as '{name}' in {self.scope}'s {self.name} "
+                    f"registry: {_where(taken)} already has that name; pick another name "
+                    '(Altair registries refuse to replace a component, force=True included)')
+            self._refuse_shadowing(name, module)
+            new.append(name)
+        if new:
+            super()._register_module(module, new, force)
+
+    def _refuse_shadowing(self, name: str, module: object) -> None:
+        parent = self.parent
+        while parent is not None:
+            parent.import_from_location()
+            if name in parent._module_dict:
+                raise NameCollisionError(
+                    f"cannot register {_where(module)} as '{name}' in {self.scope}'s {self.name} "
+                    f"registry: it would shadow {parent.scope}'s '{name}' "
+                    f'({_where(parent._module_dict[name])}); pick another name, e.g. '
+                    f"'{module.__module__.split('.')[0].title().replace('_', '')}{name}'")
+            parent = parent.parent
 
 
 def _child(name: str, parent: Registry, *locations: str) -> Registry:

@@ -27,6 +27,23 @@ def runs_home(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def fresh_plugins(monkeypatch):
+    """Forget which plugins were loaded; afterwards unregister what the test's own plugins
+    registered (not the libraries' components a lazy import registered meanwhile)."""
+    from altair import plugins
+    monkeypatch.setattr(plugins, '_loaded', set())
+    monkeypatch.delenv(plugins.DISABLE_ENV, raising=False)
+    before = {id(r): set(r.module_dict) for r in plugins.all_registries()}
+    yield
+    libraries = {'altair', 'mmseg', 'mmengine', 'mmcv', 'mmpretrain', 'torch', 'projects'}
+    for reg in plugins.all_registries():
+        for name in set(reg.module_dict) - before.get(id(reg), set()):
+            module = getattr(reg.module_dict[name], '__module__', '') or ''
+            if module.split('.')[0] not in libraries:
+                del reg._module_dict[name]
+
+
+@pytest.fixture
 def in_repo_root(monkeypatch):
     monkeypatch.chdir(ROOT)
     return ROOT

@@ -55,6 +55,17 @@ def test_train_then_test_plain_and_tta(bluemarble, tmp_path):
     assert 'resumed' in (out.stdout + out.stderr).lower()
 
 
+def test_plugin_config_trains_from_the_repo_root_without_pythonpath(bluemarble, tmp_path):
+    cfg = 'projects/unetplusplus/configs/unetpp_r18-ds_1xb8-600it_bluemarble-256x256.py'
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    proc = subprocess.run([PY, 'tools/train.py', cfg, '--work-dir', str(tmp_path),
+                           *_tiny(bluemarble, iters=2)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, env={**env, 'OMP_NUM_THREADS': '2'})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert 'decode.x03.loss_ce' in proc.stdout + proc.stderr  # UNet++'s deep supervision
+    assert (tmp_path / 'iter_2.pth').is_file()
+
+
 def test_bf16_training_on_cpu(bluemarble, tmp_path):
     out = _run([PY, 'tools/train.py', 'configs/segformer.py', '--amp', 'bf16', '--work-dir',
                 str(tmp_path), *_tiny(bluemarble, iters=2)])

@@ -1,0 +1,167 @@
+"""Third-party plugins: packages that declare the ``altair.plugins`` entry-point group.
+
+A pip-installed package with, in its ``pyproject.toml``::
+
+    [project.entry-points."altair.plugins"]
+    unetplusplus = "altair_unetplusplus"
+
+is imported the first time any Altair registry looks a name up (so when Altair builds anything
+from a config), and its components resolve without ``custom_imports``. A plugin that fails to
+import stops the build with a :class:`PluginImportError` naming it; ``ALTAIR_DISABLE_PLUGINS``
+(comma-separated entry-point names, or ``all``) skips plugins. See ``projects/README.md``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import metadata
+from types import ModuleType
+
+GROUP = 'altair.plugins'
+DISABLE_ENV = 'ALTAIR_DISABLE_PLUGINS'
+
+
+class PluginImportError(ImportError):
+    """An installed plugin raised while being imported."""
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """One ``altair.plugins`` entry point."""
+
+    name: str
+    value: str  # ``module`` or ``module:attr``
+    distribution: str | None
+    version: str | None
+
+    @property
+    def module(self) -> str:
+        return self.value.split(':')[0].strip()
+
+    @property
+    def origin(self) -> str:
+        if self.distribution is None:
+            return self.value
+        return f'{self.value}, from {self.distribution} {self.version or ""}'.rstrip()
+
+
+def installed() -> list[Plugin]:
+    """Every installed plugin, by entry-point name (the first on ``sys.path`` wins a name)."""
+    found: dict[str, Plugin] = {}
+    for ep in metadata.entry_points(group=GROUP):
+        dist = getattr(ep, 'dist', None)
+        found.setdefault(ep.name, Plugin(
+            name=ep.name, value=ep.value,
+            distribution=dist.metadata['Name'] if dist is not None else None,
+            version=dist.version if dist is not None else None))
+    return [found[name] for name in sorted(found)]
+
+
+def disabled() -> set[str]:
+    """Entry-point names listed in ``ALTAIR_DISABLE_PLUGINS`` (``{'all'}`` for all)."""
+    return {n.strip() for n in os.environ.get(DISABLE_ENV, '').split(',') if n.strip()}
+
+
+def load_plugin(plugin: Plugin) -> ModuleType:
+    """Import one plugin (its entry point's module).
+
+    Raises:
+        PluginImportError: naming the plugin, where it comes from and the exception, with the
+            ways out (fix, uninstall, or skip it with ``ALTAIR_DISABLE_PLUGINS``).
+    """
+    from importlib import import_module
+    try:
+        return import_module(plugin.module)
+    except Exception as exc:  # any failure in a third party's import is reported by name
+        pip_name = plugin.distribution or '<its package>'
+        raise PluginImportError(
+            f"Altair plugin '{plugin.name}' ({plugin.origin}) failed to import: "
+            f'{type(exc).__name__}: {exc}. Fix it, uninstall it (pip uninstall {pip_name}) or '
+            f'skip it with {DISABLE_ENV}={plugin.name}') from exc
+
+
+_loaded: set[str] = set()
+_busy = False
+
+
+def load_plugins() -> list[str]:
+    """Import every installed plugin not disabled and not yet imported; cheap after the first
+    call. Re-entrant calls (a plugin's import looking a name up) return at once.
+
+    Returns:
+        The entry-point names imported so far.
+
+    Raises:
+        PluginImportError: the first plugin that fails (it is tried again on the next call).
+    """
+    global _busy
+    if _busy:
+        return sorted(_loaded)
+    off = disabled()
+    if 'all' in off:
+        return sorted(_loaded)
+    _busy = True
+    try:
+        for plugin in installed():
+            if plugin.name not in _loaded and plugin.name not in off:
+                load_plugin(plugin)
+                _loaded.add(plugin.name)
+    finally:
+        _busy = False
+    return sorted(_loaded)
+
+
+@dataclass(frozen=True)
+class Component:
+    """A name in a registry and the object registered under it."""
+
+    registry: object  # mmengine Registry
+    name: str
+    obj: object
+
+    @property
+    def label(self) -> str:
+        """``<scope> <registry>``, e.g. ``altair model``."""
+        return f'{self.registry.scope} {self.registry.name}'
+
+
+def all_registries() -> list:
+    """Every registry in the trees Altair's registries belong to (mmengine's roots and all
+    their children: mmseg's, mmpretrain's once imported, Altair's)."""
+    from altair.registry import ALL
+    seen: dict[int, object] = {}
+    stack = [reg.root for reg in ALL.values()]
+    while stack:
+        reg = stack.pop()
+        if id(reg) not in seen:
+            seen[id(reg)] = reg
+            stack.extend(reg.children.values())
+    return list(seen.values())
+
+
+def components(package: str) -> list[Component]:
+    """What the modules of ``package`` (and its submodules) registered, in any registry.
+
+    An imported package is also matched by source folder: a plugin imported both as its
+    checkout copy (``projects.<name>.<pkg>``) and installed (``<pkg>``) registers once.
+    """
+    import inspect
+    import sys
+    from pathlib import Path
+    mod = sys.modules.get(package)
+    folder = Path(mod.__file__).resolve().parent if getattr(mod, '__file__', None) else None
+
+    def ours(obj: object) -> bool:
+        module = getattr(obj, '__module__', '') or ''
+        if module == package or module.startswith(package + '.'):
+            return True
+        if folder is None:
+            return False
+        try:
+            return folder in Path(inspect.getsourcefile(obj) or '/').resolve().parents
+        except TypeError:
+            return False
+
+    out = [Component(reg, name, obj) for reg in all_registries()
+           for name, obj in reg.module_dict.items() if ours(obj)]
+    return sorted(out, key=lambda c: (c.label, c.name))

@@ -1,0 +1,232 @@
+"""The plugin contract: checks every Altair plugin must pass, for its own test suite.
+
+In a plugin's ``tests/test_contract.py``::
+
+    import pytest
+    from altair.testing import plugin_checks
+
+    @pytest.mark.parametrize('check', plugin_checks('altair_myplugin', configs='configs/'),
+                             ids=str)
+    def test_plugin_contract(check):
+        check()
+
+The checks (one pytest test each):
+
+- ``registers``: importing the package registers at least one component;
+- ``no-shadowing``: no registered name is also used by Altair, mmseg, mmengine or another
+  OpenMMLab scope in the same registry tree;
+- ``build:<registry>.<name>``: every component builds, with the arguments a shipped config gives
+  it, or with none; a transform is applied to a synthetic image and mask and keeps them aligned;
+- ``config:<file>``: every shipped config loads (``default_scope='altair'``), its dataset and
+  pipeline types resolve, its model builds and trains a step on a tiny batch: finite loss, a
+  gradient for every trainable parameter (an unused one breaks DDP), logits and predictions of
+  the right shape.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from importlib import import_module
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from altair.plugins import Component, all_registries, components
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named contract check; call it to run it (raises ``AssertionError`` on failure)."""
+
+    id: str
+    run: Callable[[], None]
+
+    def __call__(self) -> None:
+        self.run()
+
+    def __str__(self) -> str:
+        return self.id
+
+
+def plugin_checks(package: str, *, configs: str | Path | None = None,
+                  input_size: tuple[int, int] = (64, 64)) -> list[Check]:
+    """The contract checks of ``package`` and the configs under ``configs`` (``_base_``
+    folders excluded; a relative path is taken from the package's project folder, the parent
+    of the package directory)."""
+    module = import_module(package)
+    found = components(package)
+    cfg_files = _config_files(module, configs)
+    checks = [Check('registers', partial(_check_registers, package, found)),
+              Check('no-shadowing', partial(check_no_shadowing, found))]
+    checks += [Check(f'build:{c.registry.name}.{c.name}',
+                     partial(check_component_builds, c, cfg_files)) for c in found]
+    checks += [Check(f'config:{p.name}', partial(check_config, p, input_size=input_size))
+               for p in cfg_files]
+    return checks
+
+
+def check_plugin(package: str, **kwargs) -> None:
+    """Run every check of :func:`plugin_checks`; one ``AssertionError`` lists all failures."""
+    failures = []
+    for check in plugin_checks(package, **kwargs):
+        try:
+            check()
+        except Exception as exc:  # collect them all
+            failures.append(f'{check.id}: {type(exc).__name__}: {exc}')
+    if failures:
+        raise AssertionError(f'plugin {package} fails {len(failures)} check(s):\n'
+                             + '\n'.join(failures))
+
+
+def _config_files(module, configs: str | Path | None) -> list[Path]:
+    if configs is None:
+        return []
+    root = Path(configs)
+    if not root.is_absolute():
+        root = Path(module.__file__).resolve().parents[1] / root
+    if not root.is_dir():
+        raise FileNotFoundError(f"plugin config folder '{root}' does not exist")
+    return sorted(p for p in root.rglob('*.py') if '_base_' not in p.parts)
+
+
+def _check_registers(package: str, found: list[Component]) -> None:
+    assert found, (f'importing {package} registers nothing; decorate its classes with '
+                   '@MODELS.register_module() (from altair.registry) or another registry')
+
+
+def check_no_shadowing(found: list[Component]) -> None:
+    """No component's name is registered elsewhere in its registry tree with another object."""
+    clashes = []
+    for comp in found:
+        for reg in _tree(comp.registry):
+            if reg is comp.registry:
+                continue
+            reg.import_from_location()
+            other = reg.module_dict.get(comp.name)
+            if other is not None and other is not comp.obj:
+                clashes.append(f"'{comp.name}' ({comp.label}) is also {reg.scope}'s "
+                               f'{other.__module__}.{other.__qualname__}')
+    assert not clashes, 'names shadow existing components: ' + '; '.join(clashes)
+
+
+def _tree(reg) -> Iterator:
+    root = reg.root
+    return (r for r in all_registries() if r.root is root)
+
+
+def _configs_using(name: str, cfg_files: list[Path]) -> Iterator[dict]:
+    from altair.api.config import load_config
+    for path in cfg_files:
+        for sub in _dicts(load_config(path).to_dict()):
+            typ = sub.get('type')
+            if isinstance(typ, str) and typ.split('.')[-1] == name:
+                yield sub
+
+
+def _dicts(obj) -> Iterator[dict]:
+    if isinstance(obj, dict):
+        yield obj
+        for v in obj.values():
+            yield from _dicts(v)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from _dicts(v)
+
+
+def check_component_builds(comp: Component, cfg_files: list[Path]) -> None:
+    """Build ``comp`` from each shipped config dict that names it, or without arguments; apply
+    a transform to a synthetic sample."""
+    from mmengine.registry import DefaultScope
+    cfgs = list(_configs_using(comp.name, cfg_files)) or [dict(type=comp.name)]
+    for cfg in cfgs:
+        args = {k: v for k, v in cfg.items() if k != 'type'}
+        with DefaultScope.overwrite_default_scope('altair'):
+            try:
+                obj = comp.obj(**args)
+            except TypeError as exc:
+                raise AssertionError(
+                    f"'{comp.name}' cannot be built without arguments ({exc}) and no shipped "
+                    'config uses it: ship a config that does, or give its arguments defaults'
+                ) from exc
+        if comp.registry.name == 'transform':
+            _check_transform_alignment(comp.name, obj)
+
+
+def _check_transform_alignment(name: str, transform) -> None:
+    rng = np.random.default_rng(0)
+    h, w = 48, 40
+    img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    mask = (img[..., 0] // 64).astype(np.uint8)
+    out = transform(dict(img=img, gt_seg_map=mask, img_shape=(h, w), ori_shape=(h, w),
+                         seg_fields=['gt_seg_map']))
+    assert out is not None, f'transform {name} dropped a valid sample'
+    assert out['img'].shape[:2] == out['gt_seg_map'].shape[:2], (
+        f"transform {name}: image {out['img'].shape[:2]} and mask "
+        f"{out['gt_seg_map'].shape[:2]} no longer have the same size")
+
+
+def check_config(path: str | Path, *, input_size: tuple[int, int] = (64, 64)) -> None:
+    """Load a config, resolve its types, build its model and train one tiny step."""
+    from altair.api.config import check_model_types, load_config
+    from altair.registry import DATASETS, TRANSFORMS
+    from mmengine.registry import DefaultScope
+    cfg = load_config(path)
+    assert cfg.get('default_scope') == 'altair', (
+        f"{path}: default_scope is {cfg.get('default_scope')!r}; set default_scope = 'altair' "
+        '(inherit configs/_base_/default_runtime.py)')
+    check_model_types(cfg.model)
+    with DefaultScope.overwrite_default_scope('altair'):
+        for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            dataset = (cfg.get(key) or {}).get('dataset') or {}
+            if 'type' in dataset:
+                assert DATASETS.get(dataset['type']) is not None, (
+                    f"{path}: {key}.dataset.type '{dataset['type']}' is not registered")
+            for i, step in enumerate(dataset.get('pipeline') or []):
+                assert TRANSFORMS.get(step['type']) is not None, (
+                    f"{path}: {key}.dataset.pipeline[{i}].type '{step['type']}' is not "
+                    'registered')
+        _train_one_step(str(path), cfg.model, input_size)
+
+
+def _train_one_step(path: str, model_cfg, input_size: tuple[int, int]) -> None:
+    from mmengine.model import revert_sync_batchnorm
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+
+    from altair.registry import MODELS
+    torch.manual_seed(0)
+    model = revert_sync_batchnorm(MODELS.build(model_cfg))
+    model.init_weights()
+    model.train()
+    h, w = input_size
+    heads = model.decode_head if isinstance(model.decode_head, torch.nn.ModuleList) else [
+        model.decode_head]
+    n_classes = heads[-1].num_classes
+    meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w))
+    samples = []
+    for _ in range(2):
+        s = SegDataSample(metainfo=meta)
+        s.gt_sem_seg = PixelData(data=torch.randint(0, n_classes, (1, h, w)))
+        samples.append(s)
+    images = [torch.randint(0, 256, (3, h, w), dtype=torch.uint8) for _ in range(2)]
+    data = model.data_preprocessor(dict(inputs=images, data_samples=samples), training=True)
+    losses = model(**data, mode='loss')
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total), f'{path}: training loss is {total} on a random batch'
+    total.backward()
+    unused = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not unused, (f'{path}: {len(unused)} trainable parameters get no gradient '
+                        f'(e.g. {unused[:3]}); DDP would need find_unused_parameters=True')
+    model.eval()
+    test_samples = [SegDataSample(metainfo=meta) for _ in range(2)]
+    with torch.no_grad():
+        data = model.data_preprocessor(dict(inputs=images, data_samples=test_samples))
+        logits = model(data['inputs'], mode='tensor')
+        preds = model(data['inputs'], data['data_samples'], mode='predict')
+    assert logits.shape[:2] == (2, n_classes) and torch.isfinite(logits).all(), (
+        f'{path}: logits of shape {tuple(logits.shape)}, expected (2, {n_classes}, ...) finite')
+    assert tuple(preds[0].pred_sem_seg.data.shape[-2:]) == (h, w), (
+        f'{path}: prediction of shape {tuple(preds[0].pred_sem_seg.data.shape)} for a '
+        f'{h}x{w} input')
