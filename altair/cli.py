@@ -11,7 +11,9 @@ from typing import Callable
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input: shown as one line, without a traceback."""
-    from altair.api.config import ConfigNotFoundError, UnknownTypeError
+    from altair.api.config import ConfigNotFoundError, UnknownConfigKeyError, UnknownTypeError
+    from altair.api.paths import OutputDirError
+    from altair.engine.hooks import NonFiniteLossError
     from altair.api.plot import NoTrainingLogError
     from altair.api.predict import PredictOptionError
     from altair.api.runs import NoCheckpointError, RunNotFoundError
@@ -27,7 +29,8 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from altair.inference.tta import TTAConfigError
     from altair.plugins import PluginImportError
     from altair.registry import NameCollisionError
-    return (PluginImportError, NameCollisionError, WindowArgumentError, BlendModeError, PrecisionError, UnsupportedImageError,
+    return (PluginImportError, NameCollisionError, UnknownConfigKeyError, OutputDirError,
+            NonFiniteLossError, WindowArgumentError, BlendModeError, PrecisionError, UnsupportedImageError,
             ImageNotFoundError, TTAConfigError,
             ConfigNotFoundError, UnknownTypeError, CheckpointNotFoundError, TTAConfigMissingError,
             DataPackageMissingError, DatasetExistsError, BuildOptionError, AmpConfigError,

@@ -13,7 +13,7 @@ from altair.api.runs import create_run
 from altair.cli import build_parser, runs_table
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ('train', 'test', 'predict', 'runs', 'plot', 'demo')
+COMMANDS = ('train', 'test', 'predict', 'runs', 'plot', 'plugins', 'demo')
 
 
 def _help(capsys, *argv) -> str:
@@ -87,3 +87,22 @@ def test_cli_round_trip_and_errors(bluemarble, tmp_path):
     assert proc.returncode == 2 and f"run '{empty.id}' has no checkpoint yet" in proc.stderr
     proc = _altair('predict', prefix, str(image), '--window', '0', '128', *root, ok=False)
     assert proc.returncode == 2 and 'window must be >= 1 in both dimensions' in proc.stderr
+
+
+@pytest.mark.parametrize('args, message', [
+    (['train', 'configs/pspnet.py', '--cfg-options', 'optim_wraper.type=SGD'],
+     "error: config key 'optim_wraper' in configs/pspnet.py is not read by anything; did you "
+     "mean 'optim_wrapper'?"),
+    (['train', 'configs/pspnet.py', '--work-dir', '/sys/altair-not-writable'],
+     "error: work directory '/sys/altair-not-writable' is not writable (Operation not "
+     'permitted); choose another one or fix its permissions'),
+    (['predict', 'configs/pspnet.py', 'missing.pth', 'README.md', '--out',
+      '/sys/altair-not-writable'],  # refused before the model (or the image) is read
+     "error: output directory '/sys/altair-not-writable' is not writable (Operation not "
+     'permitted)'),
+])
+def test_bad_config_key_and_unwritable_folders_exit_2(tmp_path, args, message):
+    proc = subprocess.run([sys.executable, '-m', 'altair', *args, '--runs-root', str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.startswith(message), proc.stderr[-2000:]

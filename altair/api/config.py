@@ -113,3 +113,53 @@ def _model_parts(model_cfg: dict) -> list[tuple[str, dict]]:
                 suffix = f'[{i}]' if isinstance(sub, (list, tuple)) else ''
                 out.append((f'model.{part}{suffix}', s))
     return out
+
+
+class UnknownConfigKeyError(KeyError):
+    """A top-level config key that nothing reads and that looks like a misspelt one."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; show it plainly.
+        return str(self.args[0])
+
+
+# Top-level keys read by mmengine's Runner / FlexibleRunner, by mmseg's tools and by Altair.
+READ_KEYS = frozenset({
+    'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg',
+    'val_cfg', 'test_cfg', 'auto_scale_lr', 'optim_wrapper', 'param_scheduler',
+    'val_evaluator', 'test_evaluator', 'default_hooks', 'custom_hooks', 'data_preprocessor',
+    'load_from', 'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level', 'visualizer',
+    'default_scope', 'randomness', 'experiment_name', 'model_wrapper_cfg', 'compile',
+    'strategy', 'runner_type', 'custom_imports', 'tta_model', 'tta_pipeline', 'amp',
+    'augmentations'})
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def check_config_keys(cfg) -> None:
+    """Refuse a top-level key that nothing reads but that is one or two edits away from one
+    that is read (``optim_wraper``, ``param_schedulers``, ``modle``): mmengine would ignore
+    it silently and train with the inherited value. Other unread keys are config variables
+    (``crop_size``, ``train_pipeline``, ...) and pass.
+
+    Raises:
+        UnknownConfigKeyError: naming the key, the config file and the key it resembles.
+    """
+    for key in cfg.keys():
+        if key in READ_KEYS or key.startswith('_') or len(key) < 4:
+            continue
+        near = sorted((edit_distance(key, known), known) for known in READ_KEYS)[0]
+        if near[0] <= 2:
+            where = f' in {cfg.filename}' if getattr(cfg, 'filename', None) else ''
+            raise UnknownConfigKeyError(
+                f"config key '{key}'{where} is not read by anything; did you mean "
+                f"'{near[1]}'? (as written it would be ignored and the inherited or default "
+                f"'{near[1]}' used)")

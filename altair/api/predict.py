@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from altair.api.config import load_config
+from altair.api.paths import ensure_writable_dir
 from altair.api.test import CheckpointNotFoundError
 
 logger = logging.getLogger('altair')
@@ -159,7 +160,7 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
         save.add('labels')
     out = Path(out_dir) if out_dir is not None else Path('predictions')
     if save:
-        out.mkdir(parents=True, exist_ok=True)
+        ensure_writable_dir(out)
     total = len(window_grid(height, width, win, step))
     bar = ProgressBar(total) if progress and total > 1 else None
     collector = LabelCollector(height=height, width=width, num_classes=num_classes,
@@ -339,6 +340,8 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
     inputs = _image_inputs(images)  # bad paths fail before the model loads
     if device == 'auto':
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if out_dir is not None and save:
+        ensure_writable_dir(out_dir)  # before the model loads
     net, default_out = _resolve_model(model, device, root)
     crop = getattr(net, 'altair_train_crop', None)
     window = window_size if window_size is not None else (crop or (512, 512))

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from mmengine.config import Config
 
-from altair.api.config import check_model_types, load_config
+from altair.api.config import check_config_keys, check_model_types, load_config
+from altair.api.paths import ensure_writable_dir
 from altair.api.runs import Run, RunNotFoundError, create_run, list_runs, load_run, run_name
 from altair.engine.amp import apply_amp
 from altair.engine.device import detect_launcher
@@ -36,6 +37,7 @@ def prepare_config(cfg: Config, *, work_dir: str | os.PathLike | None = None,
     what the environment says (torchrun / Slurm variables, see ``detect_launcher``); ``amp``
     defaults to the config's own ``amp`` key.
     """
+    check_config_keys(cfg)
     cfg.setdefault('default_scope', 'altair')
     cfg.setdefault('runner_type', 'AltairRunner')
     if work_dir is not None:
@@ -43,6 +45,10 @@ def prepare_config(cfg: Config, *, work_dir: str | os.PathLike | None = None,
     elif cfg.get('work_dir') is None:
         name = Path(config_path).stem if config_path else 'altair'
         cfg.work_dir = str(Path('work_dirs') / name)
+    # a resumed run draws the same random numbers; a NaN loss stops before it is checkpointed
+    have = {h.get('type') for h in cfg.get('custom_hooks') or []}
+    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+        dict(type=t) for t in ('RngStateHook', 'StopOnNonFiniteLossHook') if t not in have]
     cfg.launcher = launcher or detect_launcher()
     checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
     if checkpoint is not None and checkpoint.get('type') == 'CheckpointHook':
@@ -83,9 +89,11 @@ def build_runner(cfg: Config):
 
     Raises:
         StrategyUnavailableError: a DeepSpeed config without DeepSpeed installed.
+        OutputDirError: the work directory cannot be written.
     """
     import altair.engine  # noqa: F401  (registers AltairRunner, safe checkpoint globals)
     from altair.registry import RUNNERS
+    ensure_writable_dir(cfg.work_dir, 'work directory')
     strategy = str((cfg.get('strategy') or {}).get('type', ''))
     if 'DeepSpeed' in strategy:
         try:

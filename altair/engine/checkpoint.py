@@ -14,7 +14,9 @@ instead and resolves only those attributes.
 """
 from __future__ import annotations
 
+import os
 import pickle
+import re
 
 import numpy as np
 import torch
@@ -58,5 +60,51 @@ def mmengine_checkpoint_globals() -> list:
 
 
 def allow_mmengine_checkpoints() -> None:
-    """Allow-list :func:`mmengine_checkpoint_globals` for ``torch.load(weights_only=True)``."""
+    """Allow-list :func:`mmengine_checkpoint_globals` for ``torch.load(weights_only=True)`` and
+    make mmengine's local checkpoint loader (resume, ``load_from``, ``init_cfg`` Pretrained,
+    ``load_checkpoint``) :func:`safe_load`."""
+    global _ALLOWED
+    if _ALLOWED:
+        return
     torch.serialization.add_safe_globals(mmengine_checkpoint_globals())
+    from mmengine.runner.checkpoint import CheckpointLoader
+    # mmengine logs "Loads checkpoint by <name minus 'load_from_'> backend": keep 'local'
+    CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local)
+    _ALLOWED = True
+
+
+_ALLOWED = False
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint holding objects that unpickling would have to construct by running code."""
+
+
+def safe_load(path, map_location=None):
+    """``torch.load(path, weights_only=True)`` with mmengine's training state allowed.
+
+    Raises:
+        UnsafeCheckpointError: the file holds anything else (e.g. a pickle that calls
+            ``os.system``), naming the file, the offending global and how to convert a file
+            you trust.
+    """
+    allow_mmengine_checkpoints()
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r'(?:GLOBAL|global) ([\w.]+)', str(exc))
+        what = f"'{found.group(1)}'" if found else 'an object that is not allowed'
+        raise UnsafeCheckpointError(
+            f"refusing to load checkpoint '{path}': it contains {what}, which is not a tensor, "
+            'number or mmengine training state, and unpickling it could run code. If you trust '
+            'the file, convert it once and use the copy: python -c "import torch; '
+            f"c = torch.load('{path}', weights_only=False); "
+            f"torch.save(dict(state_dict=c.get('state_dict', c)), '{path}.safe.pth')\"") from None
+
+
+def load_from_local(filename, map_location=None):
+    """mmengine's loader for local paths, weights-only (see :func:`safe_load`)."""
+    path = os.path.expanduser(filename)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint '{filename}' does not exist")
+    return safe_load(path, map_location)

@@ -1,9 +1,11 @@
 """Hooks: a run's metrics for the run store, and crash-safe checkpoints."""
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
+from functools import partial
 from pathlib import Path
 
 from mmengine.dist import barrier, is_main_process, master_only
@@ -51,6 +53,38 @@ def _number(value):
         return value
 
 
+class _DeferRemoval:
+    """A file backend whose ``remove``/``rmtree`` only record the path (done after saving)."""
+
+    def __init__(self, backend, removed: list) -> None:
+        self.backend, self._removed = backend, removed
+
+    def remove(self, path) -> None:
+        self._removed.append(path)
+
+    rmtree = remove
+
+    def __getattr__(self, name):
+        return getattr(self.backend, name)
+
+
+def _best_atomically(save, out_dir, filename, *args, **kwargs) -> None:
+    """``runner.save_checkpoint`` for ``best_*`` files: a temporary name, then a rename."""
+    if not filename.startswith('best_') or not is_main_process():
+        return save(out_dir, filename, *args, **kwargs)
+    tmp = partial_path(Path(filename)).name
+    try:
+        save(out_dir, tmp, *args, **kwargs)
+    except BaseException:
+        Path(out_dir, tmp).unlink(missing_ok=True)
+        raise
+    os.replace(os.path.join(out_dir, tmp), os.path.join(out_dir, filename))
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (full disk, removed folder); nothing was replaced."""
+
+
 @HOOKS.register_module()
 class AltairCheckpointHook(CheckpointHook):
     """mmengine's ``CheckpointHook`` with an order that survives a crash at any moment.
@@ -64,9 +98,39 @@ class AltairCheckpointHook(CheckpointHook):
     ``prepare_config`` turns a config's ``CheckpointHook`` into this one.
     """
 
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        """mmengine's, with the previous best removed only *after* the new best is written
+        (under a temporary name, then renamed)."""
+        from mmengine.fileio import LocalBackend
+        if not self.save_best or not isinstance(self.file_backend, LocalBackend):
+            return super()._save_best_checkpoint(runner, metrics)
+        backend, removed = self.file_backend, []
+        info = runner.message_hub.runtime_info
+        before = ({k: v for k, v in info.items() if k.startswith('best_')},
+                  {k: copy.copy(v) for k, v in vars(self).items()
+                   if k.startswith('best_ckpt_path')})
+        self.file_backend = _DeferRemoval(backend, removed)
+        runner.save_checkpoint = partial(_best_atomically, runner.save_checkpoint)
+        try:
+            super()._save_best_checkpoint(runner, metrics)
+        except BaseException:  # the new best was not written: the old one stays the best
+            for key, value in before[0].items():
+                runner.message_hub.update_info(key, value)
+            vars(self).update(before[1])
+            raise
+        finally:
+            self.file_backend = backend
+            del runner.save_checkpoint  # the Runner method again
+        current = {str(p) for p in [getattr(self, 'best_ckpt_path', None),
+                                    *getattr(self, 'best_ckpt_path_dict', {}).values()] if p}
+        for path in removed:
+            if str(path) not in current:
+                (backend.rmtree if backend.isdir(path) else backend.remove)(path)
+
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         from mmengine.fileio import LocalBackend
-        if not isinstance(self.file_backend, LocalBackend):
+        if not isinstance(getattr(self.file_backend, 'backend', self.file_backend),
+                          LocalBackend):
             return super()._save_checkpoint_with_step(runner, step, meta)
         stale, kept = [], list(self.keep_ckpt_ids)
         if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids
@@ -78,22 +142,32 @@ class AltairCheckpointHook(CheckpointHook):
         name = self.filename_tmpl.format(step)
         self.last_ckpt = os.path.join(self.out_dir, name)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        partial = partial_path(Path(name)).name
+        tmp_name = partial_path(Path(name)).name
         try:
-            runner.save_checkpoint(self.out_dir, partial, self.file_client_args,
+            runner.save_checkpoint(self.out_dir, tmp_name, self.file_client_args,
                                    save_optimizer=self.save_optimizer,
                                    save_param_scheduler=self.save_param_scheduler, meta=meta,
                                    by_epoch=self.by_epoch, backend_args=self.backend_args,
                                    **self.args)
-        except BaseException:  # nothing was replaced or deleted: undo the bookkeeping
+        except BaseException as exc:  # nothing was replaced or deleted: undo the bookkeeping
             self.keep_ckpt_ids.clear()
             self.keep_ckpt_ids.extend(kept)
             runner.message_hub.update_info('keep_ckpt_ids', kept)
+            Path(self.out_dir, tmp_name).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                previous = (Path(runner.work_dir) / 'last_checkpoint')
+                kept_msg = (f'the previous checkpoint {previous.read_text().strip()} is intact '
+                            'and last_checkpoint still names it' if previous.is_file()
+                            else 'no earlier checkpoint exists')
+                raise CheckpointWriteError(
+                    f'could not write checkpoint {name} in {self.out_dir} '
+                    f'({exc.strerror or exc}); {kept_msg}. Free space (or fix the folder) and '
+                    'continue with --resume') from exc
             raise
         barrier()  # sharded (FSDP 'local') checkpoints: every rank has written its part
         if not is_main_process():
             return
-        os.replace(os.path.join(self.out_dir, partial), self.last_ckpt)
+        os.replace(os.path.join(self.out_dir, tmp_name), self.last_ckpt)
         record = Path(runner.work_dir) / 'last_checkpoint'
         tmp = partial_path(record)
         tmp.write_text(self.last_ckpt)
@@ -104,3 +178,72 @@ class AltairCheckpointHook(CheckpointHook):
                 shutil.rmtree(path)
             else:
                 path.unlink(missing_ok=True)
+
+
+@HOOKS.register_module()
+class RngStateHook(Hook):
+    """Make a resumed run draw the same random numbers as an uninterrupted one.
+
+    mmengine's checkpoints keep weights, optimizer, schedulers and the data position (the
+    loop replays the sampler up to the checkpoint's iteration), but not torch's random state,
+    so after ``--resume`` dropout and drop-path masks differ from the run that was not
+    interrupted. This hook stores torch's CPU (and CUDA) generator states in every
+    checkpoint's ``meta`` and restores them just before the first iteration after a resume,
+    i.e. after the loop has replayed the data pipeline (whose NumPy draws are reproduced by
+    that replay, or by the seeded workers). ``prepare_config`` adds it to every training.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self) -> None:
+        self._pending: dict | None = None
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        import torch
+        state = dict(torch=torch.get_rng_state())
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state['cuda'] = torch.cuda.get_rng_state_all()
+        checkpoint.setdefault('meta', {})['altair_rng'] = state
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        self._pending = (checkpoint.get('meta') or {}).get('altair_rng')
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        if self._pending is None:
+            return
+        import torch
+        torch.set_rng_state(self._pending['torch'])
+        if 'cuda' in self._pending and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(self._pending['cuda'])
+        self._pending = None
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN or infinite loss."""
+
+
+@HOOKS.register_module()
+class StopOnNonFiniteLossHook(Hook):
+    """Stop training at the first NaN or infinite loss, before that iteration is checkpointed.
+
+    The optimizer has already stepped with the bad gradients, so the weights in memory are
+    spoiled; raising here (priority above the checkpoint hook's) keeps the last checkpoint
+    the last good one, and the run is recorded as failed with this message.
+    """
+
+    priority = 'ABOVE_NORMAL'
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        import math
+        values = {k: float(v) for k, v in (outputs or {}).items() if 'loss' in k}
+        bad = {k: v for k, v in values.items() if not math.isfinite(v)}
+        if not bad:
+            return
+        last = runner.message_hub.get_info('last_ckpt')
+        keep = (f'the last good checkpoint is {last}' if last
+                else 'no checkpoint was written before it')
+        parts = ', '.join(f'{k}={v}' for k, v in values.items())
+        raise NonFiniteLossError(
+            f'loss is not finite at iteration {runner.iter + 1} ({parts}); training stopped and '
+            f'{keep}. Lower the learning rate, clip gradients (optim_wrapper.clip_grad='
+            'dict(max_norm=...)), use bf16 rather than fp16, or check the data for invalid values')

@@ -66,10 +66,10 @@ def export_backbone(checkpoint: str | os.PathLike, out: str | os.PathLike, *,
     Raises:
         KeyError: no weights under ``prefix`` or an unknown ``convert``.
     """
-    import altair.engine  # noqa: F401  (weights-only loading of mmengine checkpoints)
+    from altair.engine.checkpoint import safe_load  # weights-only, mmengine state allowed
     if convert not in CONVERTERS:
         raise KeyError(f"unknown conversion '{convert}'; choose one of {', '.join(CONVERTERS)}")
-    state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    state = safe_load(checkpoint, map_location='cpu')
     state = state.get('state_dict', state)
     weights = backbone_state(state, prefix)
     if not weights:
