@@ -1,4 +1,4 @@
-"""Hooks for the distributed tests, pulled into a training with
+"""Hooks for the distributed and reliability tests, pulled into a training with
 ``custom_imports=dict(imports=['tests.engine.rank_hooks'])`` (never imported by Altair)."""
 from __future__ import annotations
 
@@ -33,3 +33,16 @@ class TestKillRankHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         if get_rank() == self.rank and runner.iter + 1 >= self.after_iter:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+@HOOKS.register_module()
+class TestNaNLossHook(Hook):
+    """From iteration ``from_iter`` on, the decode head's loss is multiplied by NaN."""
+
+    def __init__(self, from_iter: int = 3) -> None:
+        self.from_iter = from_iter
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        if runner.iter + 1 >= self.from_iter:
+            model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+            model.decode_head.loss_decode.loss_weight = float('nan')
