@@ -152,6 +152,19 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument('--out', help='PNG path (default: <run>/curves.png)')
     _root(plot)
 
+    check = sub.add_parser(
+        'check-data', help="scan a config's datasets for problems before training",
+        description='Read every image and mask of the datasets a config trains and evaluates '
+        'on: unreadable or truncated files, images without masks, size mismatches, label '
+        'values that are not classes, bit depths and bands the pipeline would alter, extreme '
+        'sizes; then pixels per class. Exit status 1 if there are errors.')
+    check.add_argument('config', help='config file')
+    check.add_argument('--split', nargs='+', default=['train', 'val', 'test'],
+                       choices=['train', 'val', 'test'], help='(default: all three)')
+    check.add_argument('--max-findings', type=int, default=50, metavar='N',
+                       help='print at most N findings (default: %(default)s)')
+    _common(check)
+
     sub.add_parser('plugins', help='list installed plugins and what each registers',
                    description="List the installed packages that declare the 'altair.plugins' "
                    'entry point, import each and show what it registers (exit 1 if one fails).')
@@ -239,6 +252,15 @@ def _plot(args) -> int:
     return 0
 
 
+def _check_data(args) -> int:
+    from altair.api.config import load_config
+    from altair.datasets.check import check_dataset, format_report
+    report = check_dataset(load_config(args.config, cfg_options=args.cfg_options),
+                           splits=args.split, progress=sys.stdout.isatty())
+    print(format_report(report, max_findings=args.max_findings))
+    return 0 if report.ok else 1
+
+
 def _plugins(args) -> int:
     from altair.plugins import (DISABLE_ENV, GROUP, PluginImportError, components, disabled,
                                 installed, load_plugin)
@@ -276,7 +298,7 @@ def _demo(args) -> int:
 
 
 COMMANDS = dict(train=_train, test=_test, predict=_predict, runs=_runs, plot=_plot,
-                plugins=_plugins, demo=_demo)
+                plugins=_plugins, demo=_demo, **{'check-data': _check_data})
 
 
 def main(argv: list[str] | None = None) -> int:

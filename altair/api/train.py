@@ -55,6 +55,7 @@ def prepare_config(cfg: Config, *, work_dir: str | os.PathLike | None = None,
         checkpoint['type'] = 'AltairCheckpointHook'  # same options, crash-safe order
     amp = amp or cfg.pop('amp', None)  # `amp = 'bf16'` in a config = --amp bf16
     _apply_augmentations(cfg)
+    _check_samples(cfg)
     if amp is not None:
         cfg.optim_wrapper = apply_amp(cfg.optim_wrapper, amp)
     if resume:
@@ -82,6 +83,27 @@ def _apply_augmentations(cfg: Config) -> None:
     dataset.pipeline = with_preset(dataset.pipeline, spec['preset'],
                                    crop_size=spec.get('crop_size', cfg.get('crop_size')),
                                    ignore_index=ignore)
+
+
+def _check_samples(cfg: Config) -> None:
+    """``CheckSegSample`` after every ``LoadAnnotations`` of the train/val/test pipelines."""
+    head = cfg.model.get('decode_head') or {}
+    head = head[-1] if isinstance(head, (list, tuple)) else head
+    if 'num_classes' not in head:
+        return
+    check = dict(type='CheckSegSample', num_classes=head['num_classes'],
+                 ignore_index=head.get('ignore_index', 255))
+    for split in ('train', 'val', 'test'):
+        dataset = (cfg.get(f'{split}_dataloader') or {}).get('dataset') or {}
+        while 'pipeline' not in dataset and 'dataset' in dataset:
+            dataset = dataset['dataset']
+        steps = list(dataset.get('pipeline') or [])
+        if any(s.get('type') == 'CheckSegSample' for s in steps):
+            continue
+        for i, step in enumerate(steps):
+            if str(step.get('type', '')).endswith('LoadAnnotations'):
+                dataset['pipeline'] = steps[:i + 1] + [check] + steps[i + 1:]
+                break
 
 
 def build_runner(cfg: Config):

@@ -1,5 +1,6 @@
-"""Registered data transforms: augmentation presets."""
+"""Registered data transforms: augmentation presets, the sample check."""
 from altair.datasets.transforms.aug_preset import AugPreset
+from altair.datasets.transforms.check import CheckSegSample, SegSampleError
 from altair.datasets.transforms.presets import PRESETS, UnknownPresetError, build_preset
 
-__all__ = ['AugPreset', 'PRESETS', 'UnknownPresetError', 'build_preset']
+__all__ = ['AugPreset', 'CheckSegSample', 'SegSampleError', 'PRESETS', 'UnknownPresetError', 'build_preset']

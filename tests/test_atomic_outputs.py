@@ -1,0 +1,97 @@
+"""Interrupted work leaves nothing under a final name, and rerunning it completes: a SIGKILLed
+prediction, an interrupted dataset build, an interrupted backbone export."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def pspnet_checkpoint(tmp_path, in_repo_root) -> Path:
+    from mmengine.registry import DefaultScope
+
+    from altair.api.config import load_config
+    from altair.registry import MODELS
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('altair'):
+        model = MODELS.build(load_config('configs/pspnet.py').model)
+    path = tmp_path / 'pspnet.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return path
+
+
+@pytest.mark.slow
+def test_a_sigkilled_prediction_leaves_no_final_file_and_a_rerun_completes(
+        tmp_path, pspnet_checkpoint):
+    rng = np.random.default_rng(0)
+    image = tmp_path / 'big.png'
+    cv2.imwrite(str(image), rng.integers(0, 256, (1536, 1536, 3), dtype=np.uint8))
+    out = tmp_path / 'out'
+    cmd = [sys.executable, '-m', 'altair', 'predict', 'configs/pspnet.py',
+           str(pspnet_checkpoint), str(image), '--out', str(out), '--sliding-window',
+           '--window', '256', '256', '--save', 'labels', '--runs-root', str(tmp_path / 'runs')]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    partial = out / '.big_labels.partial.tif'
+    deadline = time.monotonic() + 300
+    while not partial.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert partial.exists(), proc.stderr.read().decode()[-2000:] if proc.poll() else 'timeout'
+    time.sleep(0.5)  # well inside the window loop
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    assert not (out / 'big_labels.tif').exists()
+    rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == ['big_labels.tif']
+    import rasterio
+    with rasterio.open(out / 'big_labels.tif') as src:
+        labels = src.read(1)
+    assert labels.shape == (1536, 1536) and labels.max() < 8
+
+
+def test_an_interrupted_dataset_build_leaves_nothing_and_a_rerun_completes(tmp_path,
+                                                                           monkeypatch):
+    import altair.datasets.bluemarble_build as build
+    real, calls = cv2.imwrite, []
+
+    def dying(path, img, *args):
+        calls.append(path)
+        if len(calls) == 40:
+            raise KeyboardInterrupt
+        return real(path, img, *args)
+    monkeypatch.setattr(cv2, 'imwrite', dying)  # the builder imports cv2 inside
+    out = tmp_path / 'bluemarble'
+    with pytest.raises(KeyboardInterrupt):
+        build.build_bluemarble(out, progress=False)
+    assert list(tmp_path.iterdir()) == []  # not even the temporary folder
+    monkeypatch.setattr(cv2, 'imwrite', real)
+    meta = build.build_bluemarble(out, progress=False)
+    assert (out / 'meta.json').is_file() and meta
+
+
+def test_an_interrupted_export_leaves_nothing(tmp_path, pspnet_checkpoint, monkeypatch):
+    from altair.models.selfsup import export
+    real = torch.save
+
+    def dying(obj, f, *args, **kwargs):
+        Path(f).write_bytes(b'half')
+        raise KeyboardInterrupt
+    monkeypatch.setattr(export.torch, 'save', dying)
+    target = tmp_path / 'exported' / 'backbone.pth'
+    with pytest.raises(KeyboardInterrupt):
+        export.export_backbone(pspnet_checkpoint, target, convert='none')
+    assert [p.name for p in target.parent.iterdir()] in ([], ['.backbone.partial.pth'])
+    assert not target.exists()
+    monkeypatch.setattr(export.torch, 'save', real)
+    export.export_backbone(pspnet_checkpoint, target, convert='none')
+    assert sorted(p.name for p in target.parent.iterdir()) == ['backbone.pth']
