@@ -13,7 +13,10 @@ def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input: shown as one line, without a traceback."""
     from altair.api.config import ConfigNotFoundError, UnknownConfigKeyError, UnknownTypeError
     from altair.api.paths import OutputDirError
-    from altair.engine.hooks import NonFiniteLossError
+    from altair.datasets.check import DatasetFolderError
+    from altair.datasets.transforms.check import SegSampleError
+    from altair.engine.checkpoint import UnsafeCheckpointError
+    from altair.engine.hooks import CheckpointWriteError, NonFiniteLossError
     from altair.api.plot import NoTrainingLogError
     from altair.api.predict import PredictOptionError
     from altair.api.runs import NoCheckpointError, RunNotFoundError
@@ -30,7 +33,8 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from altair.plugins import PluginImportError
     from altair.registry import NameCollisionError
     return (PluginImportError, NameCollisionError, UnknownConfigKeyError, OutputDirError,
-            NonFiniteLossError, WindowArgumentError, BlendModeError, PrecisionError, UnsupportedImageError,
+            NonFiniteLossError, DatasetFolderError, SegSampleError, UnsafeCheckpointError,
+            CheckpointWriteError, WindowArgumentError, BlendModeError, PrecisionError, UnsupportedImageError,
             ImageNotFoundError, TTAConfigError,
             ConfigNotFoundError, UnknownTypeError, CheckpointNotFoundError, TTAConfigMissingError,
             DataPackageMissingError, DatasetExistsError, BuildOptionError, AmpConfigError,

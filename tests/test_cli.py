@@ -100,6 +100,9 @@ def test_cli_round_trip_and_errors(bluemarble, tmp_path):
       '/sys/altair-not-writable'],  # refused before the model (or the image) is read
      "error: output directory '/sys/altair-not-writable' is not writable (Operation not "
      'permitted)'),
+    (['train', 'configs/pspnet.py', '--cfg-options', 'train_dataloader.dataset.data_root=/nope'],
+     "error: train_dataloader.dataset: /nope/img_dir/train: image folder does not exist "
+     '(data_root + data_prefix.img_path); see `altair check-data CONFIG`'),
 ])
 def test_bad_config_key_and_unwritable_folders_exit_2(tmp_path, args, message):
     proc = subprocess.run([sys.executable, '-m', 'altair', *args, '--runs-root', str(tmp_path)],

@@ -79,7 +79,7 @@ def test_checkpoint(config, checkpoint: str | os.PathLike, *, tta: bool = False,
     if out:
         cfg.test_evaluator['output_dir'] = out
         cfg.test_evaluator['keep_results'] = True
-    runner = build_runner(cfg)
+    runner = build_runner(cfg, splits=('test',))
     return runner.test()
 
 

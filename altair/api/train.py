@@ -106,16 +106,19 @@ def _check_samples(cfg: Config) -> None:
                 break
 
 
-def build_runner(cfg: Config):
+def build_runner(cfg: Config, splits: tuple[str, ...] = ('train', 'val')):
     """The runner named by ``cfg.runner_type`` (``AltairRunner`` once ``prepare_config`` ran).
 
     Raises:
         StrategyUnavailableError: a DeepSpeed config without DeepSpeed installed.
         OutputDirError: the work directory cannot be written.
+        DatasetFolderError: a segmentation dataset's folder of ``splits`` is missing or empty.
     """
     import altair.engine  # noqa: F401  (registers AltairRunner, safe checkpoint globals)
     from altair.registry import RUNNERS
     ensure_writable_dir(cfg.work_dir, 'work directory')
+    from altair.datasets.check import check_dataset_folders
+    check_dataset_folders(cfg, [s for s in splits if cfg.get(f'{s}_cfg')])
     strategy = str((cfg.get('strategy') or {}).get('type', ''))
     if 'DeepSpeed' in strategy:
         try:

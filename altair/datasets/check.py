@@ -71,6 +71,7 @@ def dataset_specs(cfg, splits: Iterable[str] = ('train', 'val', 'test')) -> list
     """The datasets of ``cfg``'s ``<split>_dataloader``s (a split shared with another, as
     ``test_dataloader = val_dataloader``, once)."""
     from mmengine.registry import DefaultScope
+    from mmseg.datasets import BaseSegDataset
 
     from altair.registry import DATASETS
     specs, seen = [], []
@@ -86,6 +87,8 @@ def dataset_specs(cfg, splits: Iterable[str] = ('train', 'val', 'test')) -> list
         seen.append(ds_cfg)
         with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'altair')):
             ds = DATASETS.build(dict(ds_cfg, lazy_init=True, pipeline=[]))
+        if not isinstance(ds, BaseSegDataset):  # e.g. unlabelled images for pretraining
+            continue
         load = next((t for t in ds_cfg.get('pipeline') or []
                      if str(t.get('type', '')).endswith('LoadImageFromFile')), {})
         specs.append(DatasetSpec(
@@ -179,6 +182,40 @@ def label_values(mask: np.ndarray, spec: DatasetSpec) -> np.ndarray:
     return values
 
 
+def folder_problem(spec: DatasetSpec) -> tuple[Path, str] | None:
+    """(folder, message) when the image or mask folder is missing or holds no image."""
+    if not spec.img_dir.is_dir():
+        return spec.img_dir, 'image folder does not exist (data_root + data_prefix.img_path)'
+    if next((p for p in spec.img_dir.rglob(f'*{spec.img_suffix}') if p.is_file()), None) is None:
+        others = sorted({p.suffix for p in spec.img_dir.rglob('*') if p.is_file()})
+        hint = f"; it holds {', '.join(others)} files (img_suffix?)" if others else (
+            '; it is empty')
+        return spec.img_dir, f"no '*{spec.img_suffix}' images{hint}"
+    if not spec.ann_dir.is_dir():
+        return spec.ann_dir, ('mask folder does not exist (data_root + '
+                              'data_prefix.seg_map_path)')
+    return None
+
+
+class DatasetFolderError(FileNotFoundError):
+    """A dataset folder that is missing or holds no image."""
+
+
+def check_dataset_folders(cfg, splits: Iterable[str]) -> None:
+    """Refuse to start when a split's image or mask folder is missing or empty (mmengine
+    would fail later with "need at least one array to concatenate").
+
+    Raises:
+        DatasetFolderError: naming the split, the folder and what was expected.
+    """
+    for spec in dataset_specs(cfg, splits):
+        problem = folder_problem(spec)
+        if problem is not None:
+            raise DatasetFolderError(
+                f'{spec.split}_dataloader.dataset: {problem[0]}: {problem[1]}; see '
+                '`altair check-data CONFIG`')
+
+
 def check_split(spec: DatasetSpec, report: DataReport, *, progress: bool = True) -> None:
     """Append ``spec``'s findings and class counts to ``report``."""
     def add(level: str, path, message: str) -> None:
@@ -188,20 +225,11 @@ def check_split(spec: DatasetSpec, report: DataReport, *, progress: bool = True)
     split = SplitReport(spec.split, spec.classes, class_pixels=np.zeros(n, np.int64),
                         class_images=np.zeros(n, np.int64))
     report.splits.append(split)
-    if not spec.img_dir.is_dir():
-        add('error', spec.img_dir, 'image folder does not exist (data_root + data_prefix.img_path)')
+    problem = folder_problem(spec)
+    if problem is not None:
+        add('error', *problem)
         return
     images = sorted(p for p in spec.img_dir.rglob(f'*{spec.img_suffix}') if p.is_file())
-    if not images:
-        others = sorted({p.suffix for p in spec.img_dir.rglob('*') if p.is_file()})
-        hint = f"; it holds {', '.join(others)} files (img_suffix?)" if others else (
-            '; it is empty')
-        add('error', spec.img_dir, f"no '*{spec.img_suffix}' images{hint}")
-        return
-    if not spec.ann_dir.is_dir():
-        add('error', spec.ann_dir, 'mask folder does not exist (data_root + '
-            'data_prefix.seg_map_path)')
-        return
     bar = None
     if progress and len(images) > 1:
         from mmengine.utils import ProgressBar

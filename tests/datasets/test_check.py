@@ -75,7 +75,7 @@ def test_truncated_image(tmp_path):
     _good(tmp_path)
     path = tmp_path / 'img_dir' / 'train' / 'good.png'
     path.write_bytes(path.read_bytes()[:60])
-    assert _errors(tmp_path) == [f'error: train: <root>/img_dir/train/good.png: cannot be read '
+    assert _errors(tmp_path) == ['error: train: <root>/img_dir/train/good.png: cannot be read '
                                  '(ValueError: not a decodable image (corrupt or truncated?))']
 
 

@@ -72,7 +72,7 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(bluemarble, 
         alt.train('configs/pspnet.py', cfg_options=opts, work_dir=tmp_path / 'w',
                   root=tmp_path / 'runs')
     assert str(info.value).startswith(
-        f"loss is not finite at iteration 3 (loss=nan, decode.loss_ce=nan, aux.loss_ce=")
+        "loss is not finite at iteration 3 (loss=nan, decode.loss_ce=nan, aux.loss_ce=")
     assert f"training stopped and the last good checkpoint is {tmp_path / 'w' / 'iter_2.pth'}" \
         in str(info.value)
     assert sorted(p.name for p in (tmp_path / 'w').glob('iter_*.pth')) == ['iter_2.pth']
