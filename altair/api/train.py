@@ -116,9 +116,6 @@ def build_runner(cfg: Config, splits: tuple[str, ...] = ('train', 'val')):
     """
     import altair.engine  # noqa: F401  (registers AltairRunner, safe checkpoint globals)
     from altair.registry import RUNNERS
-    ensure_writable_dir(cfg.work_dir, 'work directory')
-    from altair.datasets.check import check_dataset_folders
-    check_dataset_folders(cfg, [s for s in splits if cfg.get(f'{s}_cfg')])
     strategy = str((cfg.get('strategy') or {}).get('type', ''))
     if 'DeepSpeed' in strategy:
         try:
@@ -127,6 +124,9 @@ def build_runner(cfg: Config, splits: tuple[str, ...] = ('train', 'val')):
             raise StrategyUnavailableError(
                 f"strategy '{strategy}' needs DeepSpeed, which is not installed: "
                 "pip install 'altair-seg[deepspeed]' (DeepSpeed trains on CUDA GPUs)") from None
+    from altair.datasets.check import check_dataset_folders
+    ensure_writable_dir(cfg.work_dir, 'work directory')
+    check_dataset_folders(cfg, [s for s in splits if cfg.get(f'{s}_cfg')])
     return RUNNERS.build(cfg)
 
 

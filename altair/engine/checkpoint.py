@@ -93,7 +93,8 @@ def safe_load(path, map_location=None):
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         found = re.search(r'(?:GLOBAL|global) ([\w.]+)', str(exc))
-        what = f"'{found.group(1)}'" if found else 'an object that is not allowed'
+        what = f"'{found.group(1)}'" if found else (
+            f'an object that is not allowed ({str(exc).splitlines()[0]})')
         raise UnsafeCheckpointError(
             f"refusing to load checkpoint '{path}': it contains {what}, which is not a tensor, "
             'number or mmengine training state, and unpickling it could run code. If you trust '
