@@ -82,30 +82,31 @@ def load_plugin(plugin: Plugin) -> ModuleType:
 
 _loaded: set[str] = set()
 _busy = False
+_done = False  # every installed plugin imported: later calls return at once
 
 
 def load_plugins() -> list[str]:
-    """Import every installed plugin not disabled and not yet imported; cheap after the first
-    call. Re-entrant calls (a plugin's import looking a name up) return at once.
+    """Import every installed plugin not disabled and not yet imported. The entry points are
+    read once per process (registry lookups call this constantly); re-entrant calls (a
+    plugin's import looking a name up) return at once.
 
     Returns:
         The entry-point names imported so far.
 
     Raises:
-        PluginImportError: the first plugin that fails (it is tried again on the next call).
+        PluginImportError: the first plugin that fails (every later call tries it again).
     """
-    global _busy
-    if _busy:
+    global _busy, _done
+    if _busy or _done:
         return sorted(_loaded)
     off = disabled()
-    if 'all' in off:
-        return sorted(_loaded)
     _busy = True
     try:
         for plugin in installed():
-            if plugin.name not in _loaded and plugin.name not in off:
+            if plugin.name not in _loaded and plugin.name not in off and 'all' not in off:
                 load_plugin(plugin)
                 _loaded.add(plugin.name)
+        _done = True
     finally:
         _busy = False
     return sorted(_loaded)

@@ -32,6 +32,7 @@ def fresh_plugins(monkeypatch):
     registered (not the libraries' components a lazy import registered meanwhile)."""
     from altair import plugins
     monkeypatch.setattr(plugins, '_loaded', set())
+    monkeypatch.setattr(plugins, '_done', False)
     monkeypatch.delenv(plugins.DISABLE_ENV, raising=False)
     before = {id(r): set(r.module_dict) for r in plugins.all_registries()}
     yield
