@@ -94,8 +94,11 @@ class AltairCheckpointHook(CheckpointHook):
     saving leaves no complete checkpoint and ``last_checkpoint`` pointing at a deleted file
     (seen in the killed-rank test). Here the new checkpoint is written under a temporary name
     and renamed, ``last_checkpoint`` is replaced atomically, and only then are the checkpoints
-    beyond ``max_keep_ckpts`` deleted. Other backends than the local disk keep mmengine's order.
-    ``prepare_config`` turns a config's ``CheckpointHook`` into this one.
+    beyond ``max_keep_ckpts`` deleted. ``save_best`` checkpoints likewise: mmengine deletes the
+    previous best first; here it goes once the new best is complete. A write that fails (a full
+    disk) leaves everything as it was and raises :class:`CheckpointWriteError`. Other backends
+    than the local disk keep mmengine's order. ``prepare_config`` turns a config's
+    ``CheckpointHook`` into this one.
     """
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
