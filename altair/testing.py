@@ -167,8 +167,12 @@ def _check_transform_alignment(name: str, transform) -> None:
         f"{out['gt_seg_map'].shape[:2]} no longer have the same size")
 
 
-def check_config(path: str | Path, *, input_size: tuple[int, int] = (64, 64)) -> None:
-    """Load a config, resolve its types, build its model and train one tiny step."""
+def check_config(path: str | Path, *, input_size: tuple[int, int] = (64, 64)):
+    """Load a config, resolve its types, build its model and train one tiny step.
+
+    Returns:
+        The model after the step (its parameters keep their gradients).
+    """
     from altair.api.config import check_model_types, load_config
     from altair.registry import DATASETS, TRANSFORMS
     from mmengine.registry import DefaultScope
@@ -187,10 +191,10 @@ def check_config(path: str | Path, *, input_size: tuple[int, int] = (64, 64)) ->
                 assert TRANSFORMS.get(step['type']) is not None, (
                     f"{path}: {key}.dataset.pipeline[{i}].type '{step['type']}' is not "
                     'registered')
-        _train_one_step(str(path), cfg.model, input_size)
+        return _train_one_step(str(path), cfg.model, input_size)
 
 
-def _train_one_step(path: str, model_cfg, input_size: tuple[int, int]) -> None:
+def _train_one_step(path: str, model_cfg, input_size: tuple[int, int]):
     from mmengine.model import revert_sync_batchnorm
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
@@ -230,3 +234,4 @@ def _train_one_step(path: str, model_cfg, input_size: tuple[int, int]) -> None:
     assert tuple(preds[0].pred_sem_seg.data.shape[-2:]) == (h, w), (
         f'{path}: prediction of shape {tuple(preds[0].pred_sem_seg.data.shape)} for a '
         f'{h}x{w} input')
+    return model

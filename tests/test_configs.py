@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-import torch
 from mmengine.registry import DefaultScope
 
 from altair.api.config import load_config
@@ -55,27 +54,10 @@ def test_config_loads_and_builds(path):
 
 @pytest.mark.parametrize('path', SHORT)
 def test_short_config_trains_one_step(path):
-    torch.manual_seed(0)
-    cfg = load_config(ROOT / path)
-    model = _build(cfg)
-    model.train()
-    from mmengine.model import revert_sync_batchnorm
-    from mmseg.structures import SegDataSample
-    from mmengine.structures import PixelData
-    model = revert_sync_batchnorm(model)
-    inputs = torch.randn(2, 3, 64, 64)
-    samples = []
-    for _ in range(2):
-        s = SegDataSample(metainfo=dict(img_shape=(64, 64), ori_shape=(64, 64), pad_shape=(64, 64)))
-        s.gt_sem_seg = PixelData(data=torch.randint(0, 8, (1, 64, 64)))
-        samples.append(s)
-    losses = model(inputs, samples, mode='loss')
-    total = sum(v for k, v in losses.items() if 'loss' in k)
-    assert torch.isfinite(total)
-    total.backward()
+    """The plugin contract's config check (altair.testing): finite loss, a gradient for every
+    trainable parameter, logits and predictions of the right shape."""
+    from altair.testing import check_config
+    model = check_config(ROOT / path)
+    assert model.decode_head.num_classes == 8
     grads = [p.grad for p in model.backbone.parameters() if p.requires_grad]
     assert all(g is not None for g in grads) and any(g.abs().sum() > 0 for g in grads)
-    model.eval()
-    with torch.no_grad():
-        logits = model(inputs, mode='tensor')
-    assert logits.shape[:2] == (2, 8)

@@ -61,6 +61,16 @@ def _missing_config_message(path: Path) -> str:
     return msg
 
 
+def split_dataset(cfg, split: str) -> dict:
+    """The dataset config of ``cfg.<split>_dataloader``, inside wrappers such as
+    ``RepeatDataset`` (the innermost dict that has a ``pipeline``); ``{}`` without one. The
+    returned dict is the config's own: changes to it change the config."""
+    dataset = (cfg.get(f'{split}_dataloader') or {}).get('dataset') or {}
+    while 'pipeline' not in dataset and 'dataset' in dataset:
+        dataset = dataset['dataset']
+    return dataset
+
+
 def _registry_names(registry) -> list[str]:
     names: set[str] = set()
     reg = registry

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from mmengine.config import Config
 
-from altair.api.config import check_config_keys, check_model_types, load_config
+from altair.api.config import (check_config_keys, check_model_types, load_config,
+                               split_dataset)
 from altair.api.paths import ensure_writable_dir
 from altair.api.runs import Run, RunNotFoundError, create_run, list_runs, load_run, run_name
 from altair.engine.amp import apply_amp
@@ -76,9 +77,7 @@ def _apply_augmentations(cfg: Config) -> None:
     if not spec:
         return
     from altair.datasets.transforms.aug_preset import with_preset
-    dataset = cfg.train_dataloader.dataset
-    while 'pipeline' not in dataset and 'dataset' in dataset:  # RepeatDataset & co.
-        dataset = dataset.dataset
+    dataset = split_dataset(cfg, 'train')
     ignore = (cfg.model.get('decode_head') or {}).get('ignore_index', 255)
     dataset.pipeline = with_preset(dataset.pipeline, spec['preset'],
                                    crop_size=spec.get('crop_size', cfg.get('crop_size')),
@@ -94,9 +93,7 @@ def _check_samples(cfg: Config) -> None:
     check = dict(type='CheckSegSample', num_classes=head['num_classes'],
                  ignore_index=head.get('ignore_index', 255))
     for split in ('train', 'val', 'test'):
-        dataset = (cfg.get(f'{split}_dataloader') or {}).get('dataset') or {}
-        while 'pipeline' not in dataset and 'dataset' in dataset:
-            dataset = dataset['dataset']
+        dataset = split_dataset(cfg, split)
         steps = list(dataset.get('pipeline') or [])
         if any(s.get('type') == 'CheckSegSample' for s in steps):
             continue

@@ -74,15 +74,11 @@ def dataset_specs(cfg, splits: Iterable[str] = ('train', 'val', 'test')) -> list
     from mmseg.datasets import BaseSegDataset
 
     from altair.registry import DATASETS
+    from altair.api.config import split_dataset
     specs, seen = [], []
     for split in splits:
-        loader = cfg.get(f'{split}_dataloader')
-        if not loader:
-            continue
-        ds_cfg = loader['dataset']
-        while 'dataset' in ds_cfg and 'data_prefix' not in ds_cfg:  # RepeatDataset & co.
-            ds_cfg = ds_cfg['dataset']
-        if ds_cfg in seen:
+        ds_cfg = split_dataset(cfg, split)
+        if not ds_cfg or ds_cfg in seen:
             continue
         seen.append(ds_cfg)
         with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'altair')):

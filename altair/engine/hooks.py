@@ -68,17 +68,24 @@ class _DeferRemoval:
         return getattr(self.backend, name)
 
 
+def _save_under_temp(save, out_dir: str, filename: str, *args, **kwargs) -> str:
+    """``save(out_dir, <temporary name of filename>, ...)``; a half-written file is removed if
+    it fails. Returns the temporary path, for the caller to rename."""
+    tmp = os.path.join(out_dir, partial_path(Path(filename)).name)
+    try:
+        save(out_dir, os.path.basename(tmp), *args, **kwargs)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
 def _best_atomically(save, out_dir, filename, *args, **kwargs) -> None:
     """``runner.save_checkpoint`` for ``best_*`` files: a temporary name, then a rename."""
     if not filename.startswith('best_') or not is_main_process():
         return save(out_dir, filename, *args, **kwargs)
-    tmp = partial_path(Path(filename)).name
-    try:
-        save(out_dir, tmp, *args, **kwargs)
-    except BaseException:
-        Path(out_dir, tmp).unlink(missing_ok=True)
-        raise
-    os.replace(os.path.join(out_dir, tmp), os.path.join(out_dir, filename))
+    os.replace(_save_under_temp(save, out_dir, filename, *args, **kwargs),
+               os.path.join(out_dir, filename))
 
 
 class CheckpointWriteError(OSError):
@@ -145,18 +152,15 @@ class AltairCheckpointHook(CheckpointHook):
         name = self.filename_tmpl.format(step)
         self.last_ckpt = os.path.join(self.out_dir, name)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        tmp_name = partial_path(Path(name)).name
         try:
-            runner.save_checkpoint(self.out_dir, tmp_name, self.file_client_args,
-                                   save_optimizer=self.save_optimizer,
-                                   save_param_scheduler=self.save_param_scheduler, meta=meta,
-                                   by_epoch=self.by_epoch, backend_args=self.backend_args,
-                                   **self.args)
+            tmp = _save_under_temp(
+                runner.save_checkpoint, self.out_dir, name, self.file_client_args,
+                save_optimizer=self.save_optimizer, save_param_scheduler=self.save_param_scheduler,
+                meta=meta, by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
         except BaseException as exc:  # nothing was replaced or deleted: undo the bookkeeping
             self.keep_ckpt_ids.clear()
             self.keep_ckpt_ids.extend(kept)
             runner.message_hub.update_info('keep_ckpt_ids', kept)
-            Path(self.out_dir, tmp_name).unlink(missing_ok=True)
             if isinstance(exc, OSError):
                 previous = (Path(runner.work_dir) / 'last_checkpoint')
                 kept_msg = (f'the previous checkpoint {previous.read_text().strip()} is intact '
@@ -170,7 +174,7 @@ class AltairCheckpointHook(CheckpointHook):
         barrier()  # sharded (FSDP 'local') checkpoints: every rank has written its part
         if not is_main_process():
             return
-        os.replace(os.path.join(self.out_dir, tmp_name), self.last_ckpt)
+        os.replace(tmp, self.last_ckpt)
         record = Path(runner.work_dir) / 'last_checkpoint'
         tmp = partial_path(record)
         tmp.write_text(self.last_ckpt)
