@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from altair.api.config import load_config
+from altair.api.config import load_config, split_dataset
 from altair.api.paths import ensure_writable_dir
 from altair.api.test import CheckpointNotFoundError
 
@@ -71,7 +71,7 @@ def training_crop(cfg) -> tuple[int, int] | None:
     ``RandomCrop``, else the data preprocessor's ``size``."""
     crop = cfg.get('crop_size')
     if crop is None:
-        pipeline = cfg.get('train_dataloader', {}).get('dataset', {}).get('pipeline', [])
+        pipeline = split_dataset(cfg, 'train').get('pipeline', [])
         crop = next((t.get('crop_size') for t in pipeline
                      if isinstance(t, dict) and t.get('type') == 'RandomCrop'), None)
     if crop is None:
