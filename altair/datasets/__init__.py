@@ -1,9 +1,12 @@
-"""Datasets: the embedded Blue Marble land cover, its builder, and augmentation presets."""
+"""Datasets: the embedded Blue Marble land cover, its builder, raster scenes read through
+rasterio, slices of volumes, and augmentation presets."""
 from altair.datasets.bluemarble import BlueMarbleDataset
 from altair.datasets.bluemarble_build import (DataPackageMissingError, build_bluemarble,
                                               ensure_bluemarble)
+from altair.datasets.raster import LoadRaster, RasterSceneDataset
 from altair.datasets.transforms import AugPreset
 from altair.datasets.unlabelled import BlueMarbleCrops, UnlabelledImageFolder
+from altair.datasets.volume import LoadVolumeSlice, VolumeSliceDataset
 
-__all__ = ['AugPreset', 'BlueMarbleCrops', 'BlueMarbleDataset', 'UnlabelledImageFolder', 'build_bluemarble', 'ensure_bluemarble',
+__all__ = ['AugPreset', 'LoadRaster', 'LoadVolumeSlice', 'RasterSceneDataset', 'VolumeSliceDataset', 'BlueMarbleCrops', 'BlueMarbleDataset', 'UnlabelledImageFolder', 'build_bluemarble', 'ensure_bluemarble',
            'DataPackageMissingError']

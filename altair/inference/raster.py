@@ -6,11 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def partial_path(path: Path) -> Path:
-    """The temporary name a file is written under before its rename (suffix kept: GDAL and
-    OpenCV pick the format from it)."""
-    return path.with_name(f'.{path.stem}.partial{path.suffix}')
+from altair.fileio import partial_path  # noqa: F401  (re-exported: older callers import it here)
 
 
 def geotiff_profile(width: int, height: int, *, transform, crs) -> dict:

@@ -1,0 +1,288 @@
+"""``altair init DATA``: inspect a data folder, write a config that trains on it, print the
+command. The inspection is ``altair.datasets.inspect``; this module only composes the text."""
+from __future__ import annotations
+
+import datetime
+import os
+import pprint
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from altair.datasets.inspect import (BandStats, Classes, Layout, Pair, check_label_values,
+                                     detect_layout, image_stats, infer_classes, label_counts,
+                                     label_shares)
+from altair.errors import AltairError
+from altair.fileio import write_text
+
+CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
+# --model NAME -> (model base config, schedule base config, whether the model has an
+# auxiliary head). See the README table "which architecture for which object size".
+MODELS = {
+    'unet': ('_base_/models/unet_s4-c32.py', 'sgd'),
+    'pspnet': ('_base_/models/pspnet_r18-d8.py', 'sgd'),
+    'deeplabv3plus': ('_base_/models/deeplabv3plus_r18-d8.py', 'sgd'),
+    'segformer': ('_base_/models/segformer_mit-b0.py', 'adamw'),
+}
+OPTIMIZERS = {
+    'sgd': "dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4)",
+    'adamw': "dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.01)",
+}
+
+
+class InitOptionError(AltairError, ValueError):
+    """An ``altair init`` option outside what it accepts."""
+
+
+@dataclass
+class InitResult:
+    config: Path
+    command: str
+    text: str
+
+
+def _floor32(n: float) -> int:
+    return max(32, int(n) // 32 * 32)
+
+
+def _fmt(value: Any, indent: int = 0) -> str:
+    """Python source for ``value``: dicts with identifier keys as ``dict(k=v)``."""
+    pad = ' ' * (indent + 4)
+    if isinstance(value, dict) and value and all(isinstance(k, str) and k.isidentifier()
+                                                 for k in value):
+        one = 'dict(' + ', '.join(f'{k}={_fmt(v)}' for k, v in value.items()) + ')'
+        if len(one) + indent <= 92:
+            return one
+        body = ',\n'.join(f'{pad}{k}={_fmt(v, indent + 4)}' for k, v in value.items())
+        return f'dict(\n{body})'
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        one = '[' + ', '.join(_fmt(v) for v in value) + ']'
+        if len(one) + indent <= 92:
+            return one
+        return '[\n' + ',\n'.join(pad + _fmt(v, indent + 4) for v in value) + ',\n' + \
+            ' ' * indent + ']'
+    if isinstance(value, tuple):
+        return '(' + ', '.join(_fmt(v) for v in value) + (',)' if len(value) == 1 else ')')
+    return pprint.pformat(value, width=92 - indent, compact=True)
+
+
+def _rel(path: str, root: Path) -> str:
+    rel = os.path.relpath(path, root)
+    return path if rel.startswith('..') else rel
+
+
+def init(data: str | os.PathLike, *, model: str = 'unet', out: str | os.PathLike | None = None,
+         iters: int = 1000, bands: Sequence[int | str] | None = None,
+         nodata: float | None = None, class_field: str | None = None,
+         crop_size: int | None = None, batch_size: int = 8, force: bool = False,
+         echo: bool = False) -> InitResult:
+    """Inspect ``data`` and write a training config for it (``<data>/altair_config.py`` by
+    default).
+
+    Raises:
+        InitOptionError: an unknown model, or an existing ``out`` without ``force``.
+        DataLayoutError, DataError: the folder or its files (each message names the file).
+    """
+    if model not in MODELS:
+        raise InitOptionError(f"unknown model '{model}'; choose one of {', '.join(MODELS)}")
+    if iters < 1 or batch_size < 1:
+        raise InitOptionError(f'iters ({iters}) and batch size ({batch_size}) must be >= 1')
+    layout = detect_layout(data)
+    out = Path(out) if out is not None else layout.root / 'altair_config.py'
+    if out.exists() and not force:
+        raise InitOptionError(f"config '{out}' exists; pass --force to overwrite it or --out "
+                              'to write another')
+    if layout.kind == 'volumes':
+        from altair.api.init_volume import volume_sections
+        sections, summary = volume_sections(layout, crop_size=crop_size,
+                                            batch_size=batch_size)
+    else:
+        sections, summary = _scene_sections(layout, bands=bands, nodata=nodata,
+                                            class_field=class_field, crop_size=crop_size,
+                                            batch_size=batch_size)
+    text = _compose(layout, model=model, out=out, iters=iters, sections=sections,
+                    summary=summary)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text(out, text)
+    command = f'altair train {out}'
+    if echo:
+        print(text)
+        print(f'# wrote {out}\n# train it with:\n{command}', file=sys.stderr)
+    return InitResult(out, command, text)
+
+
+def _scene_sections(layout: Layout, *, bands, nodata, class_field, crop_size,
+                    batch_size) -> tuple[dict, list[str]]:
+    pairs = layout.pairs
+    stats = image_stats([p.img for p in pairs], bands=list(bands) if bands else None,
+                        nodata=nodata)
+    counts = label_counts(pairs, class_field=class_field)
+    classes = infer_classes(counts, layout.sidecar)
+    for pair in pairs[:64]:
+        check_label_values(pair, classes)
+    vector = any(p.ann and p.ann.lower().endswith(('.geojson', '.gpkg', '.shp', '.fgb'))
+                 for p in pairs)
+    min_side = min(min(s) for s in stats.sizes)
+    few = len(pairs) < 5
+    crop = crop_size or min(256, _floor32(min_side / (4 if few else 1)))
+    crop = min(crop, min_side)
+    block = max(2 * crop, _floor32(min_side / 4)) if few else None
+    val_side = None if max(max(s) for s in stats.sizes) <= 1024 and not few else (
+        min(2 * crop, block) if few else 512)
+    val_window = None if val_side is None else (val_side, val_side)
+    root = layout.root.resolve()
+    given = {p.split for p in pairs}
+    if given >= {'train', 'val'}:
+        scenes = {s: [dict(img=_rel(p.img, root), ann=_rel(p.ann, root)) for p in pairs
+                      if p.split == s] for s in ('train', 'val')}
+        split = None
+    else:
+        scenes = {s: [dict(img=_rel(p.img, root), ann=_rel(p.ann, root)) for p in pairs]
+                  for s in ('train', 'val')}
+        split = (dict(by='block', block_size=block, val_fraction=0.25 if len(pairs) == 1
+                      else 0.2, seed=0) if few else dict(by='scene', val_fraction=0.2, seed=0))
+    opts = dict(bands=list(bands) if bands else None, nodata=stats.nodata,
+                label_values=classes.mapping())
+    if vector:
+        opts.update(class_field=class_field, vector_fill=0 if 'background' in
+                    [n.lower() for n in classes.names] else None)
+    sections = dict(
+        classes=classes, stats=stats, crop=crop, in_channels=stats.count,
+        dataset_opts={k: v for k, v in opts.items() if v is not None},
+        scenes=scenes, split=split, val_window=val_window, batch_size=batch_size,
+        root=str(root),
+        load="dict(type='LoadRaster', fill=mean)")
+    shares = label_shares(counts, classes)
+    nd = ('none' if stats.nodata is None else
+          f'{stats.nodata:g} (inferred from the all-{stats.nodata:g} border)'
+          if stats.nodata_inferred else f'{stats.nodata:g}')
+    summary = [
+        f'{len(pairs)} image(s) {_sizes(stats.sizes)}, {stats.count} band(s) {stats.dtype}, '
+        f'nodata {nd}, {100 * stats.valid_fraction:.1f}% valid pixels',
+        'classes (share of labelled ' + ('polygons' if vector else 'pixels') + '): ' +
+        ', '.join(f'{n} {100 * s:.1f}%' for n, s in zip(classes.names, shares)),
+        f'per-band mean {stats.mean}, std {stats.std}',
+        f'crop {crop}x{crop}; split: ' + ('the train/val folders' if split is None else
+                                        f"{split['by']}s, {int(100 * split['val_fraction'])}% "
+                                        'held out' + (f", blocks of {block} px" if block else '')),
+    ]
+    return sections, summary
+
+
+def _sizes(sizes: list[tuple[int, int]]) -> str:
+    hs, ws = [s[0] for s in sizes], [s[1] for s in sizes]
+    if len(set(sizes)) == 1:
+        return f'of {ws[0]}x{hs[0]}'
+    return f'of {min(ws)}-{max(ws)} x {min(hs)}-{max(hs)}'
+
+
+def _compose(layout: Layout, *, model: str, out: Path, iters: int, sections: dict,
+             summary: list[str]) -> str:
+    from mmengine.config import Config
+
+    base_model, optim = MODELS[model]
+    base_dir = os.path.relpath(CONFIGS, out.resolve().parent)
+    base_cfg = Config.fromfile(str(CONFIGS / base_model))
+    has_aux = base_cfg.model.get('auxiliary_head') is not None
+    classes: Classes = sections['classes']
+    stats: BandStats | None = sections.get('stats')
+    crop = sections['crop']
+    lines = [
+        f'# Written by `altair init {layout.root}` on {datetime.date.today()}: '
+        f'{layout.title}.',
+        *[f'# {s}' for s in summary],
+        f'# Train: altair train {out}',
+        '_base_ = [',
+        f'    {_fmt(base_dir + "/" + base_model)},',
+        f'    {_fmt(base_dir + "/_base_/default_runtime.py")},',
+        ']',
+        f'classes = {_fmt(classes.names)}',
+        f'palette = {_fmt(classes.palette or _palette(len(classes.names)))}',
+        f'mean = {_fmt(sections["mean"] if stats is None else stats.mean)}',
+        f'std = {_fmt(sections["std"] if stats is None else stats.std)}',
+        f'crop_size = ({crop}, {crop})',
+        'data_preprocessor = dict(mean=mean, std=std, bgr_to_rgb=False, size=crop_size,',
+        '                         size_divisor=None, pad_val=0, seg_pad_val=255,',
+        '                         test_cfg=dict(size_divisor=32))',
+        'model = dict(',
+        '    data_preprocessor=data_preprocessor,',
+        f'    backbone=dict(in_channels={sections["in_channels"]}),',
+        '    decode_head=dict(num_classes=len(classes)),',
+    ]
+    if has_aux:
+        lines.append('    auxiliary_head=dict(num_classes=len(classes)),')
+    lines.append(')')
+    lines += _data_lines(sections)
+    lines += [
+        '# fp32 everywhere: bf16 autocast (altair train --amp bf16) pays only where the CPU has',
+        '# AVX512-BF16/AMX or on a GPU; fp16 is never chosen implicitly.',
+        f'optimizer = {OPTIMIZERS[optim]}',
+        'optim_wrapper = dict(type=\'OptimWrapper\', optimizer=optimizer, clip_grad=None)',
+        'param_scheduler = [',
+        f"    dict(type='LinearLR', start_factor=0.1, begin=0, end={max(1, iters // 12)}, "
+        'by_epoch=False),',
+        f"    dict(type='PolyLR', eta_min=1e-5, power=0.9, begin={max(1, iters // 12)}, "
+        f'end={iters}, by_epoch=False),',
+        ']',
+        f"train_cfg = dict(type='IterBasedTrainLoop', max_iters={iters}, "
+        f'val_interval={max(1, iters // 4)})',
+        "val_cfg = dict(type='ValLoop')",
+        "test_cfg = dict(type='TestLoop')",
+        "metrics = ['mIoU', 'mDice'] if len(classes) == 2 else ['mIoU']",
+        "val_evaluator = dict(type='ClassIoUMetric', iou_metrics=metrics)",
+        'test_evaluator = val_evaluator',
+        'default_hooks = dict(',
+        f"    logger=dict(type='LoggerHook', interval={max(1, min(50, iters // 20))}, "
+        'log_metric_by_epoch=False),',
+        f"    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval={max(1, iters // 4)},"
+        " save_best='mIoU',",
+        '                    max_keep_ckpts=1))',
+        '',
+    ]
+    return '\n'.join(lines)
+
+
+def _palette(n: int) -> list[list[int]]:
+    """Black for the first class (usually the background), then matplotlib's tab20."""
+    from matplotlib import colormaps
+    tab = colormaps['tab20'].colors
+    return [[0, 0, 0]] + [[int(round(255 * c)) for c in tab[i % 20]] for i in range(n - 1)]
+
+
+def _data_lines(sections: dict) -> list[str]:
+    if 'volume_lines' in sections:
+        return sections['volume_lines']
+    opts = sections['dataset_opts']
+    split = sections['split']
+    lines = [
+        'train_pipeline = [',
+        f'    {sections["load"]},',
+        "    dict(type='RandomFlip', prob=0.5, direction=['horizontal', 'vertical']),",
+        "    dict(type='PackSegInputs'),",
+        ']',
+        f'test_pipeline = [{sections["load"]}, dict(type=\'PackSegInputs\')]',
+    ]
+    for s in ('train', 'val'):
+        scenes = sections['scenes'][s]
+        lines.append(f'{s}_scenes = {_fmt(scenes)}')
+    lines.append(f'split = {_fmt(split)}')
+    data = ''.join(f', {k}={_fmt(v)}' for k, v in opts.items())
+    lines += [
+        f'scene_options = dict(type=\'RasterSceneDataset\', data_root={_fmt(sections["root"])},',
+        f'                     classes=classes, palette=palette{data})',
+        'train_dataloader = dict(',
+        f'    batch_size={sections["batch_size"]}, num_workers=2, persistent_workers=True,',
+        "    sampler=dict(type='InfiniteSampler', shuffle=True),",
+        '    dataset=dict(scene_options, scenes=train_scenes, split=split, subset=\'train\',',
+        '                 window_size=crop_size, min_valid_fraction=0.5,',
+        '                 pipeline=train_pipeline))',
+        'val_dataloader = dict(',
+        '    batch_size=1, num_workers=1, persistent_workers=True,',
+        "    sampler=dict(type='DefaultSampler', shuffle=False),",
+        '    dataset=dict(scene_options, scenes=val_scenes, split=split, subset=\'val\',',
+        f'                 window_size={_fmt(sections["val_window"])}, '
+        'pipeline=test_pipeline))',
+        'test_dataloader = val_dataloader',
+    ]
+    return lines

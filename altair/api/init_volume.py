@@ -1,0 +1,99 @@
+"""``altair init`` for volumes: slices along one axis, percentile-normalised, split by volume."""
+from __future__ import annotations
+
+import numpy as np
+
+from altair.datasets.inspect import Classes, Layout, infer_classes, label_shares
+from altair.datasets.volume import norm_range, open_volume
+from altair.errors import DataError
+
+NORMALIZE = dict(mode='percentile', lower=0.5, upper=99.5)
+
+
+def _fmt(value) -> str:
+    from altair.api.init import _fmt as fmt
+    return fmt(value)
+
+
+def volume_sections(layout: Layout, *, crop_size: int | None, batch_size: int,
+                    axis: int = 2, max_voxels: int = 2_000_000) -> tuple[dict, list[str]]:
+    """The config sections and summary lines of a volume layout.
+
+    Raises:
+        DataError: fewer than 2 volumes (the split is by volume), or image and label volumes
+            of different shapes.
+    """
+    from altair.api.init import _floor32, _rel
+    pairs = layout.pairs
+    if len(pairs) < 2:
+        raise DataError(f"'{layout.root}' holds {len(pairs)} volume: train and val are split "
+                        'by volume, so give at least 2 (image, label) volume pairs')
+    counts: dict = {}
+    total = sq = n = 0.0
+    shapes, dtypes = [], set()
+    for pair in pairs:
+        img = open_volume(pair.img)
+        lab = np.asarray(open_volume(pair.ann, role='label volume'))
+        if tuple(img.shape) != lab.shape:
+            raise DataError(f"label volume '{pair.ann}' is {lab.shape} but its image "
+                            f"'{pair.img}' is {tuple(img.shape)}; give labels of the image shape")
+        shapes.append(tuple(img.shape))
+        dtypes.add(str(img.dtype))
+        vals, c = np.unique(lab, return_counts=True)
+        for v, k in zip(vals.tolist(), c.tolist()):
+            counts[int(v)] = counts.get(int(v), 0) + k
+        lo, hi = norm_range(img, NORMALIZE)
+        # a strided sample of at most ~max_voxels, normalised as the dataset will
+        s = max(1, int(np.ceil((np.prod(img.shape) / max_voxels) ** (1 / 3))))
+        sample = np.asarray(img[::s, ::s, ::s], np.float64).ravel()
+        sample = np.clip((sample - lo) / max(hi - lo, 1e-12), 0, 1)
+        total, sq, n = total + sample.sum(), sq + (sample ** 2).sum(), n + sample.size
+    classes: Classes = infer_classes(counts, layout.sidecar)
+    if classes.mapping() is not None:
+        raise DataError(f'label volumes must hold class indices 0..{len(classes.names) - 1}; '
+                        f'they hold {classes.values}: relabel them')
+    mean = total / n
+    std = float(np.sqrt(max(sq / n - mean ** 2, 1e-12)))
+    plane = [min(s[i] for s in shapes) for i in range(3) if i != axis]
+    crop = crop_size or min(256, _floor32(min(plane)))
+    crop = min(crop, min(plane))
+    root = layout.root.resolve()
+    vols = [dict(img=_rel(p.img, root), ann=_rel(p.ann, root)) for p in pairs]
+    lines = [
+        f'volumes = {_fmt(vols)}',
+        f'normalize = {_fmt(NORMALIZE)}',
+        "split = dict(by='volume', val_fraction=0.2, seed=0)",
+        f"volume_options = dict(type='VolumeSliceDataset', data_root={_fmt(str(root))},",
+        f'                      volumes=volumes, classes=classes, palette=palette, axis={axis},',
+        '                      normalize=normalize, split=split)',
+        'train_pipeline = [',
+        "    dict(type='LoadVolumeSlice'),",
+        "    dict(type='RandomCrop', crop_size=crop_size),",
+        "    dict(type='RandomFlip', prob=0.5, direction=['horizontal', 'vertical']),",
+        "    dict(type='PackSegInputs'),",
+        ']',
+        "test_pipeline = [dict(type='LoadVolumeSlice'), dict(type='PackSegInputs')]",
+        'train_dataloader = dict(',
+        f'    batch_size={batch_size}, num_workers=2, persistent_workers=True,',
+        "    sampler=dict(type='InfiniteSampler', shuffle=True),",
+        "    dataset=dict(volume_options, subset='train', skip_empty=True,",
+        '                 pipeline=train_pipeline))',
+        'val_dataloader = dict(',
+        '    batch_size=1, num_workers=1, persistent_workers=True,',
+        "    sampler=dict(type='DefaultSampler', shuffle=False),",
+        "    dataset=dict(volume_options, subset='val', pipeline=test_pipeline))",
+        'test_dataloader = val_dataloader',
+    ]
+    shares = label_shares(counts, classes)
+    summary = [
+        f"{len(pairs)} volume(s) of {', '.join('x'.join(map(str, s)) for s in shapes[:4])}"
+        f"{', ...' if len(shapes) > 4 else ''}, {'/'.join(sorted(dtypes))}; slices along axis "
+        f'{axis}, intensities clipped to each volume\'s 0.5-99.5th percentiles and scaled to '
+        '[0, 1]',
+        'classes (share of labelled voxels): ' +
+        ', '.join(f'{name} {100 * s:.2f}%' for name, s in zip(classes.names, shares)),
+        f'crop {crop}x{crop}; split: volumes, 20% held out; empty training slices skipped',
+    ]
+    sections = dict(classes=classes, stats=None, mean=[round(float(mean), 4)],
+                    std=[round(std, 4)], crop=crop, in_channels=1, volume_lines=lines)
+    return sections, summary

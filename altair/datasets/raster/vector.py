@@ -1,0 +1,107 @@
+"""Polygon labels: read through pyogrio, reprojected onto the image CRS, burned with rasterio."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from altair.datasets.raster.io import Grid, VectorLabelError
+from altair.errors import DataNotFoundError
+
+VECTOR_SUFFIXES = ('.geojson', '.gpkg', '.shp', '.fgb')
+
+
+def is_vector(path: str | os.PathLike) -> bool:
+    return str(path).lower().endswith(VECTOR_SUFFIXES)
+
+
+def vector_fields(path: str | os.PathLike) -> dict[str, Any]:
+    """``{'fields': [...], 'crs': ..., 'features': N, 'bounds': (...)}`` of a vector file."""
+    import pyogrio
+    if not os.path.isfile(path):
+        raise DataNotFoundError(f"vector labels '{path}' do not exist")
+    info = pyogrio.read_info(path)
+    return dict(fields=list(info['fields']), crs=info['crs'], features=int(info['features']),
+                bounds=tuple(info.get('total_bounds') or ()))
+
+
+def class_values(path: str | os.PathLike, class_field: str) -> list:
+    """The distinct values of ``class_field`` in ``path`` (sorted).
+
+    Raises:
+        VectorLabelError: the file has no attribute ``class_field``.
+    """
+    return sorted(set(_read(path, class_field)[1].tolist()), key=lambda v: (str(type(v)), v))
+
+
+def _read(path, class_field: str) -> tuple[Any, np.ndarray, Any]:
+    from pyogrio.raw import read
+    fields = vector_fields(path)['fields']
+    if class_field not in fields:
+        raise VectorLabelError(
+            f"vector labels '{path}' have no attribute '{class_field}' (their attributes: "
+            f"{', '.join(fields) or 'none'}); name the class attribute with --class-field")
+    meta, _, geometry, field_data = read(path, columns=[class_field])
+    return meta, np.asarray(field_data[0], dtype=object), geometry
+
+
+@dataclass(frozen=True)
+class VectorLabels:
+    """Polygons in an image's CRS with the class index each burns, and their bounds."""
+    geoms: tuple
+    values: np.ndarray   # (N,) uint8 class indices
+    bounds: np.ndarray   # (N, 4) west, south, east, north
+
+
+def read_vector_labels(path: str | os.PathLike, *, class_field: str,
+                       classes_of: dict, dst_crs: Any) -> VectorLabels:
+    """Read polygons and their class attribute, mapped through ``classes_of`` ({attribute
+    value: class index}), reprojected to ``dst_crs``.
+
+    Raises:
+        VectorLabelError: no ``class_field`` attribute, a value ``classes_of`` lacks, or a
+            georeferenced file paired with an image without a CRS.
+    """
+    import shapely
+    from rasterio.warp import transform_geom
+
+    meta, values, wkb = _read(path, class_field)
+    unknown = sorted({str(v) for v in values if v not in classes_of})
+    if unknown:
+        raise VectorLabelError(
+            f"vector labels '{path}': attribute '{class_field}' has values "
+            f"{', '.join(unknown[:8])} that the classes do not list "
+            f"({', '.join(str(k) for k in classes_of)}); add them to classes.json")
+    geoms = shapely.from_wkb(wkb)
+    src_crs = meta.get('crs')
+    if dst_crs is None and src_crs:
+        raise VectorLabelError(f"vector labels '{path}' are in {src_crs} but their image has no "
+                               'CRS; georeference the image or give the scene crs and bounds')
+    if src_crs and dst_crs is not None:
+        mapped = transform_geom(src_crs, dst_crs, [shapely.geometry.mapping(g) for g in geoms])
+        geoms = np.array([shapely.geometry.shape(g) for g in mapped], dtype=object)
+    idx = np.array([classes_of[v] for v in values], np.uint8)
+    return VectorLabels(tuple(geoms), idx, shapely.bounds(np.asarray(geoms)).reshape(-1, 4))
+
+
+def burn(labels: VectorLabels, grid: Grid, *, fill: int) -> np.ndarray:
+    """(H, W) uint8: each polygon's class index where it covers a pixel centre (later
+    polygons over earlier ones), ``fill`` elsewhere."""
+    from rasterio.features import rasterize
+
+    west, south, east, north = grid.bounds
+    b = labels.bounds
+    hit = np.flatnonzero((b[:, 0] <= east) & (b[:, 2] >= west) & (b[:, 1] <= north) &
+                         (b[:, 3] >= south))
+    if not len(hit):
+        return np.full((grid.height, grid.width), fill, np.uint8)
+    return rasterize([(labels.geoms[i], int(labels.values[i])) for i in hit],
+                     out_shape=(grid.height, grid.width), transform=grid.transform, fill=fill,
+                     dtype='uint8')
+
+
+def classes_from_values(values: Sequence) -> dict:
+    """{attribute value: class index} in sorted order."""
+    return {v: i for i, v in enumerate(values)}

@@ -1,0 +1,220 @@
+"""``altair init``: every layout gives a config that loads, builds and trains a step; bad
+folders get a one-line error, exit status 2 and no config."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import altair as alt
+from altair.datasets.inspect import DataLayoutError
+from altair.errors import DataError
+from tests.datasets.raster_fixtures import write_geojson, write_tif
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _blobs(h: int, w: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A uint16 image of bright discs on a dark noisy background, and its 0/1 mask."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:h, :w]
+    mask = np.zeros((h, w), np.uint8)
+    for _ in range(12):
+        cy, cx, r = rng.integers(0, h), rng.integers(0, w), rng.integers(3, 8)
+        mask[(yy - cy) ** 2 + (xx - cx) ** 2 <= r * r] = 1
+    img = (rng.normal(800, 100, (h, w)) + 2500 * mask).clip(0, 65535).astype(np.uint16)
+    return img, mask
+
+
+def _one_step(config: Path, tmp_path: Path):
+    opts = {'train_cfg.max_iters': 1, 'train_cfg.val_interval': 1,
+            'default_hooks.checkpoint.interval': 1, 'train_dataloader.batch_size': 2}
+    for split in ('train', 'val'):
+        opts.update({f'{split}_dataloader.num_workers': 0,
+                     f'{split}_dataloader.persistent_workers': False})
+    run = alt.train(config, cfg_options=opts, root=tmp_path / 'runs', seed=0)
+    assert run.status == 'finished'
+    [val] = run.metrics
+    assert 0 <= val['mIoU'] <= 100
+    return run
+
+
+def _check_config(config: Path) -> dict:
+    from mmengine.config import Config
+
+    from altair.api.config import check_config_keys
+    cfg = Config.fromfile(str(config))
+    check_config_keys(cfg)
+    return cfg
+
+
+@pytest.mark.slow
+def test_pairs_16bit_single_band(tmp_path):
+    data = tmp_path / 'cells'
+    (data / 'images').mkdir(parents=True)
+    (data / 'masks').mkdir()
+    for i in range(2):
+        img, mask = _blobs(96, 128, i)
+        write_tif(data / 'images' / f'c{i}.tif', img, crs=None)
+        write_tif(data / 'masks' / f'c{i}.png', mask, crs=None)
+    (data / 'classes.json').write_text(json.dumps(
+        [dict(value=0, name='background'), dict(value=1, name='cell')]))
+    res = alt.init(data, iters=10)
+    cfg = _check_config(res.config)
+    assert res.command == f'altair train {res.config}'
+    assert cfg.classes == ['background', 'cell'] and cfg.model.backbone.in_channels == 1
+    assert cfg.data_preprocessor.bgr_to_rgb is False
+    # mean/std over the images, computed another way
+    pixels = np.concatenate([_blobs(96, 128, i)[0].ravel() for i in range(2)]).astype(float)
+    assert cfg.mean[0] == pytest.approx(pixels.mean(), rel=1e-3)
+    assert cfg.std[0] == pytest.approx(pixels.std(), rel=1e-3)
+    assert 'cell' in res.text.splitlines()[2]  # class shares in the header
+    run = _one_step(res.config, tmp_path)
+    assert run.last_checkpoint.is_file()
+
+
+@pytest.mark.slow
+def test_mmseg_layout_keeps_its_split(tmp_path):
+    data = tmp_path / 'mm'
+    for split, n in (('train', 3), ('val', 1)):
+        (data / 'img_dir' / split).mkdir(parents=True)
+        (data / 'ann_dir' / split).mkdir(parents=True)
+        for i in range(n):
+            img, mask = _blobs(64, 64, 10 + i)
+            rgb = np.stack([img // 256] * 3).astype(np.uint8)
+            write_tif(data / 'img_dir' / split / f'{split}{i}.png', rgb, crs=None)
+            write_tif(data / 'ann_dir' / split / f'{split}{i}.png', mask, crs=None)
+    res = alt.init(data, iters=10, model='pspnet')
+    cfg = _check_config(res.config)
+    assert cfg.split is None and len(cfg.train_scenes) == 3 and len(cfg.val_scenes) == 1
+    assert cfg.model.backbone.in_channels == 3 and cfg.model.backbone.type == 'ResNetV1c'
+    _one_step(res.config, tmp_path)
+
+
+def _scene(data: Path) -> Path:
+    """A 4-band uint16 UTM scene with a nodata border and labels in lon/lat at another
+    resolution."""
+    from rasterio.transform import from_origin
+    from rasterio.warp import transform as warp_points
+    data.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    img = rng.integers(100, 4000, (4, 200, 240)).astype(np.uint16)
+    img[:, :, :20] = 0
+    write_tif(data / 'scene.tif', img)
+    (lon,), (lat,) = warp_points('EPSG:32633', 'EPSG:4326', [499000], [5001000])
+    labels = (np.arange(60 * 60).reshape(60, 60) // 7 % 3).astype(np.uint8)
+    write_tif(data / 'labels.tif', labels, crs='EPSG:4326',
+              transform=from_origin(lon, lat, 0.0005, 0.0003))
+    return data
+
+
+@pytest.mark.slow
+def test_scene_with_labels_in_another_grid(tmp_path):
+    res = alt.init(_scene(tmp_path / 'geo'), iters=10)
+    cfg = _check_config(res.config)
+    assert cfg.model.backbone.in_channels == 4 and len(cfg.classes) == 3
+    assert cfg.scene_options.nodata == 0  # inferred from the all-zero border
+    assert 'inferred from the all-0 border' in res.text
+    assert cfg.split.by == 'block'
+    _one_step(res.config, tmp_path)
+
+
+@pytest.mark.slow
+def test_scene_with_polygons(tmp_path):
+    from rasterio.warp import transform as warp_points
+    data = tmp_path / 'poly'
+    data.mkdir()
+    write_tif(data / 'scene.tif', np.random.default_rng(1).integers(
+        0, 255, (3, 160, 160)).astype(np.uint8))
+    xs, ys = warp_points('EPSG:32633', 'EPSG:4326', [500100, 500900, 500300, 501400],
+                         [4999900, 4999100, 4998900, 4998500])
+    ring = lambda a, b: [(xs[a], ys[a]), (xs[b], ys[a]), (xs[b], ys[b]), (xs[a], ys[b]),  # noqa
+                         (xs[a], ys[a])]
+    write_geojson(data / 'labels.geojson', [(ring(0, 1), {'kind': 'field'}),
+                                            (ring(2, 3), {'kind': 'forest'})])
+    with pytest.raises(DataError, match="need --class-field"):
+        alt.init(data, iters=10)
+    assert not (data / 'altair_config.py').exists()
+    res = alt.init(data, iters=10, class_field='kind')
+    cfg = _check_config(res.config)
+    assert cfg.classes == ['class_field', 'class_forest']
+    assert cfg.scene_options.class_field == 'kind'
+    _one_step(res.config, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('suffix', ['.npy', '.nii.gz'])
+def test_volumes(tmp_path, suffix):
+    import nibabel as nib
+    data = tmp_path / 'vol'
+    (data / 'imagesTr').mkdir(parents=True)
+    (data / 'labelsTr').mkdir()
+    for i in range(3):
+        rng = np.random.default_rng(i)
+        lab = np.zeros((40, 48, 6), np.uint8)
+        lab[10:20, 12:30, 1:5] = 1
+        img = (rng.normal(100, 20, lab.shape) + 300 * lab).astype(np.int16)
+        for folder, arr in (('imagesTr', img), ('labelsTr', lab)):
+            path = data / folder / f'case{i}{suffix}'
+            if suffix == '.npy':
+                np.save(path, arr)
+            else:
+                nib.save(nib.Nifti1Image(arr, np.eye(4)), path)
+    res = alt.init(data, iters=10)
+    cfg = _check_config(res.config)
+    assert cfg.model.backbone.in_channels == 1 and cfg.crop_size == (32, 32)
+    assert cfg.volume_options.axis == 2 and len(cfg.volumes) == 3
+    assert 0 < cfg.mean[0] < 1  # intensities normalised to [0, 1]
+    _one_step(res.config, tmp_path)
+
+
+def test_folder_without_a_layout_lists_the_layouts(tmp_path):
+    (tmp_path / 'notes.txt').write_text('x')
+    with pytest.raises(DataLayoutError) as info:
+        alt.init(tmp_path)
+    text = str(info.value)
+    assert "matches no data layout" in text
+    for tree in ('img_dir/', 'images/x.tif', 'labels.tif | labels.geojson', 'imagesTr/'):
+        assert tree in text
+
+
+def test_label_values_missing_from_the_sidecar(tmp_path):
+    (tmp_path / 'images').mkdir()
+    (tmp_path / 'masks').mkdir()
+    write_tif(tmp_path / 'images' / 'a.tif', np.ones((1, 8, 8), np.uint8), crs=None)
+    write_tif(tmp_path / 'masks' / 'a.tif', np.array([[0, 1, 7, 9]] * 8, np.uint8).repeat(2, 1),
+              crs=None)
+    (tmp_path / 'classes.json').write_text(json.dumps({'0': 'background', '1': 'road'}))
+    with pytest.raises(DataError, match=r"labels hold values 7, 9 that the classes sidecar "
+                                        r"'.*classes.json' does not list \(0, 1\)"):
+        alt.init(tmp_path)
+
+
+def test_images_without_masks(tmp_path):
+    (tmp_path / 'images').mkdir()
+    (tmp_path / 'masks').mkdir()
+    for name in ('a', 'b'):
+        write_tif(tmp_path / 'images' / f'{name}.tif', np.ones((1, 8, 8), np.uint8), crs=None)
+    write_tif(tmp_path / 'masks' / 'a.tif', np.ones((8, 8), np.uint8), crs=None)
+    with pytest.raises(DataError, match=r"1 image\(s\) have no mask, e.g. '.*images/b.tif'"):
+        alt.init(tmp_path)
+
+
+def test_cli_error_is_one_line_exit_2_and_writes_nothing(tmp_path):
+    (tmp_path / 'images').mkdir()
+    (tmp_path / 'masks').mkdir()
+    write_tif(tmp_path / 'images' / 'a.tif', np.ones((3, 8, 8), np.uint16), crs=None)
+    write_tif(tmp_path / 'images' / 'b.tif', np.ones((4, 8, 8), np.uint16), crs=None)
+    for name in ('a', 'b'):
+        write_tif(tmp_path / 'masks' / f'{name}.tif', np.ones((8, 8), np.uint8), crs=None)
+    proc = subprocess.run([sys.executable, '-m', 'altair', 'init', str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith('error:')]
+    assert len(errors) == 1 and "'" + str(tmp_path / 'images' / 'b.tif') + "'" in errors[0]
+    assert 'has 4 of uint16' in errors[0] and '--bands' in errors[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['images', 'masks']
