@@ -94,23 +94,22 @@ def _windows(cfg, split: str, grid: bool):
 
 
 def baselines(cfg, score: str) -> dict:
+    """Each classical method fitted on the training windows, scored on the val windows."""
     from altair.evaluation import baselines as B
     k = len(cfg['classes'])
     train = list(_windows(cfg, 'train', grid=True))
     val = list(_windows(cfg, 'val', grid=True))
     imgs, labs = [t[0] for t in train], [t[1] for t in train]
-    std = np.sqrt(np.mean([np.nanvar(np.where(lab[..., None] == 255, np.nan, img), (0, 1))
-                           for img, lab in train], 0))
-    means = B.fit_class_means(imgs, labs, num_classes=k)
+    means, std = B.fit_class_means(imgs, labs, num_classes=k, return_std=True)
     major = B.majority_class(labs, num_classes=k)
     preds = dict(
         nearest_class_mean=[B.nearest_class_mean(img, means, scale=std) for img, _ in val],
         majority=[np.full(lab.shape, major, np.uint8) for _, lab in val])
-    if k == 2:
-        preds['otsu'] = [B.otsu_segment(img, train_image=np.concatenate(
-            [i.reshape(-1, i.shape[-1]) for i in imgs])[:, None, :],
-            train_labels=np.concatenate([lb.ravel() for lb in labs])[:, None])
-            for img, _ in val]
+    if k == 2:  # the training windows as one (N, 1, C) column image
+        column = np.concatenate([i.reshape(-1, i.shape[-1]) for i in imgs])[:, None, :]
+        column_labels = np.concatenate([lb.ravel() for lb in labs])[:, None]
+        preds['otsu'] = [B.otsu_segment(img, train_image=column, train_labels=column_labels)
+                         for img, _ in val]
     out = {}
     for name, pred in preds.items():
         conf = sum(B.confusion(p, lab, num_classes=k) for p, (_, lab) in zip(pred, val))
@@ -118,10 +117,10 @@ def baselines(cfg, score: str) -> dict:
     return out
 
 
-def last_val(run_dir: Path) -> dict:
-    [log] = sorted(run_dir.glob('**/vis_data/scalars.json'))
-    rows = [json.loads(ln) for ln in log.read_text().splitlines() if '"mIoU"' in ln]
-    return rows[-1]
+def last_val(runs_root: Path) -> dict:
+    """The last validation of the newest run (no checkpoint selection on val)."""
+    import altair as alt
+    return alt.runs(runs_root)[-1].metrics[-1]
 
 
 def bench(name: str, work: Path, *, iters: int, model: str, env: dict) -> dict:
@@ -135,10 +134,7 @@ def bench(name: str, work: Path, *, iters: int, model: str, env: dict) -> dict:
     t0 = time.perf_counter()
     _cli('train', str(config), '--runs-root', str(work / 'runs'), env=env)
     minutes = (time.perf_counter() - t0) / 60
-    [run_dir] = [p for p in (work / 'runs').iterdir() if p.is_dir() and
-                 json.loads((p / 'run.json').read_text()).get('config_name', '').startswith(
-                     config.stem)]
-    val = last_val(run_dir)
+    val = last_val(work / 'runs')
     if score == 'Dice':
         iou = val[f"IoU.{cfg['classes'][1]}"]
         ours = 200 * iou / (100 + iou)  # global Dice from global IoU: 2 IoU / (1 + IoU)

@@ -15,7 +15,8 @@ from altair.registry import MODELS
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'configs').rglob('*.py')
                  if '_base_' not in p.parts and 'selfsup' not in p.parts)
-SHORT = ['configs/pspnet.py', 'configs/deeplabv3plus.py', 'configs/segformer.py']
+SHORT = ['configs/pspnet.py', 'configs/deeplabv3plus.py', 'configs/segformer.py',
+         'configs/unet.py']
 
 
 def _build(cfg):
@@ -42,7 +43,7 @@ def test_config_loads_and_builds(path):
     for word, expected in (('cityscapes', 19), ('ade20k', 150)):
         if word in name:
             assert n_classes == expected and word in dataset.type.lower()
-    full = re.search(r'_(\d+)xb(\d+)-(\d+k?)(?:it)?_\w+-(\d+)x(\d+)$', name)
+    full = re.search(r'_(\d+)xb(\d+)-(\d+k?)(?:it)?_[\w-]+-(\d+)x(\d+)$', name)
     if path not in SHORT:
         assert full, f'{name} does not follow <algo>_<backbone>_<N>xb<B>-<iters>_<data>-<crop>'
         gpus, batch, iters, h, w = full.groups()

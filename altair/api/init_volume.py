@@ -23,7 +23,7 @@ def volume_sections(layout: Layout, *, crop_size: int | None, batch_size: int,
         DataError: fewer than 2 volumes (the split is by volume), or image and label volumes
             of different shapes.
     """
-    from altair.api.init import _floor32, _rel
+    from altair.api.init import _floor32, _rel, class_summary
     pairs = layout.pairs
     if len(pairs) < 2:
         raise DataError(f"'{layout.root}' holds {len(pairs)} volume: train and val are split "
@@ -90,8 +90,7 @@ def volume_sections(layout: Layout, *, crop_size: int | None, batch_size: int,
         f"{', ...' if len(shapes) > 4 else ''}, {'/'.join(sorted(dtypes))}; slices along axis "
         f'{axis}, intensities clipped to each volume\'s 0.5-99.5th percentiles and scaled to '
         '[0, 1]',
-        'classes (share of labelled voxels): ' +
-        ', '.join(f'{name} {100 * s:.2f}%' for name, s in zip(classes.names, shares)),
+        class_summary(classes, shares, 'voxels'),
         f'crop {crop}x{crop}; split: volumes, 20% held out; empty training slices skipped',
     ]
     sections = dict(classes=classes, stats=None, mean=[round(float(mean), 4)],

