@@ -271,9 +271,11 @@ def check_split(spec: DatasetSpec, report: DataReport, *, progress: bool = True)
 def check_dataset(cfg, *, splits: Iterable[str] = ('train', 'val', 'test'),
                   progress: bool = True) -> DataReport:
     """Check every dataset of ``cfg`` (see the module docstring)."""
+    from altair.datasets.check_windows import check_windowed
     report = DataReport()
     for spec in dataset_specs(cfg, splits):
         check_split(spec, report, progress=progress)
+    check_windowed(cfg, splits, report)
     return report
 
 
