@@ -22,13 +22,38 @@ class AmpConfigError(ValueError):
     """An AMP request that cannot run on this device."""
 
 
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU computes bf16 natively (AVX512-BF16 or AMX-BF16 in /proc/cpuinfo).
+
+    Without them bf16 autocast is emulated: 1.3x slower than fp32 on an Intel Xeon with
+    AVX512, and far slower on an AMD EPYC Zen 3 without AVX512 (a PSPNet step did not finish
+    in a minute where fp32 takes 2.5 s).
+    """
+    if cpuinfo is None:
+        try:
+            with open('/proc/cpuinfo') as f:
+                cpuinfo = f.read()
+        except OSError:
+            return False
+    flags = set(cpuinfo.split())
+    return bool(flags & {'avx512_bf16', 'amx_bf16'})
+
+
+def native_bf16(device_type: str) -> bool:
+    """bf16 is native here: a CUDA GPU that supports it, or a CPU with AVX512-BF16/AMX."""
+    if device_type == 'cuda':
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return cpu_has_native_bf16()
+
+
 @OPTIM_WRAPPERS.register_module()
 class AutocastOptimWrapper(OptimWrapper):
     """``OptimWrapper`` whose forward runs under ``torch.autocast`` on any device.
 
     Args:
-        dtype: ``'bfloat16'`` (default) or ``'float16'``; float16 is refused on the CPU,
-            where autocast has no fp16 kernels for convolutions worth using.
+        dtype: ``'bfloat16'`` (default), ``'float16'`` or ``'auto'``: bf16 where it is native
+            (see :func:`native_bf16`), else no autocast (fp32). float16 is refused on the
+            CPU, where autocast has no fp16 kernels for convolutions worth using.
         device_type: ``'cpu'`` or ``'cuda'``; defaults to where CUDA is, else the CPU.
         **kwargs: passed to ``OptimWrapper`` (``optimizer``, ``accumulative_counts``, ...).
     """
@@ -36,16 +61,28 @@ class AutocastOptimWrapper(OptimWrapper):
     def __init__(self, *, dtype: str = 'bfloat16', device_type: str | None = None,
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        if dtype not in ('bfloat16', 'float16'):
-            raise AmpConfigError(f"AutocastOptimWrapper dtype '{dtype}': choose bfloat16 or float16")
+        if dtype not in ('bfloat16', 'float16', 'auto'):
+            raise AmpConfigError(f"AutocastOptimWrapper dtype '{dtype}': choose bfloat16, "
+                                 'float16 or auto')
         self.device_type = device_type or ('cuda' if torch.cuda.is_available() else 'cpu')
         if self.device_type == 'cpu' and dtype == 'float16':
             raise AmpConfigError('fp16 autocast is not supported on the CPU; use bf16 '
                                  "(--amp bf16 / amp='bf16')")
-        self.cast_dtype = getattr(torch, dtype)
+        if dtype == 'auto':
+            dtype = 'bfloat16' if native_bf16(self.device_type) else None
+            from mmengine.logging import print_log
+            print_log(f"AutocastOptimWrapper dtype 'auto': {dtype or 'float32 (no autocast)'} "
+                      f'on {self.device_type}' + ('' if dtype else
+                                                  ' (bf16 is not native here)'),
+                      logger='current')
+        self.cast_dtype = getattr(torch, dtype) if dtype else None
 
     @contextmanager
     def optim_context(self, model: torch.nn.Module):
+        if self.cast_dtype is None:
+            with super().optim_context(model):
+                yield
+            return
         from mmengine.runner.amp import autocast
         with super().optim_context(model), autocast(device_type=self.device_type,
                                                     dtype=self.cast_dtype):

@@ -35,7 +35,7 @@ model = dict(
               out_channels=128, num_layers=2, with_avg_pool=True),
     head=dict(type='mmpretrain.ContrastiveHead', loss=dict(type='mmpretrain.CrossEntropyLoss'),
               temperature=0.1))
-optim_wrapper = dict(type='AutocastOptimWrapper', dtype='bfloat16',
+optim_wrapper = dict(type='AutocastOptimWrapper', dtype='auto',
                      optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4))
 param_scheduler = [dict(type='WarmupCosineLR', warmup=20, end=200, by_epoch=False)]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=200)

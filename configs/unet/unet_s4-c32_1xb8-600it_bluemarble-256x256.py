@@ -5,6 +5,6 @@ _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_cpu_demo.py'
 ]
 crop_size = (256, 256)
-data_preprocessor = dict(size=crop_size)
+data_preprocessor = dict(size=crop_size, size_divisor=None)  # size and size_divisor exclude each other
 model = dict(data_preprocessor=data_preprocessor, decode_head=dict(num_classes=8),
              auxiliary_head=dict(num_classes=8))

@@ -50,3 +50,22 @@ def test_autocast_wrapper_refuses_fp16_on_cpu():
     with pytest.raises(AmpConfigError, match='CPU'):
         AutocastOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
                              dtype='float16', device_type='cpu')
+
+
+def test_auto_dtype_is_bf16_only_where_native(monkeypatch):
+    """dtype='auto': bf16 autocast with AVX512-BF16 or AMX in the CPU flags, fp32 without."""
+    import torch
+
+    from altair.engine import amp
+    assert amp.cpu_has_native_bf16('flags : fpu avx2 avx512f avx512_bf16 sse')
+    assert amp.cpu_has_native_bf16('flags : fpu amx_bf16 amx_tile')
+    assert not amp.cpu_has_native_bf16('flags : fpu avx avx2 fma')
+    model = torch.nn.Linear(4, 4)
+    for native, expected in ((True, torch.bfloat16), (False, torch.float32)):
+        monkeypatch.setattr(amp, 'cpu_has_native_bf16', lambda native=native: native)
+        wrapper = amp.AutocastOptimWrapper(
+            dtype='auto', device_type='cpu',
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+        with wrapper.optim_context(model):
+            out = model(torch.ones(2, 4))
+        assert out.dtype == expected
