@@ -51,7 +51,6 @@ def loader_rate(config: str, n: int) -> float:
 
 
 def train_rate(config: str, steps: int) -> tuple[float, int]:
-    import torch
     from mmengine.config import Config
     from mmengine.dataset import pseudo_collate
     from mmengine.model import revert_sync_batchnorm

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from altair.datasets.inspect import (BandStats, Classes, Layout, Pair, check_label_values,
+from altair.datasets.inspect import (BandStats, Classes, Layout, check_label_values,
                                      detect_layout, image_stats, infer_classes, label_counts,
                                      label_shares)
 from altair.datasets.raster.vector import is_vector

@@ -44,7 +44,7 @@ def cached_vectors(path: str, class_field: str, classes_of: dict, crs):
         path, class_field=class_field, classes_of=classes_of, dst_crs=crs))
 
 
-def load_labels(seg_map_path: str, grid: Grid, *, image_path: str, ignore_index: int = 255,
+def load_labels(seg_map_path: str, grid: Grid, *, ignore_index: int = 255,
                 classes_of: dict | None = None, class_field: str | None = None,
                 vector_fill: int | None = None) -> np.ndarray:
     """(H, W) uint8 class indices of ``grid`` from a label raster (reprojected with nearest
@@ -116,7 +116,7 @@ class LoadRaster(BaseTransform):
         if seg:
             grid = scene_grid(src, crs=results.get('crs'), bounds=results.get('bounds'))
             grid = grid.window(window)
-            label = load_labels(seg, grid, image_path=path, ignore_index=self.ignore_index,
+            label = load_labels(seg, grid, ignore_index=self.ignore_index,
                                 classes_of=results.get('label_values'),
                                 class_field=results.get('class_field'),
                                 vector_fill=results.get('vector_fill'))
