@@ -147,6 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument('--tta-scales', type=float, nargs='+', default=[1.0], metavar='S')
     pred.add_argument('--tta-merge', default='soft_vote',
                       choices=['mean', 'soft_vote', 'gmean', 'max', 'hard_vote'])
+    pred.add_argument('--nodata', type=float, metavar='V',
+                      help="the input's nodata value (default: the file's, else its alpha or "
+                           'mask band); windows holding only nodata are skipped')
+    pred.add_argument('--uncertainty', choices=['entropy', 'margin', 'tta-variance',
+                                                'tta-agreement'],
+                      help='also write <stem>_uncertainty.tif (float32; the tta-* measures '
+                           'need --tta)')
+    pred.add_argument('--format', choices=['cog', 'gtiff'],
+                      help='raster outputs as Cloud-Optimized GeoTIFF (default for '
+                           'georeferenced images) or plain tiled GeoTIFF')
     _root(pred)
 
     runs = sub.add_parser('runs', help='list the runs in the run store')
@@ -259,7 +269,8 @@ def _predict(args) -> int:
                       blend=args.blend, batch_size=args.batch_size, device=args.device,
                       precision=args.precision, save=save, probs_dtype=args.probs_dtype,
                       tta=args.tta is not None, tta_transforms=args.tta or None,
-                      tta_scales=args.tta_scales, tta_merge=args.tta_merge, root=args.runs_root)
+                      tta_scales=args.tta_scales, tta_merge=args.tta_merge, root=args.runs_root,
+                      nodata=args.nodata, uncertainty=args.uncertainty, format=args.format)
     for result in results:
         print(' '.join(str(p) for p in result.written.values()))
     return 0

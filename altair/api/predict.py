@@ -24,6 +24,7 @@ from altair.api.test import CheckpointNotFoundError
 logger = logging.getLogger('altair')
 
 SAVE_KINDS = ('labels', 'overlay', 'probs', 'preview')
+FORMATS = ('cog', 'gtiff')
 # Outputs up to this many pixels are also returned as arrays; larger ones only as files.
 IN_MEMORY_PIXELS = 1 << 26  # 67 Mpx: 64 MB of uint8 labels
 
@@ -41,14 +42,20 @@ class Prediction:
         labels: (H, W) class indices as a NumPy array, or the path of the label GeoTIFF when
             the image has more than ``IN_MEMORY_PIXELS`` pixels.
         probs: (K, H, W) float32 probabilities when asked for (``return_probs``) and in memory.
-        written: output files by kind (``labels``, ``overlay``, ``probs``, ``preview``).
+        uncertainty: (H, W) float32 uncertainty when asked for and in memory (NaN = nodata).
+        written: output files by kind (``labels``, ``overlay``, ``probs``, ``uncertainty``,
+            ``preview``).
         sliding_window: whether the sliding-window engine ran.
+        windows, skipped_windows: windows in the grid, and those skipped as nodata only.
     """
     source: Path | None
     labels: np.ndarray | Path
     probs: np.ndarray | None = None
+    uncertainty: np.ndarray | None = None
     written: dict[str, Path] = field(default_factory=dict)
     sliding_window: bool = False
+    windows: int = 0
+    skipped_windows: int = 0
 
 
 def load_model(config, checkpoint: str | os.PathLike, *, device: str | None = None):
@@ -63,7 +70,34 @@ def load_model(config, checkpoint: str | os.PathLike, *, device: str | None = No
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     model = init_model(cfg, str(checkpoint), device=device)
     model.altair_train_crop = training_crop(cfg)
+    model.altair_raster = raster_options(cfg)
     return model
+
+
+def raster_options(cfg) -> dict:
+    """``bands`` and ``nodata`` the config reads its images with (a ``RasterSceneDataset``'s
+    or a ``LoadRaster``'s; test, then val, then train), so predictions see the same bands."""
+    out: dict = {}
+    for split in ('test', 'val', 'train'):
+        dataset = split_dataset(cfg, split)
+        loads = [t for t in dataset.get('pipeline', [])
+                 if isinstance(t, dict) and t.get('type') == 'LoadRaster']
+        for source in [*loads, dataset]:
+            for key in ('bands', 'nodata'):
+                if source.get(key) is not None:
+                    out.setdefault(key, source[key])
+    return out
+
+
+def nodata_fill(model, bands: int) -> list[float]:
+    """What nodata pixels are read as: the model's normalisation mean (zero once normalised,
+    as ``LoadRaster(fill=mean)`` trains), in file band order; 0 without normalisation."""
+    pre = model.data_preprocessor
+    if not getattr(pre, '_enable_normalize', False):
+        return [0.0] * bands
+    mean = [float(v) for v in pre.mean.flatten()]
+    flip = bands == 3 and not getattr(pre, 'channel_conversion', False)
+    return mean[::-1] if flip else mean
 
 
 def training_crop(cfg) -> tuple[int, int] | None:
@@ -113,33 +147,46 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
                    return_probs: bool = False, precision: str = 'fp32',
                    tta: Sequence[str] | None = None, tta_scales: Sequence[float] = (1.0,),
                    tta_merge: str = 'soft_vote', palette: list | None = None,
+                   uncertainty: str | None = None, format: str | None = None,
                    progress: bool = True) -> Prediction:
     """Predict one opened image ``src`` (a raster or tensor source) with ``model``.
 
     The logits are streamed band by band into the requested files under ``out_dir``
     (``<stem>_labels.tif`` keeping the source CRS and transform, ``<stem>_probs.tif``,
-    ``<stem>_preview.png``, ``<stem>_overlay.png``; all written atomically) and, for images
-    up to ``IN_MEMORY_PIXELS``, into arrays. ``sliding_window=False`` runs the whole image as
-    one window. ``tta`` (transform names, e.g. ``['d4']``), ``tta_scales`` and ``tta_merge``
-    apply test-time augmentation to every batch of windows.
+    ``<stem>_uncertainty.tif``, ``<stem>_preview.png``, ``<stem>_overlay.png``; all written
+    atomically; ``format`` ``'cog'`` or ``'gtiff'``, default COG for georeferenced sources)
+    and, for images up to ``IN_MEMORY_PIXELS``, into arrays. ``sliding_window=False`` runs
+    the whole image as one window. ``tta`` (transform names, e.g. ``['d4']``),
+    ``tta_scales`` and ``tta_merge`` apply test-time augmentation to every batch of windows.
+    ``uncertainty`` names a measure of ``altair.inference.uncertainty.MEASURES``. A source
+    with nodata (``src.masked``) skips windows without data and writes nodata there.
     """
     from mmengine.utils import ProgressBar
 
     from altair.inference.grid import resolve_window, window_grid
     from altair.inference.sliding import sliding_window_inference
     from altair.inference.tta import tta_predictor
+    from altair.inference.uncertainty import TTA_MEASURES, check_measure
     from altair.inference.writers import LabelCollector, PredictionWriter, tee
     from altair.models.segmentor import window_predictor
 
     device = next(model.parameters()).device
     num_classes = model.out_channels
+    if uncertainty is not None:
+        check_measure(uncertainty, tta=tta is not None)
+    fmt = format or ('cog' if getattr(src, 'crs', None) is not None else 'gtiff')
+    if fmt not in FORMATS:
+        raise PredictOptionError(f"format must be one of {', '.join(FORMATS)}, got '{fmt}'")
     if palette is None:
         palette = (getattr(model, 'dataset_meta', None) or {}).get('palette')
     model.eval()
     predictor = window_predictor(model)
     if tta is not None:
-        predictor = tta_predictor(predictor, transforms=tta, scales=tta_scales, merge=tta_merge,
-                                  channels_last=device.type == 'cpu')
+        predictor = tta_predictor(
+            predictor, transforms=tta, scales=tta_scales, merge=tta_merge,
+            channels_last=device.type == 'cpu',
+            uncertainty=uncertainty if uncertainty in TTA_MEASURES else None)
+    channels = num_classes + (uncertainty in TTA_MEASURES)  # + the TTA measure's channel
 
     bands, height, width = src.shape
     if sliding_window:
@@ -164,24 +211,28 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
     total = len(window_grid(height, width, win, step))
     bar = ProgressBar(total) if progress and total > 1 else None
     collector = LabelCollector(height=height, width=width, num_classes=num_classes,
-                               probs=return_probs) if in_memory else None
+                               probs=return_probs, uncertainty=uncertainty) if in_memory else None
     writer = None
-    if save & {'labels', 'probs', 'preview'}:
+    masked = bool(getattr(src, 'masked', False))
+    if save & {'labels', 'probs', 'preview'} or uncertainty is not None:
         writer = PredictionWriter(
             out / f'{stem}_labels.tif', height=height, width=width, num_classes=num_classes,
             transform=getattr(src, 'transform', None), crs=getattr(src, 'crs', None),
             probs_path=out / f'{stem}_probs.tif' if 'probs' in save else None,
             probs_dtype=probs_dtype,
             preview_path=out / f'{stem}_preview.png' if 'preview' in save else None,
-            palette=palette)
+            palette=palette, masked=masked, format=fmt, uncertainty=uncertainty,
+            uncertainty_path=out / f'{stem}_uncertainty.tif' if uncertainty else None)
     sinks = [s for s in (writer, collector) if s is not None]
+    stats: dict = {}
     try:
         sliding_window_inference(
-            src, predictor, window=win, stride=step, num_classes=num_classes,
+            src, predictor, window=win, stride=step, num_classes=channels,
             batch_size=batch_size, blend=blend, precision=precision, device=device,
             accumulate_device='cpu', channels_last=device.type == 'cpu',
             preprocess=input_transform(model, bands), sink=tee(*sinks),
-            progress=bar.update if bar else None)
+            progress=bar.update if bar else None,
+            valid=src.read_valid if masked else None, stats=stats)
         written = writer.close() if writer is not None else {}
     except BaseException:
         if writer is not None:
@@ -189,6 +240,9 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
         raise
     if bar:
         print()
+    if stats.get('skipped'):
+        logger.info(f"{stem}: {stats['skipped']} of {stats['windows']} windows hold only "
+                    'nodata: skipped')
     if 'labels' not in save and 'labels' in written:  # only written for probs / preview
         written.pop('labels').unlink()
     if 'overlay' in save:
@@ -197,8 +251,10 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
             out / f'{stem}_overlay.png', palette=palette, num_classes=num_classes)
     return Prediction(source=getattr(src, 'path', None),
                       labels=collector.labels if collector else written['labels'],
-                      probs=collector.probs if collector else None, written=written,
-                      sliding_window=bool(sliding_window))
+                      probs=collector.probs if collector else None,
+                      uncertainty=collector.uncertainty if collector else None,
+                      written=written, sliding_window=bool(sliding_window),
+                      windows=stats.get('windows', 0), skipped_windows=stats.get('skipped', 0))
 
 
 def predict_file(model, image: str | os.PathLike, out_dir: str | os.PathLike, *,
@@ -292,7 +348,8 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
             precision: str = 'fp32', out_dir: str | os.PathLike | None = None,
             save: Sequence[str] = ('labels', 'overlay'), probs_dtype: str = 'uint8',
             return_probs: bool = False, root: str | os.PathLike | None = None,
-            progress: bool = True) -> list[Prediction]:
+            nodata: float | None = None, uncertainty: str | None = None,
+            format: str | None = None, progress: bool = True) -> list[Prediction]:
     """Predict every image with a trained model.
 
     Args:
@@ -317,6 +374,15 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
         probs_dtype: ``'uint8'`` (probability × 255) or ``'float32'`` for ``probs``.
         return_probs: also return (K, H, W) probabilities in memory.
         root: runs root for run ids.
+        nodata: the input's nodata value (default: the file's, else its alpha or mask band,
+            else the value the model was trained with). Windows holding only nodata are
+            skipped; nodata pixels are read as the model's mean and written as nodata
+            (labels 255, float scores NaN, uint8 probabilities masked).
+        uncertainty: also write ``<stem>_uncertainty.tif`` (float32): ``'entropy'``,
+            ``'margin'``, or with TTA ``'tta-variance'`` / ``'tta-agreement'`` (formulas in
+            ``altair.inference.uncertainty``).
+        format: ``'cog'`` (default for georeferenced images: Cloud-Optimized GeoTIFF with
+            overviews) or ``'gtiff'`` (plain tiled GeoTIFF; the default otherwise).
 
     Returns:
         One :class:`Prediction` per image, in order.
@@ -328,10 +394,18 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
     from altair.inference.grid import resolve_window
     from altair.inference.sources import open_image, raster_env
 
+    from altair.inference.uncertainty import check_measure
+
     bad = [s for s in save if s not in SAVE_KINDS]
     if bad:
         raise PredictOptionError(f"unknown save kind '{bad[0]}'; choose from "
                                  f"{', '.join(SAVE_KINDS)}")
+    if format is not None and format not in FORMATS:
+        raise PredictOptionError(f"format must be one of {', '.join(FORMATS)}, got '{format}'")
+    transforms = list(tta_transforms) if tta_transforms is not None else (
+        ['hflip'] if tta else None)
+    if uncertainty is not None:
+        check_measure(uncertainty, tta=transforms is not None)
     if sliding_window not in (True, False, 'auto'):
         raise PredictOptionError(f"sliding_window must be True, False or 'auto', got "
                                  f'{sliding_window!r}')
@@ -346,18 +420,22 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
     crop = getattr(net, 'altair_train_crop', None)
     window = window_size if window_size is not None else (crop or (512, 512))
     window = (window, window) if isinstance(window, int) else tuple(window)
-    transforms = list(tta_transforms) if tta_transforms is not None else (
-        ['hflip'] if tta else None)
+    trained = getattr(net, 'altair_raster', {})
     out = Path(out_dir) if out_dir is not None else default_out
     results = []
     with raster_env():
         for stem, item in inputs:
             if isinstance(item, Tensor):
+                value = nodata if nodata is not None else trained.get('nodata')
+                from altair.inference.nodata import check_nodata
                 from altair.inference.sliding import TensorSource
-                ctx = TensorSource(item)
+                ctx = TensorSource(item, nodata=check_nodata(value, item.numpy().dtype.name,
+                                                             stem))
             else:
-                ctx = open_image(item)
+                ctx = open_image(item, bands=trained.get('bands'), nodata=nodata,
+                                 default_nodata=trained.get('nodata'))
             with ctx as src:
+                src.fill = nodata_fill(net, src.shape[0])
                 _, h, w = src.shape
                 slide = sliding_window if sliding_window != 'auto' else (
                     h > (crop or window)[0] or w > (crop or window)[1])
@@ -367,5 +445,5 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
                     blend=blend, batch_size=batch_size or 4, save=save,
                     probs_dtype=probs_dtype, return_probs=return_probs, precision=precision,
                     tta=transforms, tta_scales=tta_scales, tta_merge=tta_merge,
-                    progress=progress))
+                    uncertainty=uncertainty, format=format, progress=progress))
     return results

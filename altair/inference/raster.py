@@ -1,4 +1,4 @@
-"""Raster writers: atomic GeoTIFF and PNG output."""
+"""Raster writers: atomic GeoTIFF, Cloud-Optimized GeoTIFF and PNG output."""
 from __future__ import annotations
 
 import os
@@ -40,6 +40,28 @@ def write_geotiff(path: str | os.PathLike, array: np.ndarray, *, transform, crs:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def write_cog(src: str | os.PathLike, dst: str | os.PathLike, *,
+              resampling: str = 'AVERAGE') -> Path:
+    """Copy the raster ``src`` to ``dst`` as a Cloud-Optimized GeoTIFF, atomically.
+
+    GDAL's COG driver (through rasterio) lays it out: 256x256 deflate tiles, overviews down
+    to one tile resampled with ``resampling`` (``MODE`` for labels, ``AVERAGE`` for scores),
+    the IFDs and the tile data in the order the COG layout requires; colour table, nodata,
+    mask band and band descriptions are kept.
+    """
+    import rasterio.shutil
+
+    dst = Path(dst)
+    tmp = dst.with_name(f'.{dst.stem}.partial-cog{dst.suffix}')
+    try:
+        rasterio.shutil.copy(str(src), str(tmp), driver='COG', COMPRESS='DEFLATE',
+                             BLOCKSIZE=256, OVERVIEW_RESAMPLING=resampling, BIGTIFF='IF_SAFER')
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dst
 
 
 def write_png(path: str | os.PathLike, rgb: np.ndarray) -> Path:

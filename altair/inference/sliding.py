@@ -20,6 +20,7 @@ from torch import Tensor
 
 from altair.inference.blend import blend_weights
 from altair.inference.grid import WindowArgumentError, resolve_window, window_starts
+from altair.inference.nodata import fill_invalid, invalid_pixels
 from altair.inference.precision import resolve_precision
 
 PAD_MODES = ('reflect', 'constant')
@@ -35,16 +36,35 @@ class ImageSource(Protocol):
 
 
 class TensorSource:
-    """An in-memory (C, H, W) tensor as an :class:`ImageSource`."""
+    """An in-memory (C, H, W) tensor as an :class:`ImageSource`.
 
-    def __init__(self, image: Tensor) -> None:
+    With ``nodata`` (or a floating tensor, where NaN is nodata) :attr:`masked` is True and
+    :meth:`read_valid` tells where the data is; :meth:`read` then sets nodata pixels to
+    ``fill`` (one value per band or one for all; without a fill only NaN is replaced, by 0).
+    """
+
+    def __init__(self, image: Tensor, *, nodata: float | None = None, fill=None) -> None:
         if image.ndim != 3:
             raise ValueError(f'image must be (C, H, W), got shape {tuple(image.shape)}')
         self.image = image
         self.shape = tuple(image.shape)
+        self.nodata, self.fill = nodata, fill
+        self.masked = nodata is not None or bool(
+            image.is_floating_point() and torch.isnan(image).any())
+
+    def _bad(self, y0: int, y1: int, x0: int, x1: int):
+        return invalid_pixels(self.image[:, y0:y1, x0:x1].cpu().numpy(), self.nodata)
 
     def read(self, y0: int, y1: int, x0: int, x1: int) -> Tensor:
-        return self.image[:, y0:y1, x0:x1].float()
+        region = self.image[:, y0:y1, x0:x1].float()
+        if not self.masked:
+            return region
+        return torch.from_numpy(fill_invalid(region.cpu().numpy().copy(), self._bad(y0, y1, x0, x1),
+                                      self.fill)).to(region.device)
+
+    def read_valid(self, y0: int, y1: int, x0: int, x1: int) -> Tensor:
+        """(y1 - y0, x1 - x0) bool: True where the region has data."""
+        return torch.from_numpy(~self._bad(y0, y1, x0, x1))
 
     def thumbnail(self, step: int):
         """(C, ceil(H / step), ceil(W / step)) NumPy array of every ``step``-th pixel."""
@@ -104,8 +124,10 @@ def sliding_window_inference(
         pad_value: float = 0.0, device: torch.device | str | None = None,
         accumulate_device: torch.device | str = 'cpu', precision: str = 'fp32',
         channels_last: bool = False, preprocess: Callable[[Tensor], Tensor] | None = None,
-        sink: Callable[[int, Tensor], None] | None = None,
-        progress: Callable[[int], None] | None = None) -> Tensor | None:
+        sink: Callable[[int, Tensor, Tensor | None], None] | None = None,
+        progress: Callable[[int], None] | None = None,
+        valid: Callable[[int, int, int, int], Tensor] | None = None,
+        stats: dict | None = None) -> Tensor | tuple[Tensor, Tensor] | None:
     """Blended sliding-window logits of an image, in memory or streamed band by band.
 
     Args:
@@ -125,13 +147,21 @@ def sliding_window_inference(
         precision: ``'fp32'``, ``'bf16'``, ``'fp16'`` or ``'auto'`` (autocast around the predictor).
         channels_last: feed windows in channels-last memory format (faster convs on CPUs).
         preprocess: applied to each batch on ``device`` before the predictor (e.g. normalise).
-        sink: called as ``sink(row0, logits)`` with each finalised band (K, rows, W) in order;
-            the band is a view into the accumulator, valid only during the call (copy it to
-            keep it). With a sink nothing is kept and ``None`` is returned.
-        progress: called with the number of windows done after every batch.
+        sink: called as ``sink(row0, logits, valid)`` with each finalised band (K, rows, W)
+            in order and, with ``valid``, its (rows, W) bool data mask (else ``None``); both
+            are views into the accumulators, valid only during the call (copy them to keep
+            them). With a sink nothing is kept and ``None`` is returned.
+        progress: called with the number of windows done (skipped ones included) after
+            every batch.
+        valid: ``valid(y0, y1, x0, x1)`` → (y1 - y0, x1 - x0) bool tensor, True where the
+            input has data (e.g. ``RasterSource.read_valid``). A window without one such
+            pixel is skipped: not read, not predicted, no weight in the blend. Its pixels
+            (zero weight) come out with arbitrary logits and False in the mask.
+        stats: a dict that receives ``windows`` (the grid's count) and ``skipped``.
 
     Returns:
-        (K, H, W) float32 logits on ``accumulate_device`` without a ``sink``, else ``None``.
+        Without a ``sink``: (K, H, W) float32 logits on ``accumulate_device``, and with
+        ``valid`` also the (H, W) data mask as a pair. With a sink ``None``.
 
     Raises:
         WindowArgumentError: bad window / overlap / stride / batch size / pad mode.
@@ -158,7 +188,12 @@ def sliding_window_inference(
     top = 0
     acc = torch.zeros(num_classes, cap, width, dtype=torch.float32, device=acc_device)
     wsum = torch.zeros(cap, width, dtype=torch.float32, device=acc_device)
+    # where the input has data (only with ``valid``): a pixel no window with data covers
+    # has zero weight and comes out as nodata
+    vacc = torch.zeros(cap, width, dtype=torch.bool, device=acc_device) if valid is not None else None
+    skipped = 0
     bands: list[Tensor] = []
+    masks: list[Tensor] = []
 
     def emit(upto: int) -> None:
         nonlocal top
@@ -166,42 +201,81 @@ def sliding_window_inference(
         if n <= 0:
             return
         # normalised in place and handed over as a view: no band-sized copy
+        if vacc is not None:
+            wsum[:n].clamp_min_(torch.finfo(torch.float32).tiny)
         band = acc[:, :n].div_(wsum[:n])
+        ok = vacc[:n] if vacc is not None else None
         if sink is None:
             bands.append(band.clone())
+            if ok is not None:
+                masks.append(ok.clone())
         else:
-            sink(top, band)
+            sink(top, band, ok)
         _shift_up(acc, n, dim=1)
         _shift_up(wsum, n, dim=0)
+        if vacc is not None:
+            _shift_up(vacc, n, dim=0)
         top = upto
 
     autocast = (torch.autocast(device_type=device.type, dtype=cast) if cast is not None
                 else nullcontext())
-    for start in range(0, len(windows), batch_size):
-        batch = windows[start:start + batch_size]
-        crops = [pad_to(source.read(y, min(y + win[0], height), x, min(x + win[1], width)),
-                        win, mode=pad_mode, value=pad_value) for _, y, x in batch]
-        inputs = torch.stack(crops).to(device)
-        if preprocess is not None:
-            inputs = preprocess(inputs)
-        if channels_last:
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
-        with torch.no_grad(), autocast:
-            logits = predictor(inputs)
-        if logits.shape[0] != len(batch) or logits.shape[1] != num_classes or \
-                tuple(logits.shape[2:]) != win:
-            raise ValueError(f'predictor returned {tuple(logits.shape)} for {len(batch)} windows '
-                             f'of {win}; expected ({len(batch)}, {num_classes}, {win[0]}, {win[1]})')
-        logits = logits.to(acc_device, torch.float32)
-        for (r, y, x), lg in zip(batch, logits):
-            h, w = min(win[0], height - y), min(win[1], width - x)
-            wt = weights[:h, :w]
-            acc[:, y - top:y - top + h, x:x + w].addcmul_(lg[:, :h, :w], wt)
-            wsum[y - top:y - top + h, x:x + w] += wt
+
+    def region(y: int, x: int) -> tuple[int, int, int, int]:
+        return y, min(y + win[0], height), x, min(x + win[1], width)
+
+    def run(pending: list) -> None:
+        """Forward the windows of ``pending`` that hold data, then add every window of it in
+        grid order (emitting finished rows as each grid row ends)."""
+        todo = [(y, x) for _, y, x, mask in pending if mask is not False]
+        if todo:
+            crops = [pad_to(source.read(*region(y, x)), win, mode=pad_mode, value=pad_value)
+                     for y, x in todo]
+            inputs = torch.stack(crops).to(device)
+            if preprocess is not None:
+                inputs = preprocess(inputs)
+            if channels_last:
+                inputs = inputs.contiguous(memory_format=torch.channels_last)
+            with torch.no_grad(), autocast:
+                logits = predictor(inputs)
+            if logits.shape[0] != len(todo) or logits.shape[1] != num_classes or \
+                    tuple(logits.shape[2:]) != win:
+                raise ValueError(f'predictor returned {tuple(logits.shape)} for {len(todo)} '
+                                 f'windows of {win}; expected ({len(todo)}, {num_classes}, '
+                                 f'{win[0]}, {win[1]})')
+            outputs = iter(logits.to(acc_device, torch.float32))
+        for r, y, x, mask in pending:
+            if mask is not False:
+                lg = next(outputs)
+                h, w = min(win[0], height - y), min(win[1], width - x)
+                wt = weights[:h, :w]
+                acc[:, y - top:y - top + h, x:x + w].addcmul_(lg[:, :h, :w], wt)
+                wsum[y - top:y - top + h, x:x + w] += wt
+                if vacc is not None:
+                    vacc[y - top:y - top + h, x:x + w] |= mask.to(acc_device)
             if x == cols[-1]:  # last window of grid row r: rows above the next row are final
                 emit(rows[r + 1] if r + 1 < len(rows) else height)
         if progress is not None:
-            progress(len(batch))
+            progress(len(pending))
+
+    pending: list = []
+    queued = 0
+    for r, y, x in windows:
+        mask = None
+        if valid is not None:
+            mask = valid(*region(y, x))
+            if not bool(mask.any()):
+                mask = False  # nodata only: no read, no forward pass, no weight
+                skipped += 1
+        pending.append((r, y, x, mask))
+        queued += mask is not False
+        if queued == batch_size:
+            run(pending)
+            pending, queued = [], 0
+    if pending:
+        run(pending)
+    if stats is not None:
+        stats.update(windows=len(windows), skipped=skipped)
     if sink is None:
-        return torch.cat(bands, 1)
+        return (torch.cat(bands, 1), torch.cat(masks, 0)) if valid is not None \
+            else torch.cat(bands, 1)
     return None

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from altair.inference.nodata import check_nodata, fill_invalid, invalid_pixels
 from altair.inference.sliding import TensorSource
 
 RASTER_SUFFIXES = ('.tif', '.tiff', '.vrt', '.img', '.jp2')
@@ -28,16 +29,32 @@ class ImageNotFoundError(FileNotFoundError):
 
 
 class RasterSource:
-    """A raster file read by windows. Bands are returned in file order as float32.
+    """A raster file read by windows. Bands are returned as float32, in file order.
+
+    Nodata comes from ``nodata`` (overriding the file's), else the file's nodata value, else
+    its alpha band or mask band, else ``default_nodata`` (e.g. the value a model was trained
+    with); NaN is always nodata in float rasters. Then :attr:`masked`
+    is True, :meth:`read_valid` tells where the data is, and :meth:`read` sets nodata pixels
+    to ``fill`` (e.g. the training mean, as ``LoadRaster(fill=mean)`` did).
+
+    Args:
+        path: the raster.
+        bands: 1-based band indices or descriptions (default: every band but an alpha band).
+        nodata: nodata value (in the file's data type).
+        fill: value of nodata pixels in :meth:`read` (one per band or one for all).
 
     Attributes:
         shape: (bands, height, width).
         dtype: the file's data type name (e.g. ``'uint8'``, ``'uint16'``, ``'float32'``).
         transform, crs: georeferencing (``None`` CRS for plain images).
+        nodata: the nodata value in use, or None.
+        masked: whether any pixel can be nodata.
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, *, bands=None, nodata: float | None = None,
+                 fill=None, default_nodata: float | None = None) -> None:
         import rasterio
+        from rasterio.enums import ColorInterp, MaskFlags
 
         self.path = Path(path)
         if not self.path.is_file():
@@ -46,23 +63,66 @@ class RasterSource:
             self._ds = rasterio.open(self.path)
         except rasterio.errors.RasterioIOError as exc:
             raise UnsupportedImageError(f"cannot read '{self.path}' as a raster: {exc}") from None
-        self.shape = (self._ds.count, self._ds.height, self._ds.width)
-        self.dtype = self._ds.dtypes[0]
-        self.transform = self._ds.transform
-        self.crs = self._ds.crs
+        try:
+            ds = self._ds
+            self.dtype = ds.dtypes[0]
+            if bands is None:
+                bands = [i + 1 for i, c in enumerate(ds.colorinterp) if c != ColorInterp.alpha]
+                bands = bands or list(range(1, ds.count + 1))
+            else:
+                from altair.datasets.raster.io import resolve_bands
+                bands = resolve_bands(ds, bands)
+            self.bands = bands
+            self.nodata = check_nodata(nodata if nodata is not None else ds.nodata, self.dtype,
+                                       self.path)
+            flags = ds.mask_flag_enums[0] if ds.count else []
+            self._dataset_mask = self.nodata is None and (
+                MaskFlags.alpha in flags or MaskFlags.per_dataset in flags)
+            if self.nodata is None and not self._dataset_mask:
+                self.nodata = check_nodata(default_nodata, self.dtype, self.path)
+        except BaseException:
+            self._ds.close()
+            raise
+        self.masked = (self.nodata is not None or self._dataset_mask
+                       or np.issubdtype(np.dtype(self.dtype), np.floating))
+        self.fill = fill
+        self.shape = (len(self.bands), ds.height, ds.width)
+        self.transform = ds.transform
+        self.crs = ds.crs
+        self._last: tuple | None = None  # (region, data, bad) of the last region read
 
-    def read(self, y0: int, y1: int, x0: int, x1: int) -> Tensor:
+    def _region(self, y0: int, y1: int, x0: int, x1: int) -> tuple[np.ndarray, np.ndarray]:
         from rasterio.windows import Window
 
-        data = self._ds.read(window=Window(x0, y0, x1 - x0, y1 - y0))
-        return torch.from_numpy(data.astype(np.float32, copy=False))
+        key = (y0, y1, x0, x1)
+        if self._last is not None and self._last[0] == key:
+            return self._last[1], self._last[2]
+        window = Window(x0, y0, x1 - x0, y1 - y0)
+        data = self._ds.read(self.bands, window=window)
+        if self._dataset_mask:
+            bad = self._ds.dataset_mask(window=window) == 0
+        elif self.masked:
+            bad = invalid_pixels(data, self.nodata)
+        else:
+            bad = np.zeros(data.shape[1:], bool)
+        self._last = (key, data, bad)
+        return data, bad
+
+    def read(self, y0: int, y1: int, x0: int, x1: int) -> Tensor:
+        data, bad = self._region(y0, y1, x0, x1)
+        data = data.astype(np.float32, copy=True)
+        return torch.from_numpy(fill_invalid(data, bad, self.fill))
+
+    def read_valid(self, y0: int, y1: int, x0: int, x1: int) -> Tensor:
+        """(y1 - y0, x1 - x0) bool: True where the region has data."""
+        return torch.from_numpy(~self._region(y0, y1, x0, x1)[1])
 
     def thumbnail(self, step: int) -> np.ndarray:
         """(C, ceil(H / step), ceil(W / step)) every ``step``-th pixel (GDAL decimation, file
         dtype): a preview without reading the full image into memory."""
         from rasterio.enums import Resampling
         c, h, w = self.shape
-        return self._ds.read(out_shape=(c, -(-h // step), -(-w // step)),
+        return self._ds.read(self.bands, out_shape=(c, -(-h // step), -(-w // step)),
                              resampling=Resampling.nearest)
 
     def close(self) -> None:
@@ -78,7 +138,8 @@ class RasterSource:
 class ArraySource(TensorSource):
     """An ordinary image decoded in memory (H, W[, C]) → bands in RGB(A) order."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, *, nodata: float | None = None,
+                 fill=None) -> None:
         import cv2
 
         self.path = Path(path)
@@ -92,7 +153,8 @@ class ArraySource(TensorSource):
         elif img.shape[2] in (3, 4):  # OpenCV decodes BGR(A)
             img = img[:, :, [2, 1, 0, 3][:img.shape[2]]]
         self.dtype = img.dtype.name
-        super().__init__(torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))))
+        super().__init__(torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))),
+                         nodata=check_nodata(nodata, self.dtype, self.path), fill=fill)
         self.transform = None
         self.crs = None
 
@@ -107,13 +169,18 @@ def raster_env(cache_mb: int = 128):
     return rasterio.Env(GDAL_CACHEMAX=cache_mb)
 
 
-def open_image(path: str | os.PathLike) -> RasterSource | ArraySource:
-    """Open ``path`` as a windowed raster (GeoTIFF & co.) or a decoded image (PNG/JPEG/...)."""
+def open_image(path: str | os.PathLike, *, bands=None, nodata: float | None = None,
+               fill=None, default_nodata: float | None = None) -> RasterSource | ArraySource:
+    """Open ``path`` as a windowed raster (GeoTIFF & co.) or a decoded image (PNG/JPEG/...);
+    ``bands`` (rasters only), ``nodata``, ``fill`` and ``default_nodata`` as in
+    :class:`RasterSource`."""
     suffix = Path(path).suffix.lower()
     if suffix in RASTER_SUFFIXES:
-        return RasterSource(path)
+        return RasterSource(path, bands=bands, nodata=nodata, fill=fill,
+                            default_nodata=default_nodata)
     if suffix in IMAGE_SUFFIXES:
-        return ArraySource(path)
+        return ArraySource(path, nodata=nodata if nodata is not None else default_nodata,
+                           fill=fill)
     raise UnsupportedImageError(
         f"'{path}': unsupported image type '{suffix}'; expected one of "
         f"{', '.join(RASTER_SUFFIXES + IMAGE_SUFFIXES)}")

@@ -1,14 +1,18 @@
 """Streaming writers for sliding-window predictions.
 
 A :class:`PredictionWriter` is the engine's ``sink``: it receives finalised bands of logits
-(K, rows, W) top to bottom and writes, row band by row band,
+(K, rows, W) top to bottom, with their data masks when the input has nodata, and writes, row
+band by row band,
 
-- a tiled, deflate-compressed label GeoTIFF (uint8, or uint16 beyond 255 classes) that keeps
-  the source CRS and transform, with a colour table when a palette is given;
+- a tiled, deflate-compressed label GeoTIFF (uint8, or uint16 beyond 255 classes; nodata
+  255 / 65535) that keeps the source CRS and transform, with a colour table when a palette
+  is given;
 - optionally a probability GeoTIFF (K bands, uint8 scaled 0-255 or float32);
+- optionally an uncertainty GeoTIFF (one float32 band, ``altair.inference.uncertainty``);
 - optionally a colour PNG preview, downsampled by striding so its long side is at most
   ``preview_max_side``.
 
+With ``format='cog'`` the finished GeoTIFFs are converted to Cloud-Optimized GeoTIFFs.
 Everything goes to temporary names that are renamed only by ``close()`` after success;
 ``abort()`` (or leaving a ``with`` block by an exception) removes them, so an interrupted run
 leaves nothing under the final names.
@@ -28,21 +32,67 @@ from altair.inference.postprocess import labels_from_logits
 from altair.inference.raster import geotiff_profile, partial_path
 
 PROB_DTYPES = ('uint8', 'float32')
+FORMATS = ('cog', 'gtiff')
+# overview resampling per output: labels by mode (an average of class ids is no class)
+OVERVIEW_RESAMPLING = dict(labels='MODE', probs='AVERAGE', uncertainty='AVERAGE')
+
+
+def label_nodata(num_classes: int) -> int:
+    """The label value written where the input has no data: 255, or 65535 beyond 255 classes."""
+    return 255 if num_classes <= 255 else 65535
+
+
+def split_outputs(logits: Tensor, valid: Tensor | None, num_classes: int,
+                  uncertainty: str | None = None) -> tuple[Tensor, Tensor, Tensor | None]:
+    """(labels (H, W) int64 with nodata where not ``valid``, probs (K, H, W) float32 with
+    NaN there, uncertainty (H, W) float32 with NaN there or None) of a band of blended scores.
+
+    ``logits`` holds K class scores, plus the TTA uncertainty as channel K+1 for the TTA
+    measures; ``entropy`` and ``margin`` are computed here from the probabilities.
+    """
+    from altair.inference.uncertainty import TTA_MEASURES, entropy, margin
+    scores = logits[:num_classes]
+    labels = labels_from_logits(scores)
+    probs = torch.softmax(scores.float(), 0)
+    unc = None
+    if uncertainty in TTA_MEASURES:
+        if logits.shape[0] != num_classes + 1:
+            raise ValueError(f"uncertainty '{uncertainty}' needs the TTA predictor's extra "
+                             f'channel: got {logits.shape[0]} channels for {num_classes} classes')
+        unc = logits[num_classes].float().clone()
+    elif uncertainty == 'entropy':
+        unc = entropy(probs)
+    elif uncertainty == 'margin':
+        unc = margin(probs)
+    if valid is not None:
+        invalid = ~valid
+        labels.masked_fill_(invalid, label_nodata(num_classes))
+        probs.masked_fill_(invalid, float('nan'))
+        if unc is not None:
+            unc.masked_fill_(invalid, float('nan'))
+    return labels, probs, unc
 
 
 class PredictionWriter:
-    """Write labels (and optionally probabilities and a PNG preview) band by band.
+    """Write labels (and optionally probabilities, uncertainty and a PNG preview) band by band.
 
     Args:
-        labels_path: output label GeoTIFF.
+        labels_path: output label raster (nodata 255, or 65535 beyond 255 classes).
         height, width: image size.
         num_classes: K.
         transform, crs: georeferencing to keep (``None`` for plain images).
-        probs_path: optional probability GeoTIFF.
-        probs_dtype: ``'uint8'`` (probability × 255, rounded) or ``'float32'``.
-        preview_path: optional colour PNG.
+        probs_path: optional probability raster.
+        probs_dtype: ``'uint8'`` (probability × 255, rounded; nodata pixels masked by an
+            internal mask band, since every byte is a probability) or ``'float32'`` (NaN).
+        preview_path: optional colour PNG (nodata black).
         palette: K RGB triples for the colour table and the preview.
         preview_max_side: long side of the preview in pixels.
+        uncertainty_path, uncertainty: optional float32 band of one measure of
+            ``altair.inference.uncertainty.MEASURES`` (NaN where there is no data).
+        masked: the input has nodata (bands then arrive with their data masks).
+        format: ``'cog'`` (Cloud-Optimized GeoTIFF: tiled, with overviews — mode for labels,
+            average for scores — and the colour table; converted by GDAL's COG driver when
+            the stream is complete) or ``'gtiff'`` (the tiled GeoTIFF as streamed).
     """
 
     def __init__(self, labels_path: str | os.PathLike, *, height: int, width: int,
@@ -50,51 +100,69 @@ class PredictionWriter:
                  probs_path: str | os.PathLike | None = None, probs_dtype: str = 'uint8',
                  preview_path: str | os.PathLike | None = None,
                  palette: Sequence[Sequence[int]] | None = None,
-                 preview_max_side: int = 4096) -> None:
+                 preview_max_side: int = 4096,
+                 uncertainty_path: str | os.PathLike | None = None,
+                 uncertainty: str | None = None, masked: bool = False,
+                 format: str = 'gtiff') -> None:
         import rasterio
         from rasterio.transform import Affine
 
         if probs_dtype not in PROB_DTYPES:
             raise ValueError(f"probs_dtype must be one of {', '.join(PROB_DTYPES)}, "
                              f"got '{probs_dtype}'")
+        if format not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}, got '{format}'")
+        if (uncertainty_path is None) != (uncertainty is None):
+            raise ValueError('give uncertainty_path and uncertainty together')
         self.height, self.width, self.num_classes = height, width, num_classes
-        self.label_dtype = 'uint8' if num_classes <= 256 else 'uint16'
+        self.label_dtype = 'uint8' if num_classes <= 255 else 'uint16'
         self.probs_dtype = probs_dtype
         self.palette = palette
+        self.uncertainty = uncertainty
+        self.format = format
+        self._masked = masked
         self._final: dict[str, Path] = {}
-        self._tmp: list[Path] = []
+        self._tmp: dict[str, Path] = {}
         self._rows_done = 0
         common = geotiff_profile(
             width, height, crs=crs,
             transform=transform if transform is not None else Affine.identity())
-        self._labels = self._open(rasterio, 'labels', labels_path, count=1,
-                                  dtype=self.label_dtype, **common)
+        self._files: dict[str, object] = {}
+        self._files['labels'] = self._open(rasterio, 'labels', labels_path, count=1,
+                                           dtype=self.label_dtype,
+                                           nodata=label_nodata(num_classes), **common)
         if palette is not None and self.label_dtype == 'uint8':
-            self._labels.write_colormap(1, {i: tuple(int(v) for v in p) + (255,)
-                                            for i, p in enumerate(palette)})
-        self._probs = None
+            self._files['labels'].write_colormap(1, {i: tuple(int(v) for v in p) + (255,)
+                                                     for i, p in enumerate(palette)})
         if probs_path is not None:
-            self._probs = self._open(rasterio, 'probs', probs_path, count=num_classes,
-                                     dtype=probs_dtype, **common)
+            self._files['probs'] = self._open(
+                rasterio, 'probs', probs_path, count=num_classes, dtype=probs_dtype,
+                **dict(common, nodata=float('nan')) if probs_dtype == 'float32' else common)
+        if uncertainty_path is not None:
+            self._files['uncertainty'] = self._open(
+                rasterio, 'uncertainty', uncertainty_path, count=1, dtype='float32',
+                nodata=float('nan'), **common)
+            self._files['uncertainty'].set_band_description(1, uncertainty)
         self._preview = None
         if preview_path is not None:
             self._step = max(1, math.ceil(max(height, width) / preview_max_side))
             self._preview_path = Path(preview_path)
-            self._preview = np.zeros((math.ceil(height / self._step),
-                                      math.ceil(width / self._step)), dtype=np.int64)
+            self._preview = np.full((math.ceil(height / self._step),
+                                     math.ceil(width / self._step)),
+                                    label_nodata(num_classes), dtype=np.int64)
 
     def _open(self, rasterio, kind: str, path, **profile):
         import warnings
         final = Path(path)
-        tmp = partial_path(final)
         self._final[kind] = final
-        self._tmp.append(tmp)
+        self._tmp[kind] = tmp = partial_path(final)
         with warnings.catch_warnings():  # a plain (PNG/JPEG) source has no georeference
             warnings.simplefilter('ignore', rasterio.errors.NotGeoreferencedWarning)
             return rasterio.open(tmp, 'w', **profile)
 
-    def __call__(self, row0: int, logits: Tensor) -> None:
-        """Write the band of rows ``[row0, row0 + logits.shape[1])`` of (K, rows, W) logits."""
+    def __call__(self, row0: int, logits: Tensor, valid: Tensor | None = None) -> None:
+        """Write the band of rows ``[row0, row0 + logits.shape[1])`` of (K, rows, W) logits
+        (``valid``: its (rows, W) data mask, None when all pixels have data)."""
         from rasterio.windows import Window
 
         if row0 != self._rows_done:
@@ -102,13 +170,20 @@ class PredictionWriter:
                              f'got {row0}')
         rows = logits.shape[1]
         window = Window(0, row0, self.width, rows)
-        labels = labels_from_logits(logits).cpu().numpy().astype(self.label_dtype)
-        self._labels.write(labels[None], window=window)
-        if self._probs is not None:
-            probs = torch.softmax(logits.float(), 0).cpu().numpy()
+        labels, probs, unc = split_outputs(logits, valid, self.num_classes, self.uncertainty)
+        labels = labels.cpu().numpy().astype(self.label_dtype)
+        self._files['labels'].write(labels[None], window=window)
+        if 'probs' in self._files:
+            probs = probs.cpu().numpy()
             if self.probs_dtype == 'uint8':
-                probs = np.rint(probs * 255).astype(np.uint8)
-            self._probs.write(probs.astype(self.probs_dtype, copy=False), window=window)
+                probs = np.rint(np.nan_to_num(probs) * 255).astype(np.uint8)
+            self._files['probs'].write(probs, window=window)
+            if self._masked and self.probs_dtype == 'uint8':
+                mask = (np.full((rows, self.width), 255, np.uint8) if valid is None
+                        else valid.cpu().numpy().astype(np.uint8) * 255)
+                self._files['probs'].write_mask(mask, window=window)
+        if unc is not None:
+            self._files['uncertainty'].write(unc.cpu().numpy()[None], window=window)
         if self._preview is not None:
             first = (-row0) % self._step  # first row in this band on the preview's lattice
             sel = labels[first::self._step, ::self._step]
@@ -117,30 +192,41 @@ class PredictionWriter:
         self._rows_done += rows
 
     def close(self) -> dict[str, Path]:
-        """Finish the files, move them to their final names and return those by kind
-        (``'labels'``, ``'probs'``, ``'preview'``)."""
+        """Finish the files (converted to COG with ``format='cog'``), move them to their
+        final names and return those by kind (``'labels'``, ``'probs'``, ``'uncertainty'``,
+        ``'preview'``)."""
         if self._rows_done != self.height:
             self.abort()
             raise RuntimeError(f'only {self._rows_done} of {self.height} rows were written')
-        self._labels.close()
-        if self._probs is not None:
-            self._probs.close()
-        for tmp, final in zip(self._tmp, self._final.values()):
-            os.replace(tmp, final)
+        try:
+            for ds in self._files.values():
+                ds.close()
+            if self.format == 'cog':
+                from altair.inference.raster import write_cog
+                for kind, tmp in self._tmp.items():
+                    write_cog(tmp, self._final[kind], resampling=OVERVIEW_RESAMPLING[kind])
+                    tmp.unlink()
+            else:
+                for kind, tmp in self._tmp.items():
+                    os.replace(tmp, self._final[kind])
+        except BaseException:
+            self.abort()
+            raise
         if self._preview is not None:  # written atomically by write_png
             from altair.inference.raster import write_png
             from altair.visualization.overlay import colorize
             palette = self.palette or _default_palette(self.num_classes)
+            # nodata (255 / 65535) lies outside the palette: black
             self._final['preview'] = write_png(self._preview_path,
                                                colorize(self._preview, palette))
         return dict(self._final)
 
     def abort(self) -> None:
         """Close and delete every temporary file (nothing appears under the final names)."""
-        for ds in (self._labels, self._probs):
-            if ds is not None and not ds.closed:
+        for ds in self._files.values():
+            if not ds.closed:
                 ds.close()
-        for tmp in self._tmp:
+        for tmp in self._tmp.values():
             tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> 'PredictionWriter':
@@ -157,29 +243,37 @@ def _default_palette(n: int) -> list[tuple[int, int, int]]:
 
 
 class LabelCollector:
-    """A sink that keeps the labels (and optionally the probabilities) in memory.
+    """A sink that keeps the labels (and optionally the probabilities and uncertainty) in
+    memory.
 
     Attributes:
-        labels: (H, W) uint8 class indices (uint16 beyond 256 classes).
-        probs: (K, H, W) float32 softmax probabilities, or None.
+        labels: (H, W) uint8 class indices (uint16 beyond 255 classes), nodata 255 / 65535.
+        probs: (K, H, W) float32 softmax probabilities (NaN where no data), or None.
+        uncertainty: (H, W) float32 of the measure asked for (NaN where no data), or None.
     """
 
     def __init__(self, *, height: int, width: int, num_classes: int,
-                 probs: bool = False) -> None:
-        dtype = np.uint8 if num_classes <= 256 else np.uint16
+                 probs: bool = False, uncertainty: str | None = None) -> None:
+        dtype = np.uint8 if num_classes <= 255 else np.uint16
+        self.num_classes, self.measure = num_classes, uncertainty
         self.labels = np.zeros((height, width), dtype)
         self.probs = np.zeros((num_classes, height, width), np.float32) if probs else None
+        self.uncertainty = (np.zeros((height, width), np.float32) if uncertainty is not None
+                            else None)
 
-    def __call__(self, row0: int, logits: Tensor) -> None:
+    def __call__(self, row0: int, logits: Tensor, valid: Tensor | None = None) -> None:
         rows = logits.shape[1]
-        self.labels[row0:row0 + rows] = labels_from_logits(logits).cpu().numpy()
+        labels, probs, unc = split_outputs(logits, valid, self.num_classes, self.measure)
+        self.labels[row0:row0 + rows] = labels.cpu().numpy()
         if self.probs is not None:
-            self.probs[:, row0:row0 + rows] = torch.softmax(logits.float(), 0).cpu().numpy()
+            self.probs[:, row0:row0 + rows] = probs.cpu().numpy()
+        if unc is not None:
+            self.uncertainty[row0:row0 + rows] = unc.cpu().numpy()
 
 
 def tee(*sinks):
     """One sink that hands every band to each of ``sinks`` in turn."""
-    def sink(row0: int, logits: Tensor) -> None:
+    def sink(row0: int, logits: Tensor, valid: Tensor | None = None) -> None:
         for s in sinks:
-            s(row0, logits)
+            s(row0, logits, valid)
     return sink

@@ -184,3 +184,70 @@ def test_outputs_beyond_the_memory_limit_are_files(checkpoint, crop, tmp_path, m
     with pytest.raises(PredictOptionError, match='too large to predict whole; use '
                                                  "sliding_window=True or 'auto'"):
         predict(net, crop, sliding_window=False, save=(), out_dir=tmp_path)
+
+
+@pytest.fixture(scope='module')
+def framed(crop, tmp_path_factory):
+    """The crop with a 100-px nodata frame on the left (value 0 in every band, the file's
+    nodata) and a hole; 0 occurs nowhere else in all three bands."""
+    out = tmp_path_factory.mktemp('nodata') / 'framed.tif'
+    with rasterio.open(crop) as src:
+        data = np.maximum(src.read(), 1)
+        profile = dict(src.profile, nodata=0)
+    data[:, :, :100] = 0
+    data[:, 200:230, 300:340] = 0
+    with rasterio.open(out, 'w', **profile) as dst:
+        dst.write(data)
+    return out
+
+
+def test_predict_nodata_cog_and_uncertainty(checkpoint, framed, tmp_path):
+    from rio_cogeo.cogeo import cog_validate
+
+    from altair.api.predict import load_model, nodata_fill, predict
+    from altair.inference.grid import window_grid
+    net = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
+    with rasterio.open(framed) as src:
+        data = src.read()
+    valid = ~(data == 0).all(0)
+    [pred] = predict(net, framed, window_size=(64, 64), overlap=0.0, out_dir=tmp_path,
+                     save=('labels', 'probs'), uncertainty='entropy', progress=False,
+                     return_probs=True)
+    grid = window_grid(300, 420, (64, 64), (64, 64))
+    assert pred.windows == len(grid)
+    assert pred.skipped_windows == sum(not valid[y:y + 64, x:x + 64].any() for y, x in grid) > 0
+    assert (pred.labels[~valid] == 255).all() and (pred.labels[valid] < 8).all()
+    assert np.isnan(pred.uncertainty[~valid]).all() and not np.isnan(pred.uncertainty[valid]).any()
+    for kind in ('labels', 'probs', 'uncertainty'):  # georeferenced: COG by default
+        ok, errors, _ = cog_validate(str(pred.written[kind]), quiet=True)
+        assert ok and not errors, (kind, errors)
+    with rasterio.open(pred.written['labels']) as out:
+        assert out.nodata == 255 and np.array_equal(out.read(1), pred.labels)
+    # elsewhere the labels are those of the image with its nodata read as the model's mean
+    filled = data.astype(np.float32)
+    filled[:, ~valid] = np.asarray(nodata_fill(net, 3), np.float32)[:, None]
+    [plain] = predict(net, filled.transpose(1, 2, 0), window_size=(64, 64), overlap=0.0,
+                      save=(), sliding_window=True, progress=False)
+    assert plain.skipped_windows == 0
+    assert np.array_equal(pred.labels[valid], plain.labels[valid])
+    # --format gtiff: the plain streamed GeoTIFF
+    [gt] = predict(net, framed, window_size=(64, 64), overlap=0.0, out_dir=tmp_path / 'g',
+                   save=('labels',), format='gtiff', progress=False)
+    with rasterio.open(gt.written['labels']) as out:
+        assert out.overviews(1) == []
+
+
+def test_predict_nodata_and_uncertainty_errors(checkpoint, crop, tmp_path):
+    def run(*args):
+        return subprocess.run([sys.executable, 'tools/predict.py', 'configs/pspnet.py',
+                               str(checkpoint), str(crop), '--out', str(tmp_path), *args],
+                              cwd=ROOT, capture_output=True, text=True)
+    proc = run('--nodata', '300')
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"error: nodata 300 is outside what '{crop}' (uint8) can hold: give an integer in "
+        '[0, 255]')
+    proc = run('--uncertainty', 'tta-variance')
+    assert proc.returncode == 2 and proc.stderr.strip().endswith(
+        "error: uncertainty 'tta-variance' needs test-time augmentation (--tta / tta=True)")
+    assert list(tmp_path.iterdir()) == []

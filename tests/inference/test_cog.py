@@ -1,0 +1,70 @@
+"""Cloud-Optimized GeoTIFF output: valid layout, overviews by mode / average, colour table."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from rasterio.transform import from_origin
+
+from altair.inference.raster import write_cog
+from altair.inference.writers import PredictionWriter
+
+TRANSFORM = from_origin(500000, 4000000, 10, 10)
+K = 8
+PALETTE = [(200, 0, 0), (0, 200, 0), (0, 0, 200)] + [(k, k, k) for k in range(5)]
+
+
+def _labels(h=600, w=520):
+    """Every 2x2 block holds three pixels of class m = block index % 4 and one of m + 4: the
+    mode is m, the average m + 1."""
+    yy, xx = np.mgrid[:h, :w]
+    major = ((yy // 2) + (xx // 2)) % 4
+    return np.where((yy % 2 == 1) & (xx % 2 == 1), major + 4, major)
+
+
+def _logits(labels):
+    return torch.from_numpy(np.stack([(labels == k) * 4.0 for k in range(K)])).float()
+
+
+def test_cog_layout_overviews_and_colour_table(tmp_path):
+    from rio_cogeo.cogeo import cog_validate
+    labels = _labels()
+    with PredictionWriter(tmp_path / 'l.tif', height=600, width=520, num_classes=K,
+                          transform=TRANSFORM, crs='EPSG:32633', palette=PALETTE,
+                          probs_path=tmp_path / 'p.tif', probs_dtype='float32',
+                          format='cog') as w:
+        logits = _logits(labels)
+        for row0 in range(0, 600, 100):  # streamed in bands, as the engine does
+            w(row0, logits[:, row0:row0 + 100])
+        written = w.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['l.tif', 'p.tif']
+    for kind in ('labels', 'probs'):
+        valid, errors, _ = cog_validate(str(written[kind]), quiet=True)
+        assert valid and not errors, (kind, errors)
+    with rasterio.open(written['labels']) as ds:
+        assert ds.block_shapes[0] == (256, 256) and ds.overviews(1) == [2, 4]
+        assert ds.crs.to_epsg() == 32633 and ds.transform == TRANSFORM and ds.nodata == 255
+        assert ds.colormap(1)[2] == (0, 0, 200, 255)
+        assert np.array_equal(ds.read(1), labels)
+    with rasterio.open(written['labels'], overview_level=0) as ov:  # half resolution: mode
+        assert np.array_equal(ov.read(1), labels[::2, ::2])
+    probs = torch.softmax(_logits(labels), 0).numpy()
+    with rasterio.open(written['probs'], overview_level=0) as ov:  # average of each 2x2 block
+        expected = probs.reshape(K, 300, 2, 260, 2).mean((2, 4))
+        assert np.allclose(ov.read(), expected, atol=1e-6)
+
+
+def test_gtiff_format_is_the_streamed_file(tmp_path):
+    with PredictionWriter(tmp_path / 'l.tif', height=600, width=520, num_classes=K,
+                          format='gtiff') as w:
+        w(0, _logits(_labels()))
+        w.close()
+    with rasterio.open(tmp_path / 'l.tif') as ds:
+        assert ds.overviews(1) == [] and ds.block_shapes[0] == (256, 256)
+
+
+def test_write_cog_is_atomic(tmp_path):
+    with pytest.raises(Exception):
+        write_cog(tmp_path / 'missing.tif', tmp_path / 'out.tif')
+    assert list(tmp_path.iterdir()) == []
