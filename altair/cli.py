@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument('--blend', choices=['gaussian', 'linear', 'constant'], default='gaussian')
     pred.add_argument('--batch-size', type=int, default=4, help='windows per forward pass')
     pred.add_argument('--save', nargs='+', default=['labels', 'overlay'],
-                      choices=['labels', 'overlay', 'probs', 'preview'],
+                      choices=['labels', 'overlay', 'probs', 'preview', 'polygons'],
                       help='what to write (default: labels overlay)')
     pred.add_argument('--probs', action='store_true',
                       help='also write class probabilities as a GeoTIFF (= --save ... probs)')
@@ -157,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument('--format', choices=['cog', 'gtiff'],
                       help='raster outputs as Cloud-Optimized GeoTIFF (default for '
                            'georeferenced images) or plain tiled GeoTIFF')
+    pred.add_argument('--polygons-format', choices=['gpkg', 'geojson'], default='gpkg',
+                      help='file type of --save polygons (default gpkg)')
+    pred.add_argument('--min-area', type=float, default=0.0, metavar='A',
+                      help='drop polygons smaller than A map units squared')
+    pred.add_argument('--simplify', type=float, default=0.0, metavar='T',
+                      help='simplify polygon outlines with tolerance T map units')
     _root(pred)
 
     runs = sub.add_parser('runs', help='list the runs in the run store')
@@ -270,7 +276,9 @@ def _predict(args) -> int:
                       precision=args.precision, save=save, probs_dtype=args.probs_dtype,
                       tta=args.tta is not None, tta_transforms=args.tta or None,
                       tta_scales=args.tta_scales, tta_merge=args.tta_merge, root=args.runs_root,
-                      nodata=args.nodata, uncertainty=args.uncertainty, format=args.format)
+                      nodata=args.nodata, uncertainty=args.uncertainty, format=args.format,
+                      polygons_format=args.polygons_format, min_area=args.min_area,
+                      simplify=args.simplify)
     for result in results:
         print(' '.join(str(p) for p in result.written.values()))
     return 0

@@ -23,7 +23,8 @@ from altair.api.test import CheckpointNotFoundError
 
 logger = logging.getLogger('altair')
 
-SAVE_KINDS = ('labels', 'overlay', 'probs', 'preview')
+SAVE_KINDS = ('labels', 'overlay', 'probs', 'preview', 'polygons')
+POLYGON_FORMATS = ('gpkg', 'geojson')
 FORMATS = ('cog', 'gtiff')
 # Outputs up to this many pixels are also returned as arrays; larger ones only as files.
 IN_MEMORY_PIXELS = 1 << 26  # 67 Mpx: 64 MB of uint8 labels
@@ -148,7 +149,8 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
                    tta: Sequence[str] | None = None, tta_scales: Sequence[float] = (1.0,),
                    tta_merge: str = 'soft_vote', palette: list | None = None,
                    uncertainty: str | None = None, format: str | None = None,
-                   progress: bool = True) -> Prediction:
+                   polygons_format: str = 'gpkg', min_area: float = 0.0,
+                   simplify: float = 0.0, progress: bool = True) -> Prediction:
     """Predict one opened image ``src`` (a raster or tensor source) with ``model``.
 
     The logits are streamed band by band into the requested files under ``out_dir``
@@ -160,6 +162,8 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
     ``tta_scales`` and ``tta_merge`` apply test-time augmentation to every batch of windows.
     ``uncertainty`` names a measure of ``altair.inference.uncertainty.MEASURES``. A source
     with nodata (``src.masked``) skips windows without data and writes nodata there.
+    ``save`` with ``'polygons'`` writes ``<stem>_polygons.gpkg`` (or ``.geojson``), one
+    feature per connected region (``altair.inference.polygons``; ``min_area``, ``simplify``).
     """
     from mmengine.utils import ProgressBar
 
@@ -212,18 +216,32 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
     bar = ProgressBar(total) if progress and total > 1 else None
     collector = LabelCollector(height=height, width=width, num_classes=num_classes,
                                probs=return_probs, uncertainty=uncertainty) if in_memory else None
+    polygons = None
+    if 'polygons' in save:
+        from altair.inference.polygons import PolygonWriter
+        meta = getattr(model, 'dataset_meta', None) or {}
+        polygons = PolygonWriter(
+            out / f'{stem}_polygons.{polygons_format}', width=width, height=height,
+            num_classes=num_classes, transform=getattr(src, 'transform', None),
+            crs=getattr(src, 'crs', None), class_names=meta.get('classes'),
+            min_area=min_area, simplify=simplify)
     writer = None
     masked = bool(getattr(src, 'masked', False))
-    if save & {'labels', 'probs', 'preview'} or uncertainty is not None:
-        writer = PredictionWriter(
-            out / f'{stem}_labels.tif', height=height, width=width, num_classes=num_classes,
-            transform=getattr(src, 'transform', None), crs=getattr(src, 'crs', None),
-            probs_path=out / f'{stem}_probs.tif' if 'probs' in save else None,
-            probs_dtype=probs_dtype,
-            preview_path=out / f'{stem}_preview.png' if 'preview' in save else None,
-            palette=palette, masked=masked, format=fmt, uncertainty=uncertainty,
-            uncertainty_path=out / f'{stem}_uncertainty.tif' if uncertainty else None)
-    sinks = [s for s in (writer, collector) if s is not None]
+    try:
+        if save & {'labels', 'probs', 'preview'} or uncertainty is not None:
+            writer = PredictionWriter(
+                out / f'{stem}_labels.tif', height=height, width=width, num_classes=num_classes,
+                transform=getattr(src, 'transform', None), crs=getattr(src, 'crs', None),
+                probs_path=out / f'{stem}_probs.tif' if 'probs' in save else None,
+                probs_dtype=probs_dtype,
+                preview_path=out / f'{stem}_preview.png' if 'preview' in save else None,
+                palette=palette, masked=masked, format=fmt, uncertainty=uncertainty,
+                uncertainty_path=out / f'{stem}_uncertainty.tif' if uncertainty else None)
+    except BaseException:
+        if polygons is not None:
+            polygons.abort()
+        raise
+    sinks = [s for s in (writer, collector, polygons) if s is not None]
     stats: dict = {}
     try:
         sliding_window_inference(
@@ -234,9 +252,12 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
             progress=bar.update if bar else None,
             valid=src.read_valid if masked else None, stats=stats)
         written = writer.close() if writer is not None else {}
+        if polygons is not None:
+            written['polygons'] = polygons.close()
     except BaseException:
-        if writer is not None:
-            writer.abort()
+        for sink in (writer, polygons):
+            if sink is not None:
+                sink.abort()
         raise
     if bar:
         print()
@@ -349,7 +370,8 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
             save: Sequence[str] = ('labels', 'overlay'), probs_dtype: str = 'uint8',
             return_probs: bool = False, root: str | os.PathLike | None = None,
             nodata: float | None = None, uncertainty: str | None = None,
-            format: str | None = None, progress: bool = True) -> list[Prediction]:
+            format: str | None = None, polygons_format: str = 'gpkg', min_area: float = 0.0,
+            simplify: float = 0.0, progress: bool = True) -> list[Prediction]:
     """Predict every image with a trained model.
 
     Args:
@@ -370,7 +392,7 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
             ``./predictions``).
         save: any of ``labels`` (GeoTIFF keeping the source georeference), ``overlay``
             (labels coloured over the image, PNG), ``probs`` (GeoTIFF), ``preview`` (labels
-            coloured, PNG); ``()`` writes nothing.
+            coloured, PNG), ``polygons`` (GeoPackage / GeoJSON); ``()`` writes nothing.
         probs_dtype: ``'uint8'`` (probability × 255) or ``'float32'`` for ``probs``.
         return_probs: also return (K, H, W) probabilities in memory.
         root: runs root for run ids.
@@ -383,6 +405,9 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
             ``altair.inference.uncertainty``).
         format: ``'cog'`` (default for georeferenced images: Cloud-Optimized GeoTIFF with
             overviews) or ``'gtiff'`` (plain tiled GeoTIFF; the default otherwise).
+        polygons_format, min_area, simplify: for ``save`` with ``'polygons'``: ``'gpkg'``
+            (default) or ``'geojson'``; regions below ``min_area`` (map units²) dropped;
+            outlines simplified with tolerance ``simplify`` (map units).
 
     Returns:
         One :class:`Prediction` per image, in order.
@@ -402,6 +427,12 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
                                  f"{', '.join(SAVE_KINDS)}")
     if format is not None and format not in FORMATS:
         raise PredictOptionError(f"format must be one of {', '.join(FORMATS)}, got '{format}'")
+    for name, value in (('min_area', min_area), ('simplify', simplify)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise PredictOptionError(f'{name} must be a number >= 0, got {value!r}')
+    if polygons_format not in POLYGON_FORMATS:
+        raise PredictOptionError(f"polygons_format must be one of {', '.join(POLYGON_FORMATS)}, "
+                                 f"got '{polygons_format}'")
     transforms = list(tta_transforms) if tta_transforms is not None else (
         ['hflip'] if tta else None)
     if uncertainty is not None:
@@ -445,5 +476,6 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
                     blend=blend, batch_size=batch_size or 4, save=save,
                     probs_dtype=probs_dtype, return_probs=return_probs, precision=precision,
                     tta=transforms, tta_scales=tta_scales, tta_merge=tta_merge,
-                    uncertainty=uncertainty, format=format, progress=progress))
+                    uncertainty=uncertainty, format=format, polygons_format=polygons_format,
+                    min_area=min_area, simplify=simplify, progress=progress))
     return results

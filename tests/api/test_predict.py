@@ -166,7 +166,7 @@ def test_predict_api_errors(checkpoint, crop, tmp_path):
                                                   r'got \(0, 256\)'):
         predict(model, crop, window_size=(0, 256))
     with pytest.raises(PredictOptionError, match="unknown save kind 'labelz'; choose from "
-                                                 'labels, overlay, probs, preview'):
+                                                 'labels, overlay, probs, preview, polygons'):
         predict(model, crop, save=('labelz',))
     with pytest.raises(PredictOptionError, match='model must be a run id, a Run, '):
         predict(42, crop)
@@ -211,8 +211,8 @@ def test_predict_nodata_cog_and_uncertainty(checkpoint, framed, tmp_path):
         data = src.read()
     valid = ~(data == 0).all(0)
     [pred] = predict(net, framed, window_size=(64, 64), overlap=0.0, out_dir=tmp_path,
-                     save=('labels', 'probs'), uncertainty='entropy', progress=False,
-                     return_probs=True)
+                     save=('labels', 'probs', 'polygons'), uncertainty='entropy',
+                     progress=False, return_probs=True)
     grid = window_grid(300, 420, (64, 64), (64, 64))
     assert pred.windows == len(grid)
     assert pred.skipped_windows == sum(not valid[y:y + 64, x:x + 64].any() for y, x in grid) > 0
@@ -223,6 +223,16 @@ def test_predict_nodata_cog_and_uncertainty(checkpoint, framed, tmp_path):
         assert ok and not errors, (kind, errors)
     with rasterio.open(pred.written['labels']) as out:
         assert out.nodata == 255 and np.array_equal(out.read(1), pred.labels)
+        pixel_area = abs(out.transform.a * out.transform.e)
+        crs = out.crs
+    # polygons: per class, their areas add up to the class's pixels; none in the nodata
+    import pyogrio.raw
+    meta, _, _, (cls, names, areas, _) = pyogrio.raw.read(pred.written['polygons'])
+    assert rasterio.crs.CRS.from_user_input(meta['crs']) == crs
+    for c in range(8):
+        expected = (pred.labels == c).sum() * pixel_area
+        assert areas[cls == c].sum() == pytest.approx(expected, rel=1e-9, abs=1e-9)
+    assert set(names) <= set(net.dataset_meta['classes'])
     # elsewhere the labels are those of the image with its nodata read as the model's mean
     filled = data.astype(np.float32)
     filled[:, ~valid] = np.asarray(nodata_fill(net, 3), np.float32)[:, None]
@@ -247,6 +257,9 @@ def test_predict_nodata_and_uncertainty_errors(checkpoint, crop, tmp_path):
     assert proc.stderr.strip().splitlines()[-1] == (
         f"error: nodata 300 is outside what '{crop}' (uint8) can hold: give an integer in "
         '[0, 255]')
+    proc = run('--save', 'polygons', '--min-area', '-3')
+    assert proc.returncode == 2 and proc.stderr.strip().endswith(
+        'error: min_area must be a number >= 0, got -3.0')
     proc = run('--uncertainty', 'tta-variance')
     assert proc.returncode == 2 and proc.stderr.strip().endswith(
         "error: uncertainty 'tta-variance' needs test-time augmentation (--tta / tta=True)")

@@ -1,0 +1,304 @@
+"""Label maps as polygons, built band by band while the prediction streams.
+
+Each finalised band of rows is split into connected regions (4-connectivity, as GDAL's
+polygonize) per class, and each region is polygonised with ``rasterio.features.shapes``.
+A region that touches the band's last row may continue in the next band: it stays *open*
+and is merged (shapely ``union_all``) with the regions of the next band it touches, of the
+same class, across the seam. Every other region is *closed* and written at once, so memory
+holds one band plus the open regions, never the whole raster.
+
+Attributes of each feature: ``class`` (id), ``class_name``, ``area`` (pixels × pixel area,
+in map units; pixels without a CRS), ``mean_prob`` (mean probability of its class over its
+pixels). ``min_area`` drops smaller regions; ``simplify`` is a shapely tolerance in map
+units (topology preserved).
+"""
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from torch import Tensor
+
+from altair.errors import AltairError
+from altair.fileio import partial_path
+
+DRIVERS = {'.gpkg': 'GPKG', '.geojson': 'GeoJSON', '.json': 'GeoJSON'}
+FLUSH_EVERY = 2000  # closed features buffered before a write
+
+
+class PolygonOptionError(AltairError, ValueError):
+    """A polygon output path, ``min_area`` or ``simplify`` Altair cannot use."""
+
+
+class NoCrsWarning(UserWarning):
+    """Polygons of a raster without a CRS: coordinates are pixels."""
+
+
+@dataclass
+class Region:
+    """A connected region of one class, possibly spread over several bands."""
+    cls: int
+    pixels: int = 0
+    prob_sum: float = 0.0
+    parts: list = field(default_factory=list)
+
+    def absorb(self, other: 'Region') -> None:
+        self.pixels += other.pixels
+        self.prob_sum += other.prob_sum
+        self.parts += other.parts
+
+
+def band_regions(labels: np.ndarray, valid: np.ndarray | None, num_classes: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(ids (rows, W) int32 with 0 = no region, class of each id (index 0 unused)) of the
+    4-connected regions of every class in a band of labels."""
+    from scipy import ndimage
+
+    ids = np.zeros(labels.shape, np.int32)
+    classes = [0]
+    for k in range(num_classes):
+        mask = labels == k
+        if valid is not None:
+            mask &= valid
+        comp, n = ndimage.label(mask)
+        if n:
+            ids[mask] = comp[mask] + len(classes) - 1
+            classes += [k] * n
+    return ids, np.asarray(classes, np.int64)
+
+
+def _find(parent: dict, a):
+    while parent[a] != a:
+        parent[a] = parent[parent[a]]
+        a = parent[a]
+    return a
+
+
+class PolygonWriter:
+    """A prediction sink writing one polygon per connected region (see the module doc).
+
+    Args:
+        path: ``.gpkg`` (GeoPackage, appended as it goes) or ``.geojson``.
+        width, height, num_classes: the raster's size and K.
+        transform, crs: georeferencing (``None`` CRS: pixel coordinates, with a warning).
+        class_names: K names (default ``class_<k>``).
+        min_area: drop regions smaller than this (map units²).
+        simplify: simplification tolerance in map units (0: exact pixel outlines).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, width: int, height: int, num_classes: int,
+                 transform=None, crs=None, class_names: Sequence[str] | None = None,
+                 min_area: float = 0.0, simplify: float = 0.0) -> None:
+        from rasterio.transform import Affine
+
+        self.path = Path(path)
+        self.driver = DRIVERS.get(self.path.suffix.lower())
+        if self.driver is None:
+            raise PolygonOptionError(f"polygons go to a .gpkg or .geojson file, got "
+                                     f"'{self.path.name}'")
+        for name, value in (('min_area', min_area), ('simplify', simplify)):
+            if not (isinstance(value, (int, float)) and value >= 0):
+                raise PolygonOptionError(f'{name} must be a number >= 0, got {value!r}')
+        if crs is None:
+            warnings.warn(f"polygons for '{self.path.name}': the raster has no CRS, so their "
+                          'coordinates and areas are in pixels', NoCrsWarning, stacklevel=2)
+        self.width, self.height, self.num_classes = width, height, num_classes
+        self.transform = transform if transform is not None else Affine.identity()
+        self.crs = crs
+        self.pixel_area = abs(self.transform.a * self.transform.e - self.transform.b *
+                              self.transform.d)
+        self.class_names = list(class_names or [f'class_{k}' for k in range(num_classes)])
+        self.min_area, self.simplify = float(min_area), float(simplify)
+        self.features = 0
+        self._tmp = partial_path(self.path)
+        self._tmp.unlink(missing_ok=True)
+        self._open: dict[int, Region] = {}  # open regions by key
+        self._seam: np.ndarray | None = None  # (W,) open-region key of the last row, 0 = none
+        self._next_key = 1
+        self._rows = 0
+        self._buffer: list[tuple] = []
+        self._geojson = None
+        if self.driver == 'GeoJSON':
+            self._geojson = open(self._tmp, 'w')
+            self._geojson.write('{"type": "FeatureCollection",\n')
+            if crs is not None and crs.to_epsg() != 4326:
+                self._geojson.write(f'"crs": {{"type": "name", "properties": {{"name": '
+                                    f'"{_crs_urn(crs)}"}}}},\n')
+            self._geojson.write('"features": [\n')
+
+    def __call__(self, row0: int, logits: Tensor, valid: Tensor | None = None) -> None:
+        """Add the band of rows ``[row0, row0 + rows)`` of (K, rows, W) logits."""
+        from altair.inference.writers import split_outputs
+
+        if row0 != self._rows:
+            raise ValueError(f'bands must arrive in order: expected row {self._rows}, got {row0}')
+        labels, probs, _ = split_outputs(logits, valid, self.num_classes)
+        self.add_band(row0, labels.cpu().numpy(), probs.cpu().numpy(),
+                      None if valid is None else valid.cpu().numpy())
+
+    def add_band(self, row0: int, labels: np.ndarray, probs: np.ndarray,
+                 valid: np.ndarray | None) -> None:
+        """Add (rows, W) ``labels`` with their (K, rows, W) ``probs`` (and data mask)."""
+        from rasterio.features import shapes
+        from rasterio.transform import Affine
+        from shapely.geometry import shape
+
+        rows = labels.shape[0]
+        ids, classes = band_regions(labels, valid, self.num_classes)
+        n = len(classes)
+        flat = ids.ravel()
+        pixels = np.bincount(flat, minlength=n)
+        chosen = np.take_along_axis(probs, np.minimum(labels, self.num_classes - 1)[None],
+                                    0)[0]
+        prob_sum = np.bincount(flat, weights=np.nan_to_num(chosen).ravel(), minlength=n)
+        regions = {i: Region(int(classes[i]), int(pixels[i]), float(prob_sum[i]))
+                   for i in range(1, n)}
+        # outlines in whole-raster pixel coordinates (integers: exact, so the parts of a
+        # region meet exactly at a seam); mapped to the CRS when the region closes
+        for geom, value in shapes(ids, mask=ids > 0, connectivity=4,
+                                  transform=Affine.translation(0, row0)):
+            regions[int(value)].parts.append(shape(geom))
+        # union-find over this band's regions (ids) and the open ones (-key) across the seam
+        parent = {i: i for i in regions}
+        parent.update({-k: -k for k in self._open})
+        if self._seam is not None:
+            top = ids[0]
+            for key, i in set(zip(self._seam.tolist(), top.tolist())):
+                if key and i and self._open[key].cls == regions[i].cls:
+                    a, b = _find(parent, -key), _find(parent, i)
+                    if a != b:
+                        parent[a] = b
+        groups: dict = {}
+        for node in parent:
+            groups.setdefault(_find(parent, node), []).append(node)
+        last = set(ids[-1].tolist()) - {0} if row0 + rows < self.height else set()
+        new_open: dict[int, Region] = {}
+        key_of: dict[int, int] = {}
+        for members in groups.values():
+            merged = None
+            for node in members:
+                region = regions[node] if node > 0 else self._open[-node]
+                if merged is None:
+                    merged = Region(region.cls)
+                merged.absorb(region)
+            if any(node > 0 and node in last for node in members):
+                key = self._next_key
+                self._next_key += 1
+                new_open[key] = merged
+                for node in members:
+                    if node > 0:
+                        key_of[node] = key
+            else:
+                self._close(merged)
+        self._open = new_open
+        if last:
+            lookup = np.zeros(n, np.int64)
+            for i, key in key_of.items():
+                lookup[i] = key
+            self._seam = lookup[ids[-1]]
+        else:
+            self._seam = None
+        self._rows += rows
+        if len(self._buffer) >= FLUSH_EVERY:
+            self._flush()
+
+    def _close(self, region: Region) -> None:
+        import shapely
+        import shapely.affinity
+
+        area = region.pixels * self.pixel_area
+        if area < self.min_area:
+            return
+        geom = region.parts[0] if len(region.parts) == 1 else shapely.union_all(region.parts)
+        t = self.transform
+        geom = shapely.affinity.affine_transform(geom, [t.a, t.b, t.d, t.e, t.c, t.f])
+        if self.simplify:
+            geom = geom.simplify(self.simplify, preserve_topology=True)
+        self._buffer.append((geom, region.cls, self.class_names[region.cls], area,
+                             region.prob_sum / max(region.pixels, 1)))
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        geoms, cls, names, areas, probs = zip(*self._buffer)
+        if self._geojson is not None:
+            import shapely
+            for g, c, name, a, p in self._buffer:
+                props = {'class': c, 'class_name': name, 'area': a, 'mean_prob': p}
+                sep = ',\n' if self.features else ''
+                self._geojson.write(f'{sep}{{"type": "Feature", "properties": '
+                                    f'{json.dumps(props)}, "geometry": '
+                                    f'{shapely.to_geojson(g)}}}')
+                self.features += 1
+        else:
+            import pyogrio.raw
+            import shapely
+            with warnings.catch_warnings():  # no CRS: NoCrsWarning was given at the start
+                warnings.filterwarnings('ignore', message="'crs' was not provided")
+                pyogrio.raw.write(
+                    self._tmp, shapely.to_wkb(np.asarray(geoms, object)),
+                [np.asarray(cls, np.int32), np.asarray(names, object),
+                 np.asarray(areas, np.float64), np.asarray(probs, np.float64)],
+                fields=['class', 'class_name', 'area', 'mean_prob'], driver=self.driver,
+                geometry_type='Polygon', promote_to_multi=False,
+                crs=self.crs.to_wkt() if self.crs is not None else None,
+                append=self.features > 0, layer=self.path.stem)
+            self.features += len(geoms)
+        self._buffer = []
+
+    def close(self) -> Path:
+        """Close the remaining open regions, finish the file and move it to ``path``."""
+        if self._rows != self.height:
+            self.abort()
+            raise RuntimeError(f'only {self._rows} of {self.height} rows were polygonised')
+        try:
+            for region in self._open.values():
+                self._close(region)
+            self._open = {}
+            self._flush()
+            if self._geojson is not None:
+                self._geojson.write('\n]}\n')
+                self._geojson.close()
+            elif self.features == 0:  # an empty layer still gets its table
+                self._buffer = []
+                _empty_layer(self._tmp, self.driver, self.crs, self.path.stem)
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        return self.path
+
+    def abort(self) -> None:
+        """Delete the temporary file (nothing appears under ``path``)."""
+        if self._geojson is not None and not self._geojson.closed:
+            self._geojson.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> 'PolygonWriter':
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
+def _crs_urn(crs) -> str:
+    epsg = crs.to_epsg()
+    return f'urn:ogc:def:crs:EPSG::{epsg}' if epsg else crs.to_wkt()
+
+
+def _empty_layer(path: Path, driver: str, crs, layer: str) -> None:
+    import pyogrio.raw
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message="'crs' was not provided")
+        pyogrio.raw.write(path, np.array([], object),
+                          [np.array([], np.int32), np.array([], object),
+                           np.array([], np.float64), np.array([], np.float64)],
+                          fields=['class', 'class_name', 'area', 'mean_prob'], driver=driver,
+                          geometry_type='Polygon',
+                          crs=crs.to_wkt() if crs is not None else None, layer=layer)
