@@ -157,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument('--format', choices=['cog', 'gtiff'],
                       help='raster outputs as Cloud-Optimized GeoTIFF (default for '
                            'georeferenced images) or plain tiled GeoTIFF')
+    pred.add_argument('--mosaic', metavar='NAME',
+                      help='predict all IMAGES (adjacent rasters on one pixel grid) as one '
+                           'seamless scene; outputs are named NAME_labels.tif, ...')
     pred.add_argument('--polygons-format', choices=['gpkg', 'geojson'], default='gpkg',
                       help='file type of --save polygons (default gpkg)')
     pred.add_argument('--min-area', type=float, default=0.0, metavar='A',
@@ -278,7 +281,7 @@ def _predict(args) -> int:
                       tta_scales=args.tta_scales, tta_merge=args.tta_merge, root=args.runs_root,
                       nodata=args.nodata, uncertainty=args.uncertainty, format=args.format,
                       polygons_format=args.polygons_format, min_area=args.min_area,
-                      simplify=args.simplify)
+                      simplify=args.simplify, mosaic=args.mosaic)
     for result in results:
         print(' '.join(str(p) for p in result.written.values()))
     return 0

@@ -6,6 +6,7 @@ sliding-window engine (``altair.inference.sliding``) beyond it; test-time augmen
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import os
@@ -371,7 +372,8 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
             return_probs: bool = False, root: str | os.PathLike | None = None,
             nodata: float | None = None, uncertainty: str | None = None,
             format: str | None = None, polygons_format: str = 'gpkg', min_area: float = 0.0,
-            simplify: float = 0.0, progress: bool = True) -> list[Prediction]:
+            simplify: float = 0.0, mosaic: str | None = None,
+            progress: bool = True) -> list[Prediction]:
     """Predict every image with a trained model.
 
     Args:
@@ -408,6 +410,9 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
         polygons_format, min_area, simplify: for ``save`` with ``'polygons'``: ``'gpkg'``
             (default) or ``'geojson'``; regions below ``min_area`` (map units²) dropped;
             outlines simplified with tolerance ``simplify`` (map units).
+        mosaic: predict all the images as one seamless scene named ``mosaic`` (outputs
+            ``<mosaic>_labels.tif``, ...): adjacent rasters on one pixel grid, read through
+            a VRT (``altair.inference.mosaic``).
 
     Returns:
         One :class:`Prediction` per image, in order.
@@ -443,6 +448,19 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
     if window_size is not None:
         resolve_window(window_size, overlap=None if stride else overlap, stride=stride)
     inputs = _image_inputs(images)  # bad paths fail before the model loads
+    vrt_dir = None
+    if mosaic is not None:
+        import tempfile
+
+        from altair.inference.mosaic import write_mosaic_vrt
+        if any(isinstance(item, Tensor) for _, item in inputs):
+            raise PredictOptionError('mosaic combines raster files, not arrays')
+        if not mosaic or Path(mosaic).name != mosaic:
+            raise PredictOptionError(f"mosaic must be a plain name for the outputs, got "
+                                     f"'{mosaic}'")
+        vrt_dir = tempfile.TemporaryDirectory(prefix='altair_mosaic_')
+        inputs = [(mosaic, write_mosaic_vrt([item for _, item in inputs],
+                                            Path(vrt_dir.name) / f'{mosaic}.vrt'))]
     if device == 'auto':
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
     if out_dir is not None and save:
@@ -454,7 +472,7 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
     trained = getattr(net, 'altair_raster', {})
     out = Path(out_dir) if out_dir is not None else default_out
     results = []
-    with raster_env():
+    with raster_env(), (vrt_dir or contextlib.nullcontext()):
         for stem, item in inputs:
             if isinstance(item, Tensor):
                 value = nodata if nodata is not None else trained.get('nodata')

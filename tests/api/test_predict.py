@@ -264,3 +264,61 @@ def test_predict_nodata_and_uncertainty_errors(checkpoint, crop, tmp_path):
     assert proc.returncode == 2 and proc.stderr.strip().endswith(
         "error: uncertainty 'tta-variance' needs test-time augmentation (--tta / tta=True)")
     assert list(tmp_path.iterdir()) == []
+
+
+def _tile(src, win, path):
+    with rasterio.open(path, 'w', **dict(src.profile, width=win.width, height=win.height,
+                                         transform=src.window_transform(win))) as dst:
+        dst.write(src.read(window=win))
+    return path
+
+
+def test_predict_mosaic_of_four_tiles_equals_the_scene(checkpoint, crop, tmp_path):
+    from altair.api.predict import load_model, predict
+    net = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
+    tiles = tmp_path / 'tiles'
+    tiles.mkdir()
+    with rasterio.open(crop) as src:
+        for i, (r0, r1) in enumerate([(0, 170), (170, 300)]):
+            for j, (c0, c1) in enumerate([(0, 250), (250, 420)]):
+                _tile(src, Window(c0, r0, c1 - c0, r1 - r0), tiles / f'{i}{j}.tif')
+    [scene] = predict(net, crop, save=('labels',), out_dir=tmp_path / 'a', window_size=(128, 128),
+                      progress=False)
+    [mosaic] = predict(net, tiles, mosaic='africa', save=('labels',), out_dir=tmp_path / 'b',
+                       window_size=(128, 128), progress=False)
+    assert mosaic.written['labels'] == tmp_path / 'b' / 'africa_labels.tif'
+    assert np.array_equal(mosaic.labels, scene.labels)
+    with rasterio.open(mosaic.written['labels']) as a, rasterio.open(crop) as b:
+        assert a.transform == b.transform and a.crs == b.crs
+
+
+def test_predict_mosaic_and_polygon_cli_errors(checkpoint, crop, tmp_path):
+    import cv2
+    tiles = tmp_path / 'tiles'
+    tiles.mkdir()
+    with rasterio.open(crop) as src:
+        _tile(src, Window(0, 0, 100, 100), tiles / 'a.tif')
+        profile = dict(src.profile, count=2, width=100, height=100,
+                       transform=src.window_transform(Window(100, 0, 100, 100)))
+        with rasterio.open(tiles / 'b.tif', 'w', **profile) as dst:
+            dst.write(src.read([1, 2], window=Window(100, 0, 100, 100)))
+    out = tmp_path / 'out'
+
+    def run(*args):
+        return subprocess.run([sys.executable, 'tools/predict.py', 'configs/pspnet.py',
+                               str(checkpoint), *args, '--out', str(out)], cwd=ROOT,
+                              capture_output=True, text=True)
+    proc = run(str(tiles), '--mosaic', 'm')
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"error: mosaic member '{tiles / 'b.tif'}' has 2 band(s) but '{tiles / 'a.tif'}' has 3: "
+        'every member needs the same bands')
+    assert not out.exists()
+    # polygons of an image without a CRS: written, with a warning that says so
+    with rasterio.open(crop) as src:
+        cv2.imwrite(str(tmp_path / 'plain.png'), src.read(window=Window(0, 0, 120, 100))
+                    .transpose(1, 2, 0)[:, :, ::-1])
+    proc = run(str(tmp_path / 'plain.png'), '--save', 'polygons')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "the raster has no CRS, so their coordinates and areas are in pixels" in proc.stderr
+    assert (out / 'plain_polygons.gpkg').is_file()
