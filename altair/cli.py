@@ -160,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument('--mosaic', metavar='NAME',
                       help='predict all IMAGES (adjacent rasters on one pixel grid) as one '
                            'seamless scene; outputs are named NAME_labels.tif, ...')
+    pred.add_argument('--resume', action='store_true',
+                      help='continue an interrupted prediction (same arguments) from its '
+                           'journal')
     pred.add_argument('--polygons-format', choices=['gpkg', 'geojson'], default='gpkg',
                       help='file type of --save polygons (default gpkg)')
     pred.add_argument('--min-area', type=float, default=0.0, metavar='A',
@@ -281,7 +284,7 @@ def _predict(args) -> int:
                       tta_scales=args.tta_scales, tta_merge=args.tta_merge, root=args.runs_root,
                       nodata=args.nodata, uncertainty=args.uncertainty, format=args.format,
                       polygons_format=args.polygons_format, min_area=args.min_area,
-                      simplify=args.simplify, mosaic=args.mosaic)
+                      simplify=args.simplify, mosaic=args.mosaic, resume=args.resume)
     for result in results:
         print(' '.join(str(p) for p in result.written.values()))
     return 0

@@ -73,6 +73,10 @@ def load_model(config, checkpoint: str | os.PathLike, *, device: str | None = No
     model = init_model(cfg, str(checkpoint), device=device)
     model.altair_train_crop = training_crop(cfg)
     model.altair_raster = raster_options(cfg)
+    from altair.inference.journal import file_identity
+    model.altair_source = dict(  # what a resumed prediction must find unchanged
+        config=file_identity(config) if isinstance(config, (str, os.PathLike)) else 'config',
+        checkpoint=file_identity(checkpoint))
     return model
 
 
@@ -151,7 +155,8 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
                    tta_merge: str = 'soft_vote', palette: list | None = None,
                    uncertainty: str | None = None, format: str | None = None,
                    polygons_format: str = 'gpkg', min_area: float = 0.0,
-                   simplify: float = 0.0, progress: bool = True) -> Prediction:
+                   simplify: float = 0.0, resume: bool = False,
+                   progress: bool = True) -> Prediction:
     """Predict one opened image ``src`` (a raster or tensor source) with ``model``.
 
     The logits are streamed band by band into the requested files under ``out_dir``
@@ -165,10 +170,14 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
     with nodata (``src.masked``) skips windows without data and writes nodata there.
     ``save`` with ``'polygons'`` writes ``<stem>_polygons.gpkg`` (or ``.geojson``), one
     feature per connected region (``altair.inference.polygons``; ``min_area``, ``simplify``).
+    File outputs keep a progress journal (``altair.inference.journal``): a run that stops
+    leaves its rows and ``resume=True`` with the same arguments continues it, writing the
+    same bytes an uninterrupted run would.
     """
     from mmengine.utils import ProgressBar
 
     from altair.inference.grid import resolve_window, window_grid
+    from altair.inference.journal import ResumeError, journal_path, load_journal, save_journal
     from altair.inference.sliding import sliding_window_inference
     from altair.inference.tta import tta_predictor
     from altair.inference.uncertainty import TTA_MEASURES, check_measure
@@ -213,23 +222,42 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
     out = Path(out_dir) if out_dir is not None else Path('predictions')
     if save:
         ensure_writable_dir(out)
-    total = len(window_grid(height, width, win, step))
+    files = bool(save & {'labels', 'probs', 'preview', 'polygons'} or uncertainty)
+    journal = journal_path(out, stem)
+    args = dict(image=_identity(src), model=getattr(model, 'altair_source', type(model).__name__),
+                window=win, stride=step, blend=blend, batch_size=batch_size,
+                precision=precision, device=device.type, tta=tta, tta_scales=tta_scales,
+                tta_merge=tta_merge, save=sorted(save), probs_dtype=probs_dtype,
+                uncertainty=uncertainty, format=fmt, polygons_format=polygons_format,
+                min_area=min_area, simplify=simplify, nodata=getattr(src, 'nodata', None),
+                bands=getattr(src, 'bands', None))
+    state = None
+    if resume:
+        if not files:
+            raise ResumeError('--resume continues file outputs; this prediction writes none')
+        state = load_journal(journal, args)
+        logger.info(f"{stem}: resuming at row {state['rows_done']} of {height}")
+    elif journal.is_file():
+        logger.info(f'{stem}: an interrupted prediction was here; starting again (--resume '
+                    'continues one)')
+        journal.unlink()
+    total = len(window_grid(height, width, win, step)) - (state['window'] if state else 0)
     bar = ProgressBar(total) if progress and total > 1 else None
     collector = LabelCollector(height=height, width=width, num_classes=num_classes,
                                probs=return_probs, uncertainty=uncertainty) if in_memory else None
-    polygons = None
-    if 'polygons' in save:
-        from altair.inference.polygons import PolygonWriter
-        meta = getattr(model, 'dataset_meta', None) or {}
-        polygons = PolygonWriter(
-            out / f'{stem}_polygons.{polygons_format}', width=width, height=height,
-            num_classes=num_classes, transform=getattr(src, 'transform', None),
-            crs=getattr(src, 'crs', None), class_names=meta.get('classes'),
-            min_area=min_area, simplify=simplify)
-    writer = None
+    polygons = writer = None
     masked = bool(getattr(src, 'masked', False))
     try:
-        if save & {'labels', 'probs', 'preview'} or uncertainty is not None:
+        if 'polygons' in save:
+            from altair.inference.polygons import PolygonWriter
+            meta = getattr(model, 'dataset_meta', None) or {}
+            polygons = PolygonWriter(
+                out / f'{stem}_polygons.{polygons_format}', width=width, height=height,
+                num_classes=num_classes, transform=getattr(src, 'transform', None),
+                crs=getattr(src, 'crs', None), class_names=meta.get('classes'),
+                min_area=min_area, simplify=simplify,
+                resume_state=state['polygons'] if state else None)
+        if files:  # labels always (polygons-only runs too): a resume reads them back
             writer = PredictionWriter(
                 out / f'{stem}_labels.tif', height=height, width=width, num_classes=num_classes,
                 transform=getattr(src, 'transform', None), crs=getattr(src, 'crs', None),
@@ -237,13 +265,23 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
                 probs_dtype=probs_dtype,
                 preview_path=out / f'{stem}_preview.png' if 'preview' in save else None,
                 palette=palette, masked=masked, format=fmt, uncertainty=uncertainty,
-                uncertainty_path=out / f'{stem}_uncertainty.tif' if uncertainty else None)
+                uncertainty_path=out / f'{stem}_uncertainty.tif' if uncertainty else None,
+                resume_rows=state['rows_done'] if state else None)
     except BaseException:
         if polygons is not None:
-            polygons.abort()
+            polygons.abort(keep=state is not None)
         raise
     sinks = [s for s in (writer, collector, polygons) if s is not None]
     stats: dict = {}
+    journaled = state is not None
+
+    def checkpoint(rows_done: int, window_index: int) -> None:
+        nonlocal journaled
+        if writer is not None:
+            writer.sync()
+        save_journal(journal, args, rows_done=rows_done, window=window_index,
+                     polygons=polygons.sync() if polygons is not None else None)
+        journaled = True
     try:
         sliding_window_inference(
             src, predictor, window=win, stride=step, num_classes=channels,
@@ -251,15 +289,23 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
             accumulate_device='cpu', channels_last=device.type == 'cpu',
             preprocess=input_transform(model, bands), sink=tee(*sinks),
             progress=bar.update if bar else None,
-            valid=src.read_valid if masked else None, stats=stats)
+            valid=src.read_valid if masked else None, stats=stats,
+            resume=(state['rows_done'], state['window']) if state else None,
+            checkpoint=checkpoint if files else None)
         written = writer.close() if writer is not None else {}
         if polygons is not None:
             written['polygons'] = polygons.close()
-    except BaseException:
+    except BaseException as exc:
         for sink in (writer, polygons):
             if sink is not None:
-                sink.abort()
+                sink.abort(keep=journaled)
+        if journaled:
+            logger.warning(f'{stem}: stopped ({type(exc).__name__}); the rows done are kept: '
+                           'the same command with --resume continues')
         raise
+    journal.unlink(missing_ok=True)
+    if state is not None and collector is not None:  # rows before the resume: from the files
+        collector = _read_back(written, collector)
     if bar:
         print()
     if stats.get('skipped'):
@@ -277,6 +323,35 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
                       uncertainty=collector.uncertainty if collector else None,
                       written=written, sliding_window=bool(sliding_window),
                       windows=stats.get('windows', 0), skipped_windows=stats.get('skipped', 0))
+
+
+def _identity(src) -> dict | str:
+    """The source image as the journal records it (an in-memory array by its shape)."""
+    from altair.inference.journal import file_identity
+    path = getattr(src, 'path', None)
+    return file_identity(path) if path is not None else f'array {tuple(src.shape)}'
+
+
+def _read_back(written: dict, collector):
+    """``collector``'s arrays filled from the files a resumed run completed (its own rows
+    start at the resume point); float32 probabilities only, else ``probs`` is None."""
+    import rasterio
+    with rasterio.open(written['labels']) as ds:
+        collector.labels[:] = ds.read(1)
+    if collector.uncertainty is not None:
+        with rasterio.open(written['uncertainty']) as ds:
+            collector.uncertainty[:] = ds.read(1)
+    if collector.probs is not None:
+        probs = written.get('probs')
+        with contextlib.ExitStack() as stack:
+            ds = stack.enter_context(rasterio.open(probs)) if probs else None
+            if ds is not None and ds.dtypes[0] == 'float32':
+                collector.probs[:] = ds.read()
+            else:
+                logger.warning('a resumed run returns probabilities only from a float32 '
+                               'probability file')
+                collector.probs = None
+    return collector
 
 
 def predict_file(model, image: str | os.PathLike, out_dir: str | os.PathLike, *,
@@ -372,7 +447,7 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
             return_probs: bool = False, root: str | os.PathLike | None = None,
             nodata: float | None = None, uncertainty: str | None = None,
             format: str | None = None, polygons_format: str = 'gpkg', min_area: float = 0.0,
-            simplify: float = 0.0, mosaic: str | None = None,
+            simplify: float = 0.0, mosaic: str | None = None, resume: bool = False,
             progress: bool = True) -> list[Prediction]:
     """Predict every image with a trained model.
 
@@ -410,6 +485,8 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
         polygons_format, min_area, simplify: for ``save`` with ``'polygons'``: ``'gpkg'``
             (default) or ``'geojson'``; regions below ``min_area`` (map units²) dropped;
             outlines simplified with tolerance ``simplify`` (map units).
+        resume: continue interrupted predictions from their journals (the same arguments
+            are required; an image without a journal is an error).
         mosaic: predict all the images as one seamless scene named ``mosaic`` (outputs
             ``<mosaic>_labels.tif``, ...): adjacent rasters on one pixel grid, read through
             a VRT (``altair.inference.mosaic``).
@@ -495,5 +572,5 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
                     probs_dtype=probs_dtype, return_probs=return_probs, precision=precision,
                     tta=transforms, tta_scales=tta_scales, tta_merge=tta_merge,
                     uncertainty=uncertainty, format=format, polygons_format=polygons_format,
-                    min_area=min_area, simplify=simplify, progress=progress))
+                    min_area=min_area, simplify=simplify, resume=resume, progress=progress))
     return results

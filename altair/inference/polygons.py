@@ -14,6 +14,7 @@ units (topology preserved).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import warnings
@@ -26,6 +27,7 @@ from torch import Tensor
 
 from altair.errors import AltairError
 from altair.fileio import partial_path
+from altair.inference.journal import ResumeError
 
 DRIVERS = {'.gpkg': 'GPKG', '.geojson': 'GeoJSON', '.json': 'GeoJSON'}
 FLUSH_EVERY = 2000  # closed features buffered before a write
@@ -89,11 +91,14 @@ class PolygonWriter:
         class_names: K names (default ``class_<k>``).
         min_area: drop regions smaller than this (map units²).
         simplify: simplification tolerance in map units (0: exact pixel outlines).
+        resume_state: a :meth:`sync` result: continue the temporary file an interrupted
+            writer left from that point (later features are dropped).
     """
 
     def __init__(self, path: str | os.PathLike, *, width: int, height: int, num_classes: int,
                  transform=None, crs=None, class_names: Sequence[str] | None = None,
-                 min_area: float = 0.0, simplify: float = 0.0) -> None:
+                 min_area: float = 0.0, simplify: float = 0.0,
+                 resume_state: dict | None = None) -> None:
         from rasterio.transform import Affine
 
         self.path = Path(path)
@@ -104,7 +109,7 @@ class PolygonWriter:
         for name, value in (('min_area', min_area), ('simplify', simplify)):
             if not (isinstance(value, (int, float)) and value >= 0):
                 raise PolygonOptionError(f'{name} must be a number >= 0, got {value!r}')
-        if crs is None:
+        if crs is None and resume_state is None:
             warnings.warn(f"polygons for '{self.path.name}': the raster has no CRS, so their "
                           'coordinates and areas are in pixels', NoCrsWarning, stacklevel=2)
         self.width, self.height, self.num_classes = width, height, num_classes
@@ -116,14 +121,17 @@ class PolygonWriter:
         self.min_area, self.simplify = float(min_area), float(simplify)
         self.features = 0
         self._tmp = partial_path(self.path)
-        self._tmp.unlink(missing_ok=True)
+        if resume_state is None:
+            self._tmp.unlink(missing_ok=True)
         self._open: dict[int, Region] = {}  # open regions by key
         self._seam: np.ndarray | None = None  # (W,) open-region key of the last row, 0 = none
         self._next_key = 1
         self._rows = 0
         self._buffer: list[tuple] = []
         self._geojson = None
-        if self.driver == 'GeoJSON':
+        if resume_state is not None:
+            self._restore(resume_state)
+        elif self.driver == 'GeoJSON':
             self._geojson = open(self._tmp, 'w')
             self._geojson.write('{"type": "FeatureCollection",\n')
             if crs is not None and crs.to_epsg() != 4326:
@@ -207,6 +215,54 @@ class PolygonWriter:
         if len(self._buffer) >= FLUSH_EVERY:
             self._flush()
 
+    def sync(self) -> dict:
+        """Write the closed regions and return the state :meth:`__init__` resumes from
+        (JSON-serialisable: the open regions, their seam, the features written)."""
+        import base64
+
+        import shapely
+        self._flush()
+        offset = None
+        if self._geojson is not None:
+            self._geojson.flush()
+            os.fsync(self._geojson.fileno())
+            offset = self._geojson.tell()
+        seam = (None if self._seam is None else
+                base64.b64encode(self._seam.astype('<i8').tobytes()).decode())
+        return dict(rows=self._rows, features=self.features, next_key=self._next_key,
+                    offset=offset, seam=seam,
+                    open=[dict(key=k, cls=r.cls, pixels=r.pixels, prob_sum=r.prob_sum,
+                               parts=[shapely.to_wkb(g, hex=True) for g in r.parts])
+                          for k, r in self._open.items()])
+
+    def _restore(self, state: dict) -> None:
+        import base64
+
+        import shapely
+        if not self._tmp.is_file() and (state['features'] or self.driver == 'GeoJSON'):
+            raise ResumeError(f"--resume: the partial output '{self._tmp}' is gone; run "
+                              'without --resume to start again')
+        self._rows, self.features = state['rows'], state['features']
+        self._next_key = state['next_key']
+        self._seam = (None if state['seam'] is None else
+                      np.frombuffer(base64.b64decode(state['seam']), '<i8').astype(np.int64))
+        self._open = {o['key']: Region(o['cls'], o['pixels'], o['prob_sum'],
+                                       [shapely.from_wkb(g) for g in o['parts']])
+                      for o in state['open']}
+        if self.driver == 'GeoJSON':  # drop what was written after the checkpoint
+            self._geojson = open(self._tmp, 'r+')
+            self._geojson.truncate(state['offset'])
+            self._geojson.seek(state['offset'])
+        elif self.features:
+            import sqlite3
+            with contextlib.closing(sqlite3.connect(self._tmp)) as db, db:
+                db.execute(f'DELETE FROM "{self.path.stem}" WHERE fid > ?', (self.features,))
+                # new features continue the uninterrupted numbering
+                db.execute('UPDATE sqlite_sequence SET seq = ? WHERE name = ?',
+                           (self.features, self.path.stem))
+        else:  # nothing was kept: features after the checkpoint go
+            self._tmp.unlink(missing_ok=True)
+
     def _close(self, region: Region) -> None:
         import shapely
         import shapely.affinity
@@ -273,11 +329,13 @@ class PolygonWriter:
             raise
         return self.path
 
-    def abort(self) -> None:
-        """Delete the temporary file (nothing appears under ``path``)."""
+    def abort(self, keep: bool = False) -> None:
+        """Delete the temporary file (nothing appears under ``path``); ``keep`` leaves it
+        for a resume."""
         if self._geojson is not None and not self._geojson.closed:
             self._geojson.close()
-        self._tmp.unlink(missing_ok=True)
+        if not keep:
+            self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> 'PolygonWriter':
         return self

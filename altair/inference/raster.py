@@ -64,6 +64,23 @@ def write_cog(src: str | os.PathLike, dst: str | os.PathLike, *,
     return dst
 
 
+def copy_geotiff(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Copy the raster ``src`` to ``dst`` as a tiled GeoTIFF in Altair's layout (256x256
+    deflate tiles, no overviews), atomically. The bytes depend only on the pixels and the
+    metadata, not on how ``src`` was written."""
+    import rasterio.shutil
+
+    dst = Path(dst)
+    tmp = dst.with_name(f'.{dst.stem}.partial-copy{dst.suffix}')
+    try:
+        rasterio.shutil.copy(str(src), str(tmp), driver='GTiff', COMPRESS='DEFLATE',
+                             TILED='YES', BLOCKXSIZE=256, BLOCKYSIZE=256, BIGTIFF='IF_SAFER')
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dst
+
+
 def write_png(path: str | os.PathLike, rgb: np.ndarray) -> Path:
     """Write an (H, W, 3) RGB or (H, W) uint8 image as PNG, atomically."""
     import cv2

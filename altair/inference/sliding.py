@@ -127,7 +127,9 @@ def sliding_window_inference(
         sink: Callable[[int, Tensor, Tensor | None], None] | None = None,
         progress: Callable[[int], None] | None = None,
         valid: Callable[[int, int, int, int], Tensor] | None = None,
-        stats: dict | None = None) -> Tensor | tuple[Tensor, Tensor] | None:
+        stats: dict | None = None, resume: tuple[int, int] | None = None,
+        checkpoint: Callable[[int, int], None] | None = None
+        ) -> Tensor | tuple[Tensor, Tensor] | None:
     """Blended sliding-window logits of an image, in memory or streamed band by band.
 
     Args:
@@ -158,6 +160,13 @@ def sliding_window_inference(
             pixel is skipped: not read, not predicted, no weight in the blend. Its pixels
             (zero weight) come out with arbitrary logits and False in the mask.
         stats: a dict that receives ``windows`` (the grid's count) and ``skipped``.
+        checkpoint: called as ``checkpoint(rows_done, window)`` after each band reached the
+            sink: a run stopped after it continues exactly with ``resume=(rows_done,
+            window)``.
+        resume: ``(rows_done, window)`` of a checkpoint: rows above ``rows_done`` are not
+            emitted again; the windows from ``window`` on are predicted (in the batches
+            the first run formed) and those reaching below ``rows_done`` rebuild its
+            partial sums, so every later band equals the uninterrupted run's bit for bit.
 
     Returns:
         Without a ``sink``: (K, H, W) float32 logits on ``accumulate_device``, and with
@@ -185,12 +194,17 @@ def sliding_window_inference(
     # [rows[r], rows[r] + window_h) and ``top == rows[r]`` by then (rows above were emitted),
     # so ``cap = window_h`` rows always suffice.
     cap = min(win[0], height)
-    top = 0
+    top, first_window = resume if resume is not None else (0, 0)
+    if not (0 <= top <= height and 0 <= first_window <= len(windows)):
+        raise ValueError(f'resume point {resume} is outside the {height}-row image and its '
+                         f'{len(windows)} windows')
+    batch_of = [-1] * len(windows)  # index of the first window of each window's batch
     acc = torch.zeros(num_classes, cap, width, dtype=torch.float32, device=acc_device)
     wsum = torch.zeros(cap, width, dtype=torch.float32, device=acc_device)
     # where the input has data (only with ``valid``): a pixel no window with data covers
     # has zero weight and comes out as nodata
-    vacc = torch.zeros(cap, width, dtype=torch.bool, device=acc_device) if valid is not None else None
+    vacc = (torch.zeros(cap, width, dtype=torch.bool, device=acc_device)
+            if valid is not None else None)
     skipped = 0
     bands: list[Tensor] = []
     masks: list[Tensor] = []
@@ -216,6 +230,15 @@ def sliding_window_inference(
         if vacc is not None:
             _shift_up(vacc, n, dim=0)
         top = upto
+        if checkpoint is not None and upto < height:
+            checkpoint(upto, replay_from(upto))
+
+    def replay_from(done: int) -> int:
+        """The window a resume at row ``done`` starts from: the batch start of the first
+        window of the first grid row reaching below ``done``."""
+        r_first = next(r for r, y in enumerate(rows) if y + win[0] > done)
+        index = r_first * len(cols)
+        return batch_of[index] if batch_of[index] >= 0 else index
 
     autocast = (torch.autocast(device_type=device.type, dtype=cast) if cast is not None
                 else nullcontext())
@@ -246,12 +269,14 @@ def sliding_window_inference(
         for r, y, x, mask in pending:
             if mask is not False:
                 lg = next(outputs)
-                h, w = min(win[0], height - y), min(win[1], width - x)
-                wt = weights[:h, :w]
-                acc[:, y - top:y - top + h, x:x + w].addcmul_(lg[:, :h, :w], wt)
-                wsum[y - top:y - top + h, x:x + w] += wt
-                if vacc is not None:
-                    vacc[y - top:y - top + h, x:x + w] |= mask.to(acc_device)
+                # rows above ``top`` were emitted (or, resuming, written before): skipped
+                y0, y1, w = max(y, top), min(y + win[0], height), min(win[1], width - x)
+                if y1 > y0:
+                    wt = weights[y0 - y:y1 - y, :w]
+                    acc[:, y0 - top:y1 - top, x:x + w].addcmul_(lg[:, y0 - y:y1 - y, :w], wt)
+                    wsum[y0 - top:y1 - top, x:x + w] += wt
+                    if vacc is not None:
+                        vacc[y0 - top:y1 - top, x:x + w] |= mask[y0 - y:].to(acc_device)
             if x == cols[-1]:  # last window of grid row r: rows above the next row are final
                 emit(rows[r + 1] if r + 1 < len(rows) else height)
         if progress is not None:
@@ -259,7 +284,11 @@ def sliding_window_inference(
 
     pending: list = []
     queued = 0
-    for r, y, x in windows:
+    for i in range(first_window, len(windows)):
+        r, y, x = windows[i]
+        if not pending:
+            start = i
+        batch_of[i] = start
         mask = None
         if valid is not None:
             mask = valid(*region(y, x))

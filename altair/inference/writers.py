@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from altair.inference.journal import ResumeError
 from altair.inference.postprocess import labels_from_logits
 from altair.inference.raster import geotiff_profile, partial_path
 
@@ -91,8 +92,12 @@ class PredictionWriter:
             ``altair.inference.uncertainty.MEASURES`` (NaN where there is no data).
         masked: the input has nodata (bands then arrive with their data masks).
         format: ``'cog'`` (Cloud-Optimized GeoTIFF: tiled, with overviews — mode for labels,
-            average for scores — and the colour table; converted by GDAL's COG driver when
-            the stream is complete) or ``'gtiff'`` (the tiled GeoTIFF as streamed).
+            average for scores — and the colour table; GDAL's COG driver) or ``'gtiff'``
+            (tiled GeoTIFF, no overviews). Either is copied from the streamed temporary file
+            when the stream is complete, so the bytes depend only on the pixels: a resumed
+            run writes the same file as an uninterrupted one.
+        resume_rows: continue the temporary files an interrupted writer left, whose first
+            ``resume_rows`` rows were made durable by :meth:`sync`.
     """
 
     def __init__(self, labels_path: str | os.PathLike, *, height: int, width: int,
@@ -103,7 +108,7 @@ class PredictionWriter:
                  preview_max_side: int = 4096,
                  uncertainty_path: str | os.PathLike | None = None,
                  uncertainty: str | None = None, masked: bool = False,
-                 format: str = 'gtiff') -> None:
+                 format: str = 'gtiff', resume_rows: int | None = None) -> None:
         import rasterio
         from rasterio.transform import Affine
 
@@ -128,10 +133,11 @@ class PredictionWriter:
             width, height, crs=crs,
             transform=transform if transform is not None else Affine.identity())
         self._files: dict[str, object] = {}
+        self._resume = resume_rows is not None
         self._files['labels'] = self._open(rasterio, 'labels', labels_path, count=1,
                                            dtype=self.label_dtype,
                                            nodata=label_nodata(num_classes), **common)
-        if palette is not None and self.label_dtype == 'uint8':
+        if palette is not None and self.label_dtype == 'uint8' and not self._resume:
             self._files['labels'].write_colormap(1, {i: tuple(int(v) for v in p) + (255,)
                                                      for i, p in enumerate(palette)})
         if probs_path is not None:
@@ -142,7 +148,8 @@ class PredictionWriter:
             self._files['uncertainty'] = self._open(
                 rasterio, 'uncertainty', uncertainty_path, count=1, dtype='float32',
                 nodata=float('nan'), **common)
-            self._files['uncertainty'].set_band_description(1, uncertainty)
+            if not self._resume:
+                self._files['uncertainty'].set_band_description(1, uncertainty)
         self._preview = None
         if preview_path is not None:
             self._step = max(1, math.ceil(max(height, width) / preview_max_side))
@@ -150,15 +157,34 @@ class PredictionWriter:
             self._preview = np.full((math.ceil(height / self._step),
                                      math.ceil(width / self._step)),
                                     label_nodata(num_classes), dtype=np.int64)
+        if self._resume:
+            self._rows_done = resume_rows
+            if self._preview is not None and resume_rows:
+                done = self._files['labels'].read(1, window=((0, resume_rows), (0, width)))
+                kept = done[::self._step, ::self._step]
+                self._preview[:kept.shape[0]] = kept
 
     def _open(self, rasterio, kind: str, path, **profile):
         import warnings
         final = Path(path)
         self._final[kind] = final
         self._tmp[kind] = tmp = partial_path(final)
+        if self._resume:
+            if not tmp.is_file():
+                raise ResumeError(f"--resume: the partial output '{tmp}' is gone; run "
+                                  'without --resume to start again')
+            return rasterio.open(tmp, 'r+')
         with warnings.catch_warnings():  # a plain (PNG/JPEG) source has no georeference
             warnings.simplefilter('ignore', rasterio.errors.NotGeoreferencedWarning)
             return rasterio.open(tmp, 'w', **profile)
+
+    def sync(self) -> None:
+        """Make every row written so far durable (GDAL writes its cached blocks when a
+        dataset closes): the files are closed and reopened for update."""
+        import rasterio
+        for kind, ds in self._files.items():
+            ds.close()
+            self._files[kind] = rasterio.open(self._tmp[kind], 'r+')
 
     def __call__(self, row0: int, logits: Tensor, valid: Tensor | None = None) -> None:
         """Write the band of rows ``[row0, row0 + logits.shape[1])`` of (K, rows, W) logits
@@ -201,14 +227,13 @@ class PredictionWriter:
         try:
             for ds in self._files.values():
                 ds.close()
-            if self.format == 'cog':
-                from altair.inference.raster import write_cog
-                for kind, tmp in self._tmp.items():
+            from altair.inference.raster import copy_geotiff, write_cog
+            for kind, tmp in self._tmp.items():
+                if self.format == 'cog':
                     write_cog(tmp, self._final[kind], resampling=OVERVIEW_RESAMPLING[kind])
-                    tmp.unlink()
-            else:
-                for kind, tmp in self._tmp.items():
-                    os.replace(tmp, self._final[kind])
+                else:
+                    copy_geotiff(tmp, self._final[kind])
+                tmp.unlink()
         except BaseException:
             self.abort()
             raise
@@ -221,13 +246,15 @@ class PredictionWriter:
                                                colorize(self._preview, palette))
         return dict(self._final)
 
-    def abort(self) -> None:
-        """Close and delete every temporary file (nothing appears under the final names)."""
+    def abort(self, keep: bool = False) -> None:
+        """Close and delete every temporary file (nothing appears under the final names);
+        ``keep`` leaves them for a resume."""
         for ds in self._files.values():
             if not ds.closed:
                 ds.close()
-        for tmp in self._tmp.values():
-            tmp.unlink(missing_ok=True)
+        if not keep:
+            for tmp in self._tmp.values():
+                tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> 'PredictionWriter':
         return self

@@ -260,6 +260,8 @@ def test_predict_nodata_and_uncertainty_errors(checkpoint, crop, tmp_path):
     proc = run('--save', 'polygons', '--min-area', '-3')
     assert proc.returncode == 2 and proc.stderr.strip().endswith(
         'error: min_area must be a number >= 0, got -3.0')
+    proc = run('--resume')
+    assert proc.returncode == 2 and "error: --resume: no journal '" in proc.stderr
     proc = run('--uncertainty', 'tta-variance')
     assert proc.returncode == 2 and proc.stderr.strip().endswith(
         "error: uncertainty 'tta-variance' needs test-time augmentation (--tta / tta=True)")
@@ -322,3 +324,57 @@ def test_predict_mosaic_and_polygon_cli_errors(checkpoint, crop, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "the raster has no CRS, so their coordinates and areas are in pixels" in proc.stderr
     assert (out / 'plain_polygons.gpkg').is_file()
+
+
+def _interrupting(monkeypatch, after):
+    """Make the model's window predictor raise KeyboardInterrupt on call ``after`` + 1."""
+    import altair.models.segmentor as seg
+    real = seg.window_predictor
+
+    def patched(model):
+        predictor, calls = real(model), []
+
+        def run(x):
+            calls.append(1)
+            if len(calls) > after:
+                raise KeyboardInterrupt
+            return predictor(x)
+        return run
+    monkeypatch.setattr(seg, 'window_predictor', patched)
+
+
+@pytest.mark.parametrize('polygons_format', ['gpkg', 'geojson'])
+def test_interrupted_then_resumed_prediction_is_byte_identical(checkpoint, framed, tmp_path,
+                                                               monkeypatch, polygons_format):
+    import pyogrio.raw
+
+    from altair.api.predict import load_model, predict
+    from altair.inference.journal import ResumeError
+    net = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
+    kw = dict(window_size=(64, 64), overlap=0.5, batch_size=3, progress=False,
+              save=('labels', 'probs', 'polygons'), uncertainty='margin',
+              polygons_format=polygons_format)
+    [ref] = predict(net, framed, out_dir=tmp_path / 'ref', **kw)
+    with monkeypatch.context() as m:
+        _interrupting(m, after=12)
+        with pytest.raises(KeyboardInterrupt):
+            predict(net, framed, out_dir=tmp_path / 'cut', **kw)
+    left = sorted(p.name for p in (tmp_path / 'cut').iterdir())
+    assert '.framed.journal.json' in left and not any(n.startswith('framed_') for n in left)
+    with pytest.raises(ResumeError, match="'window' differs from the interrupted run "
+                                          r'\(\[64, 64\] there, \[96, 96\] now\)'):
+        predict(net, framed, out_dir=tmp_path / 'cut', resume=True,
+                **dict(kw, window_size=(96, 96)))
+    [res] = predict(net, framed, out_dir=tmp_path / 'cut', resume=True, **kw)
+    for kind in ('labels', 'probs', 'uncertainty'):
+        assert res.written[kind].read_bytes() == ref.written[kind].read_bytes(), kind
+    assert np.array_equal(res.labels, ref.labels)
+    np.testing.assert_array_equal(res.uncertainty, ref.uncertainty)
+    if polygons_format == 'geojson':
+        assert res.written['polygons'].read_bytes() == ref.written['polygons'].read_bytes()
+    a, b = (pyogrio.raw.read(p.written['polygons']) for p in (ref, res))
+    assert list(a[2]) == list(b[2]) and all(np.array_equal(x, y) for x, y in zip(a[3], b[3]))
+    assert sorted(p.name for p in (tmp_path / 'cut').iterdir()) == sorted(
+        p.name for p in (tmp_path / 'ref').iterdir())
+    with pytest.raises(ResumeError, match="no journal '.*framed.journal.json'"):
+        predict(net, framed, out_dir=tmp_path / 'cut', resume=True, **kw)

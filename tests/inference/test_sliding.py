@@ -68,7 +68,7 @@ def test_streaming_equals_in_memory_exactly_and_is_banded():
     kwargs = dict(window=(24, 20), stride=(13, 17), num_classes=K, batch_size=5)
     full = sliding_window_inference(image, conv, **kwargs)
     bands = []
-    assert sliding_window_inference(image, conv, sink=lambda y, b, valid: bands.append((y, b.clone())),
+    assert sliding_window_inference(image, conv, sink=lambda y, b, _: bands.append((y, b.clone())),
                                     **kwargs) is None
     starts = [y for y, _ in bands]
     assert starts[0] == 0 and starts == sorted(starts) and len(bands) > 3
