@@ -25,7 +25,7 @@ SCENE = ROOT / 'configs/pspnet/pspnet_r18-d16_1xb8-600it_bluemarble-scene-256x25
 def tiles_val(run, data_root: Path) -> dict:
     """Test ``run``'s last checkpoint on the demo's val tiles (LoadRaster keeps RGB order)."""
     import altair as alt
-    dataset = dict(type='BlueMarbleDataset', data_root=str(data_root),
+    dataset = dict(_delete_=True, type='BlueMarbleDataset', data_root=str(data_root),
                    data_prefix=dict(img_path='img_dir/val', seg_map_path='ann_dir/val'),
                    pipeline=[dict(type='LoadRaster'), dict(type='PackSegInputs')])
     return alt.test(run, run.last_checkpoint,

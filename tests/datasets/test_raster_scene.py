@@ -158,3 +158,29 @@ def test_bad_options(scene):
         _ds(*scene, split=dict(by='tiles'))
     with pytest.raises(SceneConfigError, match='block_size 100 is smaller than the window'):
         _ds(*scene, window_size=(128, 128), split=dict(block_size=100))
+
+
+def test_max_class_fraction_keeps_crowded_windows_out(tmp_path):
+    """A scene that is class 0 except for a 100-px square of class 1 in a label raster of
+    another resolution: with {0: 0.7} every window holds at least 30 % of class 1."""
+    from rasterio.transform import from_origin
+    img = write_tif(tmp_path / 'img.tif', np.ones((1, 400, 400), np.float32))
+    lab = np.zeros((200, 200), np.uint8)
+    lab[50:100, 50:100] = 1  # pixels 100-199 of the image (labels at twice the pixel size)
+    lab_path = write_tif(tmp_path / 'lab.tif', lab,
+                         transform=from_origin(500000, 5000000, 20, 20))
+    ds = RasterSceneDataset(scenes=[dict(img=str(img), ann=str(lab_path))], classes=CLASSES,
+                            window_size=(80, 80), samples_per_epoch=40,
+                            max_class_fraction={0: 0.7})
+    np.random.seed(1)
+    load = LoadRaster()
+    for i in range(len(ds)):
+        out = load(ds.get_data_info(i))
+        assert (out['gt_seg_map'] == 1).mean() >= 0.3 - 0.05  # decimated: a few px of slack
+    plain = RasterSceneDataset(scenes=[dict(img=str(img), ann=str(lab_path))],
+                               classes=CLASSES, window_size=(80, 80), samples_per_epoch=40)
+    shares = [(load(plain.get_data_info(i))['gt_seg_map'] == 1).mean() for i in range(40)]
+    assert min(shares) < 0.25  # without the option such windows are drawn
+    with pytest.raises(SceneConfigError, match=r'max_class_fraction \{2: 0.5\}: give class '):
+        RasterSceneDataset(scenes=[dict(img=str(img), ann=str(lab_path))], classes=CLASSES,
+                           max_class_fraction={2: 0.5})

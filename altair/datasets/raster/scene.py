@@ -48,6 +48,7 @@ class _Scene:
     coverage: Coverage
     split: BlockSplit | None = None
     is_val: bool = False
+    class_cover: dict | None = None  # class index -> Coverage of its pixels
 
 
 @DATASETS.register_module()
@@ -77,6 +78,9 @@ class RasterSceneDataset(BaseDataset):
         mode: ``'random'`` (default for the train subset) or ``'grid'``.
         samples_per_epoch: random windows per epoch (default: valid area / window area).
         min_valid_fraction: random windows with fewer valid (not nodata) pixels are redrawn.
+        max_class_fraction: ``{class index: fraction}``: random windows where one of these
+            classes covers more are redrawn (measured on a decimated label map, like the
+            valid fraction), e.g. ``{0: 0.95}`` keeps open-ocean windows out of training.
         split: ``dict(by='block'|'scene'|'none', val_fraction=0.2, block_size=1024, seed=0)``;
             with ``by='block'``, ``val_blocks=[(row, col), ...]`` (``None`` = every row or
             column) holds out those blocks instead of a random draw.
@@ -92,7 +96,7 @@ class RasterSceneDataset(BaseDataset):
                  vector_fill: int | None = None,
                  window_size: Sequence[int] | None = (512, 512), mode: str | None = None,
                  samples_per_epoch: int | None = None, min_valid_fraction: float = 0.5,
-                 split: dict | None = None, subset: str = 'train', ignore_index: int = 255,
+                 max_class_fraction: dict | None = None, split: dict | None = None, subset: str = 'train', ignore_index: int = 255,
                  data_root: str = '', pipeline: Sequence = (), **kwargs) -> None:
         if subset not in SUBSETS:
             raise SceneConfigError(f"RasterSceneDataset subset '{subset}': choose one of "
@@ -112,6 +116,14 @@ class RasterSceneDataset(BaseDataset):
         self.class_field, self.vector_fill = class_field, vector_fill
         self.samples_per_epoch = samples_per_epoch
         self.min_valid_fraction = min_valid_fraction
+        self.max_class_fraction = {int(k): float(v) for k, v in
+                                   (max_class_fraction or {}).items()}
+        bad = [(k, v) for k, v in self.max_class_fraction.items()
+               if not (0 <= k < len(classes) and 0.0 <= v <= 1.0)]
+        if bad:
+            raise SceneConfigError(
+                f'RasterSceneDataset max_class_fraction {{{bad[0][0]}: {bad[0][1]}}}: give '
+                f'class indices in [0, {len(classes) - 1}] and fractions in [0, 1]')
         self.split_cfg = dict(by='none') if split is None else dict(split)
         by = self.split_cfg.setdefault('by', 'block')
         if by not in SPLIT_BY:
@@ -180,9 +192,34 @@ class RasterSceneDataset(BaseDataset):
             small = read_bands(src, bands, out_shape=(-(-src.height // factor),
                                                       -(-src.width // factor)))
             valid = ~nodata_mask(small, nodata)
+        cover = None
+        if self.max_class_fraction and ann and self.subset != 'val':
+            small = self._decimated_labels(ann, grid, factor, valid.shape)
+            cover = {k: Coverage(integral(small == k), factor, src.height, src.width)
+                     for k in self.max_class_fraction}
         return _Scene(spec['img'], ann, spec.get('crs'), spec.get('bounds'), bands, nodata,
                       src.height, src.width, Coverage(integral(valid), factor, src.height,
-                                                      src.width))
+                                                      src.width), class_cover=cover)
+
+    def _decimated_labels(self, ann: str, grid, factor: int, shape) -> np.ndarray:
+        """The scene's class indices on its decimated grid (for ``max_class_fraction``)."""
+        from rasterio.transform import Affine
+
+        from altair.datasets.raster.io import Grid
+        from altair.datasets.raster.load import load_labels
+        if grid.crs is None and not is_vector(ann):  # same pixels: decimate by reading
+            from rasterio.enums import Resampling
+
+            from altair.datasets.raster.io import to_classes
+            lab = cached_raster(ann)
+            raw = lab.read(1, out_shape=shape, resampling=Resampling.nearest,
+                           out_dtype='float64')
+            return to_classes(raw, nodata=lab.nodata, ignore_index=self.ignore_index,
+                              classes_of=self.label_values, source=f"labels '{ann}'")
+        small = Grid(grid.crs, grid.transform * Affine.scale(factor), shape[1], shape[0])
+        return load_labels(ann, small, ignore_index=self.ignore_index,
+                           classes_of=self.label_values, class_field=self.class_field,
+                           vector_fill=self.vector_fill)
 
     def _check_band_counts(self, scenes: list[_Scene]) -> None:
         counts = {len(s.bands) for s in scenes}
@@ -274,11 +311,12 @@ class RasterSceneDataset(BaseDataset):
 
     def draw_window(self, rng=np.random, tries: int = 200) -> tuple[int, tuple]:
         """A random ``(scene, (col, row, w, h))``: inside the subset's side of the split,
-        with at least ``min_valid_fraction`` valid pixels (the best of ``tries`` otherwise)."""
+        with at least ``min_valid_fraction`` valid pixels (the best of ``tries`` otherwise)
+        and no class above its ``max_class_fraction``."""
         i = int(rng.choice(len(self.scenes), p=self._weights))
         s = self.scenes[i]
         h, w = min(self.window_size[0], s.height), min(self.window_size[1], s.width)
-        best, best_frac = None, -1.0
+        best, best_frac, crowded = None, -1.0, None
         for _ in range(tries):
             row = int(rng.randint(0, s.height - h + 1))
             col = int(rng.randint(0, s.width - w + 1))
@@ -286,10 +324,15 @@ class RasterSceneDataset(BaseDataset):
                                                        val=self.subset != 'val'):
                 continue
             frac = s.coverage.fraction(row, col, h, w)
+            if s.class_cover and any(cov.fraction(row, col, h, w) > self.max_class_fraction[k]
+                                     for k, cov in s.class_cover.items()):
+                crowded = crowded or (col, row, w, h)  # only such windows: one of them
+                continue
             if frac >= self.min_valid_fraction:
                 return i, (col, row, w, h)
             if frac > best_frac:
                 best, best_frac = (col, row, w, h), frac
+        best = best or crowded
         if best is None:
             raise SceneConfigError(
                 f"no {h}x{w} window of '{s.img}' lies inside its {self.subset} blocks; use a "

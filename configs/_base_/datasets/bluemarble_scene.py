@@ -33,8 +33,9 @@ train_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
+    # like the tiled demo, which drops tiles that are more than 95 % water
     dataset=dict(scene, subset='train', window_size=(300, 300), samples_per_epoch=1000,
-                 pipeline=train_pipeline))
+                 max_class_fraction={0: 0.95}, pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1,
     num_workers=1,
