@@ -362,8 +362,21 @@ COMMANDS = dict(train=_train, test=_test, predict=_predict, runs=_runs, plot=_pl
                 plugins=_plugins, demo=_demo, init=_init, **{'check-data': _check_data})
 
 
+def _log_to_stderr() -> None:
+    """Altair's own progress messages (resumed rows, skipped nodata windows, ...) on stderr."""
+    import logging
+    log = logging.getLogger('altair')
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter('altair: %(message)s'))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _log_to_stderr()
     return run_tool(lambda: COMMANDS[args.command](args))
 
 

@@ -1,5 +1,6 @@
 """Interrupted work leaves nothing under a final name, and rerunning it completes: a SIGKILLed
-prediction, an interrupted dataset build, an interrupted backbone export."""
+prediction (which --resume also finishes, byte-identical), an interrupted dataset build, an
+interrupted backbone export."""
 from __future__ import annotations
 
 import signal
@@ -31,32 +32,43 @@ def pspnet_checkpoint(tmp_path, in_repo_root) -> Path:
 
 
 @pytest.mark.slow
-def test_a_sigkilled_prediction_leaves_no_final_file_and_a_rerun_completes(
+def test_a_sigkilled_prediction_leaves_no_final_file_and_resumes_byte_identical(
         tmp_path, pspnet_checkpoint):
     rng = np.random.default_rng(0)
     image = tmp_path / 'big.png'
     cv2.imwrite(str(image), rng.integers(0, 256, (1536, 1536, 3), dtype=np.uint8))
+
+    def cmd(out, *extra):
+        return [sys.executable, '-m', 'altair', 'predict', 'configs/pspnet.py',
+                str(pspnet_checkpoint), str(image), '--out', str(out), '--sliding-window',
+                '--window', '256', '256', '--save', 'labels', 'probs', '--runs-root',
+                str(tmp_path / 'runs'), *extra]
     out = tmp_path / 'out'
-    cmd = [sys.executable, '-m', 'altair', 'predict', 'configs/pspnet.py',
-           str(pspnet_checkpoint), str(image), '--out', str(out), '--sliding-window',
-           '--window', '256', '256', '--save', 'labels', '--runs-root', str(tmp_path / 'runs')]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    partial = out / '.big_labels.partial.tif'
+    proc = subprocess.Popen(cmd(out), cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    journal = out / '.big.journal.json'
     deadline = time.monotonic() + 300
-    while not partial.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert partial.exists(), proc.stderr.read().decode()[-2000:] if proc.poll() else 'timeout'
-    time.sleep(0.5)  # well inside the window loop
-    proc.send_signal(signal.SIGKILL)
+    while not journal.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert journal.exists(), proc.stderr.read().decode()[-2000:] if proc.poll() else 'timeout'
+    proc.send_signal(signal.SIGKILL)  # a band or two in: mid-way through the window loop
     assert proc.wait() == -signal.SIGKILL
     assert not (out / 'big_labels.tif').exists()
-    rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(cmd(out, '--resume'), cwd=ROOT, capture_output=True, text=True,
+                             timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert 'resuming at row' in resumed.stderr
+    assert sorted(p.name for p in out.iterdir()) == ['big_labels.tif', 'big_probs.tif']
+    whole = subprocess.run(cmd(tmp_path / 'ref'), cwd=ROOT, capture_output=True, text=True,
+                           timeout=600)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    for name in ('big_labels.tif', 'big_probs.tif'):
+        assert (out / name).read_bytes() == (tmp_path / 'ref' / name).read_bytes(), name
+    # rerun without --resume: starts again and completes
+    rerun = subprocess.run(cmd(out), cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert sorted(p.name for p in out.iterdir()) == ['big_labels.tif']
-    import rasterio
-    with rasterio.open(out / 'big_labels.tif') as src:
-        labels = src.read(1)
-    assert labels.shape == (1536, 1536) and labels.max() < 8
+    assert (out / 'big_labels.tif').read_bytes() == (tmp_path / 'ref' / 'big_labels.tif'
+                                                     ).read_bytes()
 
 
 def test_an_interrupted_dataset_build_leaves_nothing_and_a_rerun_completes(tmp_path,
