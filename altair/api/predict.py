@@ -82,12 +82,16 @@ def load_model(config, checkpoint: str | os.PathLike, *, device: str | None = No
 
 def raster_options(cfg) -> dict:
     """``bands`` and ``nodata`` the config reads its images with (a ``RasterSceneDataset``'s
-    or a ``LoadRaster``'s; test, then val, then train), so predictions see the same bands."""
+    or a ``LoadRaster``'s; test, then val, then train), so predictions see the same bands;
+    ``file_order`` when it trains on bands in file order (``LoadRaster``) rather than
+    OpenCV's BGR."""
     out: dict = {}
     for split in ('test', 'val', 'train'):
         dataset = split_dataset(cfg, split)
         loads = [t for t in dataset.get('pipeline', [])
-                 if isinstance(t, dict) and t.get('type') == 'LoadRaster']
+                 if isinstance(t, dict) and t.get('type') in ('LoadRaster', 'LoadVolumeSlice')]
+        if loads:
+            out.setdefault('file_order', True)  # bands as stored, not OpenCV's BGR
         for source in [*loads, dataset]:
             for key in ('bands', 'nodata'):
                 if source.get(key) is not None:
@@ -102,8 +106,15 @@ def nodata_fill(model, bands: int) -> list[float]:
     if not getattr(pre, '_enable_normalize', False):
         return [0.0] * bands
     mean = [float(v) for v in pre.mean.flatten()]
-    flip = bands == 3 and not getattr(pre, 'channel_conversion', False)
-    return mean[::-1] if flip else mean
+    return mean[::-1] if _flips(model, bands) else mean
+
+
+def _flips(model, bands: int) -> bool:
+    """Whether 3-band windows (file order, RGB) are reversed for ``model`` (see
+    :func:`input_transform`)."""
+    pre = model.data_preprocessor
+    file_order = (getattr(model, 'altair_raster', None) or {}).get('file_order', False)
+    return bands == 3 and not file_order and not getattr(pre, 'channel_conversion', False)
 
 
 def training_crop(cfg) -> tuple[int, int] | None:
@@ -127,10 +138,11 @@ def input_transform(model, bands: int) -> Callable[[Tensor], Tensor]:
     whose bands are in file order (RGB for 3-band images).
 
     mmseg trains on OpenCV-loaded (BGR) images: with ``bgr_to_rgb=True`` the model sees RGB —
-    our order already; without it the model sees BGR, so 3-band windows are flipped.
+    our order already; without it the model sees BGR, so 3-band windows are flipped. A model
+    trained through ``LoadRaster`` saw the file's order: nothing is flipped.
     """
     pre = model.data_preprocessor
-    flip = bands == 3 and not getattr(pre, 'channel_conversion', False)
+    flip = _flips(model, bands)
     normalize = getattr(pre, '_enable_normalize', False)
     if normalize and pre.mean.shape[0] != bands:
         raise ValueError(f'the model normalises {pre.mean.shape[0]} bands but the image has '
@@ -317,6 +329,9 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
         written['overlay'] = write_overlay(
             src, collector.labels if collector else written['labels'],
             out / f'{stem}_overlay.png', palette=palette, num_classes=num_classes)
+    if uncertainty is not None and save & {'overlay', 'preview'}:
+        written['uncertainty_png'] = write_scalar_png(
+            written['uncertainty'], out / f'{stem}_uncertainty.png', height=height, width=width)
     return Prediction(source=getattr(src, 'path', None),
                       labels=collector.labels if collector else written['labels'],
                       probs=collector.probs if collector else None,
@@ -387,6 +402,22 @@ def write_overlay(src, labels: np.ndarray | Path, path: Path, *, palette, num_cl
     rgb = to_display_rgb(np.asarray(src.thumbnail(step)))
     color = colorize(small, palette or _default_palette(num_classes))
     return write_png(path, blend(rgb, color, alpha))
+
+
+def write_scalar_png(raster: Path, path: Path, *, height: int, width: int,
+                     max_side: int = 4096) -> Path:
+    """A PNG of band 1 of ``raster`` (e.g. the uncertainty) through the magma colour map,
+    nodata black, long side at most ``max_side`` (read by decimation)."""
+    import rasterio
+    from rasterio.enums import Resampling
+
+    from altair.inference.raster import write_png
+    from altair.visualization.overlay import colorize_scalar
+    step = max(1, -(-max(height, width) // max_side))
+    with rasterio.open(raster) as ds:
+        small = ds.read(1, out_shape=(-(-height // step), -(-width // step)),
+                        resampling=Resampling.nearest)
+    return write_png(path, colorize_scalar(small))
 
 
 def _resolve_model(model, device: str, root):

@@ -44,3 +44,17 @@ def to_display_rgb(image: np.ndarray) -> np.ndarray:
             out[i] = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
         bands = out
     return np.ascontiguousarray(bands.transpose(1, 2, 0))
+
+
+def colorize_scalar(values: np.ndarray, *, vmin: float | None = None,
+                    vmax: float | None = None, cmap: str = 'magma') -> np.ndarray:
+    """(H, W) floats → (H, W, 3) uint8 through a matplotlib colour map, stretched between
+    ``vmin`` and ``vmax`` (default: the finite values' range); NaN (nodata) is black."""
+    from matplotlib import colormaps
+    finite = np.isfinite(values)
+    lo = float(np.min(values[finite])) if vmin is None and finite.any() else (vmin or 0.0)
+    hi = float(np.max(values[finite])) if vmax is None and finite.any() else (vmax or 1.0)
+    scaled = np.clip((np.where(finite, values, lo) - lo) / max(hi - lo, 1e-12), 0.0, 1.0)
+    rgb = (colormaps[cmap](scaled)[..., :3] * 255).round().astype(np.uint8)
+    rgb[~finite] = 0
+    return rgb

@@ -378,3 +378,25 @@ def test_interrupted_then_resumed_prediction_is_byte_identical(checkpoint, frame
         p.name for p in (tmp_path / 'ref').iterdir())
     with pytest.raises(ResumeError, match="no journal '.*framed.journal.json'"):
         predict(net, framed, out_dir=tmp_path / 'cut', resume=True, **kw)
+
+
+def test_models_trained_through_loadraster_see_file_band_order(checkpoint, tmp_path):
+    """A LoadRaster pipeline hands the model bands as stored (RGB), OpenCV's loader BGR:
+    3-band windows are flipped for the latter only, and the config tells which."""
+    from altair.api.config import load_config
+    from altair.api.predict import input_transform, load_model, nodata_fill, raster_options
+    scene_cfg = load_config(ROOT / 'configs/pspnet/pspnet_r18-d16_1xb8-600it_bluemarble-scene-'
+                                   '256x256.py')
+    assert raster_options(scene_cfg) == dict(file_order=True)
+    assert raster_options(load_config(ROOT / 'configs/pspnet.py')) == {}
+    net = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
+    x = torch.rand(1, 3, 8, 8) * 255
+    pre = net.data_preprocessor
+    mean, std = pre.mean[None], pre.std[None]
+    assert torch.allclose(input_transform(net, 3)(x), (x - mean) / std)  # bgr_to_rgb=True
+    pre.channel_conversion = False  # as bgr_to_rgb=False: OpenCV's BGR went in untouched
+    assert torch.allclose(input_transform(net, 3)(x), (x.flip(1) - mean) / std)
+    assert nodata_fill(net, 3) == [float(v) for v in pre.mean.flatten()][::-1]
+    net.altair_raster = dict(file_order=True)  # LoadRaster: RGB went in untouched
+    assert torch.allclose(input_transform(net, 3)(x), (x - mean) / std)
+    assert nodata_fill(net, 3) == [float(v) for v in pre.mean.flatten()]

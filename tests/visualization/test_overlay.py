@@ -19,3 +19,19 @@ def test_blend_is_the_weighted_mean_and_checks_inputs():
         blend(a, b, 1.5)
     with pytest.raises(ValueError, match='shape'):
         blend(a, b[:1], 0.5)
+
+
+def test_colorize_scalar_stretches_and_blacks_out_nodata():
+    from matplotlib import colormaps
+
+    from altair.visualization.overlay import colorize_scalar
+    values = np.array([[0.2, 0.6], [1.0, np.nan]], np.float32)
+    rgb = colorize_scalar(values)
+    cmap = colormaps['magma']
+    expect = [(np.asarray(cmap(v)[:3]) * 255).round() for v in (0.0, 0.5, 1.0)]
+    assert rgb.shape == (2, 2, 3) and rgb.dtype == np.uint8
+    assert np.array_equal(rgb[0, 0], expect[0]) and np.array_equal(rgb[1, 0], expect[2])
+    assert np.abs(rgb[0, 1].astype(int) - expect[1]).max() <= 1
+    assert (rgb[1, 1] == 0).all()
+    assert np.array_equal(colorize_scalar(values, vmin=0, vmax=2)[1, 0],
+                          (np.asarray(cmap(0.5)[:3]) * 255).round())
