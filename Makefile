@@ -24,7 +24,7 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" $(TESTS)
 
-# The benchmarks of speed and memory (about 25 minutes); each prints JSON lines.
+# The benchmarks of speed and memory (about 35 minutes); each prints JSON lines.
 bench: $(STAMP)
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/sliding_window.py
@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/ddp_scaling.py
 	$(PY) benchmarks/augment_presets.py
 	$(PY) benchmarks/raster_loader.py
+	$(PY) benchmarks/predict_scale.py
 
 # Own data end to end (about an hour on 2 cores): altair init + altair train on the real
 # Landsat and nuclei data against classical baselines, and Blue Marble from its source rasters

@@ -40,6 +40,10 @@ def mosaic_vrt(paths: Sequence[str | os.PathLike]) -> str:
             members.append(dict(path=str(Path(path).resolve()), crs=ds.crs, t=ds.transform,
                                 w=ds.width, h=ds.height, count=ds.count, dtype=ds.dtypes[0],
                                 nodata=ds.nodata, colorinterp=ds.colorinterp))
+    for m in members:
+        if m['crs'] is None:
+            raise MosaicError(f"mosaic member '{m['path']}' has no CRS: a mosaic places its "
+                              'members by their georeference; georeference them first')
     first = members[0]
     if first['t'].b or first['t'].d:
         raise MosaicError(f"'{first['path']}' is rotated; mosaics need north-up rasters")

@@ -88,4 +88,8 @@ def test_mosaic_errors_name_the_member(tmp_path):
     e = _write(tmp_path / 'e.tif', data, from_origin(T.c + 900, T.f, 20, 20))
     with pytest.raises(MosaicError, match='pixels of 20 x 20 but .* of 10 x 10'):
         write_mosaic_vrt([a, e], tmp_path / 'x.vrt')
+    import cv2
+    cv2.imwrite(str(tmp_path / 'plain.png'), np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(MosaicError, match="'.*plain.png' has no CRS"):
+        write_mosaic_vrt([a, tmp_path / 'plain.png'], tmp_path / 'x.vrt')
     assert not (tmp_path / 'x.vrt').exists()
