@@ -59,8 +59,8 @@ class TensorSource:
         region = self.image[:, y0:y1, x0:x1].float()
         if not self.masked:
             return region
-        return torch.from_numpy(fill_invalid(region.cpu().numpy().copy(), self._bad(y0, y1, x0, x1),
-                                      self.fill)).to(region.device)
+        data = fill_invalid(region.cpu().numpy().copy(), self._bad(y0, y1, x0, x1), self.fill)
+        return torch.from_numpy(data).to(region.device)
 
     def read_valid(self, y0: int, y1: int, x0: int, x1: int) -> Tensor:
         """(y1 - y0, x1 - x0) bool: True where the region has data."""

@@ -96,7 +96,8 @@ class RasterSceneDataset(BaseDataset):
                  vector_fill: int | None = None,
                  window_size: Sequence[int] | None = (512, 512), mode: str | None = None,
                  samples_per_epoch: int | None = None, min_valid_fraction: float = 0.5,
-                 max_class_fraction: dict | None = None, split: dict | None = None, subset: str = 'train', ignore_index: int = 255,
+                 max_class_fraction: dict | None = None, split: dict | None = None,
+                 subset: str = 'train', ignore_index: int = 255,
                  data_root: str = '', pipeline: Sequence = (), **kwargs) -> None:
         if subset not in SUBSETS:
             raise SceneConfigError(f"RasterSceneDataset subset '{subset}': choose one of "
