@@ -232,9 +232,9 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
                        'writing the label GeoTIFF')
         save.add('labels')
     out = Path(out_dir) if out_dir is not None else Path('predictions')
-    if save:
-        ensure_writable_dir(out)
     files = bool(save & {'labels', 'probs', 'preview', 'polygons'} or uncertainty)
+    if save or files:
+        ensure_writable_dir(out)
     journal = journal_path(out, stem)
     args = dict(image=_identity(src), model=getattr(model, 'altair_source', type(model).__name__),
                 window=win, stride=step, blend=blend, batch_size=batch_size,
