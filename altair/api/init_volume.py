@@ -3,16 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from altair.api.init import _fmt  # init imports this module only inside a function
 from altair.datasets.inspect import Classes, Layout, infer_classes, label_shares
 from altair.datasets.volume import norm_range, open_volume
 from altair.errors import DataError
 
 NORMALIZE = dict(mode='percentile', lower=0.5, upper=99.5)
-
-
-def _fmt(value) -> str:
-    from altair.api.init import _fmt as fmt
-    return fmt(value)
 
 
 def volume_sections(layout: Layout, *, crop_size: int | None, batch_size: int,

@@ -267,9 +267,9 @@ class RasterSceneDataset(BaseDataset):
         if self.mode == 'grid':
             return [dict(scene=i, window=w) for i, s in enumerate(scenes)
                     for w in self._grid(s)]
-        self._weights = self._train_weights()
+        self._weights, areas = self._train_weights()
         n = self.samples_per_epoch or max(len(scenes), int(round(
-            sum(self._areas) / (self.window_size[0] * self.window_size[1]))))
+            sum(areas) / (self.window_size[0] * self.window_size[1]))))
         return [dict(scene=-1, window=None) for _ in range(n)]
 
     def _in_subset(self, s: _Scene) -> bool:
@@ -295,20 +295,21 @@ class RasterSceneDataset(BaseDataset):
                     out.append((col, row, w, h))
         return out
 
-    def _train_weights(self) -> np.ndarray:
-        self._areas = []
+    def _train_weights(self) -> tuple[np.ndarray, list[float]]:
+        """(probability of drawing each scene, its valid training area in pixels)."""
+        areas = []
         for s in self.scenes:
             area = 0.0
             if self._in_subset(s):
                 area = s.coverage.fraction(0, 0, s.height, s.width) * s.height * s.width
                 if s.split is not None:
                     area *= 1 - s.split.val.mean()
-            self._areas.append(area)
-        total = sum(self._areas)
+            areas.append(area)
+        total = sum(areas)
         if total <= 0:
             raise SceneConfigError(f'RasterSceneDataset: no valid pixels for the {self.subset} '
                                    f'subset in {len(self.scenes)} scene(s)')
-        return np.asarray(self._areas) / total
+        return np.asarray(areas) / total, areas
 
     def draw_window(self, rng=np.random, tries: int = 200) -> tuple[int, tuple]:
         """A random ``(scene, (col, row, w, h))``: inside the subset's side of the split,
