@@ -139,16 +139,12 @@ def parts(data_root: Path, tmp: Path, reps: int) -> None:
 
 
 def scale_worker(image: str, out_dir: str) -> dict:
-    import torch
-
     from altair.inference.polygons import PolygonWriter
     from altair.inference.sliding import sliding_window_inference
     from altair.inference.sources import open_image, raster_env
     from altair.inference.writers import PredictionWriter, tee
-    from sliding_window import SCALE_CLASSES
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU(),
-                              torch.nn.Conv2d(16, SCALE_CLASSES, 3, padding=1)).eval()
+    from sliding_window import SCALE_CLASSES, scale_net
+    net = scale_net()
     t0 = time.perf_counter()
     with raster_env(), open_image(image) as src:
         _, h, w = src.shape

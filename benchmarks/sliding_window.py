@@ -194,15 +194,19 @@ def _make_huge_geotiff(path: str, side: int) -> None:
             dst.write(band, window=Window(0, y0, side, band.shape[1]))
 
 
-def scale_worker(image: str, out: str) -> dict:
+def scale_net():
+    """The 2-layer conv net (seed 0) the 30000x30000 runs predict with."""
     import torch
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU(),
+                               torch.nn.Conv2d(16, SCALE_CLASSES, 3, padding=1)).eval()
 
+
+def scale_worker(image: str, out: str) -> dict:
     from altair.inference.sliding import sliding_window_inference
     from altair.inference.sources import open_image, raster_env
     from altair.inference.writers import PredictionWriter
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU(),
-                              torch.nn.Conv2d(16, SCALE_CLASSES, 3, padding=1)).eval()
+    net = scale_net()
     t0 = time.perf_counter()
     with raster_env(), open_image(image) as src:
         _, h, w = src.shape

@@ -90,15 +90,10 @@ def read_bands(src, bands: Sequence[int], window: tuple[int, int, int, int] | No
 
 
 def nodata_mask(img: np.ndarray, nodata: float | None) -> np.ndarray:
-    """(H, W) bool: pixels whose every band equals ``nodata``, or that have a NaN band."""
-    bad = np.zeros(img.shape[:2], bool)
-    if np.issubdtype(img.dtype, np.floating):
-        bad |= np.isnan(img).any(axis=-1)
-        if nodata is not None and np.isnan(nodata):
-            return bad
-    if nodata is not None:
-        bad |= (img == np.asarray(nodata, img.dtype)).all(axis=-1)
-    return bad
+    """(H, W) bool of (H, W, C) ``img``: pixels whose every band equals ``nodata``, or that
+    have a NaN band (``altair.inference.nodata.invalid_pixels`` on the bands-first view)."""
+    from altair.inference.nodata import invalid_pixels
+    return invalid_pixels(np.moveaxis(img, -1, 0), nodata)
 
 
 @dataclass(frozen=True)
