@@ -45,6 +45,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
 def run_tool(fn: Callable[[], int]) -> int:
     """Run ``fn``; bad input prints ``error: ...`` to stderr and returns status 2."""
+    from altair.api.launch import WorkerFailedError
     from altair.api.train import TrainingFailedError
     errors = user_errors()
     try:
@@ -52,7 +53,7 @@ def run_tool(fn: Callable[[], int]) -> int:
     except errors as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
-    except TrainingFailedError as exc:  # a worker's own traceback was printed above
+    except (TrainingFailedError, WorkerFailedError) as exc:  # its traceback was printed above
         print(f'error: {exc}', file=sys.stderr)
         return 1
 
@@ -163,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument('--resume', action='store_true',
                       help='continue an interrupted prediction (same arguments) from its '
                            'journal')
+    procs = pred.add_mutually_exclusive_group()
+    procs.add_argument('--processes', type=int, metavar='N',
+                       help='predict in N CPU processes (images shared out; one image split '
+                            'into row blocks, same result as one process)')
+    procs.add_argument('--gpus', type=int, metavar='N',
+                       help='predict in N processes, one per GPU (at most the visible GPUs)')
     pred.add_argument('--polygons-format', choices=['gpkg', 'geojson'], default='gpkg',
                       help='file type of --save polygons (default gpkg)')
     pred.add_argument('--min-area', type=float, default=0.0, metavar='A',
@@ -284,9 +291,11 @@ def _predict(args) -> int:
                       tta_scales=args.tta_scales, tta_merge=args.tta_merge, root=args.runs_root,
                       nodata=args.nodata, uncertainty=args.uncertainty, format=args.format,
                       polygons_format=args.polygons_format, min_area=args.min_area,
-                      simplify=args.simplify, mosaic=args.mosaic, resume=args.resume)
-    for result in results:
-        print(' '.join(str(p) for p in result.written.values()))
+                      simplify=args.simplify, mosaic=args.mosaic, resume=args.resume,
+                      processes=args.processes, gpus=args.gpus)
+    if _rank0():  # every rank of a launched job holds every result
+        for result in results:
+            print(' '.join(str(p) for p in result.written.values()))
     return 0
 
 

@@ -1,24 +1,29 @@
 #!/usr/bin/env python
 """Prediction at scale: nodata skipping, COG output, resume, polygons, 30000x30000 memory.
 
-Parts 1-4 predict a 2048x4096 cut of the Blue Marble (real imagery) with the demo PSPNet
-(``configs/pspnet.py``; random weights: speed does not depend on them), window 512,
-overlap 0.25, batch 4, fp32, every run in this process with the same loaded model:
+Parts 1-5 predict real imagery (the Blue Marble) with the demo PSPNet (``configs/pspnet.py``;
+random weights: speed does not depend on them), window 512, overlap 0.25, batch 4, fp32.
+Parts 1-4 run in this process with one loaded model:
 
-1. ``nodata``: the cut with its western half set to 0 and tagged nodata, against the same
-   pixels untagged (every window predicted). Goal: ratio <= 0.6.
-2. ``cog``: labels + probabilities as COG against plain tiled GeoTIFF. Goal: <= 1.05.
-3. ``resume``: a run stopped at half of its windows (KeyboardInterrupt from the predictor)
-   then ``resume=True``, total time against one uninterrupted run. Goal: <= 1.1.
-4. ``polygons``: labels + polygons (GeoPackage) against labels only.
+1. ``nodata``: a 2048x4096 cut with its western half set to 0 and tagged nodata, against the
+   same pixels untagged (every window predicted). Goal: ratio <= 0.6.
+2. ``cog``: labels + probabilities of the cut as COG against plain tiled GeoTIFF. Goal: <= 1.05.
+3. ``resume``: the whole Blue Marble transposed (5400 rows x 2700 columns: a tall scene of 14
+   grid rows, as long scenes are) stopped at half of its windows (KeyboardInterrupt from the
+   predictor) then ``resume=True``, total time against one uninterrupted run. Goal: <= 1.1.
+4. ``polygons``: labels + polygons (GeoPackage) of the cut against labels only.
+5. ``processes``: ``altair predict CONFIG CHECKPOINT tall.tif`` against the same command with
+   ``--processes 2`` (the tall scene split into two row blocks, one CPU core each; the baseline
+   uses both cores in one process), each a fresh process from start to end (imports, model,
+   prediction, COG). Goal: ratio (one process's time / two processes') >= 0.95.
 
-Part 5 (``--scale``, a few minutes): the synthetic smooth 30000x30000 3-band GeoTIFF of
+Part 6 (``--scale``, a few minutes): the synthetic smooth 30000x30000 3-band GeoTIFF of
 ``benchmarks/sliding_window.py`` through a 2-layer conv net (what scales with the image —
 reading, blending, writing the COG, polygonising — not a segmentation model's activations,
 which are per batch) with labels and polygons on, in its own process: peak RSS, goal 2.5 GB.
 
-Two processes against one (goal >= 0.95) is not measured: multi-process prediction is not
-built yet. Prints one JSON line per part.
+N GPUs against one is measured only where GPUs are (``--gpus N`` replaces ``--processes``).
+Prints one JSON line per part.
 """
 from __future__ import annotations
 
@@ -53,6 +58,19 @@ def _cut(data_root: Path, out: Path, nodata: bool) -> Path:
     else:
         profile.pop('nodata', None)
     with rasterio.open(out, 'w', **profile) as dst:
+        dst.write(data)
+    return out
+
+
+def _tall(data_root: Path, out: Path) -> Path:
+    """The whole Blue Marble transposed: 5400 rows x 2700 columns, real pixels, no CRS."""
+    import numpy as np
+    import rasterio
+    with rasterio.open(data_root / 'bluemarble_rgb.tif') as src:
+        data = np.ascontiguousarray(src.read().transpose(0, 2, 1))
+    with rasterio.open(out, 'w', driver='GTiff', width=data.shape[2], height=data.shape[1],
+                       count=3, dtype='uint8', tiled=True, blockxsize=256, blockysize=256,
+                       compress='deflate') as dst:
         dst.write(data)
     return out
 
@@ -102,7 +120,8 @@ def parts(data_root: Path, tmp: Path, reps: int) -> None:
     _line('predict_cog_vs_gtiff', t_cog, t_gtiff, '<= 1.05', 'seconds (labels + uint8 probs)')
 
     from altair.inference.grid import window_grid
-    half = -(-len(window_grid(2048, 4096, (512, 512), (384, 384))) // 4) // 2  # batches
+    tall = _tall(data_root, tmp / 'tall.tif')
+    half = -(-len(window_grid(5400, 2700, (512, 512), (384, 384))) // 4) // 2  # batches
 
     def stopped_then_resumed():
         real, calls = seg.window_predictor, []
@@ -118,17 +137,19 @@ def parts(data_root: Path, tmp: Path, reps: int) -> None:
             return stop_half
         seg.window_predictor = patched
         try:
-            run(untagged, 'e', save=both, format='cog')
+            run(tall, 'e', save=both, format='cog')
         except KeyboardInterrupt:
             pass
         finally:
             seg.window_predictor = real
-        run(untagged, 'e', save=both, format='cog', resume=True)
+        run(tall, 'e', save=both, format='cog', resume=True)
     t_resume = best(stopped_then_resumed)
-    identical = all((tmp / 'e' / f'untagged_{k}.tif').read_bytes() ==
-                    (tmp / 'c' / f'untagged_{k}.tif').read_bytes() for k in both)
-    _line('predict_stopped_at_half_then_resumed_vs_uninterrupted', t_resume, t_cog, '<= 1.1',
-          'seconds (labels + uint8 probs, COG)', byte_identical=identical)
+    t_whole = best(lambda: run(tall, 'h', save=both, format='cog'))
+    identical = all((tmp / 'e' / f'tall_{k}.tif').read_bytes() ==
+                    (tmp / 'h' / f'tall_{k}.tif').read_bytes() for k in both)
+    _line('predict_stopped_at_half_then_resumed_vs_uninterrupted', t_resume, t_whole, '<= 1.1',
+          'seconds (labels + uint8 probs, COG)', byte_identical=identical,
+          windows=len(window_grid(5400, 2700, (512, 512), (384, 384))))
 
     t_poly = best(lambda: run(untagged, 'f', save=('labels', 'polygons'), format='gtiff'))
     t_labels = best(lambda: run(untagged, 'g', save=('labels',), format='gtiff'))
@@ -136,6 +157,42 @@ def parts(data_root: Path, tmp: Path, reps: int) -> None:
     features = pyogrio.read_info(tmp / 'f' / 'untagged_polygons.gpkg')['features']
     _line('predict_polygons_overhead', t_poly, t_labels, None, 'seconds (labels + GeoPackage '
           'vs labels)', features=features)
+
+
+def processes(tmp: Path, n: int, reps: int, flag: str = '--processes') -> None:
+    """``altair predict`` of the tall scene in one process against ``n`` (fresh processes)."""
+    import torch
+
+    from altair.api.config import load_config
+    from altair.registry import MODELS
+    from mmengine.registry import DefaultScope
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('altair'):
+        model = MODELS.build(load_config(ROOT / 'configs/pspnet.py').model)
+    ckpt = tmp / 'pspnet.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    tall = tmp / 'tall.tif'
+
+    def cli(out, *extra):
+        cmd = [sys.executable, '-m', 'altair', 'predict', 'configs/pspnet.py', str(ckpt),
+               str(tall), '--out', str(tmp / out), '--window', '512', '512', '--overlap',
+               '0.25', '--batch-size', '4', '--save', 'labels', '--format', 'cog', *extra]
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.exit(f'{" ".join(cmd)} failed:\n{proc.stderr[-3000:]}')
+
+    def best(fn):
+        return min(_timed(fn) for _ in range(reps))
+    t_one = best(lambda: cli('one'))
+    t_many = best(lambda: cli('many', flag, str(n)))
+    identical = (tmp / 'one/tall_labels.tif').read_bytes() == \
+        (tmp / 'many/tall_labels.tif').read_bytes()
+    # a throughput ratio: one process's time over n processes'
+    print(json.dumps(dict(name=f'predict_{n}_{flag[2:]}_vs_1', ratio=round(t_one / t_many, 3),
+                          baseline=round(t_one, 2), ours=round(t_many, 2), goal='>= 0.95',
+                          unit='seconds, a fresh process each; ratio = baseline / ours',
+                          labels_identical=identical,
+                          threads_per_process=max(1, (os.cpu_count() or 1) // n))), flush=True)
 
 
 def scale_worker(image: str, out_dir: str) -> dict:
@@ -202,6 +259,9 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     with tempfile.TemporaryDirectory() as tmp:
         parts(Path(args.data_root), Path(tmp), args.reps)
+        processes(Path(tmp), 2, args.reps)
+        if torch.cuda.device_count() > 1:
+            processes(Path(tmp), torch.cuda.device_count(), args.reps, flag='--gpus')
     if args.scale:
         scale(args.workdir)
 

@@ -189,30 +189,20 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
     from mmengine.utils import ProgressBar
 
     from altair.inference.grid import resolve_window, window_grid
-    from altair.inference.journal import ResumeError, journal_path, load_journal, save_journal
+    from altair.inference.journal import (ResumeError, journal_path, load_journal,
+                                          remove_journal, save_journal)
     from altair.inference.sliding import sliding_window_inference
-    from altair.inference.tta import tta_predictor
-    from altair.inference.uncertainty import TTA_MEASURES, check_measure
     from altair.inference.writers import LabelCollector, PredictionWriter, tee
-    from altair.models.segmentor import window_predictor
 
     device = next(model.parameters()).device
     num_classes = model.out_channels
-    if uncertainty is not None:
-        check_measure(uncertainty, tta=tta is not None)
     fmt = format or ('cog' if getattr(src, 'crs', None) is not None else 'gtiff')
     if fmt not in FORMATS:
         raise PredictOptionError(f"format must be one of {', '.join(FORMATS)}, got '{fmt}'")
     if palette is None:
         palette = (getattr(model, 'dataset_meta', None) or {}).get('palette')
-    model.eval()
-    predictor = window_predictor(model)
-    if tta is not None:
-        predictor = tta_predictor(
-            predictor, transforms=tta, scales=tta_scales, merge=tta_merge,
-            channels_last=device.type == 'cpu',
-            uncertainty=uncertainty if uncertainty in TTA_MEASURES else None)
-    channels = num_classes + (uncertainty in TTA_MEASURES)  # + the TTA measure's channel
+    predictor, channels = window_model(model, tta=tta, tta_scales=tta_scales,
+                                       tta_merge=tta_merge, uncertainty=uncertainty)
 
     bands, height, width = src.shape
     if sliding_window:
@@ -252,7 +242,7 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
     elif journal.is_file():
         logger.info(f'{stem}: an interrupted prediction was here; starting again (--resume '
                     'continues one)')
-        journal.unlink()
+        remove_journal(journal)
     total = len(window_grid(height, width, win, step)) - (state['window'] if state else 0)
     bar = ProgressBar(total) if progress and total > 1 else None
     collector = LabelCollector(height=height, width=width, num_classes=num_classes,
@@ -287,11 +277,11 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
     stats: dict = {}
     journaled = state is not None
 
-    def checkpoint(rows_done: int, window_index: int) -> None:
+    def checkpoint(rows_done: int, window_index: int, band: dict) -> None:
         nonlocal journaled
         if writer is not None:
             writer.sync()
-        save_journal(journal, args, rows_done=rows_done, window=window_index,
+        save_journal(journal, args, rows_done=rows_done, window=window_index, band=band,
                      polygons=polygons.sync() if polygons is not None else None)
         journaled = True
     try:
@@ -302,7 +292,7 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
             preprocess=input_transform(model, bands), sink=tee(*sinks),
             progress=bar.update if bar else None,
             valid=src.read_valid if masked else None, stats=stats,
-            resume=(state['rows_done'], state['window']) if state else None,
+            resume=(state['rows_done'], state['window'], state['band']) if state else None,
             checkpoint=checkpoint if files else None)
         written = writer.close() if writer is not None else {}
         if polygons is not None:
@@ -315,7 +305,7 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
             logger.warning(f'{stem}: stopped ({type(exc).__name__}); the rows done are kept: '
                            'the same command with --resume continues')
         raise
-    journal.unlink(missing_ok=True)
+    remove_journal(journal)
     if state is not None and collector is not None:  # rows before the resume: from the files
         collector = _read_back(written, collector)
     if bar:
@@ -338,6 +328,28 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
                       uncertainty=collector.uncertainty if collector else None,
                       written=written, sliding_window=bool(sliding_window),
                       windows=stats.get('windows', 0), skipped_windows=stats.get('skipped', 0))
+
+
+def window_model(model, *, tta: Sequence[str] | None = None,
+                 tta_scales: Sequence[float] = (1.0,), tta_merge: str = 'soft_vote',
+                 uncertainty: str | None = None) -> tuple[Callable[[Tensor], Tensor], int]:
+    """(predictor, channels): ``model`` (put in eval mode) as the sliding-window engine's
+    (B, C, h, w) → (B, channels, h, w) callable, through test-time augmentation when ``tta``
+    names transforms; ``channels`` is K, plus one for a TTA uncertainty measure."""
+    from altair.inference.tta import tta_predictor
+    from altair.inference.uncertainty import TTA_MEASURES, check_measure
+    from altair.models.segmentor import window_predictor
+    if uncertainty is not None:
+        check_measure(uncertainty, tta=tta is not None)
+    device = next(model.parameters()).device
+    model.eval()
+    predictor = window_predictor(model)
+    if tta is not None:
+        predictor = tta_predictor(
+            predictor, transforms=tta, scales=tta_scales, merge=tta_merge,
+            channels_last=device.type == 'cpu',
+            uncertainty=uncertainty if uncertainty in TTA_MEASURES else None)
+    return predictor, model.out_channels + (uncertainty in TTA_MEASURES)
 
 
 def _identity(src) -> dict | str:
@@ -435,6 +447,38 @@ def _resolve_model(model, device: str, root):
                              f'segmentor, got {model!r}')
 
 
+def _check_split(split: bool, *, resume: bool, save) -> None:
+    """What one image split across processes cannot do (several images can)."""
+    if split and resume:
+        raise PredictOptionError('resume continues a one-process prediction; one image split '
+                                 'across processes starts again')
+    if split and 'polygons' in save:
+        raise PredictOptionError("save 'polygons' of one image needs one process (several "
+                                 'images are shared out with their polygons)')
+
+
+def _spawn(n: int, model, inputs: list, *, root, device: str, options: dict
+           ) -> list[Prediction]:
+    """``predict`` of ``inputs`` in ``n`` local worker processes (see ``predict_dist``)."""
+    import tempfile
+
+    from altair.api.predict_dist import spawn
+    from altair.api.runs import Run
+    if isinstance(model, Run):
+        model, root = model.id, model.dir.parent
+    if isinstance(model, (tuple, list)) and len(model) == 2:
+        model = [str(model[0]), str(model[1])]
+    elif not isinstance(model, str):
+        raise PredictOptionError('several processes load the model themselves: give a run id '
+                                 'or (config, checkpoint), not a segmentor')
+    if any(isinstance(item, Tensor) for _, item in inputs):
+        raise PredictOptionError('several processes read images from files, not arrays')
+    spec = dict(model=model, images=[str(item) for _, item in inputs],
+                options=dict(options, root=None if root is None else str(root), device=device))
+    with tempfile.TemporaryDirectory(prefix='altair_predict_') as tmp:
+        return spawn(n, spec, Path(tmp))
+
+
 def _image_inputs(images) -> list[tuple[str, object]]:
     """(stem, path or (C, H, W) tensor) for every image ``images`` names."""
     from altair.inference.sources import (IMAGE_SUFFIXES, RASTER_SUFFIXES, ImageNotFoundError,
@@ -479,6 +523,7 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
             nodata: float | None = None, uncertainty: str | None = None,
             format: str | None = None, polygons_format: str = 'gpkg', min_area: float = 0.0,
             simplify: float = 0.0, mosaic: str | None = None, resume: bool = False,
+            processes: int | None = None, gpus: int | None = None,
             progress: bool = True) -> list[Prediction]:
     """Predict every image with a trained model.
 
@@ -521,6 +566,12 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
         mosaic: predict all the images as one seamless scene named ``mosaic`` (outputs
             ``<mosaic>_labels.tif``, ...): adjacent rasters on one pixel grid, read through
             a VRT (``altair.inference.mosaic``).
+        processes, gpus: predict in that many local processes (CPU processes over gloo, or
+            one per GPU); a job started by torchrun / accelerate / Slurm splits itself the
+            same way. Several images are shared out between the processes; one image is
+            split into row blocks whose joined outputs equal a one-process run
+            (``altair.api.predict_dist``). Labels are then always written and returned as
+            files; ``model`` must be a run or (config, checkpoint), ``images`` files.
 
     Returns:
         One :class:`Prediction` per image, in order.
@@ -556,6 +607,33 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
     if window_size is not None:
         resolve_window(window_size, overlap=None if stride else overlap, stride=stride)
     inputs = _image_inputs(images)  # bad paths fail before the model loads
+    from altair.api import predict_dist
+    workers = predict_dist.check_processes(processes, gpus)
+    split = mosaic is not None or len(inputs) == 1  # one image: row blocks across processes
+    if workers > 1:
+        if predict_dist.detect_launcher() != 'none':
+            raise PredictOptionError('processes / gpus start their own workers; a job '
+                                     'started by torchrun or Slurm is split already')
+        _check_split(split, resume=resume, save=save)
+        return _spawn(workers, model, inputs, root=root, device='cpu' if processes else
+                      device, options=dict(
+                          tta=tta, tta_transforms=tta_transforms, tta_scales=list(tta_scales),
+                          tta_merge=tta_merge, sliding_window=sliding_window,
+                          window_size=window_size, overlap=overlap, stride=stride,
+                          blend=blend, batch_size=batch_size, precision=precision,
+                          out_dir=None if out_dir is None else str(out_dir), save=list(save),
+                          probs_dtype=probs_dtype, nodata=nodata, uncertainty=uncertainty,
+                          format=format, polygons_format=polygons_format, min_area=min_area,
+                          simplify=simplify, mosaic=mosaic, resume=resume, progress=progress))
+    rank, world, local_rank, group = predict_dist.process_group()
+    split = split and world > 1
+    if world > 1:
+        _check_split(split, resume=resume, save=save)
+        if 'labels' not in save:
+            save = [*save, 'labels']  # the other processes' results come back as files
+        if not split:
+            order = {str(item): i for i, (_, item) in enumerate(inputs)}
+            inputs = predict_dist.shard(inputs, rank, world)
     vrt_dir = None
     if mosaic is not None:
         import tempfile
@@ -571,6 +649,8 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
                                             Path(vrt_dir.name) / f'{mosaic}.vrt'))]
     if device == 'auto':
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if world > 1 and device == 'cuda':
+        device = f'cuda:{local_rank % torch.cuda.device_count()}'
     if out_dir is not None and save:
         ensure_writable_dir(out_dir)  # before the model loads
     net, default_out = _resolve_model(model, device, root)
@@ -596,6 +676,17 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
                 _, h, w = src.shape
                 slide = sliding_window if sliding_window != 'auto' else (
                     h > (crop or window)[0] or w > (crop or window)[1])
+                if split and slide:
+                    results.append(predict_dist.predict_blocks(
+                        net, src, out, stem, rank=rank, world=world, group=group,
+                        window=window, overlap=overlap, stride=stride, blend=blend,
+                        batch_size=batch_size or 4, save=set(save), probs_dtype=probs_dtype,
+                        precision=precision, tta=transforms, tta_scales=tta_scales,
+                        tta_merge=tta_merge, uncertainty=uncertainty, format=format,
+                        progress=progress))
+                    continue
+                if split and rank > 0:  # a whole-image prediction is one rank's work
+                    continue
                 results.append(predict_source(
                     net, src, out, stem, sliding_window=slide,
                     window=window, overlap=None if stride else overlap, stride=stride,
@@ -603,5 +694,10 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
                     probs_dtype=probs_dtype, return_probs=return_probs, precision=precision,
                     tta=transforms, tta_scales=tta_scales, tta_merge=tta_merge,
                     uncertainty=uncertainty, format=format, polygons_format=polygons_format,
-                    min_area=min_area, simplify=simplify, resume=resume, progress=progress))
+                    min_area=min_area, simplify=simplify, resume=resume,
+                    progress=progress and rank == 0))
+    if world > 1:
+        if split:  # every rank holds the same one
+            return results
+        return predict_dist.gather(results, group, order)
     return results

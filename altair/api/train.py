@@ -284,27 +284,14 @@ def _train_as_rank(config, launcher, *, work_dir, amp, grad_accum, resume, seed,
 
 
 def _launch_workers(run: Run, n: int) -> None:
-    """Train ``run``'s saved config on ``n`` local processes (torch's elastic launcher, each
-    running ``python -m altair.api.worker``)."""
-    import sys
-
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
-
-    threads = max(1, (os.cpu_count() or 1) // n)
-    launch = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=n, run_id=run.id,
-                          rdzv_backend='c10d', rdzv_endpoint='localhost:0', max_restarts=0,
-                          monitor_interval=0.5)
+    """Train ``run``'s saved config on ``n`` local processes (each running
+    ``python -m altair.api.worker``)."""
+    from altair.api.launch import WorkerFailedError, launch_local, threads_per_worker
     try:
-        elastic_launch(launch, sys.executable)('-m', 'altair.api.worker',
-                                               str(run.config_path), str(threads))
-    except ChildFailedError as exc:
-        rank, failure = exc.get_first_failure()
-        message = failure.message
-        if isinstance(message, dict):
-            message = message.get('message', message)
-        raise TrainingFailedError(f'rank {rank} of {n} failed (exit code {failure.exitcode}): '
-                                  f'{message}') from None
+        launch_local(n, 'altair.api.worker', str(run.config_path), str(threads_per_worker(n)),
+                     run_id=run.id)
+    except WorkerFailedError as exc:
+        raise TrainingFailedError(str(exc)) from None
 
 
 @contextmanager

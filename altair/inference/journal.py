@@ -3,8 +3,9 @@
 It sits beside the temporary outputs as ``.<stem>.journal.json`` and holds the arguments
 that shape the result (image, model, windows, outputs, ...), the rows already durable, the
 window a resume starts from (``sliding_window_inference``'s checkpoint) and the polygon
-writer's open regions. It is rewritten atomically after every band and removed when the
-outputs are complete.
+writer's open regions; the engine's partial sums of the rows below go to a NumPy file it
+names (``.<stem>.journal.<rows>.npz``), written before it. Both are rewritten atomically
+after every band and removed when the outputs are complete.
 """
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import json
 import os
 from pathlib import Path
 
-from altair.errors import AltairError
-from altair.fileio import write_text
+import numpy as np
 
-VERSION = 1
+from altair.errors import AltairError
+from altair.fileio import atomic_write, write_text
+
+VERSION = 2
 
 
 class ResumeError(AltairError, ValueError):
@@ -57,10 +60,37 @@ def load_journal(path: Path, args: dict) -> dict:
             raise ResumeError(f"--resume: '{key}' differs from the interrupted run "
                               f'({old.get(key)!r} there, {new.get(key)!r} now); give the '
                               'same arguments, or run without --resume to start again')
+    band = path.with_name(state['band'])
+    if not band.is_file():
+        raise ResumeError(f"--resume: the journal's partial sums '{band}' are gone; run "
+                          'without --resume to start again')
+    with np.load(band) as saved:
+        state['band'] = {name: saved[name] if name in saved.files else None
+                         for name in ('acc', 'wsum', 'valid')}
     return state
 
 
-def save_journal(path: Path, args: dict, *, rows_done: int, window: int,
+def save_journal(path: Path, args: dict, *, rows_done: int, window: int, band: dict,
                  polygons: dict | None = None) -> None:
-    write_text(path, json.dumps(dict(version=VERSION, args=normalise(args),
+    """Record a checkpoint: ``band`` (the engine's partial sums, tensors or None) first, then
+    the journal naming it; the previous checkpoint's sums are removed after."""
+    name = f'{path.name[:-len(".json")]}.{rows_done}.npz'
+    arrays = {k: v.cpu().numpy() for k, v in band.items() if v is not None}
+    with atomic_write(path.with_name(name)) as tmp, open(tmp, 'wb') as f:
+        np.savez(f, **arrays)
+    write_text(path, json.dumps(dict(version=VERSION, args=normalise(args), band=name,
                                      rows_done=rows_done, window=window, polygons=polygons)))
+    for old in _bands(path):
+        if old.name != name:
+            old.unlink(missing_ok=True)
+
+
+def remove_journal(path: Path) -> None:
+    """Delete the journal at ``path`` and its partial sums."""
+    path.unlink(missing_ok=True)
+    for band in _bands(path):
+        band.unlink(missing_ok=True)
+
+
+def _bands(path: Path) -> list[Path]:
+    return list(path.parent.glob(f'{path.name[:-len(".json")]}.*.npz'))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -76,6 +77,56 @@ def copy_geotiff(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
         rasterio.shutil.copy(str(src), str(tmp), driver='GTiff', COMPRESS='DEFLATE',
                              TILED='YES', BLOCKXSIZE=256, BLOCKYSIZE=256, BIGTIFF='IF_SAFER')
         os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dst
+
+
+def stack_rows(parts: Sequence[str | os.PathLike], dst: str | os.PathLike, *,
+               format: str = 'gtiff', resampling: str = 'AVERAGE',
+               strip_rows: int = 1024) -> Path:
+    """Join rasters that are consecutive row blocks of one image (same width, bands, dtype;
+    the first one's georeference) into ``dst``, atomically: a COG (``format='cog'``, overviews
+    by ``resampling``) or Altair's tiled GeoTIFF, as :func:`write_cog` / :func:`copy_geotiff`
+    make them. Colour table, nodata, band descriptions and a per-dataset mask band are kept;
+    pixels move in strips of ``strip_rows`` rows, so memory stays bounded."""
+    import rasterio
+    from rasterio.enums import MaskFlags
+    from rasterio.windows import Window
+
+    dst = Path(dst)
+    tmp = dst.with_name(f'.{dst.stem}.partial-stack{dst.suffix}')
+    heights = []
+    for part in parts:
+        with rasterio.open(part) as ds:
+            heights.append(ds.height)
+    try:
+        with rasterio.open(parts[0]) as first:
+            profile = dict(first.profile, height=sum(heights), driver='GTiff')
+            colormap = first.colormap(1) if first.dtypes[0] == 'uint8' and \
+                first.colorinterp[0].name == 'palette' else None
+            descriptions = first.descriptions
+            masked = MaskFlags.per_dataset in first.mask_flag_enums[0]
+        with rasterio.open(tmp, 'w', **profile) as out:
+            if colormap is not None:
+                out.write_colormap(1, colormap)
+            for band, text in enumerate(descriptions, 1):
+                if text:
+                    out.set_band_description(band, text)
+            row = 0
+            for part, height in zip(parts, heights):
+                with rasterio.open(part) as ds:
+                    for y in range(0, height, strip_rows):
+                        n = min(strip_rows, height - y)
+                        src, win = Window(0, y, ds.width, n), Window(0, row + y, ds.width, n)
+                        out.write(ds.read(window=src), window=win)
+                        if masked:
+                            out.write_mask(ds.read_masks(1, window=src), window=win)
+                row += height
+        if format == 'cog':
+            write_cog(tmp, dst, resampling=resampling)
+        else:
+            copy_geotiff(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)
     return dst

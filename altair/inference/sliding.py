@@ -127,8 +127,8 @@ def sliding_window_inference(
         sink: Callable[[int, Tensor, Tensor | None], None] | None = None,
         progress: Callable[[int], None] | None = None,
         valid: Callable[[int, int, int, int], Tensor] | None = None,
-        stats: dict | None = None, resume: tuple[int, int] | None = None,
-        checkpoint: Callable[[int, int], None] | None = None
+        stats: dict | None = None, resume: tuple | None = None,
+        checkpoint: Callable[[int, int, dict], None] | None = None, stop: int | None = None
         ) -> Tensor | tuple[Tensor, Tensor] | None:
     """Blended sliding-window logits of an image, in memory or streamed band by band.
 
@@ -159,14 +159,23 @@ def sliding_window_inference(
             input has data (e.g. ``RasterSource.read_valid``). A window without one such
             pixel is skipped: not read, not predicted, no weight in the blend. Its pixels
             (zero weight) come out with arbitrary logits and False in the mask.
-        stats: a dict that receives ``windows`` (the grid's count) and ``skipped``.
-        checkpoint: called as ``checkpoint(rows_done, window)`` after each band reached the
-            sink: a run stopped after it continues exactly with ``resume=(rows_done,
-            window)``.
-        resume: ``(rows_done, window)`` of a checkpoint: rows above ``rows_done`` are not
-            emitted again; the windows from ``window`` on are predicted (in the batches
-            the first run formed) and those reaching below ``rows_done`` rebuild its
-            partial sums, so every later band equals the uninterrupted run's bit for bit.
+        stats: a dict that receives ``windows`` (the grid's count) and ``skipped`` (the
+            windows skipped from the grid row at ``resume``'s row on; replayed ones not).
+        checkpoint: called as ``checkpoint(rows_done, window, band)`` at the end of the
+            first batch after each band reached the sink: ``band`` holds the partial sums
+            of the rows from ``rows_done`` on (``acc`` (K, h, W), ``wsum`` (h, W), ``valid``
+            (h, W) or None; views, valid during the call). A run stopped after it continues
+            exactly with ``resume=(rows_done, window, band)``.
+        resume: ``(rows_done, window, band)`` of a checkpoint: rows above ``rows_done`` are
+            not emitted again and the windows from ``window`` on add to ``band``'s sums, so
+            every later band equals the uninterrupted run's bit for bit. Without ``band``,
+            ``(rows_done, window)`` replays: ``window`` must start one of the whole run's
+            batches (``altair.inference.shard.batch_start``) at or before the first window
+            reaching below ``rows_done``; the windows from it on rebuild the sums.
+        stop: end once the rows above ``stop`` (a grid row's top, or the height) were
+            emitted; the batch holding the last window they need is still run whole, so
+            with ``resume`` a block of rows equals the same rows of a whole run bit for
+            bit (``altair.inference.shard.row_blocks`` plans such blocks).
 
     Returns:
         Without a ``sink``: (K, H, W) float32 logits on ``accumulate_device``, and with
@@ -194,23 +203,43 @@ def sliding_window_inference(
     # [rows[r], rows[r] + window_h) and ``top == rows[r]`` by then (rows above were emitted),
     # so ``cap = window_h`` rows always suffice.
     cap = min(win[0], height)
-    top, first_window = resume if resume is not None else (0, 0)
+    top, first_window = resume[:2] if resume is not None else (0, 0)
     if not (0 <= top <= height and 0 <= first_window <= len(windows)):
         raise ValueError(f'resume point {resume} is outside the {height}-row image and its '
                          f'{len(windows)} windows')
-    batch_of = [-1] * len(windows)  # index of the first window of each window's batch
+    stop = height if stop is None else stop
+    if stop not in (*rows[1:], height) or stop <= top:
+        raise ValueError(f'stop row {stop} is not a grid row top below row {top} '
+                         f'(grid rows start at {rows[:4]}...) nor the height {height}')
+    # windows of grid rows above the resume row are replays: not counted in ``stats``
+    first_owned = next((r for r, y in enumerate(rows) if y >= top), len(rows)) * len(cols)
+    # the last window whose rows reach the output: its grid row ends where ``stop`` starts
+    last_window = next((r + 1) * len(cols) - 1 for r in range(len(rows))
+                       if r + 1 == len(rows) or rows[r + 1] >= stop)
     acc = torch.zeros(num_classes, cap, width, dtype=torch.float32, device=acc_device)
     wsum = torch.zeros(cap, width, dtype=torch.float32, device=acc_device)
     # where the input has data (only with ``valid``): a pixel no window with data covers
     # has zero weight and comes out as nodata
     vacc = (torch.zeros(cap, width, dtype=torch.bool, device=acc_device)
             if valid is not None else None)
+    if resume is not None and len(resume) > 2:  # the partial sums a checkpoint handed over
+        band = resume[2]
+        for name, buf in (('acc', acc), ('wsum', wsum), ('valid', vacc)):
+            saved = band.get(name)
+            if (saved is None) != (buf is None) or \
+                    saved is not None and tuple(saved.shape) != tuple(buf.shape):
+                raise ValueError(f"resume band '{name}' is "
+                                 f'{None if saved is None else tuple(saved.shape)}, expected '
+                                 f'{None if buf is None else tuple(buf.shape)}')
+            if buf is not None:
+                buf.copy_(torch.as_tensor(saved))
     skipped = 0
+    emitted = False  # since the last checkpoint
     bands: list[Tensor] = []
     masks: list[Tensor] = []
 
     def emit(upto: int) -> None:
-        nonlocal top
+        nonlocal top, emitted
         n = upto - top
         if n <= 0:
             return
@@ -230,15 +259,7 @@ def sliding_window_inference(
         if vacc is not None:
             _shift_up(vacc, n, dim=0)
         top = upto
-        if checkpoint is not None and upto < height:
-            checkpoint(upto, replay_from(upto))
-
-    def replay_from(done: int) -> int:
-        """The window a resume at row ``done`` starts from: the batch start of the first
-        window of the first grid row reaching below ``done``."""
-        r_first = next(r for r, y in enumerate(rows) if y + win[0] > done)
-        index = r_first * len(cols)
-        return batch_of[index] if batch_of[index] >= 0 else index
+        emitted = True
 
     autocast = (torch.autocast(device_type=device.type, dtype=cast) if cast is not None
                 else nullcontext())
@@ -267,6 +288,8 @@ def sliding_window_inference(
                                  f'{win[0]}, {win[1]})')
             outputs = iter(logits.to(acc_device, torch.float32))
         for r, y, x, mask in pending:
+            if top >= stop:  # the rest of the last batch belongs to the next block
+                break
             if mask is not False:
                 lg = next(outputs)
                 # rows above ``top`` were emitted (or, resuming, written before): skipped
@@ -286,20 +309,23 @@ def sliding_window_inference(
     queued = 0
     for i in range(first_window, len(windows)):
         r, y, x = windows[i]
-        if not pending:
-            start = i
-        batch_of[i] = start
         mask = None
         if valid is not None:
             mask = valid(*region(y, x))
             if not bool(mask.any()):
                 mask = False  # nodata only: no read, no forward pass, no weight
-                skipped += 1
+                skipped += first_owned <= i <= last_window
         pending.append((r, y, x, mask))
         queued += mask is not False
         if queued == batch_size:
             run(pending)
             pending, queued = [], 0
+            if i >= last_window:
+                break
+            if checkpoint is not None and emitted and top < height:
+                # a batch boundary: a resume from window i + 1 forms the same batches
+                checkpoint(top, i + 1, dict(acc=acc, wsum=wsum, valid=vacc))
+                emitted = False
     if pending:
         run(pending)
     if stats is not None:

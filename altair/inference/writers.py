@@ -98,6 +98,9 @@ class PredictionWriter:
             run writes the same file as an uninterrupted one.
         resume_rows: continue the temporary files an interrupted writer left, whose first
             ``resume_rows`` rows were made durable by :meth:`sync`.
+        finish: ``False`` renames the streamed files to their final names as they are (one
+            row block of a prediction split across processes, which
+            ``altair.inference.raster.stack_rows`` joins and converts).
     """
 
     def __init__(self, labels_path: str | os.PathLike, *, height: int, width: int,
@@ -108,7 +111,8 @@ class PredictionWriter:
                  preview_max_side: int = 4096,
                  uncertainty_path: str | os.PathLike | None = None,
                  uncertainty: str | None = None, masked: bool = False,
-                 format: str = 'gtiff', resume_rows: int | None = None) -> None:
+                 format: str = 'gtiff', resume_rows: int | None = None,
+                 finish: bool = True) -> None:
         import rasterio
         from rasterio.transform import Affine
 
@@ -125,6 +129,7 @@ class PredictionWriter:
         self.palette = palette
         self.uncertainty = uncertainty
         self.format = format
+        self._finish = finish
         self._masked = masked
         self._final: dict[str, Path] = {}
         self._tmp: dict[str, Path] = {}
@@ -229,11 +234,13 @@ class PredictionWriter:
                 ds.close()
             from altair.inference.raster import copy_geotiff, write_cog
             for kind, tmp in self._tmp.items():
-                if self.format == 'cog':
+                if not self._finish:
+                    os.replace(tmp, self._final[kind])
+                elif self.format == 'cog':
                     write_cog(tmp, self._final[kind], resampling=OVERVIEW_RESAMPLING[kind])
                 else:
                     copy_geotiff(tmp, self._final[kind])
-                tmp.unlink()
+                tmp.unlink(missing_ok=True)
         except BaseException:
             self.abort()
             raise
@@ -262,6 +269,25 @@ class PredictionWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.abort()
+
+
+def write_preview(labels_path: str | os.PathLike, preview_path: str | os.PathLike, *,
+                  palette: Sequence[Sequence[int]] | None, num_classes: int,
+                  max_side: int = 4096, strip_rows: int = 4096) -> Path:
+    """The colour PNG :class:`PredictionWriter` streams (every ``step``-th label, long side at
+    most ``max_side``, nodata black), made from a finished label raster read in strips."""
+    import rasterio
+    from rasterio.windows import Window
+
+    from altair.inference.raster import write_png
+    from altair.visualization.overlay import colorize
+    with rasterio.open(labels_path) as ds:
+        step = max(1, math.ceil(max(ds.height, ds.width) / max_side))
+        strip = max(step, strip_rows // step * step)  # whole lattice periods per strip
+        parts = [ds.read(1, window=Window(0, y, ds.width, min(strip, ds.height - y)))
+                 [::step, ::step] for y in range(0, ds.height, strip)]
+    return write_png(preview_path, colorize(np.concatenate(parts).astype(np.int64),
+                                            palette or _default_palette(num_classes)))
 
 
 def _default_palette(n: int) -> list[tuple[int, int, int]]:

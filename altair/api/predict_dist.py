@@ -1,0 +1,237 @@
+"""Prediction in many processes: ``alt.predict(..., processes=N | gpus=N)``, torchrun, Slurm.
+
+Several images are shared out round robin (``altair.inference.shard.shard``), each rank
+writing its images' outputs as one process would. One image is split into row blocks
+(``altair.inference.shard.row_blocks``): every rank predicts its block — replaying the grid
+rows above it that reach into it, in the single-process batches — into block files, and rank
+0 joins them into the outputs (COG or GeoTIFF) once all are done. The labels, probabilities
+and uncertainty equal a single-process run's bit for bit when each process has as many
+threads as that run (oneDNN's sums depend on the thread count in the last bits).
+
+Ranks meet only at barriers of a gloo group (on GPUs too: the data never crosses processes)
+with a day's timeout, so a rank that finishes early waits for a slow one.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import torch
+
+from altair.api.predict import Prediction, PredictOptionError, window_model
+from altair.engine.device import detect_launcher, init_distributed
+from altair.inference.shard import shard  # noqa: F401  (predict shares images out with it)
+
+logger = logging.getLogger('altair')
+WORKER = 'altair.api.predict_worker'
+
+
+def check_processes(processes: int | None, gpus: int | None) -> int:
+    """How many processes ``processes`` (CPU processes) / ``gpus`` (one per GPU) ask for.
+
+    Raises:
+        PredictOptionError: a count below 1, both given, or more GPUs than are visible.
+    """
+    for name, value in (('processes', processes), ('gpus', gpus)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise PredictOptionError(f'{name} must be a number of processes >= 1, got '
+                                     f'{value!r}')
+    if processes is not None and gpus is not None:
+        raise PredictOptionError('give processes (CPU) or gpus, not both')
+    if gpus is not None:
+        visible = torch.cuda.device_count()
+        if gpus > visible:
+            raise PredictOptionError(f'gpus={gpus} but {visible} GPU(s) are visible'
+                                     + ('; processes=N predicts in N CPU processes'
+                                        if not visible else ''))
+        return gpus
+    return processes or 1
+
+
+def process_group():
+    """(rank, world size, local rank, coordination group) of this process: a job started by
+    torchrun / accelerate / Slurm joins its process group (gloo on CPUs, NCCL on GPUs) and
+    gets a gloo group for barriers; a lone process is (0, 1, 0, None)."""
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        launcher = detect_launcher()
+        if launcher == 'none':
+            return 0, 1, 0, None
+        init_distributed(launcher)
+    group = dist.new_group(backend='gloo', timeout=timedelta(days=1))
+    return dist.get_rank(), dist.get_world_size(), int(os.environ.get('LOCAL_RANK', 0)), group
+
+
+def barrier(group) -> None:
+    import torch.distributed as dist
+    dist.barrier(group=group)
+
+
+def total(value: int, group) -> int:
+    """``value`` summed over the ranks of ``group``."""
+    import torch.distributed as dist
+    t = torch.tensor([value], dtype=torch.int64)
+    dist.all_reduce(t, group=group)
+    return int(t.item())
+
+
+def predict_blocks(model, src, out: Path, stem: str, *, rank: int, world: int, group,
+                   window: tuple[int, int], overlap: float | None,
+                   stride: tuple[int, int] | None, blend: str, batch_size: int,
+                   save: set, probs_dtype: str, precision: str, tta, tta_scales, tta_merge,
+                   uncertainty: str | None, format: str | None,
+                   progress: bool) -> Prediction:
+    """Rank ``rank`` of ``world``'s part of one image's sliding-window prediction: its row
+    block into block files under ``out``; rank 0 then joins every block into the outputs
+    (``<stem>_labels.tif``, ``_probs.tif``, ``_uncertainty.tif``; previews and the overlay
+    from the joined labels). Every rank returns the same :class:`Prediction` (labels as the
+    file's path)."""
+    from mmengine.utils import ProgressBar
+    from rasterio.transform import Affine
+
+    from altair.api.predict import input_transform, write_overlay, write_scalar_png
+    from altair.inference.grid import resolve_window, window_starts
+    from altair.inference.raster import stack_rows
+    from altair.inference.shard import batch_start, row_blocks
+    from altair.inference.sliding import sliding_window_inference
+    from altair.inference.writers import (OVERVIEW_RESAMPLING, PredictionWriter,
+                                          write_preview)
+
+    device = next(model.parameters()).device
+    num_classes = model.out_channels
+    fmt = format or ('cog' if getattr(src, 'crs', None) is not None else 'gtiff')
+    palette = (getattr(model, 'dataset_meta', None) or {}).get('palette')
+    predictor, channels = window_model(model, tta=tta, tta_scales=tta_scales,
+                                       tta_merge=tta_merge, uncertainty=uncertainty)
+    bands, height, width = src.shape
+    win, step = resolve_window(window, overlap=None if stride else overlap, stride=stride)
+    blocks = row_blocks(height, win[0], step[0], world)
+    kinds = ['labels'] + ['probs'] * ('probs' in save) + ['uncertainty'] * bool(uncertainty)
+    final = {kind: out / f'{stem}_{kind}.tif' for kind in kinds}
+
+    def part(kind: str, index: int) -> Path:
+        return out / f'.{stem}_{kind}.block{index}-of-{len(blocks)}.tif'
+
+    masked = bool(getattr(src, 'masked', False))
+    rows, cols = window_starts(height, win[0], step[0]), window_starts(width, win[1], step[1])
+    stats: dict = {}
+    if rank < len(blocks):
+        block = blocks[rank]
+
+        def has_data(i: int) -> bool:
+            y, x = rows[i // len(cols)], cols[i % len(cols)]
+            return bool(src.read_valid(y, min(y + win[0], height),
+                                       x, min(x + win[1], width)).any())
+        first = batch_start(block.first_row * len(cols), batch_size,
+                            has_data if masked else (lambda i: True))
+        transform = getattr(src, 'transform', None)
+        writer = PredictionWriter(
+            part('labels', rank), height=block.rows, width=width, num_classes=num_classes,
+            transform=transform @ Affine.translation(0, block.top) if transform else None,
+            crs=getattr(src, 'crs', None), palette=palette, masked=masked,
+            probs_path=part('probs', rank) if 'probs' in final else None,
+            probs_dtype=probs_dtype, uncertainty=uncertainty,
+            uncertainty_path=part('uncertainty', rank) if uncertainty else None,
+            format='gtiff', finish=False)
+        todo = (block.grid_rows[1] - block.first_row) * len(cols)
+        bar = ProgressBar(todo) if progress and rank == 0 and todo > 1 else None
+        logger.info(f'{stem}: rank {rank} of {world} predicts rows {block.top}-{block.stop} '
+                    f'of {height}')
+        try:
+            sliding_window_inference(
+                src, predictor, window=win, stride=step, num_classes=channels,
+                batch_size=batch_size, blend=blend, precision=precision, device=device,
+                accumulate_device='cpu', channels_last=device.type == 'cpu',
+                preprocess=input_transform(model, bands),
+                sink=lambda row0, logits, ok: writer(row0 - block.top, logits, ok),
+                progress=bar.update if bar else None,
+                valid=src.read_valid if masked else None, stats=stats,
+                resume=(block.top, first), stop=block.stop)
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        if bar:
+            print()
+    barrier(group)  # every block is on disk
+    skipped = total(stats.get('skipped', 0), group)
+    written = dict(final)
+    if rank == 0:
+        try:
+            for kind, path in final.items():
+                stack_rows([part(kind, i) for i in range(len(blocks))], path, format=fmt,
+                           resampling=OVERVIEW_RESAMPLING[kind])
+        finally:
+            for kind in kinds:
+                for i in range(len(blocks)):
+                    part(kind, i).unlink(missing_ok=True)
+        if 'preview' in save:
+            written['preview'] = write_preview(final['labels'], out / f'{stem}_preview.png',
+                                               palette=palette, num_classes=num_classes)
+        if 'overlay' in save:
+            written['overlay'] = write_overlay(src, final['labels'], out / f'{stem}_overlay.png',
+                                               palette=palette, num_classes=num_classes)
+        if uncertainty is not None and save & {'overlay', 'preview'}:
+            written['uncertainty_png'] = write_scalar_png(
+                final['uncertainty'], out / f'{stem}_uncertainty.png', height=height,
+                width=width)
+        if skipped:
+            logger.info(f'{stem}: {skipped} windows hold only nodata: skipped')
+    barrier(group)  # the outputs are complete
+    return Prediction(source=getattr(src, 'path', None), labels=final['labels'],
+                      written=written, sliding_window=True,
+                      windows=len(rows) * len(cols), skipped_windows=skipped)
+
+
+def gather(predictions: list[Prediction], group, order: dict[str, int]) -> list[Prediction]:
+    """Every rank's predictions on every rank, in input order (``order``: source → index;
+    this rank's own as they are, the others' with their labels as files)."""
+    import torch.distributed as dist
+    mine = {str(p.written['labels']) for p in predictions}
+    gathered = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, [_as_dict(p) for p in predictions], group=group)
+    found = {str(p.written['labels']): p for p in predictions}
+    for items in gathered:
+        for r in items:
+            if r['labels'] not in mine:
+                found.setdefault(r['labels'], _from_dict(r))
+    return sorted(found.values(), key=lambda p: order.get(str(p.source), 0))
+
+
+def spawn(n: int, spec: dict, tmp_dir: Path) -> list[Prediction]:
+    """Run ``alt.predict(spec['model'], spec['images'], **spec['options'])`` in ``n`` local
+    processes (``python -m altair.api.predict_worker``) and return rank 0's predictions
+    (every rank's, see :func:`gather`)."""
+    from altair.api.launch import launch_local, threads_per_worker
+    spec_path = tmp_dir / 'predict.json'
+    spec_path.write_text(json.dumps(spec))
+    launch_local(n, WORKER, str(spec_path), str(threads_per_worker(n)), run_id='predict')
+    return [_from_dict(r) for r in json.loads(results_path(spec_path).read_text())]
+
+
+def results_path(spec_path: Path) -> Path:
+    return spec_path.with_name('results.json')
+
+
+def save_results(path: Path, predictions: list[Prediction]) -> None:
+    """Predictions as JSON for :func:`spawn` (labels as their file)."""
+    path.write_text(json.dumps([_as_dict(p) for p in predictions]))
+
+
+def _as_dict(p: Prediction) -> dict:
+    return dict(source=str(p.source) if p.source else None, labels=str(p.written['labels']),
+                written={k: str(v) for k, v in p.written.items()},
+                sliding_window=p.sliding_window, windows=p.windows,
+                skipped_windows=p.skipped_windows)
+
+
+def _from_dict(r: dict) -> Prediction:
+    return Prediction(source=Path(r['source']) if r['source'] else None,
+                      labels=Path(r['labels']),
+                      written={k: Path(v) for k, v in r['written'].items()},
+                      sliding_window=r['sliding_window'], windows=r['windows'],
+                      skipped_windows=r['skipped_windows'])
