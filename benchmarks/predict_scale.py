@@ -39,6 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'benchmarks'))
+PARTS = ('nodata', 'cog', 'resume', 'polygons', 'processes')
 KW = dict(window_size=(512, 512), overlap=0.25, batch_size=4, precision='fp32',
           progress=False)
 
@@ -81,12 +82,19 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
+def paired(fn_a, fn_b, reps: int) -> tuple[float, float]:
+    """Best of ``reps`` times of each, the two run in turn (a, b, a, b, ...) so that a slow
+    spell of a shared machine falls on both."""
+    times = [(_timed(fn_a), _timed(fn_b)) for _ in range(reps)]
+    return min(a for a, _ in times), min(b for _, b in times)
+
+
 def _line(name, ours, base, goal, unit, **extra):
     print(json.dumps(dict(name=name, ratio=round(ours / base, 3), baseline=round(base, 2),
                           ours=round(ours, 2), goal=goal, unit=unit, **extra)), flush=True)
 
 
-def parts(data_root: Path, tmp: Path, reps: int) -> None:
+def parts(data_root: Path, tmp: Path, reps: int, only: set) -> None:
     import torch
     from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import DefaultScope
@@ -106,21 +114,39 @@ def parts(data_root: Path, tmp: Path, reps: int) -> None:
         return predict(net, image, out_dir=tmp / out, **dict(KW, **kw))
     run(untagged, 'warm', save=('labels',), format='gtiff')  # first-call costs out
 
-    def best(fn):
-        return min(_timed(fn) for _ in range(reps))
-    t_nodata = best(lambda: run(tagged, 'a', save=('labels',), format='gtiff'))
-    t_full = best(lambda: run(untagged, 'b', save=('labels',), format='gtiff'))
+    def best(fn_a, fn_b):
+        return paired(fn_a, fn_b, reps)
+    if 'nodata' in only:
+        nodata(run, best, tagged, untagged)
+    both = ('labels', 'probs')
+    if 'cog' in only:
+        t_cog, t_gtiff = best(lambda: run(untagged, 'c', save=both, format='cog'),
+                              lambda: run(untagged, 'd', save=both, format='gtiff'))
+        _line('predict_cog_vs_gtiff', t_cog, t_gtiff, '<= 1.05',
+              'seconds (labels + uint8 probs)')
+    if 'resume' in only:
+        resume(run, best, seg, _tall(data_root, tmp / 'tall.tif'), tmp)
+    if 'polygons' in only:
+        t_poly, t_labels = best(
+            lambda: run(untagged, 'f', save=('labels', 'polygons'), format='gtiff'),
+            lambda: run(untagged, 'g', save=('labels',), format='gtiff'))
+        import pyogrio
+        features = pyogrio.read_info(tmp / 'f' / 'untagged_polygons.gpkg')['features']
+        _line('predict_polygons_overhead', t_poly, t_labels, None, 'seconds (labels + '
+              'GeoPackage vs labels)', features=features)
+
+
+def nodata(run, best, tagged, untagged) -> None:
+    t_nodata, t_full = best(lambda: run(tagged, 'a', save=('labels',), format='gtiff'),
+                            lambda: run(untagged, 'b', save=('labels',), format='gtiff'))
     [p] = run(tagged, 'a', save=('labels',), format='gtiff')
     _line('predict_50pct_nodata_vs_none', t_nodata, t_full, '<= 0.6', 'seconds',
           windows=p.windows, skipped=p.skipped_windows)
 
-    both = ('labels', 'probs')
-    t_cog = best(lambda: run(untagged, 'c', save=both, format='cog'))
-    t_gtiff = best(lambda: run(untagged, 'd', save=both, format='gtiff'))
-    _line('predict_cog_vs_gtiff', t_cog, t_gtiff, '<= 1.05', 'seconds (labels + uint8 probs)')
 
+def resume(run, best, seg, tall: Path, tmp: Path) -> None:
     from altair.inference.grid import window_grid
-    tall = _tall(data_root, tmp / 'tall.tif')
+    both = ('labels', 'probs')
     half = -(-len(window_grid(5400, 2700, (512, 512), (384, 384))) // 4) // 2  # batches
 
     def stopped_then_resumed():
@@ -143,23 +169,17 @@ def parts(data_root: Path, tmp: Path, reps: int) -> None:
         finally:
             seg.window_predictor = real
         run(tall, 'e', save=both, format='cog', resume=True)
-    t_resume = best(stopped_then_resumed)
-    t_whole = best(lambda: run(tall, 'h', save=both, format='cog'))
+    t_resume, t_whole = best(stopped_then_resumed,
+                             lambda: run(tall, 'h', save=both, format='cog'))
     identical = all((tmp / 'e' / f'tall_{k}.tif').read_bytes() ==
                     (tmp / 'h' / f'tall_{k}.tif').read_bytes() for k in both)
     _line('predict_stopped_at_half_then_resumed_vs_uninterrupted', t_resume, t_whole, '<= 1.1',
           'seconds (labels + uint8 probs, COG)', byte_identical=identical,
           windows=len(window_grid(5400, 2700, (512, 512), (384, 384))))
 
-    t_poly = best(lambda: run(untagged, 'f', save=('labels', 'polygons'), format='gtiff'))
-    t_labels = best(lambda: run(untagged, 'g', save=('labels',), format='gtiff'))
-    import pyogrio
-    features = pyogrio.read_info(tmp / 'f' / 'untagged_polygons.gpkg')['features']
-    _line('predict_polygons_overhead', t_poly, t_labels, None, 'seconds (labels + GeoPackage '
-          'vs labels)', features=features)
 
-
-def processes(tmp: Path, n: int, reps: int, flag: str = '--processes') -> None:
+def processes(data_root: Path, tmp: Path, n: int, reps: int, flag: str = '--processes'
+              ) -> None:
     """``altair predict`` of the tall scene in one process against ``n`` (fresh processes)."""
     import torch
 
@@ -172,6 +192,8 @@ def processes(tmp: Path, n: int, reps: int, flag: str = '--processes') -> None:
     ckpt = tmp / 'pspnet.pth'
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
     tall = tmp / 'tall.tif'
+    if not tall.is_file():
+        _tall(data_root, tall)
 
     def cli(out, *extra):
         cmd = [sys.executable, '-m', 'altair', 'predict', 'configs/pspnet.py', str(ckpt),
@@ -181,10 +203,7 @@ def processes(tmp: Path, n: int, reps: int, flag: str = '--processes') -> None:
         if proc.returncode != 0:
             sys.exit(f'{" ".join(cmd)} failed:\n{proc.stderr[-3000:]}')
 
-    def best(fn):
-        return min(_timed(fn) for _ in range(reps))
-    t_one = best(lambda: cli('one'))
-    t_many = best(lambda: cli('many', flag, str(n)))
+    t_one, t_many = paired(lambda: cli('one'), lambda: cli('many', flag, str(n)), reps)
     identical = (tmp / 'one/tall_labels.tif').read_bytes() == \
         (tmp / 'many/tall_labels.tif').read_bytes()
     # a throughput ratio: one process's time over n processes'
@@ -243,7 +262,9 @@ def scale(workdir: str | None) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--scale', action='store_true', help='also the 30000x30000 memory run')
-    p.add_argument('--reps', type=int, default=1, help='best of N per timing (default 1)')
+    p.add_argument('--reps', type=int, default=1, help='best of N per timing, the two sides in turn (default 1)')
+    p.add_argument('--parts', nargs='+', default=list(PARTS), choices=PARTS,
+                   help='which parts to run (default: all but the 30000x30000 one)')
     p.add_argument('--data-root', default=str(ROOT / 'data/bluemarble'))
     p.add_argument('--workdir', help='where the 30000x30000 image goes (default: a temp dir)')
     p.add_argument('--scale-worker', action='store_true', help=argparse.SUPPRESS)
@@ -258,10 +279,14 @@ def main() -> None:
     import torch
     torch.set_num_threads(os.cpu_count() or 1)
     with tempfile.TemporaryDirectory() as tmp:
-        parts(Path(args.data_root), Path(tmp), args.reps)
-        processes(Path(tmp), 2, args.reps)
-        if torch.cuda.device_count() > 1:
-            processes(Path(tmp), torch.cuda.device_count(), args.reps, flag='--gpus')
+        only = set(args.parts)
+        if only - {'processes'}:
+            parts(Path(args.data_root), Path(tmp), args.reps, only)
+        if 'processes' in only:
+            processes(Path(args.data_root), Path(tmp), 2, args.reps)
+        if 'processes' in only and torch.cuda.device_count() > 1:
+            processes(Path(args.data_root), Path(tmp), torch.cuda.device_count(), args.reps,
+                      flag='--gpus')
     if args.scale:
         scale(args.workdir)
 
