@@ -570,8 +570,10 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
             one per GPU); a job started by torchrun / accelerate / Slurm splits itself the
             same way. Several images are shared out between the processes; one image is
             split into row blocks whose joined outputs equal a one-process run
-            (``altair.api.predict_dist``). Labels are then always written and returned as
-            files; ``model`` must be a run or (config, checkpoint), ``images`` files.
+            (``altair.api.predict_dist``). Labels are then always written and every process
+            returns every result (another process's labels as the file); ``model`` must be
+            a run or (config, checkpoint), ``images`` files. Under torchrun every rank must
+            call ``predict`` (the ranks meet at barriers).
 
     Returns:
         One :class:`Prediction` per image, in order.
@@ -631,8 +633,8 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
         _check_split(split, resume=resume, save=save)
         if 'labels' not in save:
             save = [*save, 'labels']  # the other processes' results come back as files
+        order = {str(item): i for i, (_, item) in enumerate(inputs)}
         if not split:
-            order = {str(item): i for i, (_, item) in enumerate(inputs)}
             inputs = predict_dist.shard(inputs, rank, world)
     vrt_dir = None
     if mosaic is not None:
@@ -696,8 +698,6 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
                     uncertainty=uncertainty, format=format, polygons_format=polygons_format,
                     min_area=min_area, simplify=simplify, resume=resume,
                     progress=progress and rank == 0))
-    if world > 1:
-        if split:  # every rank holds the same one
-            return results
+    if world > 1:  # every rank returns every result
         return predict_dist.gather(results, group, order)
     return results

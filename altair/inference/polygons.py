@@ -141,17 +141,20 @@ class PolygonWriter:
 
     def __call__(self, row0: int, logits: Tensor, valid: Tensor | None = None) -> None:
         """Add the band of rows ``[row0, row0 + rows)`` of (K, rows, W) logits."""
-        from altair.inference.writers import split_outputs
+        from altair.inference.postprocess import label_probability, labels_from_logits
 
         if row0 != self._rows:
             raise ValueError(f'bands must arrive in order: expected row {self._rows}, got {row0}')
-        labels, probs, _ = split_outputs(logits, valid, self.num_classes)
-        self.add_band(row0, labels.cpu().numpy(), probs.cpu().numpy(),
+        scores = logits[:self.num_classes]
+        labels = labels_from_logits(scores)
+        chosen = label_probability(scores, labels)
+        self.add_band(row0, labels.cpu().numpy(), chosen.cpu().numpy(),
                       None if valid is None else valid.cpu().numpy())
 
-    def add_band(self, row0: int, labels: np.ndarray, probs: np.ndarray,
+    def add_band(self, row0: int, labels: np.ndarray, chosen: np.ndarray,
                  valid: np.ndarray | None) -> None:
-        """Add (rows, W) ``labels`` with their (K, rows, W) ``probs`` (and data mask)."""
+        """Add (rows, W) ``labels`` with the (rows, W) probability of each pixel's label
+        (``chosen``; anything where ``valid``, the data mask, is False)."""
         from rasterio.features import shapes
         from rasterio.transform import Affine
         from shapely.geometry import shape
@@ -161,8 +164,6 @@ class PolygonWriter:
         n = len(classes)
         flat = ids.ravel()
         pixels = np.bincount(flat, minlength=n)
-        chosen = np.take_along_axis(probs, np.minimum(labels, self.num_classes - 1)[None],
-                                    0)[0]
         prob_sum = np.bincount(flat, weights=np.nan_to_num(chosen).ravel(), minlength=n)
         regions = {i: Region(int(classes[i]), int(pixels[i]), float(prob_sum[i]))
                    for i in range(1, n)}

@@ -19,3 +19,17 @@ def labels_from_logits(logits: Tensor) -> Tensor:
         best = torch.where(better, logits[k], best)
         labels.masked_fill_(better, k)
     return labels
+
+
+def label_probability(logits: Tensor, labels: Tensor) -> Tensor:
+    """(H, W) float32 softmax probability of each pixel's label, ``1 / Σ_k exp(l_k - l_label)``,
+    from (K, H, W) logits and (H, W) labels in [0, K) (e.g. :func:`labels_from_logits`).
+
+    Computed class by class with (H, W) temporaries: a band of a 30000-pixel-wide scene never
+    holds a second (K, H, W) array (the full softmax would be K times the label map).
+    """
+    chosen = logits.gather(0, labels[None].clamp(0, logits.shape[0] - 1))[0].float()
+    total = torch.zeros_like(chosen)
+    for k in range(logits.shape[0]):
+        total += torch.exp(logits[k].float() - chosen)
+    return total.reciprocal_()

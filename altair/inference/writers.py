@@ -44,17 +44,21 @@ def label_nodata(num_classes: int) -> int:
 
 
 def split_outputs(logits: Tensor, valid: Tensor | None, num_classes: int,
-                  uncertainty: str | None = None) -> tuple[Tensor, Tensor, Tensor | None]:
+                  uncertainty: str | None = None, *, probs: bool = True
+                  ) -> tuple[Tensor, Tensor | None, Tensor | None]:
     """(labels (H, W) int64 with nodata where not ``valid``, probs (K, H, W) float32 with
-    NaN there, uncertainty (H, W) float32 with NaN there or None) of a band of blended scores.
+    NaN there — None unless ``probs`` —, uncertainty (H, W) float32 with NaN there or None)
+    of a band of blended scores.
 
     ``logits`` holds K class scores, plus the TTA uncertainty as channel K+1 for the TTA
-    measures; ``entropy`` and ``margin`` are computed here from the probabilities.
+    measures; ``entropy`` and ``margin`` are computed here from the probabilities (the
+    softmax, K floats a pixel, is only made when they or ``probs`` need it).
     """
     from altair.inference.uncertainty import TTA_MEASURES, entropy, margin
     scores = logits[:num_classes]
     labels = labels_from_logits(scores)
-    probs = torch.softmax(scores.float(), 0)
+    need = probs or uncertainty in ('entropy', 'margin')
+    probs = torch.softmax(scores.float(), 0) if need else None
     unc = None
     if uncertainty in TTA_MEASURES:
         if logits.shape[0] != num_classes + 1:
@@ -68,7 +72,8 @@ def split_outputs(logits: Tensor, valid: Tensor | None, num_classes: int,
     if valid is not None:
         invalid = ~valid
         labels.masked_fill_(invalid, label_nodata(num_classes))
-        probs.masked_fill_(invalid, float('nan'))
+        if probs is not None:
+            probs.masked_fill_(invalid, float('nan'))
         if unc is not None:
             unc.masked_fill_(invalid, float('nan'))
     return labels, probs, unc
@@ -201,7 +206,8 @@ class PredictionWriter:
                              f'got {row0}')
         rows = logits.shape[1]
         window = Window(0, row0, self.width, rows)
-        labels, probs, unc = split_outputs(logits, valid, self.num_classes, self.uncertainty)
+        labels, probs, unc = split_outputs(logits, valid, self.num_classes, self.uncertainty,
+                                           probs='probs' in self._files)
         labels = labels.cpu().numpy().astype(self.label_dtype)
         self._files['labels'].write(labels[None], window=window)
         if 'probs' in self._files:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import filecmp
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
 import torch
 
-from tests.api.test_predict import ROOT, checkpoint, crop, framed  # noqa: F401  (fixtures)
+ROOT = Path(__file__).resolve().parents[2]
 
 OPTIONS = dict(window_size=(64, 64), overlap=0.25, batch_size=3, progress=False)
 
@@ -22,7 +23,7 @@ def _read(path):
 
 
 @pytest.mark.slow
-def test_two_processes_equal_one(checkpoint, framed, tmp_path):  # noqa: F811
+def test_two_processes_equal_one(checkpoint, framed, tmp_path):
     import altair as alt
     from altair.api.launch import threads_per_worker
     model = ('configs/pspnet.py', str(checkpoint))
@@ -46,7 +47,7 @@ def test_two_processes_equal_one(checkpoint, framed, tmp_path):  # noqa: F811
 
 
 @pytest.mark.slow
-def test_images_are_shared_out_between_processes(checkpoint, crop, framed, tmp_path):  # noqa: F811
+def test_images_are_shared_out_between_processes(checkpoint, crop, framed, tmp_path):
     import altair as alt
     model = ('configs/pspnet.py', str(checkpoint))
     images = [framed, crop]
@@ -58,7 +59,7 @@ def test_images_are_shared_out_between_processes(checkpoint, crop, framed, tmp_p
         assert np.array_equal(_read(b.labels)[0], a.labels)
 
 
-def test_process_options_are_refused_before_work(checkpoint, crop, framed, tmp_path,  # noqa: F811
+def test_process_options_are_refused_before_work(checkpoint, crop, framed, tmp_path,
                                                  monkeypatch):
     import altair as alt
     from altair.api.predict import PredictOptionError, load_model
@@ -87,7 +88,7 @@ def test_process_options_are_refused_before_work(checkpoint, crop, framed, tmp_p
         alt.predict(model, [crop, framed], processes=2)
 
 
-def test_cli_gpus_beyond_the_visible_devices(checkpoint, crop, tmp_path):  # noqa: F811
+def test_cli_gpus_beyond_the_visible_devices(checkpoint, crop, tmp_path):
     visible = torch.cuda.device_count()
     proc = subprocess.run([sys.executable, '-m', 'altair', 'predict', 'configs/pspnet.py',
                            str(checkpoint), str(crop), '--out', str(tmp_path),

@@ -68,3 +68,47 @@ def test_write_cog_is_atomic(tmp_path):
     with pytest.raises(Exception):
         write_cog(tmp_path / 'missing.tif', tmp_path / 'out.tif')
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize('fmt', ['cog', 'gtiff'])
+def test_row_blocks_joined_equal_one_writer(tmp_path, fmt):
+    """Blocks written with finish=False and joined by stack_rows give the bytes one writer
+    gives: colour table, nodata, uint8 probabilities with their mask, uncertainty."""
+    from rasterio.transform import Affine
+
+    from altair.inference.raster import stack_rows
+    from altair.inference.writers import OVERVIEW_RESAMPLING
+    labels = _labels()
+    logits = _logits(labels)
+    valid = torch.ones(600, 520, dtype=torch.bool)
+    valid[:, :90] = False  # a nodata frame and a hole across the block seam
+    valid[280:330, 200:260] = False
+
+    def writer(folder, height, top=0):
+        return PredictionWriter(
+            folder / 'labels.tif', height=height, width=520, num_classes=K,
+            transform=TRANSFORM @ Affine.translation(0, top), crs='EPSG:32633',
+            palette=PALETTE, masked=True, probs_path=folder / 'probs.tif',
+            uncertainty='entropy', uncertainty_path=folder / 'uncertainty.tif',
+            format=fmt, finish=folder.name == 'one')
+    (tmp_path / 'one').mkdir()
+    with writer(tmp_path / 'one', 600) as w:
+        for row0 in range(0, 600, 100):
+            w(row0, logits[:, row0:row0 + 100], valid[row0:row0 + 100])
+        whole = w.close()
+    parts = []
+    # the same bands as the whole (the engine emits at the same grid rows either way;
+    # elementwise maths on other band shapes may differ in the last bit)
+    for i, (top, stop) in enumerate([(0, 300), (300, 400), (400, 600)]):
+        folder = tmp_path / f'block{i}'
+        folder.mkdir()
+        with writer(folder, stop - top, top) as w:
+            for row0 in range(top, stop, 100):
+                w(row0 - top, logits[:, row0:row0 + 100], valid[row0:row0 + 100])
+            parts.append(w.close())
+    for kind in ('labels', 'probs', 'uncertainty'):
+        joined = stack_rows([p[kind] for p in parts], tmp_path / f'{kind}.tif', format=fmt,
+                            resampling=OVERVIEW_RESAMPLING[kind])
+        assert joined.read_bytes() == whole[kind].read_bytes(), kind
+    with rasterio.open(tmp_path / 'probs.tif') as ds:
+        assert np.array_equal(ds.read_masks(1) > 0, valid.numpy())

@@ -36,8 +36,9 @@ def _stream(writer, labels, band_rows, probs=None):
     k = writer.num_classes
     probs = probs if probs is not None else np.stack([(labels == c) * 0.8 + 0.1
                                                       for c in range(k)]).astype(np.float32)
+    chosen = np.take_along_axis(probs, labels[None], 0)[0]  # each pixel's label's probability
     for row0 in range(0, labels.shape[0], band_rows):
-        writer.add_band(row0, labels[row0:row0 + band_rows], probs[:, row0:row0 + band_rows],
+        writer.add_band(row0, labels[row0:row0 + band_rows], chosen[row0:row0 + band_rows],
                         None)
     return writer.close()
 
@@ -133,7 +134,7 @@ def test_errors_and_no_crs_warning(tmp_path):
     _, _, (cls, _, areas, _) = _read(out)
     assert sorted(zip(cls.tolist(), areas.tolist())) == [(0, 6.0), (0, 6.0)] + [(1, 1.0)] * 4
     w = PolygonWriter(tmp_path / 'y.gpkg', width=4, height=4, num_classes=2, crs=CRS_UTM)
-    w.add_band(0, np.zeros((2, 4), np.int64), np.zeros((2, 2, 4), np.float32), None)
+    w.add_band(0, np.zeros((2, 4), np.int64), np.zeros((2, 4), np.float32), None)
     with pytest.raises(RuntimeError, match='only 2 of 4 rows'):
         w.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ['x.gpkg']

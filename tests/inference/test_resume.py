@@ -7,11 +7,7 @@ import pytest
 import torch
 
 from altair.inference.sliding import TensorSource, sliding_window_inference
-
-
-def batch_dependent(x):
-    """Logits that change with the batch's composition: only identical batches reproduce."""
-    return torch.cat([x, -x, x * x], 1)[:, :3] * 0.5 + x.mean() * 1e-2
+from tests.inference.helpers import batch_dependent
 
 
 def _run(src, resume=None, **kw):

@@ -8,7 +8,7 @@ import torch
 from altair.inference.grid import window_starts
 from altair.inference.shard import batch_start, row_blocks, shard
 from altair.inference.sliding import TensorSource, sliding_window_inference
-from tests.inference.test_resume import batch_dependent
+from tests.inference.helpers import batch_dependent
 
 
 def _bands(src, **kw):
