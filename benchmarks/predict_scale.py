@@ -12,10 +12,11 @@ Parts 1-4 run in this process with one loaded model:
    grid rows, as long scenes are) stopped at half of its windows (KeyboardInterrupt from the
    predictor) then ``resume=True``, total time against one uninterrupted run. Goal: <= 1.1.
 4. ``polygons``: labels + polygons (GeoPackage) of the cut against labels only.
-5. ``processes``: ``altair predict CONFIG CHECKPOINT tall.tif`` against the same command with
-   ``--processes 2`` (the tall scene split into two row blocks, one CPU core each; the baseline
-   uses both cores in one process), each a fresh process from start to end (imports, model,
-   prediction, COG). Goal: ratio (one process's time / two processes') >= 0.95.
+5. ``processes``: ``altair predict CONFIG CHECKPOINT tall.tif`` (the config's 256x256 training
+   crop as the window: 28 x 14 windows) against the same command with ``--processes 2`` (the
+   tall scene split into two row blocks, one CPU core each; the baseline uses both cores in
+   one process), each a fresh process from start to end (imports, model, prediction, COG).
+   Goal: ratio (one process's time / two processes') >= 0.95.
 
 Part 6 (``--scale``, a few minutes): the synthetic smooth 30000x30000 3-band GeoTIFF of
 ``benchmarks/sliding_window.py`` with labels (COG) and polygons on, in its own process: peak
@@ -201,8 +202,8 @@ def processes(data_root: Path, tmp: Path, n: int, reps: int, flag: str = '--proc
 
     def cli(out, *extra):
         cmd = [sys.executable, '-m', 'altair', 'predict', 'configs/pspnet.py', str(ckpt),
-               str(tall), '--out', str(tmp / out), '--window', '512', '512', '--overlap',
-               '0.25', '--batch-size', '4', '--save', 'labels', '--format', 'cog', *extra]
+               str(tall), '--out', str(tmp / out), '--overlap', '0.25', '--batch-size', '4',
+               '--save', 'labels', '--format', 'cog', *extra]
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         if proc.returncode != 0:
             sys.exit(f'{" ".join(cmd)} failed:\n{proc.stderr[-3000:]}')
@@ -278,8 +279,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--scale', action='store_true', help='also the 30000x30000 memory run')
     p.add_argument('--reps', type=int, default=1, help='best of N per timing, the two sides in turn (default 1)')
-    p.add_argument('--parts', nargs='+', default=list(PARTS), choices=PARTS,
-                   help='which parts to run (default: all but the 30000x30000 one)')
+    p.add_argument('--parts', nargs='*', default=list(PARTS), choices=PARTS,
+                   help='which parts to run (default: all but the 30000x30000 one; none: '
+                        'only --scale)')
     p.add_argument('--data-root', default=str(ROOT / 'data/bluemarble'))
     p.add_argument('--workdir', help='where the 30000x30000 image goes (default: a temp dir)')
     p.add_argument('--scale-worker', action='store_true', help=argparse.SUPPRESS)
