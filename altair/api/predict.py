@@ -20,7 +20,6 @@ from torch import Tensor
 
 from altair.api.config import load_config, split_dataset
 from altair.api.paths import ensure_writable_dir
-from altair.api.test import CheckpointNotFoundError
 
 logger = logging.getLogger('altair')
 
@@ -66,6 +65,7 @@ def load_model(config, checkpoint: str | os.PathLike, *, device: str | None = No
 
     import altair.engine  # noqa: F401  (safe checkpoint globals)
     import altair.models  # noqa: F401
+    from altair.api.test import CheckpointNotFoundError  # (imported here: it pulls in training)
     if not os.path.isfile(checkpoint):
         raise CheckpointNotFoundError(f"checkpoint '{checkpoint}' does not exist")
     cfg = load_config(config)

@@ -1,6 +1,7 @@
 """Raster writers: atomic GeoTIFF, Cloud-Optimized GeoTIFF and PNG output."""
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Sequence
@@ -15,6 +16,29 @@ def geotiff_profile(width: int, height: int, *, transform, crs) -> dict:
     return dict(driver='GTiff', width=width, height=height, crs=crs, transform=transform,
                 compress='deflate', tiled=True, blockxsize=256, blockysize=256,
                 BIGTIFF='IF_SAFER')
+
+
+@functools.lru_cache(maxsize=1)
+def _zstd() -> bool:
+    """Whether this GDAL writes ZSTD-compressed GeoTIFFs (rasterio's wheels do)."""
+    import rasterio
+    try:
+        with rasterio.open('/vsimem/altair_zstd_probe.tif', 'w', driver='GTiff', width=1,
+                           height=1, count=1, dtype='uint8', compress='zstd') as ds:
+            ds.write(np.zeros((1, 1, 1), np.uint8))
+        return True
+    except Exception:
+        return False
+
+
+def stream_profile(width: int, height: int, *, transform, crs) -> dict:
+    """:func:`geotiff_profile` for the temporary files a prediction streams into: ZSTD at
+    level 1 where GDAL has it (about 2x faster to write, flush and read back than deflate;
+    the final copy is deflate either way, so the outputs' bytes do not change)."""
+    profile = geotiff_profile(width, height, transform=transform, crs=crs)
+    if _zstd():
+        profile.update(compress='zstd', zstd_level=1)
+    return profile
 
 
 def write_geotiff(path: str | os.PathLike, array: np.ndarray, *, transform, crs: str = 'EPSG:4326',

@@ -30,7 +30,7 @@ from torch import Tensor
 
 from altair.inference.journal import ResumeError
 from altair.inference.postprocess import labels_from_logits
-from altair.inference.raster import geotiff_profile, partial_path
+from altair.inference.raster import partial_path, stream_profile
 
 PROB_DTYPES = ('uint8', 'float32')
 FORMATS = ('cog', 'gtiff')
@@ -139,7 +139,7 @@ class PredictionWriter:
         self._final: dict[str, Path] = {}
         self._tmp: dict[str, Path] = {}
         self._rows_done = 0
-        common = geotiff_profile(
+        common = stream_profile(
             width, height, crs=crs,
             transform=transform if transform is not None else Affine.identity())
         self._files: dict[str, object] = {}
