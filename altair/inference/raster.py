@@ -22,10 +22,17 @@ def geotiff_profile(width: int, height: int, *, transform, crs) -> dict:
 def _zstd() -> bool:
     """Whether this GDAL writes ZSTD-compressed GeoTIFFs (rasterio's wheels do)."""
     import rasterio
+    import rasterio.shutil
+    import warnings
+    probe = '/vsimem/altair_zstd_probe.tif'
     try:
-        with rasterio.open('/vsimem/altair_zstd_probe.tif', 'w', driver='GTiff', width=1,
-                           height=1, count=1, dtype='uint8', compress='zstd') as ds:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', rasterio.errors.NotGeoreferencedWarning)
+            ds = rasterio.open(probe, 'w', driver='GTiff', width=1, height=1, count=1,
+                               dtype='uint8', compress='zstd')
+        with ds:
             ds.write(np.zeros((1, 1, 1), np.uint8))
+        rasterio.shutil.delete(probe)
         return True
     except Exception:
         return False

@@ -159,8 +159,9 @@ def sliding_window_inference(
             input has data (e.g. ``RasterSource.read_valid``). A window without one such
             pixel is skipped: not read, not predicted, no weight in the blend. Its pixels
             (zero weight) come out with arbitrary logits and False in the mask.
-        stats: a dict that receives ``windows`` (the grid's count) and ``skipped`` (the
-            windows skipped from the grid row at ``resume``'s row on; replayed ones not).
+        stats: a dict that receives ``windows`` (the grid's count) and ``skipped``: the
+            windows skipped from the grid row at ``resume``'s row to ``stop``'s (replayed
+            ones, and those of the next block that fill the last batch, not counted).
         checkpoint: called as ``checkpoint(rows_done, window, band)`` at the end of the
             first batch after each band reached the sink: ``band`` holds the partial sums
             of the rows from ``rows_done`` on (``acc`` (K, h, W), ``wsum`` (h, W), ``valid``

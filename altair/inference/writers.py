@@ -47,8 +47,8 @@ def split_outputs(logits: Tensor, valid: Tensor | None, num_classes: int,
                   uncertainty: str | None = None, *, probs: bool = True
                   ) -> tuple[Tensor, Tensor | None, Tensor | None]:
     """(labels (H, W) int64 with nodata where not ``valid``, probs (K, H, W) float32 with
-    NaN there — None unless ``probs`` —, uncertainty (H, W) float32 with NaN there or None)
-    of a band of blended scores.
+    NaN there — None when neither ``probs`` nor the uncertainty measure needs them —,
+    uncertainty (H, W) float32 with NaN there or None) of a band of blended scores.
 
     ``logits`` holds K class scores, plus the TTA uncertainty as channel K+1 for the TTA
     measures; ``entropy`` and ``margin`` are computed here from the probabilities (the
