@@ -473,10 +473,15 @@ def _spawn(n: int, model, inputs: list, *, root, device: str, options: dict
                                  'or (config, checkpoint), not a segmentor')
     if any(isinstance(item, Tensor) for _, item in inputs):
         raise PredictOptionError('several processes read images from files, not arrays')
-    spec = dict(model=model, images=[str(item) for _, item in inputs],
-                options=dict(options, root=None if root is None else str(root), device=device))
+    options = dict(options, root=None if root is None else str(root), device=device)
+    images = [str(item) for _, item in inputs]
+    spec = dict(model=model, images=images, options=options)
+    run_model = tuple(model) if isinstance(model, list) else model
     with tempfile.TemporaryDirectory(prefix='altair_predict_') as tmp:
-        return spawn(n, spec, Path(tmp))
+        found = spawn(n, spec, Path(tmp), lambda: predict(run_model, images, **options))
+    for p in found:  # one kind whichever rank predicted it: the label file
+        p.labels, p.probs, p.uncertainty = p.written['labels'], None, None
+    return found
 
 
 def _image_inputs(images) -> list[tuple[str, object]]:

@@ -8,8 +8,9 @@ rows above it that reach into it, in the single-process batches — into block f
 and uncertainty equal a single-process run's bit for bit when each process has as many
 threads as that run (oneDNN's sums depend on the thread count in the last bits).
 
-Ranks meet only at barriers of a gloo group (on GPUs too: the data never crosses processes)
-with a day's timeout, so a rank that finishes early waits for a slow one.
+Ranks meet only at barriers (:class:`Group`). :func:`spawn` makes the calling process rank 0
+and starts the other ranks as ``python -m altair.api.predict_worker``, so its own start-up
+(imports, arguments checked) is not paid twice and it predicts while they start.
 """
 from __future__ import annotations
 
@@ -52,30 +53,61 @@ def check_processes(processes: int | None, gpus: int | None) -> int:
     return processes or 1
 
 
+class Group:
+    """The ranks of one prediction, joined at their first barrier rather than at the start,
+    so that a rank predicts while the others still start (imports, model); gloo for the
+    barriers, on GPUs too (the data never crosses processes), with a day's timeout so that
+    a rank that finishes early waits for a slow one. ``before_join`` runs first (the
+    launcher of :func:`spawn` checks there that its workers are alive)."""
+
+    def __init__(self, launcher: str, before_join=None) -> None:
+        self.launcher, self.before_join, self._group = launcher, before_join, None
+
+    def get(self):
+        import torch.distributed as dist
+        if self._group is None:
+            ready = os.environ.get('ALTAIR_PREDICT_READY')
+            if ready:  # tell the launcher this rank reached the barrier
+                Path(ready, f'rank{os.environ["RANK"]}').touch()
+            if self.before_join is not None:
+                self.before_join()
+            if not dist.is_initialized():
+                init_distributed(self.launcher)
+            self._group = dist.new_group(backend='gloo', timeout=timedelta(days=1))
+        return self._group
+
+
+_before_join = None  # set by :func:`spawn` while its rank 0 runs here
+
+
 def process_group():
-    """(rank, world size, local rank, coordination group) of this process: a job started by
-    torchrun / accelerate / Slurm joins its process group (gloo on CPUs, NCCL on GPUs) and
-    gets a gloo group for barriers; a lone process is (0, 1, 0, None)."""
+    """(rank, world size, local rank, :class:`Group`) of this process, from the environment
+    of a job started by torchrun / accelerate / Slurm (or an existing process group); a lone
+    process is (0, 1, 0, None)."""
     import torch.distributed as dist
-    if not dist.is_initialized():
-        launcher = detect_launcher()
-        if launcher == 'none':
-            return 0, 1, 0, None
-        init_distributed(launcher)
-    group = dist.new_group(backend='gloo', timeout=timedelta(days=1))
-    return dist.get_rank(), dist.get_world_size(), int(os.environ.get('LOCAL_RANK', 0)), group
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size(), int(os.environ.get('LOCAL_RANK', 0)), \
+            Group('none', _before_join)
+    launcher = detect_launcher()
+    if launcher == 'none':
+        return 0, 1, 0, None
+    env = os.environ if launcher == 'pytorch' else dict(
+        RANK=os.environ['SLURM_PROCID'], WORLD_SIZE=os.environ['SLURM_NTASKS'],
+        LOCAL_RANK=os.environ.get('SLURM_LOCALID', '0'))
+    return int(env['RANK']), int(env['WORLD_SIZE']), int(env.get('LOCAL_RANK', 0)), \
+        Group(launcher, _before_join)
 
 
-def barrier(group) -> None:
+def barrier(group: Group) -> None:
     import torch.distributed as dist
-    dist.barrier(group=group)
+    dist.barrier(group=group.get())
 
 
-def total(value: int, group) -> int:
+def total(value: int, group: Group) -> int:
     """``value`` summed over the ranks of ``group``."""
     import torch.distributed as dist
     t = torch.tensor([value], dtype=torch.int64)
-    dist.all_reduce(t, group=group)
+    dist.all_reduce(t, group=group.get())
     return int(t.item())
 
 
@@ -192,8 +224,9 @@ def gather(predictions: list[Prediction], group, order: dict[str, int]) -> list[
     this rank's own as they are, the others' with their labels as files)."""
     import torch.distributed as dist
     mine = {str(p.written['labels']) for p in predictions}
+    handle = group.get()  # joins the ranks first
     gathered = [None] * dist.get_world_size()
-    dist.all_gather_object(gathered, [_as_dict(p) for p in predictions], group=group)
+    dist.all_gather_object(gathered, [_as_dict(p) for p in predictions], group=handle)
     found = {str(p.written['labels']): p for p in predictions}
     for items in gathered:
         for r in items:
@@ -202,24 +235,92 @@ def gather(predictions: list[Prediction], group, order: dict[str, int]) -> list[
     return sorted(found.values(), key=lambda p: order.get(str(p.source), 0))
 
 
-def spawn(n: int, spec: dict, tmp_dir: Path) -> list[Prediction]:
-    """Run ``alt.predict(spec['model'], spec['images'], **spec['options'])`` in ``n`` local
-    processes (``python -m altair.api.predict_worker``) and return rank 0's predictions
-    (every rank's, see :func:`gather`)."""
-    from altair.api.launch import launch_local, threads_per_worker
+def spawn(n: int, spec: dict, tmp_dir: Path, run) -> list[Prediction]:
+    """``run()`` — ``alt.predict(spec['model'], spec['images'], **spec['options'])`` here — as rank
+    0 of ``n`` processes, ranks 1 .. n-1 started as ``python -m altair.api.predict_worker``
+    (torchrun's environment; ``threads_per_worker`` threads each, this process too while it
+    runs). A worker that fails — before the barrier, or in it — stops the others.
+
+    Raises:
+        WorkerFailedError: ``rank r of n failed (exit code c): <its error>``.
+    """
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import torch.distributed as dist
+
+    from altair.api.launch import WorkerFailedError, threads_per_worker
     spec_path = tmp_dir / 'predict.json'
     spec_path.write_text(json.dumps(spec))
-    launch_local(n, WORKER, str(spec_path), str(threads_per_worker(n)), run_id='predict')
-    return [_from_dict(r) for r in json.loads(results_path(spec_path).read_text())]
+    ready = tmp_dir / 'ready'
+    ready.mkdir()
+    with socket.socket() as s:  # a free port for the rendezvous
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    base = dict(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), WORLD_SIZE=str(n),
+                ALTAIR_PREDICT_READY=str(ready))
+    threads = threads_per_worker(n)
+    workers = [subprocess.Popen(
+        [sys.executable, '-m', WORKER, str(spec_path), str(threads)],
+        env=dict(os.environ, **base, RANK=str(r), LOCAL_RANK=str(r),
+                 TORCHELASTIC_ERROR_FILE=str(tmp_dir / f'error{r}.json')))
+        for r in range(1, n)]
 
+    def failed() -> WorkerFailedError | None:
+        for r, w in enumerate(workers, 1):
+            code = w.poll()
+            if code not in (None, 0):
+                message = f'exit code {code}'
+                error = tmp_dir / f'error{r}.json'
+                if error.is_file():
+                    info = json.loads(error.read_text()).get('message', {})
+                    message = info.get('message', info) if isinstance(info, dict) else info
+                return WorkerFailedError(f'rank {r} of {n} failed (exit code {code}): '
+                                         f'{message}')
+        return None
 
-def results_path(spec_path: Path) -> Path:
-    return spec_path.with_name('results.json')
+    def wait_for_workers() -> None:  # before this rank joins: are the others alive?
+        while len(list(ready.iterdir())) < n:
+            error = failed()
+            if error is not None:
+                raise error
+            time.sleep(0.2)
 
-
-def save_results(path: Path, predictions: list[Prediction]) -> None:
-    """Predictions as JSON for :func:`spawn` (labels as their file)."""
-    path.write_text(json.dumps([_as_dict(p) for p in predictions]))
+    global _before_join
+    saved = {k: os.environ.get(k) for k in (*base, 'RANK', 'LOCAL_RANK')}
+    old_threads = torch.get_num_threads()
+    os.environ.update(base, RANK='0', LOCAL_RANK='0')
+    torch.set_num_threads(threads)
+    _before_join = wait_for_workers
+    try:
+        found = run()
+        for w in workers:
+            w.wait()
+        error = failed()
+        if error is not None:
+            raise error
+        return found
+    except Exception:
+        error = failed()
+        if error is not None:
+            raise error from None
+        raise
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+                w.wait()
+        if dist.is_initialized():
+            dist.destroy_process_group()
+        _before_join = None
+        torch.set_num_threads(old_threads)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _as_dict(p: Prediction) -> dict:

@@ -1,13 +1,12 @@
 """One rank of ``alt.predict(processes=N)``: ``python -m altair.api.predict_worker SPEC THREADS``.
 
-SPEC is the JSON file ``altair.api.predict_dist.spawn`` wrote (model, images, options); rank
-0 writes every rank's predictions to ``results.json`` beside it. ``record`` hands this rank's exception to
+SPEC is the JSON file ``altair.api.predict_dist.spawn`` wrote (model, images, options); the
+calling process is rank 0 and returns every rank's predictions itself. ``record`` hands this rank's exception to
 torch's elastic agent, so the caller's error carries it.
 """
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -19,7 +18,6 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     from altair.api.predict import predict
-    from altair.api.predict_dist import results_path, save_results
     spec_path, threads = (argv if argv is not None else sys.argv[1:])[:2]
     torch.set_num_threads(int(threads))
     spec = json.loads(Path(spec_path).read_text())
@@ -29,9 +27,7 @@ def main(argv: list[str] | None = None) -> None:
         options['window_size'] = tuple(options['window_size'])
     if options.get('stride') is not None:
         options['stride'] = tuple(options['stride'])
-    predictions = predict(model, spec['images'], **options)
-    if int(os.environ['RANK']) == 0:
-        save_results(results_path(Path(spec_path)), predictions)
+    predict(model, spec['images'], **options)
 
 
 if __name__ == '__main__':

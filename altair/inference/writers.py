@@ -322,7 +322,8 @@ class LabelCollector:
 
     def __call__(self, row0: int, logits: Tensor, valid: Tensor | None = None) -> None:
         rows = logits.shape[1]
-        labels, probs, unc = split_outputs(logits, valid, self.num_classes, self.measure)
+        labels, probs, unc = split_outputs(logits, valid, self.num_classes, self.measure,
+                                           probs=self.probs is not None)
         self.labels[row0:row0 + rows] = labels.cpu().numpy()
         if self.probs is not None:
             self.probs[:, row0:row0 + rows] = probs.cpu().numpy()

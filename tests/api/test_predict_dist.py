@@ -99,3 +99,17 @@ def test_cli_gpus_beyond_the_visible_devices(checkpoint, crop, tmp_path):
     assert last.startswith(f'error: gpus={visible + 1} but {visible} GPU(s) are visible'), \
         proc.stderr[-2000:]
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_a_failing_worker_stops_the_prediction_with_its_error(checkpoint, crop, tmp_path):
+    import altair as alt
+    from altair.api.launch import WorkerFailedError
+    broken = tmp_path / 'broken.tif'
+    broken.write_bytes(b'not a GeoTIFF')
+    with pytest.raises(WorkerFailedError, match=r"rank 1 of 2 failed \(exit code 1\): .*"
+                                                r"cannot read '.*broken.tif' as a raster"):
+        alt.predict(('configs/pspnet.py', str(checkpoint)), [crop, broken],
+                    out_dir=tmp_path / 'out', processes=2, save=('labels',), **OPTIONS)
+    import torch.distributed as dist
+    assert not dist.is_initialized()  # the parent left no process group behind
