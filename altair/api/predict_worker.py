@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> None:
     if options.get('stride') is not None:
         options['stride'] = tuple(options['stride'])
     predict(model, spec['images'], **options)
+    import torch.distributed as dist
+    if dist.is_initialized():  # a group left to the interpreter's exit may abort it
+        dist.destroy_process_group()
 
 
 if __name__ == '__main__':

@@ -81,8 +81,7 @@ def write_cog(src: str | os.PathLike, dst: str | os.PathLike, *,
     GDAL's COG driver (through rasterio) lays it out: 256x256 deflate tiles, overviews down
     to one tile resampled with ``resampling`` (``MODE`` for labels, ``AVERAGE`` for scores),
     the IFDs and the tile data in the order the COG layout requires; colour table, nodata,
-    mask band and band descriptions are kept. Tiles are compressed on every core (deflate's
-    output does not depend on it).
+    mask band and band descriptions are kept.
     """
     import rasterio.shutil
 
@@ -90,8 +89,7 @@ def write_cog(src: str | os.PathLike, dst: str | os.PathLike, *,
     tmp = dst.with_name(f'.{dst.stem}.partial-cog{dst.suffix}')
     try:
         rasterio.shutil.copy(str(src), str(tmp), driver='COG', COMPRESS='DEFLATE',
-                             BLOCKSIZE=256, OVERVIEW_RESAMPLING=resampling, BIGTIFF='IF_SAFER',
-                             NUM_THREADS='ALL_CPUS')
+                             BLOCKSIZE=256, OVERVIEW_RESAMPLING=resampling, BIGTIFF='IF_SAFER')
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)
@@ -108,8 +106,7 @@ def copy_geotiff(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     tmp = dst.with_name(f'.{dst.stem}.partial-copy{dst.suffix}')
     try:
         rasterio.shutil.copy(str(src), str(tmp), driver='GTiff', COMPRESS='DEFLATE',
-                             TILED='YES', BLOCKXSIZE=256, BLOCKYSIZE=256, BIGTIFF='IF_SAFER',
-                             NUM_THREADS='ALL_CPUS')
+                             TILED='YES', BLOCKXSIZE=256, BLOCKYSIZE=256, BIGTIFF='IF_SAFER')
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)
