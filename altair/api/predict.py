@@ -196,7 +196,7 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
 
     device = next(model.parameters()).device
     num_classes = model.out_channels
-    fmt = format or ('cog' if getattr(src, 'crs', None) is not None else 'gtiff')
+    fmt = output_format(src, format)
     if fmt not in FORMATS:
         raise PredictOptionError(f"format must be one of {', '.join(FORMATS)}, got '{fmt}'")
     if palette is None:
@@ -328,6 +328,11 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
                       uncertainty=collector.uncertainty if collector else None,
                       written=written, sliding_window=bool(sliding_window),
                       windows=stats.get('windows', 0), skipped_windows=stats.get('skipped', 0))
+
+
+def output_format(src, format: str | None) -> str:
+    """``format``, else COG for a georeferenced source and plain GeoTIFF otherwise."""
+    return format or ('cog' if getattr(src, 'crs', None) is not None else 'gtiff')
 
 
 def window_model(model, *, tta: Sequence[str] | None = None,
@@ -640,7 +645,8 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
             save = [*save, 'labels']  # the other processes' results come back as files
         order = {str(item): i for i, (_, item) in enumerate(inputs)}
         if not split:
-            inputs = predict_dist.shard(inputs, rank, world)
+            from altair.inference.shard import shard
+            inputs = shard(inputs, rank, world)
     vrt_dir = None
     if mosaic is not None:
         import tempfile

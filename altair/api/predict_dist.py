@@ -22,9 +22,8 @@ from pathlib import Path
 
 import torch
 
-from altair.api.predict import Prediction, PredictOptionError, window_model
+from altair.api.predict import Prediction, PredictOptionError, output_format, window_model
 from altair.engine.device import detect_launcher, init_distributed
-from altair.inference.shard import shard  # noqa: F401  (predict shares images out with it)
 
 logger = logging.getLogger('altair')
 WORKER = 'altair.api.predict_worker'
@@ -135,7 +134,7 @@ def predict_blocks(model, src, out: Path, stem: str, *, rank: int, world: int, g
 
     device = next(model.parameters()).device
     num_classes = model.out_channels
-    fmt = format or ('cog' if getattr(src, 'crs', None) is not None else 'gtiff')
+    fmt = output_format(src, format)
     palette = (getattr(model, 'dataset_meta', None) or {}).get('palette')
     predictor, channels = window_model(model, tta=tta, tta_scales=tta_scales,
                                        tta_merge=tta_merge, uncertainty=uncertainty)
