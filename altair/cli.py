@@ -8,6 +8,9 @@ import argparse
 import sys
 from typing import Callable
 
+# = altair.engine.amp.AMP_CHOICES (a literal: importing torch would slow `altair --help`)
+AMP_CHOICES = ('auto', 'fp32', 'bf16', 'fp16')
+
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input: shown as one line, without a traceback."""
@@ -86,8 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument('--gpus', type=int, metavar='N',
                        help='train on N processes: one per GPU, or N CPU processes (gloo) '
                             'where there is no GPU')
-    train.add_argument('--amp', choices=['fp16', 'bf16'],
-                       help='mixed precision (bf16 also runs on the CPU; fp16 needs CUDA)')
+    train.add_argument('--amp', choices=AMP_CHOICES,
+                       help="precision: auto (bf16 where the hardware computes it natively, "
+                            "else fp32; never fp16), fp32, bf16 (also on the CPU) or fp16 "
+                            "(CUDA); default: the config's")
     train.add_argument('--grad-accum', type=int, metavar='N',
                        help='accumulate gradients over N iterations per optimizer step')
     train.add_argument('--seed', type=int, help='random seed')
@@ -132,7 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument('--stride', type=int, nargs=2, metavar=('SY', 'SX'),
                       help='explicit step between windows instead of --overlap')
     pred.add_argument('--blend', choices=['gaussian', 'linear', 'constant'], default='gaussian')
-    pred.add_argument('--batch-size', type=int, default=4, help='windows per forward pass')
+    pred.add_argument('--batch-size', type=int,
+                      help='windows (and TTA views) per forward pass (default: measured on '
+                           'this machine on first use, then cached)')
     pred.add_argument('--save', nargs='+', default=['labels', 'overlay'],
                       choices=['labels', 'overlay', 'probs', 'preview', 'polygons'],
                       help='what to write (default: labels overlay)')
@@ -231,7 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument('--work-dir', default='work_dirs/demo', help='(default: %(default)s)')
     demo.add_argument('--data-root', default='data/bluemarble', help='(default: %(default)s)')
     demo.add_argument('--max-iters', type=int, help="override the config's iterations")
-    demo.add_argument('--amp', choices=['bf16'], help='bf16 autocast on the CPU')
+    demo.add_argument('--amp', choices=AMP_CHOICES,
+                      help="training precision (default: the config's, auto in the short "
+                           "configs)")
     return p
 
 

@@ -9,6 +9,9 @@ count and each process has its own GPU (ideal speed-up N); on the CPU N defaults
 processes share the cores with the single process (ideal speed-up 1: DDP only wins if it uses
 the cores better than intra-op threads do). Iteration times come from mmengine's JSON logs.
 
+The two sides alternate (1, N, N, 1, 1, N, ... for ``--reps`` runs each) and each side
+reports the median of its runs' images/s, so a slow spell of a shared machine falls on both.
+
 Prints one JSON line: {"name", "ratio" (images/s with N / images/s with 1), "baseline",
 "ours" (images/s), "efficiency" (ratio / ideal speed-up), "peak_rss_mb" (the largest
 process of the N-process run), ...}.
@@ -61,6 +64,7 @@ def main() -> None:
     p.add_argument('--iters', type=int, default=30)
     p.add_argument('--warmup', type=int, default=5)
     p.add_argument('--batch', type=int, default=4, help='images per process and iteration')
+    p.add_argument('--reps', type=int, default=3, help='runs per side, alternated (medians)')
     p.add_argument('--data-root', default=str(ROOT / 'data/bluemarble'))
     p.add_argument('--worker', type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -70,18 +74,22 @@ def main() -> None:
         return
     from altair.datasets.bluemarble_build import ensure_bluemarble
     ensure_bluemarble(args.data_root)
-    res = {}
-    for procs in (1, args.procs):
-        cmd = [sys.executable, __file__, '--worker', str(procs), '--iters', str(args.iters),
-               '--warmup', str(args.warmup), '--batch', str(args.batch),
-               '--data-root', args.data_root]
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                              env={k: v for k, v in os.environ.items() if k != 'OMP_NUM_THREADS'})
-        line = [ln for ln in proc.stdout.splitlines() if ln.startswith('RESULT ')]
-        if proc.returncode != 0 or not line:
-            sys.exit(f'{procs} process(es) failed:\n{proc.stderr[-3000:]}')
-        res[procs] = json.loads(line[0][len('RESULT '):])
-    one, many = res[1], res[args.procs]
+    runs: dict[int, list[dict]] = {1: [], args.procs: []}
+    for rep in range(args.reps):
+        for procs in ((1, args.procs) if rep % 2 == 0 else (args.procs, 1)):
+            cmd = [sys.executable, __file__, '--worker', str(procs), '--iters', str(args.iters),
+                   '--warmup', str(args.warmup), '--batch', str(args.batch),
+                   '--data-root', args.data_root]
+            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                                  env={k: v for k, v in os.environ.items()
+                                       if k != 'OMP_NUM_THREADS'})
+            line = [ln for ln in proc.stdout.splitlines() if ln.startswith('RESULT ')]
+            if proc.returncode != 0 or not line:
+                sys.exit(f'{procs} process(es) failed:\n{proc.stderr[-3000:]}')
+            runs[procs].append(json.loads(line[0][len('RESULT '):]))
+    one, many = ({'images_per_s': statistics.median(r['images_per_s'] for r in runs[n]),
+                  'peak_rss_mb': max(r['peak_rss_mb'] for r in runs[n])}
+                 for n in (1, args.procs))
     ratio = many['images_per_s'] / one['images_per_s']
     ideal = args.procs if gpus >= args.procs else 1
     print(json.dumps(dict(
@@ -90,8 +98,10 @@ def main() -> None:
         unit='images/s', efficiency=round(ratio / ideal, 3), ideal_speedup=ideal,
         device='cuda' if gpus else f'cpu ({os.cpu_count()} cores shared)',
         peak_rss_mb=round(many['peak_rss_mb'], 1), baseline_peak_rss_mb=round(one['peak_rss_mb'], 1),
-        batch_per_process=args.batch, iters=args.iters, warmup=args.warmup,
-        model='configs/pspnet.py (bf16 autocast on the CPU)')))
+        batch_per_process=args.batch, iters=args.iters, warmup=args.warmup, reps=args.reps,
+        runs_images_per_s={str(n): [round(r['images_per_s'], 2) for r in rs]
+                           for n, rs in runs.items()},
+        model="configs/pspnet.py (its precision: amp 'auto')")))
 
 
 if __name__ == '__main__':

@@ -1,13 +1,22 @@
 #!/usr/bin/env python
 """Sliding-window inference: Altair's engine vs mmseg's slide_inference, and a huge GeoTIFF.
 
-Part 1 (same model, same 5400x2700 Blue Marble image, window 512, stride 384 = 98 windows),
-each measurement in its own process so peak RSS is its own:
-  - ``pure``: the model's forward over the same windows, batches of 4, nothing stitched;
-  - ``altair_fp32``: the engine streaming labels to a GeoTIFF (gaussian blend);
-  - ``mmseg``: ``EncoderDecoder.slide_inference`` on the whole image tensor;
-  - ``altair_auto``: the engine with ``precision='auto'`` (bf16 where the CPU has it),
-    with the share of labels equal to ``altair_fp32``'s.
+Part 1 (same model, the same 5400x2700 Blue Marble image, window 512, stride 384), each
+measurement in its own process so peak RSS is its own. The gain over mmseg is decomposed
+row by row, each row changing one thing:
+  - ``mmseg``: ``EncoderDecoder.slide_inference`` as shipped (one contiguous window at a
+    time, fp32, the whole image and logits in memory);
+  - ``altair_b1``: Altair's engine with batch 1, contiguous, fp32: streaming and gaussian
+    stitching only;
+  - ``altair_b4``: the same, batches of 4 windows;
+  - ``altair_fp32``: the same, channels-last (the engine's CPU default);
+  - ``mmseg_bf16`` / ``altair_bf16``: both under bf16 autocast (where the CPU has no native
+    bf16 it is emulated and far slower; both then run the top grid row band only, named in
+    the JSON);
+  - ``altair_auto``: ``precision='auto'`` (bf16 where native, else the fp32 row), with the
+    share of labels equal to ``altair_fp32``'s.
+and ``pure`` (the model's forward over the same windows, batches of 4, channels-last,
+nothing stitched) against ``altair_fp32`` (alternated, medians) bounds the stitching cost.
 Part 2 (``--scale``): a synthetic 30000x30000 3-band tiled GeoTIFF made here (deleted after)
 and a small 10-class conv net: Altair's peak RSS beside what mmseg's and MONAI's
 whole-image stitching would allocate for the same image (computed, not run).
@@ -78,29 +87,40 @@ def worker(method: str, image: str, checkpoint: str | None, out: str) -> dict:
                                                      min(x + WINDOW, width)), (WINDOW, WINDOW))
                                      for y, x in grid[i:i + BATCH]])
                 predictor(prep(batch).contiguous(memory_format=torch.channels_last))
-        elif method == 'mmseg':
+        elif method.startswith('mmseg'):
+            from contextlib import nullcontext
+
             from mmengine.config import ConfigDict
             from mmseg.models.segmentors import EncoderDecoder
             model.test_cfg = ConfigDict(mode='slide', crop_size=(WINDOW, WINDOW),
                                         stride=(STRIDE, STRIDE))
             img = prep(src.read(0, height, 0, width)[None])
-            logits = EncoderDecoder.slide_inference(
-                model, img, [dict(img_shape=(height, width), ori_shape=(height, width),
-                                  pad_shape=(height, width))])
+            cast = (torch.autocast('cpu', dtype=torch.bfloat16) if method == 'mmseg_bf16'
+                    else nullcontext())
+            with cast:
+                logits = EncoderDecoder.slide_inference(
+                    model, img, [dict(img_shape=(height, width), ori_shape=(height, width),
+                                      pad_shape=(height, width))])
             seconds = time.perf_counter() - t0  # labels for the agreement check: not timed
-            np.save(out, labels_from_logits(logits[0]).to(torch.uint8).numpy())
+            np.save(out, labels_from_logits(logits[0].float()).to(torch.uint8).numpy())
             return dict(method=method, seconds=seconds, peak_rss_mb=_rss_mb())
         else:
-            precision = 'auto' if method == 'altair_auto' else 'fp32'
+            batch, channels_last, precision = ENGINE_ROWS[method]
             with PredictionWriter(out, height=height, width=width,
                                   num_classes=model.out_channels, transform=src.transform,
                                   crs=src.crs) as writer:
                 sliding_window_inference(src, predictor, window=WINDOW, stride=STRIDE,
-                                         num_classes=model.out_channels, batch_size=BATCH,
-                                         precision=precision, channels_last=True,
+                                         num_classes=model.out_channels, batch_size=batch,
+                                         precision=precision, channels_last=channels_last,
                                          preprocess=prep, sink=writer)
                 writer.close()
     return dict(method=method, seconds=time.perf_counter() - t0, peak_rss_mb=_rss_mb())
+
+
+# the engine's rows of the decomposition: (batch, channels-last, precision)
+ENGINE_ROWS = dict(altair_b1=(1, False, 'fp32'), altair_b4=(BATCH, False, 'fp32'),
+                   altair_fp32=(BATCH, True, 'fp32'), altair_bf16=(BATCH, True, 'bf16'),
+                   altair_auto=(BATCH, True, 'auto'))
 
 
 def _labels(path: str):
@@ -124,40 +144,100 @@ def _run(method: str, image: str, checkpoint: str | None, out: str) -> dict:
     return json.loads(lines[0][len('RESULT '):])
 
 
+def _top_band(image: str, out: str) -> str:
+    """The image's first two grid rows of windows (rows 0 to WINDOW + STRIDE) as a GeoTIFF."""
+    import rasterio
+    from rasterio.windows import Window
+    with rasterio.open(image) as src:
+        win = Window(0, 0, src.width, min(src.height, WINDOW + STRIDE))
+        profile = dict(src.profile, height=win.height, transform=src.window_transform(win))
+        data = src.read(window=win)
+    with rasterio.open(out, 'w', **profile) as dst:
+        dst.write(data)
+    return out
+
+
+def _size(image: str) -> tuple[int, int]:
+    import rasterio
+    with rasterio.open(image) as src:
+        return src.height, src.width
+
+
 def part1(checkpoint: str | None, data_root: str, reps: int) -> None:
     import statistics
 
     from altair.datasets.bluemarble_build import ensure_bluemarble
+    from altair.inference.grid import window_grid
+    from altair.inference.precision import cpu_has_native_bf16
     image = str(ensure_bluemarble(data_root) / 'bluemarble_rgb.tif')
+    native = cpu_has_native_bf16()
     with tempfile.TemporaryDirectory() as tmp:
+        def run(method, img=image, tag=''):
+            out = os.path.join(tmp, method + tag + ('.npy' if method.startswith('mmseg')
+                                                    else '.tif'))
+            return dict(_run(method, img, checkpoint, out), out=out)
         runs: dict[str, list[dict]] = {'pure': [], 'altair_fp32': []}
         # the tight comparison (goal 1.03) alternates its two sides, then takes medians
         for rep in range(reps):
             for method in (('pure', 'altair_fp32') if rep % 2 == 0 else ('altair_fp32', 'pure')):
-                runs[method].append(_run(method, image, checkpoint,
-                                         os.path.join(tmp, f'{method}.tif')))
+                runs[method].append(run(method))
         res = {m: dict(seconds=statistics.median(r['seconds'] for r in rs),
-                       peak_rss_mb=max(r['peak_rss_mb'] for r in rs),
-                       out=os.path.join(tmp, f'{m}.tif')) for m, rs in runs.items()}
-        for method in ('mmseg', 'altair_auto'):
-            out = os.path.join(tmp, f'{method}.npy' if method == 'mmseg' else f'{method}.tif')
-            res[method] = _run(method, image, checkpoint, out)
-            res[method]['out'] = out
+                       peak_rss_mb=max(r['peak_rss_mb'] for r in rs), out=rs[-1]['out'])
+               for m, rs in runs.items()}
+        for method in ('mmseg', 'altair_b1', 'altair_b4'):
+            res[method] = run(method)
+        # bf16 rows: the whole image where bf16 is native, else the top band (emulated bf16
+        # is many times slower than fp32 there)
+        bf16_image = image if native else _top_band(image, os.path.join(tmp, 'band.tif'))
+        for method in ('mmseg_bf16', 'altair_bf16'):
+            res[method] = run(method, bf16_image)
+        res['altair_auto'] = run('altair_auto') if native else dict(res['altair_fp32'])
         fp32 = _labels(res['altair_fp32']['out'])
         agree_auto = float((_labels(res['altair_auto']['out']) == fp32).mean())
         agree_mmseg = float((_labels(res['mmseg']['out']) == fp32).mean())
+        # against fp32 labels of the same pixels (the band's own fp32 run where it is cut)
+        fp32_band = fp32 if native else _labels(run('altair_fp32', bf16_image, '_band')['out'])
+        agree_bf16 = float((_labels(res['altair_bf16']['out']) == fp32_band).mean())
+    height, width = _size(image)
     model = 'trained ' + checkpoint if checkpoint else 'random-init configs/pspnet.py'
-    common = dict(image='bluemarble_rgb.tif 5400x2700', window=WINDOW, stride=STRIDE,
-                  windows=98, batch=BATCH, model=model)
+    common = dict(image=f'bluemarble_rgb.tif {width}x{height}', window=WINDOW, stride=STRIDE,
+                  windows=len(window_grid(height, width, (WINDOW, WINDOW), (STRIDE, STRIDE))),
+                  model=model)
     _compare('sliding_window_fp32_vs_pure_forward', res['altair_fp32'], res['pure'],
              speedup=False, unit='s (lower is better; goal ratio <= 1.03)', reps=reps,
-             runs={m: [round(r['seconds'], 2) for r in rs] for m, rs in runs.items()}, **common)
-    _compare('sliding_window_fp32_vs_mmseg_slide_inference', res['altair_fp32'], res['mmseg'],
-             speedup=True, unit='speed-up (mmseg s / Altair s)',
-             label_agreement_with_mmseg=round(agree_mmseg, 5),
-             note='mmseg averages uniformly, Altair blends with gaussian weights', **common)
+             batch=BATCH, runs={m: [round(r['seconds'], 2) for r in rs]
+                                for m, rs in runs.items()}, **common)
+    # the decomposition: each row's speed-up over mmseg as shipped and over the row before
+    rows = [('mmseg', 'mmseg slide_inference as shipped (batch 1, contiguous, fp32)'),
+            ('altair_b1', 'Altair, batch 1, contiguous, fp32: streaming + gaussian stitching'),
+            ('altair_b4', f'Altair, batch {BATCH}, contiguous, fp32'),
+            ('altair_fp32', f'Altair, batch {BATCH}, channels-last, fp32')]
+    table = []
+    for i, (method, what) in enumerate(rows):
+        table.append(dict(row=method, what=what, seconds=round(res[method]['seconds'], 2),
+                          vs_mmseg=round(res['mmseg']['seconds'] / res[method]['seconds'], 3),
+                          vs_previous_row=None if i == 0 else round(
+                              res[rows[i - 1][0]]['seconds'] / res[method]['seconds'], 3),
+                          peak_rss_mb=round(res[method]['peak_rss_mb'], 1)))
+    bf16_h, bf16_w = _size(bf16_image)
+    table.append(dict(row='altair_bf16 vs mmseg_bf16', what=f'both under bf16 autocast '
+                      f'({"native" if native else "emulated"}) on {bf16_w}x{bf16_h}',
+                      seconds=round(res['altair_bf16']['seconds'], 2),
+                      baseline_seconds=round(res['mmseg_bf16']['seconds'], 2),
+                      vs_mmseg=round(res['mmseg_bf16']['seconds'] /
+                                     res['altair_bf16']['seconds'], 3),
+                      label_agreement_with_fp32=round(agree_bf16, 5)))
+    print(json.dumps(dict(name='sliding_window_gain_over_mmseg_decomposed',
+                          ratio=table[len(rows) - 1]['vs_mmseg'],
+                          baseline=table[0]['seconds'], ours=table[len(rows) - 1]['seconds'],
+                          unit='speed-up of the engine default (channels-last, batched, fp32) '
+                               'over mmseg as shipped; rows: each change on its own',
+                          rows=table, label_agreement_with_mmseg=round(agree_mmseg, 5),
+                          note='mmseg averages uniformly, Altair blends with gaussian weights',
+                          **common)))
     _compare('sliding_window_auto_precision_vs_mmseg', res['altair_auto'], res['mmseg'],
-             speedup=True, unit='speed-up (goal >= 2)',
+             speedup=True, unit='speed-up (goal >= 2)', batch=BATCH,
+             auto_means='bf16' if native else 'fp32 (no native bf16: the altair_fp32 run)',
              label_agreement_with_fp32=round(agree_auto, 5), **common)
 
 

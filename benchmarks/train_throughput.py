@@ -49,13 +49,22 @@ def _to_plain_mmseg(cfg) -> None:
     cfg.val_evaluator = cfg.test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 
 
-def worker(side: str, data_root: str, iters: int, batch: int, warmup: int) -> dict:
+def worker(side: str, data_root: str, iters: int, batch: int, warmup: int,
+           amp: str = 'fp32') -> dict:
+    """One training run; ``amp`` other than fp32 is for CUDA (``benchmarks/gpu_suite.py``):
+    both sides then use mmengine's ``AmpOptimWrapper``, as a plain mmseg config would."""
+    import torch
     from mmengine.logging import MessageHub
 
     from altair.api.config import load_config
+    from altair.engine.amp import apply_amp
     cfg = load_config(ROOT / 'configs/pspnet.py', cfg_options=_options(data_root, iters, batch))
-    # Both sides in fp32: plain mmseg has no CPU autocast wrapper to compare against.
-    cfg.optim_wrapper = dict(type='OptimWrapper', optimizer=cfg.optim_wrapper.optimizer)
+    # Both sides in fp32 on the CPU: plain mmseg has no CPU autocast wrapper to compare with.
+    cfg.optim_wrapper = apply_amp(dict(type='OptimWrapper', optimizer=cfg.optim_wrapper.optimizer),
+                                  None if amp == 'fp32' else amp)
+    cuda = torch.cuda.is_available()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     with tempfile.TemporaryDirectory() as work:
         if side == 'altair':
             from altair.api.train import build_runner, prepare_config
@@ -69,8 +78,9 @@ def worker(side: str, data_root: str, iters: int, batch: int, warmup: int) -> di
         runner.train()
         times = MessageHub.get_current_instance().get_scalar('train/time').data[0]
     steady = list(times[warmup:])
-    return dict(side=side, it_per_s=len(steady) / sum(steady),
-                peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return dict(side=side, amp=amp, it_per_s=len(steady) / sum(steady),
+                peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                peak_gpu_mb=torch.cuda.max_memory_allocated() / 2 ** 20 if cuda else None)
 
 
 def main() -> None:
@@ -81,10 +91,12 @@ def main() -> None:
     p.add_argument('--reps', type=int, default=4, help='runs per side, alternating')
     p.add_argument('--data-root', default='data/bluemarble')
     p.add_argument('--worker', choices=['altair', 'mmseg'], help=argparse.SUPPRESS)
+    p.add_argument('--amp', default='fp32', choices=['fp32', 'bf16', 'fp16'],
+                   help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         print('RESULT ' + json.dumps(worker(args.worker, args.data_root, args.iters, args.batch,
-                                           args.warmup)))
+                                           args.warmup, args.amp)))
         return
 
     from altair.datasets.bluemarble_build import ensure_bluemarble

@@ -10,12 +10,84 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope='session')
-def bluemarble(tmp_path_factory) -> Path:
+def full_bluemarble(tmp_path_factory) -> Path:
     """The real dataset built from the installed data packages into a temporary folder."""
     from altair.datasets.bluemarble_build import build_bluemarble
     out = tmp_path_factory.mktemp('data') / 'bluemarble'
     build_bluemarble(out, progress=False)
     return out
+
+
+@pytest.fixture(scope='session')
+def bluemarble(full_bluemarble) -> Path:
+    """The whole dataset (modules whose runs only check the flow override this with
+    :func:`small_bluemarble`)."""
+    return full_bluemarble
+
+
+@pytest.fixture(scope='session')
+def small_bluemarble(full_bluemarble, tmp_path_factory) -> Path:
+    """The real dataset with its first 3 val tiles and a 1536x768 cut of the globe rasters
+    (real pixels and georeference, 8 windows of 512 instead of 98) for the end-to-end tests
+    whose subject is the flow, not the size: the train tiles and meta.json are the full set's."""
+    import rasterio
+    from rasterio.windows import Window
+    bluemarble = full_bluemarble
+    out = tmp_path_factory.mktemp('data') / 'bluemarble'
+    out.mkdir()
+    (out / 'meta.json').symlink_to(bluemarble / 'meta.json')
+    for kind in ('img_dir', 'ann_dir'):
+        (out / kind).mkdir()
+        (out / kind / 'train').symlink_to(bluemarble / kind / 'train')
+        (out / kind / 'val').mkdir()
+        for tile in sorted((bluemarble / kind / 'val').iterdir())[:3]:  # an odd count
+            (out / kind / 'val' / tile.name).symlink_to(tile)
+    win = Window(1536, 512, 1536, 768)  # Europe, the Sahara and the Atlantic
+    for name in ('bluemarble_rgb.tif', 'bluemarble_labels.tif'):
+        with rasterio.open(bluemarble / name) as src:
+            profile = dict(src.profile, width=win.width, height=win.height,
+                           transform=src.window_transform(win))
+            with rasterio.open(out / name, 'w', **profile) as dst:
+                dst.write(src.read(window=win))
+    return out
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """``altair ARGS...`` run in this process from the repo root: a
+    ``subprocess.CompletedProcess`` with the exit status, stdout and stderr (warnings
+    included, as Python prints them). No interpreter start-up and imports per call (5-10 s
+    each); the process-level path itself is checked by tests/test_e2e.py's subprocesses."""
+    import logging
+    import subprocess
+    import sys
+    import warnings
+
+    from altair.cli import main
+    monkeypatch.chdir(ROOT)
+
+    def run(*args):
+        log = logging.getLogger('altair')
+        handlers, log.handlers = log.handlers, []  # main adds one on this test's stderr
+        capsys.readouterr()
+        with warnings.catch_warnings():
+            # Python's own defaults (pytest's differ), printed where they happen
+            warnings.resetwarnings()
+            for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
+                             ResourceWarning):
+                warnings.simplefilter('ignore', category)
+            warnings.showwarning = lambda message, category, filename, lineno, file=None, \
+                line=None: sys.stderr.write(warnings.formatwarning(message, category,
+                                                                   filename, lineno, line))
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as exc:  # argparse's usage errors
+                code = exc.code
+            finally:  # main's handler holds this test's captured stream: put the old back
+                log.handlers = handlers
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, out, err)
+    return run
 
 
 @pytest.fixture(scope='session', autouse=True)
@@ -62,3 +134,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 os.environ.setdefault('OMP_NUM_THREADS', '2')
+# Predictions batch as before the probe (4 windows, TTA views in pairs on the CPU): the
+# tests' references assume those batches, and a probe per test would cost seconds. The probe
+# itself is tested in tests/inference/test_autotune.py with this switched back on.
+os.environ.setdefault('ALTAIR_BATCH_PROBE', '0')

@@ -33,19 +33,19 @@ def pspnet_checkpoint(tmp_path, in_repo_root) -> Path:
 
 @pytest.mark.slow
 def test_a_sigkilled_prediction_leaves_no_final_file_and_resumes_byte_identical(
-        tmp_path, pspnet_checkpoint):
+        tmp_path, pspnet_checkpoint, cli):
+    """The killed prediction is a process of its own; resume and the references run here."""
     rng = np.random.default_rng(0)
     image = tmp_path / 'big.png'
     cv2.imwrite(str(image), rng.integers(0, 256, (1536, 1536, 3), dtype=np.uint8))
 
     def cmd(out, *extra):
-        return [sys.executable, '-m', 'altair', 'predict', 'configs/pspnet.py',
-                str(pspnet_checkpoint), str(image), '--out', str(out), '--sliding-window',
-                '--window', '256', '256', '--save', 'labels', 'probs', '--runs-root',
-                str(tmp_path / 'runs'), *extra]
+        return ['predict', 'configs/pspnet.py', str(pspnet_checkpoint), str(image), '--out',
+                str(out), '--sliding-window', '--window', '256', '256', '--save', 'labels',
+                'probs', '--runs-root', str(tmp_path / 'runs'), *extra]
     out = tmp_path / 'out'
-    proc = subprocess.Popen(cmd(out), cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, '-m', 'altair', *cmd(out)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     journal = out / '.big.journal.json'
     deadline = time.monotonic() + 300
     while not journal.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -54,18 +54,16 @@ def test_a_sigkilled_prediction_leaves_no_final_file_and_resumes_byte_identical(
     proc.send_signal(signal.SIGKILL)  # a band or two in: mid-way through the window loop
     assert proc.wait() == -signal.SIGKILL
     assert not (out / 'big_labels.tif').exists()
-    resumed = subprocess.run(cmd(out, '--resume'), cwd=ROOT, capture_output=True, text=True,
-                             timeout=600)
+    resumed = cli(*cmd(out, '--resume'))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert 'resuming at row' in resumed.stderr
     assert sorted(p.name for p in out.iterdir()) == ['big_labels.tif', 'big_probs.tif']
-    whole = subprocess.run(cmd(tmp_path / 'ref'), cwd=ROOT, capture_output=True, text=True,
-                           timeout=600)
+    whole = cli(*cmd(tmp_path / 'ref'))
     assert whole.returncode == 0, whole.stderr[-2000:]
     for name in ('big_labels.tif', 'big_probs.tif'):
         assert (out / name).read_bytes() == (tmp_path / 'ref' / name).read_bytes(), name
     # rerun without --resume: starts again and completes
-    rerun = subprocess.run(cmd(out), cwd=ROOT, capture_output=True, text=True, timeout=600)
+    rerun = cli(*cmd(out))
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert (out / 'big_labels.tif').read_bytes() == (tmp_path / 'ref' / 'big_labels.tif'
                                                      ).read_bytes()

@@ -1,5 +1,5 @@
 """The ``altair`` command: help, the runs table, and a train → runs → test → predict → plot
-round trip through subprocesses with exit codes checked."""
+round trip (train in a subprocess, the rest in-process) with exit codes checked."""
 from __future__ import annotations
 
 import json
@@ -35,6 +35,15 @@ def test_help_lists_every_command_and_option(capsys):
     assert '--tta' in _help(capsys, 'test') and '--out' in _help(capsys, 'plot')
 
 
+def test_amp_choices_are_the_engines():
+    """`--amp` takes exactly what ``apply_amp`` accepts (the CLI keeps a literal copy)."""
+    from altair.cli import AMP_CHOICES
+    from altair.engine.amp import AMP_CHOICES as ENGINE
+    assert AMP_CHOICES == ENGINE
+    for cmd in (['train', 'c.py'], ['demo']):
+        assert build_parser().parse_args([*cmd, '--amp', 'auto']).amp == 'auto'
+
+
 def test_runs_table(tmp_path):
     run = create_run('pspnet', root=tmp_path, source='configs/pspnet.py')
     (run.dir / 'metrics.json').write_text(json.dumps([{'iter': 2, 'mIoU': 12.345}]))
@@ -44,48 +53,48 @@ def test_runs_table(tmp_path):
     assert lines[1].split()[:4] == [run.id, 'configs/pspnet.py', 'finished', '12.35']
 
 
-def _altair(*args, ok=True):
-    proc = subprocess.run([sys.executable, '-m', 'altair', *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
-    if ok:
-        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return proc
-
-
 @pytest.mark.slow
-def test_cli_round_trip_and_errors(bluemarble, tmp_path):
+def test_cli_round_trip_and_errors(bluemarble, tmp_path, cli):
+    """`altair train` as a process of its own, the other commands in this one (``cli``)."""
+    def altair(*args, ok=True):
+        proc = cli(*args)
+        if ok:
+            assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+        return proc
     root = ['--runs-root', str(tmp_path / 'runs')]
     opts = ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
             'default_hooks.checkpoint.interval=2', 'train_dataloader.batch_size=2',
             *(f'{s}_dataloader.{k}' for s in ('train', 'val', 'test')
               for k in ('num_workers=0', 'persistent_workers=False',
                         f'dataset.data_root={bluemarble}'))]
-    out = _altair('train', '--config', 'configs/pspnet.py', '--seed', '0', *root,
-                  '--cfg-options', *opts).stdout
-    run_id = out.strip().splitlines()[-1].split()[1]
-    assert out.strip().splitlines()[-1].startswith(f'run {run_id} finished')
-    table = _altair('runs', *root).stdout.splitlines()
+    proc = subprocess.run([sys.executable, '-m', 'altair', 'train', '--config',
+                           'configs/pspnet.py', '--seed', '0', *root, '--cfg-options', *opts],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    run_id = proc.stdout.strip().splitlines()[-1].split()[1]
+    assert proc.stdout.strip().splitlines()[-1].startswith(f'run {run_id} finished')
+    table = altair('runs', *root).stdout.splitlines()
     assert table[1].split()[:3] == [run_id, 'configs/pspnet.py', 'finished']
     prefix = run_id[:8]
-    assert "'mIoU'" in _altair('test', prefix, *root).stdout
+    assert "'mIoU'" in altair('test', prefix, *root).stdout
     image = bluemarble / 'img_dir' / 'val' / 'r01_c02.png'
-    out = _altair('predict', prefix, str(image), '--out', str(tmp_path / 'pred'), '--tta',
-                  'hflip', 'vflip', '--sliding-window', '--window', '128', '128',
-                  '--overlap', '0.25', *root).stdout
+    out = altair('predict', prefix, str(image), '--out', str(tmp_path / 'pred'), '--tta',
+                 'hflip', 'vflip', '--sliding-window', '--window', '128', '128',
+                 '--overlap', '0.25', *root).stdout
     assert sorted(p.name for p in (tmp_path / 'pred').iterdir()) == ['r01_c02_labels.tif',
                                                                     'r01_c02_overlay.png']
     assert str(tmp_path / 'pred' / 'r01_c02_labels.tif') in out
-    png = Path(_altair('plot', prefix, *root).stdout.strip())
+    png = Path(altair('plot', prefix, *root).stdout.strip())
     assert png.name == 'curves.png' and png.read_bytes()[:4] == b'\x89PNG'
 
-    proc = _altair('test', 'nope', *root, ok=False)
+    proc = altair('test', 'nope', *root, ok=False)
     assert proc.returncode == 2 and proc.stderr.startswith("error: no run 'nope' under ")
-    proc = _altair('predict', prefix, str(tmp_path / 'missing.png'), *root, ok=False)
+    proc = altair('predict', prefix, str(tmp_path / 'missing.png'), *root, ok=False)
     assert proc.returncode == 2 and "missing.png' does not exist" in proc.stderr
     empty = create_run('pspnet', root=tmp_path / 'runs')
-    proc = _altair('test', empty.id, *root, ok=False)
+    proc = altair('test', empty.id, *root, ok=False)
     assert proc.returncode == 2 and f"run '{empty.id}' has no checkpoint yet" in proc.stderr
-    proc = _altair('predict', prefix, str(image), '--window', '0', '128', *root, ok=False)
+    proc = altair('predict', prefix, str(image), '--window', '0', '128', *root, ok=False)
     assert proc.returncode == 2 and 'window must be >= 1 in both dimensions' in proc.stderr
 
 
@@ -104,8 +113,7 @@ def test_cli_round_trip_and_errors(bluemarble, tmp_path):
      "error: train_dataloader.dataset: /nope/img_dir/train: image folder does not exist "
      '(data_root + data_prefix.img_path); see `altair check-data CONFIG`'),
 ])
-def test_bad_config_key_and_unwritable_folders_exit_2(tmp_path, args, message):
-    proc = subprocess.run([sys.executable, '-m', 'altair', *args, '--runs-root', str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True)
+def test_bad_config_key_and_unwritable_folders_exit_2(tmp_path, args, message, cli):
+    proc = cli(*args, '--runs-root', tmp_path)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert proc.stderr.startswith(message), proc.stderr[-2000:]

@@ -15,6 +15,12 @@ PY = sys.executable
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture
+def bluemarble(small_bluemarble):
+    """These runs check the flow, not the numbers: 3 val tiles do (see small_bluemarble)."""
+    return small_bluemarble
+
+
 def _tiny(data_root: Path, iters: int = 4) -> list[str]:
     return ['--cfg-options', f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
             f'default_hooks.checkpoint.interval={iters}', 'default_hooks.logger.interval=1',

@@ -56,7 +56,9 @@ def run_demo(*, config: str = 'configs/segformer.py', work_dir: str = 'work_dirs
     metrics = test(run, checkpoint)
     per_class = {k[len('IoU.'):]: v for k, v in metrics.items() if k.startswith('IoU.')}
 
-    _step(4, 4, 'predicting the whole 5400x2700 globe')
+    import rasterio
+    with rasterio.open(root / 'bluemarble_rgb.tif') as globe:
+        _step(4, 4, f'predicting the whole {globe.width}x{globe.height} globe')
     model = load_model(run.config_path, checkpoint, device='cpu')
     written = predict_file(model, root / 'bluemarble_rgb.tif', out, window=(512, 512),
                            stride=(384, 384), overlap=None, batch_size=4, palette=PALETTE,

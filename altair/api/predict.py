@@ -202,7 +202,8 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
     if palette is None:
         palette = (getattr(model, 'dataset_meta', None) or {}).get('palette')
     predictor, channels = window_model(model, tta=tta, tta_scales=tta_scales,
-                                       tta_merge=tta_merge, uncertainty=uncertainty)
+                                       tta_merge=tta_merge, uncertainty=uncertainty,
+                                       max_batch=batch_size)
 
     bands, height, width = src.shape
     if sliding_window:
@@ -337,10 +338,12 @@ def output_format(src, format: str | None) -> str:
 
 def window_model(model, *, tta: Sequence[str] | None = None,
                  tta_scales: Sequence[float] = (1.0,), tta_merge: str = 'soft_vote',
-                 uncertainty: str | None = None) -> tuple[Callable[[Tensor], Tensor], int]:
+                 uncertainty: str | None = None, max_batch: int | None = None
+                 ) -> tuple[Callable[[Tensor], Tensor], int]:
     """(predictor, channels): ``model`` (put in eval mode) as the sliding-window engine's
     (B, C, h, w) → (B, channels, h, w) callable, through test-time augmentation when ``tta``
-    names transforms; ``channels`` is K, plus one for a TTA uncertainty measure."""
+    names transforms (``max_batch`` images per forward pass); ``channels`` is K, plus one
+    for a TTA uncertainty measure."""
     from altair.inference.tta import tta_predictor
     from altair.inference.uncertainty import TTA_MEASURES, check_measure
     from altair.models.segmentor import window_predictor
@@ -352,9 +355,24 @@ def window_model(model, *, tta: Sequence[str] | None = None,
     if tta is not None:
         predictor = tta_predictor(
             predictor, transforms=tta, scales=tta_scales, merge=tta_merge,
-            channels_last=device.type == 'cpu',
+            max_batch=max_batch, channels_last=device.type == 'cpu',
             uncertainty=uncertainty if uncertainty in TTA_MEASURES else None)
     return predictor, model.out_channels + (uncertainty in TTA_MEASURES)
+
+
+def images_per_call(model, bands: int, window: tuple[int, int], precision: str, *,
+                    probe: bool = True) -> int:
+    """Windows (and TTA views) per forward pass when no batch size is given: the fastest per
+    image on this machine, measured once per model architecture, device, window and
+    precision and cached (``altair.inference.autotune``). ``probe=False`` (many processes:
+    every rank must batch alike) reads the cache only and falls back to 4."""
+    from altair.inference.autotune import tuned_batch
+    from altair.models.segmentor import window_predictor
+    device = next(model.parameters()).device
+    model.eval()
+    return tuned_batch(window_predictor(model), model, shape=(bands, *window), device=device,
+                       precision=precision, channels_last=device.type == 'cpu', fallback=4,
+                       probe=probe, log=logger.info)
 
 
 def _identity(src) -> dict | str:
@@ -548,7 +566,10 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
         window_size: (h, w) of the windows (default: the training crop, else 512).
         overlap: fraction shared by neighbouring windows, in [0, 1); ``stride`` instead.
         blend: ``'gaussian'``, ``'linear'`` or ``'constant'`` window weights.
-        batch_size: windows per forward pass (default 4).
+        batch_size: windows (and TTA views) per forward pass; default: measured on this
+            machine on first use and cached (``altair.inference.autotune``; a few forward
+            passes, once per model architecture, device, window and precision). Many
+            processes use the cached value, else 4.
         device: ``'auto'`` (CUDA when present), ``'cpu'``, ``'cuda:1'``, ...
         precision: ``'fp32'``, ``'bf16'``, ``'fp16'`` or ``'auto'``.
         out_dir: where files go (default ``<run>/predictions`` for a run, else
@@ -689,11 +710,14 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
                 _, h, w = src.shape
                 slide = sliding_window if sliding_window != 'auto' else (
                     h > (crop or window)[0] or w > (crop or window)[1])
+                # a whole-image prediction is one window: nothing to batch
+                batch = batch_size or (images_per_call(net, src.shape[0], window, precision,
+                                                       probe=world == 1) if slide else 1)
                 if split and slide:
                     results.append(predict_dist.predict_blocks(
                         net, src, out, stem, rank=rank, world=world, group=group,
                         window=window, overlap=overlap, stride=stride, blend=blend,
-                        batch_size=batch_size or 4, save=set(save), probs_dtype=probs_dtype,
+                        batch_size=batch, save=set(save), probs_dtype=probs_dtype,
                         precision=precision, tta=transforms, tta_scales=tta_scales,
                         tta_merge=tta_merge, uncertainty=uncertainty, format=format,
                         progress=progress))
@@ -703,7 +727,7 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
                 results.append(predict_source(
                     net, src, out, stem, sliding_window=slide,
                     window=window, overlap=None if stride else overlap, stride=stride,
-                    blend=blend, batch_size=batch_size or 4, save=save,
+                    blend=blend, batch_size=batch, save=save,
                     probs_dtype=probs_dtype, return_probs=return_probs, precision=precision,
                     tta=transforms, tta_scales=tta_scales, tta_merge=tta_merge,
                     uncertainty=uncertainty, format=format, polygons_format=polygons_format,

@@ -209,7 +209,8 @@ def train(config, *, work_dir: str | os.PathLike | None = None,
         distributed: ``True`` = one worker per visible GPU, ``N`` = N workers (gloo on the
             CPU), launched by torch's elastic launcher.
         gpus: number of GPUs (= workers) to use.
-        amp: ``'bf16'`` (also on the CPU) or ``'fp16'`` (CUDA).
+        amp: ``'auto'`` (bf16 where native, else fp32), ``'fp32'``, ``'bf16'`` (also on
+            the CPU) or ``'fp16'`` (CUDA); default: the config's optim wrapper.
         grad_accum: accumulate gradients over N iterations per optimizer step.
         resume: ``True`` continues the latest unfinished run of this config (or the one in
             ``work_dir``); a run id continues that run with its saved config.

@@ -12,9 +12,10 @@ from contextlib import contextmanager
 import torch
 from mmengine.optim import OptimWrapper
 
+from altair.inference import precision
 from altair.registry import OPTIM_WRAPPERS
 
-AMP_CHOICES = ('fp16', 'bf16')
+AMP_CHOICES = ('auto', 'fp32', 'bf16', 'fp16')
 _DTYPES = {'fp16': 'float16', 'bf16': 'bfloat16'}
 
 
@@ -22,28 +23,11 @@ class AmpConfigError(ValueError):
     """An AMP request that cannot run on this device."""
 
 
-def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
-    """Whether the CPU computes bf16 natively (AVX512-BF16 or AMX-BF16 in /proc/cpuinfo).
-
-    Without them bf16 autocast is emulated: 1.3x slower than fp32 on an Intel Xeon with
-    AVX512, and far slower on an AMD EPYC Zen 3 without AVX512 (a PSPNet step did not finish
-    in a minute where fp32 takes 2.5 s).
-    """
-    if cpuinfo is None:
-        try:
-            with open('/proc/cpuinfo') as f:
-                cpuinfo = f.read()
-        except OSError:
-            return False
-    flags = set(cpuinfo.split())
-    return bool(flags & {'avx512_bf16', 'amx_bf16'})
-
-
 def native_bf16(device_type: str) -> bool:
     """bf16 is native here: a CUDA GPU that supports it, or a CPU with AVX512-BF16/AMX."""
     if device_type == 'cuda':
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    return cpu_has_native_bf16()
+    return device_type == 'cpu' and precision.cpu_has_native_bf16()
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -71,9 +55,8 @@ class AutocastOptimWrapper(OptimWrapper):
         if dtype == 'auto':
             dtype = 'bfloat16' if native_bf16(self.device_type) else None
             from mmengine.logging import print_log
-            print_log(f"AutocastOptimWrapper dtype 'auto': {dtype or 'float32 (no autocast)'} "
-                      f'on {self.device_type}' + ('' if dtype else
-                                                  ' (bf16 is not native here)'),
+            print_log(f"training precision 'auto': {'bf16 autocast' if dtype else 'fp32'} on "
+                      f'{self.device_type} ({precision.auto_reason(self.device_type)})',
                       logger='current')
         self.cast_dtype = getattr(torch, dtype) if dtype else None
 
@@ -90,15 +73,20 @@ class AutocastOptimWrapper(OptimWrapper):
 
 
 def apply_amp(optim_wrapper: dict, amp: str | None, *, cuda: bool | None = None) -> dict:
-    """Return ``optim_wrapper`` config turned into a mixed-precision one.
+    """Return ``optim_wrapper`` config set to the precision ``amp``.
 
-    On CUDA: mmengine's ``AmpOptimWrapper`` (dynamic loss scaling for fp16).
-    On the CPU: bf16 uses :class:`AutocastOptimWrapper`; fp16 raises :class:`AmpConfigError`
-    (decided: a clear error beats a silent fall-back that changes numerics).
+    - ``'auto'``: :class:`AutocastOptimWrapper` with ``dtype='auto'``: bf16 autocast where
+      the hardware computes it natively (a bf16 GPU; a CPU with AVX512-BF16 or AMX), else
+      fp32 — never fp16; the choice and its reason are logged when the wrapper is built.
+    - ``'fp32'``: a plain ``OptimWrapper`` (no autocast).
+    - ``'bf16'`` / ``'fp16'`` on CUDA: mmengine's ``AmpOptimWrapper`` (dynamic loss scaling
+      for fp16). On the CPU bf16 uses :class:`AutocastOptimWrapper`; fp16 raises
+      :class:`AmpConfigError` (decided: a clear error beats a silent fall-back that changes
+      numerics).
 
     Args:
         optim_wrapper: the config's ``optim_wrapper`` dict (not modified).
-        amp: ``None`` (unchanged), ``'fp16'`` or ``'bf16'``.
+        amp: ``None`` (unchanged) or one of :data:`AMP_CHOICES`.
         cuda: override CUDA detection (for tests).
     """
     if amp is None:
@@ -106,17 +94,22 @@ def apply_amp(optim_wrapper: dict, amp: str | None, *, cuda: bool | None = None)
     if amp not in AMP_CHOICES:
         raise AmpConfigError(f"unknown amp '{amp}'; choose one of {', '.join(AMP_CHOICES)}")
     cuda = torch.cuda.is_available() if cuda is None else cuda
-    out = dict(optim_wrapper)
-    if cuda:
+    # keys of the mixed-precision wrappers that a plain OptimWrapper does not take
+    out = {k: v for k, v in optim_wrapper.items()
+           if k not in ('dtype', 'device_type', 'loss_scale', 'use_fsdp')}
+    if amp == 'fp32':
+        out['type'] = 'OptimWrapper'
+    elif amp == 'auto':
+        out.update(type='AutocastOptimWrapper', dtype='auto',
+                   device_type='cuda' if cuda else 'cpu')
+    elif cuda:
         out['type'] = 'AmpOptimWrapper'
         out['dtype'] = _DTYPES[amp]
         if amp == 'fp16':
-            out.setdefault('loss_scale', 'dynamic')
+            out['loss_scale'] = optim_wrapper.get('loss_scale', 'dynamic')
     else:
         if amp == 'fp16':
             raise AmpConfigError('--amp fp16 needs a CUDA GPU (this run is on the CPU); '
-                                 'use --amp bf16 on the CPU')
-        out['type'] = 'AutocastOptimWrapper'
-        out['dtype'] = 'bfloat16'
-        out['device_type'] = 'cpu'
+                                 'use --amp bf16 or --amp auto on the CPU')
+        out.update(type='AutocastOptimWrapper', dtype='bfloat16', device_type='cpu')
     return out

@@ -25,8 +25,9 @@ class AltairTTAModel(BaseTTAModel):
         transforms: e.g. ``['d4']`` or ``['hflip', 'vflip', 'rotate90']``.
         scales: input scale factors.
         merge: ``mean``, ``soft_vote``, ``gmean``, ``max`` or ``hard_vote``.
-        max_batch: most images per forward pass; ``None`` picks by device (2 on the CPU,
-            where larger batches are no cheaper per image, 16 on GPUs).
+        max_batch: most images per forward pass; ``None``: the fastest per image on this
+            machine, measured on the first batch and cached (``altair.inference.autotune``;
+            ``ALTAIR_BATCH_PROBE=0``: 2 on the CPU, 16 on GPUs).
     """
 
     def __init__(self, module: dict, *, transforms: Sequence[str] = ('d4',),
@@ -42,13 +43,29 @@ class AltairTTAModel(BaseTTAModel):
     def tta_logits(self, inputs: Tensor) -> Tensor:
         """(N, C, H, W) normalised inputs → (N, K, H, W) merged scores."""
         seg = self.module
+        slide = seg.test_cfg.get('mode', 'whole') == 'slide'
         predictor = tta_predictor(window_predictor(seg), transforms=self.transforms,
                                   scales=self.scales, merge=self.merge,
-                                  max_batch=self.max_batch,
+                                  max_batch=self.max_batch or self._images_per_call(inputs,
+                                                                                    slide),
                                   channels_last=inputs.device.type == 'cpu')
-        if seg.test_cfg.get('mode', 'whole') == 'slide':
+        if slide:
             return slide_logits(inputs, predictor, seg.test_cfg, seg.out_channels)
         return predictor(inputs)
+
+    def _images_per_call(self, inputs: Tensor, slide: bool) -> int:
+        """Probed views per forward pass for this input's window (see ``max_batch``)."""
+        from altair.inference.autotune import tuned_batch
+        from altair.inference.tta import default_max_batch
+        from mmengine.logging import print_log
+        seg = self.module
+        shape = ((inputs.shape[1], *seg.test_cfg['crop_size']) if slide
+                 else tuple(inputs.shape[1:]))
+        return tuned_batch(window_predictor(seg), seg, shape=shape, device=inputs.device,
+                           precision=seg.test_cfg.get('precision', 'fp32') if slide else 'fp32',
+                           channels_last=inputs.device.type == 'cpu',
+                           fallback=default_max_batch(inputs.device),
+                           log=lambda line: print_log(line, logger='current'))
 
     def test_step(self, data):
         data = self.module.data_preprocessor(data, False)

@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_demo_end_to_end(bluemarble, tmp_path):
+def test_demo_end_to_end(small_bluemarble, tmp_path):
+    """The four steps on the real data (val and the globe cut down: small_bluemarble)."""
+    bluemarble = small_bluemarble
     import rasterio
     work = tmp_path / 'demo'
     proc = subprocess.run([sys.executable, '-m', 'altair', 'demo', '--max-iters', '2',
@@ -22,8 +24,8 @@ def test_demo_end_to_end(bluemarble, tmp_path):
     summary = json.loads((work / 'summary.json').read_text())
     assert 0 <= summary['mIoU'] <= 100 and set(summary['per_class_iou']) >= {'water', 'barren'}
     with rasterio.open(work / 'bluemarble_rgb_labels.tif') as src:
-        assert (src.width, src.height) == (5400, 2700) and src.crs.to_epsg() == 4326
+        assert (src.width, src.height) == (1536, 768) and src.crs.to_epsg() == 4326
         assert src.read(1).max() < 8
     import cv2
-    assert cv2.imread(str(work / 'globe_overlay.png')).shape == (2700, 5400, 3)
+    assert cv2.imread(str(work / 'globe_overlay.png')).shape == (768, 1536, 3)
     assert not list(work.glob('.*partial*'))

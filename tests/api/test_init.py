@@ -258,11 +258,10 @@ def _bad_folder(tmp_path: Path, kind: str) -> tuple[Path, list[str], str]:
 
 @pytest.mark.parametrize('kind', ['no_overlap', 'no_crs', 'band_index', 'no_class_attribute',
                                   'sidecar', 'no_mask'])
-def test_bad_data_one_line_exit_2_nothing_written(tmp_path, kind):
+def test_bad_data_one_line_exit_2_nothing_written(tmp_path, kind, cli):
     data, extra, named = _bad_folder(tmp_path, kind)
     before = sorted(p.name for p in data.rglob('*'))
-    proc = subprocess.run([sys.executable, '-m', 'altair', 'init', str(data), *extra], cwd=ROOT,
-                          capture_output=True, text=True)
+    proc = cli('init', data, *extra)
     assert proc.returncode == 2, proc.stderr
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith('error:')]
     assert len(errors) == 1 and named in errors[0], proc.stderr

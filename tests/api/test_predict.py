@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -48,10 +49,9 @@ def test_predict_file_matches_whole_image_inference(checkpoint, crop, tmp_path):
         assert np.array_equal(out.read(1), expected)
 
 
-def test_predict_errors(checkpoint, crop, tmp_path):
+def test_predict_errors(checkpoint, crop, tmp_path, cli):
     def run(*args):
-        return subprocess.run([sys.executable, 'tools/predict.py', 'configs/pspnet.py', *args,
-                               '--out', str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
+        return cli('predict', 'configs/pspnet.py', *args, '--out', tmp_path)
     proc = run(str(checkpoint), str(crop), '--overlap', '1.2')
     assert proc.returncode == 2 and 'overlap must be in [0, 1), got 1.2' in proc.stderr
     proc = run(str(checkpoint), str(tmp_path / 'nope.tif'))
@@ -203,11 +203,9 @@ def test_predict_nodata_cog_and_uncertainty(checkpoint, framed, tmp_path):
         assert out.overviews(1) == []
 
 
-def test_predict_nodata_and_uncertainty_errors(checkpoint, crop, tmp_path):
+def test_predict_nodata_and_uncertainty_errors(checkpoint, crop, tmp_path, cli):
     def run(*args):
-        return subprocess.run([sys.executable, 'tools/predict.py', 'configs/pspnet.py',
-                               str(checkpoint), str(crop), '--out', str(tmp_path), *args],
-                              cwd=ROOT, capture_output=True, text=True)
+        return cli('predict', 'configs/pspnet.py', checkpoint, crop, '--out', tmp_path, *args)
     proc = run('--nodata', '300')
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert proc.stderr.strip().splitlines()[-1] == (
@@ -250,7 +248,7 @@ def test_predict_mosaic_of_four_tiles_equals_the_scene(checkpoint, crop, tmp_pat
         assert a.transform == b.transform and a.crs == b.crs
 
 
-def test_predict_mosaic_and_polygon_cli_errors(checkpoint, crop, tmp_path):
+def test_predict_mosaic_and_polygon_cli_errors(checkpoint, crop, tmp_path, cli):
     import cv2
     tiles = tmp_path / 'tiles'
     tiles.mkdir()
@@ -263,9 +261,7 @@ def test_predict_mosaic_and_polygon_cli_errors(checkpoint, crop, tmp_path):
     out = tmp_path / 'out'
 
     def run(*args):
-        return subprocess.run([sys.executable, 'tools/predict.py', 'configs/pspnet.py',
-                               str(checkpoint), *args, '--out', str(out)], cwd=ROOT,
-                              capture_output=True, text=True)
+        return cli('predict', 'configs/pspnet.py', checkpoint, *args, '--out', out)
     proc = run(str(tiles), '--mosaic', 'm')
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
@@ -356,3 +352,31 @@ def test_models_trained_through_loadraster_see_file_band_order(checkpoint, tmp_p
     net.altair_raster = dict(file_order=True)  # LoadRaster: RGB went in untouched
     assert torch.allclose(input_transform(net, 3)(x), (x - mean) / std)
     assert nodata_fill(net, 3) == [float(v) for v in pre.mean.flatten()]
+
+
+def test_predict_batches_windows_by_the_probe(checkpoint, crop, tmp_path, monkeypatch):
+    """Without batch_size the windows run in the batch the probe picked (and cached); an
+    explicit batch_size is used as given."""
+    import altair.inference.autotune as at
+    from altair.api.predict import load_model, predict
+    from altair.inference.grid import window_grid
+    monkeypatch.setenv('ALTAIR_BATCH_PROBE', '1')
+    monkeypatch.setenv('ALTAIR_CACHE', str(tmp_path))
+    monkeypatch.setattr(at, '_MEMO', {})
+    # 2 images per call are the fastest per image here
+    monkeypatch.setattr(at, 'time_batches', lambda run, candidates: {1: 1.0, 2: 1.2, 4: 4.0,
+                                                                     8: 8.0})
+    net = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
+    sizes = []
+    real = net.encode_decode
+    monkeypatch.setattr(net, 'encode_decode',
+                        lambda x, metas: sizes.append(x.shape[0]) or real(x, metas))
+    n = len(window_grid(300, 420, (128, 128), (96, 96)))
+    kw = dict(window_size=(128, 128), overlap=0.25, save=(), progress=False,
+              sliding_window=True)
+    predict(net, crop, **kw)
+    assert sizes == [2] * (n // 2) + [1] * (n % 2)
+    assert list(json.loads((tmp_path / at.CACHE_FILE).read_text()).values()) == [2]
+    sizes.clear()
+    predict(net, crop, batch_size=5, **kw)
+    assert sizes == [5] * (n // 5) + [n % 5] * (n % 5 > 0)

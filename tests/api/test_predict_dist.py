@@ -3,8 +3,6 @@ list of images shared out; the options that cannot be split are refused before a
 from __future__ import annotations
 
 import filecmp
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -88,12 +86,10 @@ def test_process_options_are_refused_before_work(checkpoint, crop, framed, tmp_p
         alt.predict(model, [crop, framed], processes=2)
 
 
-def test_cli_gpus_beyond_the_visible_devices(checkpoint, crop, tmp_path):
+def test_cli_gpus_beyond_the_visible_devices(checkpoint, crop, tmp_path, cli):
     visible = torch.cuda.device_count()
-    proc = subprocess.run([sys.executable, '-m', 'altair', 'predict', 'configs/pspnet.py',
-                           str(checkpoint), str(crop), '--out', str(tmp_path),
-                           '--gpus', str(visible + 1)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = cli('predict', 'configs/pspnet.py', checkpoint, crop, '--out', tmp_path,
+               '--gpus', visible + 1)
     assert proc.returncode == 2
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith(f'error: gpus={visible + 1} but {visible} GPU(s) are visible'), \

@@ -8,6 +8,11 @@ import altair as alt
 from altair.api.config import load_config
 
 
+@pytest.fixture
+def bluemarble(small_bluemarble):
+    """These runs check the flow, not the numbers: 3 val tiles do (see small_bluemarble)."""
+    return small_bluemarble
+
 
 def tiny(data_root, iters: int = 2) -> dict:
     """A few iterations of configs/pspnet.py on the test build of Blue Marble."""
@@ -44,7 +49,7 @@ def test_train_test_predict_round_trip(bluemarble, tmp_path):
     preds = alt.predict(run.id[:8], images=str(image / 'r01_*.png'), tta=True,
                         tta_transforms=['hflip', 'vflip', 'rotate90'], root=tmp_path,
                         progress=False)
-    assert len(preds) == len(list(image.glob('r01_*.png'))) == 3
+    assert len(preds) == len(list(image.glob('r01_*.png'))) == 2  # of the 3 val tiles
     assert preds[0].labels.shape == (300, 300) and preds[0].sliding_window  # > 256 crop
     assert preds[0].written['labels'].parent == run.dir / 'predictions'
     assert preds[0].written['overlay'].is_file()

@@ -1,8 +1,6 @@
 """`altair check-data`: one test per kind of bad input, each asserting the message."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -12,7 +10,6 @@ from mmengine.config import Config
 
 from altair.datasets.check import check_dataset, format_report
 
-ROOT = Path(__file__).resolve().parents[2]
 LOAD = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'), dict(type='PackSegInputs')]
 
 
@@ -164,17 +161,15 @@ def test_unchanged_decoding_accepts_16_bit_and_4_bands(tmp_path):
     assert _errors(tmp_path, pipeline=pipeline) == []
 
 
-def test_cli_exit_status(tmp_path):
+def test_cli_exit_status(tmp_path, cli):
     _good(tmp_path)
     cfg = tmp_path / 'cfg.py'
     _cfg(tmp_path).dump(str(cfg))
-    ok = subprocess.run([sys.executable, '-m', 'altair', 'check-data', str(cfg)], cwd=ROOT,
-                        capture_output=True, text=True)
+    ok = cli('check-data', cfg)
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert ok.stdout.splitlines()[-1] == '0 error(s), 6 warning(s)'
     (tmp_path / 'ann_dir' / 'train' / 'good.png').unlink()
-    bad = subprocess.run([sys.executable, '-m', 'altair', 'check-data', str(cfg)], cwd=ROOT,
-                         capture_output=True, text=True)
+    bad = cli('check-data', cfg)
     assert bad.returncode == 1
     assert bad.stdout.splitlines()[0].startswith('error: train: ')
     assert bad.stdout.splitlines()[-1] == ('1 error(s), 8 warning(s): fix the errors before '

@@ -27,8 +27,19 @@ def test_apply_amp_cuda_uses_mmengine_amp_with_dynamic_scaling_for_fp16():
 def test_fp16_on_cpu_and_unknown_mode_are_clear_errors():
     with pytest.raises(AmpConfigError, match='fp16 needs a CUDA GPU.*bf16'):
         apply_amp(BASE, 'fp16', cuda=False)
-    with pytest.raises(AmpConfigError, match="unknown amp 'fp8'; choose one of fp16, bf16"):
+    with pytest.raises(AmpConfigError,
+                       match="unknown amp 'fp8'; choose one of auto, fp32, bf16, fp16"):
         apply_amp(BASE, 'fp8')
+
+
+def test_apply_amp_fp32_and_auto():
+    """'fp32' undoes a config's mixed precision; 'auto' defers the choice to the wrapper."""
+    mixed = dict(BASE, type='AmpOptimWrapper', dtype='bfloat16', loss_scale='dynamic')
+    assert apply_amp(mixed, 'fp32') == BASE
+    for cuda in (False, True):
+        assert apply_amp(mixed, 'auto', cuda=cuda) == dict(
+            BASE, type='AutocastOptimWrapper', dtype='auto',
+            device_type='cuda' if cuda else 'cpu')
 
 
 def test_autocast_wrapper_runs_forward_in_bf16_and_steps():
@@ -57,12 +68,14 @@ def test_auto_dtype_is_bf16_only_where_native(monkeypatch):
     import torch
 
     from altair.engine import amp
-    assert amp.cpu_has_native_bf16('flags : fpu avx2 avx512f avx512_bf16 sse')
-    assert amp.cpu_has_native_bf16('flags : fpu amx_bf16 amx_tile')
-    assert not amp.cpu_has_native_bf16('flags : fpu avx avx2 fma')
+    from altair.inference import precision
+    from altair.inference.precision import flags_have_native_bf16
+    assert flags_have_native_bf16('flags : fpu avx2 avx512f avx512_bf16 sse')
+    assert flags_have_native_bf16('flags : fpu amx_bf16 amx_tile')
+    assert not flags_have_native_bf16('flags : fpu avx avx2 avx512f avx512_vnni fma')
     model = torch.nn.Linear(4, 4)
     for native, expected in ((True, torch.bfloat16), (False, torch.float32)):
-        monkeypatch.setattr(amp, 'cpu_has_native_bf16', lambda native=native: native)
+        monkeypatch.setattr(precision, 'cpu_has_native_bf16', lambda native=native: native)
         wrapper = amp.AutocastOptimWrapper(
             dtype='auto', device_type='cpu',
             optimizer=torch.optim.SGD(model.parameters(), lr=0.1))

@@ -18,6 +18,12 @@ pytestmark = pytest.mark.slow
 HOOKS = dict(imports=['tests.engine.rank_hooks'], allow_failed_imports=False)
 
 
+@pytest.fixture
+def bluemarble(small_bluemarble):
+    """These runs check the flow, not the numbers: 3 val tiles do (see small_bluemarble)."""
+    return small_bluemarble
+
+
 def _opts(data_root, iters: int) -> dict:
     """configs/pspnet.py for a few iterations, a checkpoint after each, no validation; random
     crops, flips, photometric distortion, shuffling and dropout all stay on."""

@@ -25,3 +25,17 @@ def test_cpu_flag_detection_reads_cpuinfo():
         flags = f.read()
     prec.cpu_has_native_bf16.cache_clear()
     assert prec.cpu_has_native_bf16() == ('avx512_bf16' in flags or 'amx_bf16' in flags)
+
+
+def test_auto_never_picks_fp16_on_a_gpu_and_says_why(monkeypatch):
+    """A GPU without bf16 gets fp32 from 'auto' (fp16 only when asked for); the reason the
+    training log prints names the CPU flags."""
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *a, **k: False)
+    assert prec.resolve_precision('auto', 'cuda') is None
+    assert prec.resolve_precision('fp16', 'cuda') is torch.float16
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *a, **k: True)
+    assert prec.resolve_precision('auto', 'cuda') is torch.bfloat16
+    monkeypatch.setattr(prec, 'cpu_has_native_bf16', lambda: False)
+    assert 'no AVX512-BF16 or AMX' in prec.auto_reason('cpu')
+    monkeypatch.setattr(prec, 'cpu_has_native_bf16', lambda: True)
+    assert 'native bf16' in prec.auto_reason('cpu')

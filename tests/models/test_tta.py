@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from mmengine.registry import DefaultScope
@@ -54,3 +56,30 @@ def test_bad_names_fail_when_the_model_is_built():
         _build(dict(mode='whole'), transforms=['flip'])
     with pytest.raises(TTAConfigError, match="unknown TTA merge 'vote'"):
         _build(dict(mode='whole'), merge='vote')
+
+
+def test_views_per_call_come_from_the_probe_unless_given(tmp_path, monkeypatch):
+    """max_batch=None: the D4 views go through the segmentor in the probed batch (4 here:
+    two calls for 8 views); the probe measures the input's own shape, once."""
+    import altair.inference.autotune as at
+    monkeypatch.setenv('ALTAIR_BATCH_PROBE', '1')
+    monkeypatch.setenv('ALTAIR_CACHE', str(tmp_path))
+    monkeypatch.setattr(at, '_MEMO', {})
+    probed = []
+
+    def fake_timing(run, candidates):
+        probed.append(candidates)
+        return {1: 1.0, 2: 2.0, 4: 2.4, 8: 6.0}
+    monkeypatch.setattr(at, 'time_batches', fake_timing)
+    model = _build(dict(mode='whole'), transforms=['d4'], merge='mean')
+    sizes = []
+    real = model.module.encode_decode
+    monkeypatch.setattr(model.module, 'encode_decode',
+                        lambda x, metas: sizes.append(x.shape[0]) or real(x, metas))
+    data, _ = _data(40, 56)
+    with torch.no_grad():
+        model.test_step(data)
+        model.test_step(data)
+    assert sizes == [4, 4, 4, 4] and len(probed) == 1
+    [key] = json.loads((tmp_path / at.CACHE_FILE).read_text())
+    assert '|3x40x56|' in key
