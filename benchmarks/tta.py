@@ -10,6 +10,9 @@ repetitions after one warm-up, median reported:
   - ``d4_batched``: the 8 dihedral views through ``tta_predictor`` with its CPU defaults
     (channels-last, views in pairs: 4 calls), as ``AltairTTAModel`` runs them on the CPU;
   - ``d4_batch8``: the same with all 8 views in one call (the default on GPUs);
+  - ``d4_probed``: the same with the views per call the batch probe picks on this machine
+    (``altair.inference.autotune``, as ``alt.predict`` and ``AltairTTAModel`` use it; the
+    probe itself runs before the timing, or comes from the cache);
   - ``d4_one_by_one``: the same views with max_batch=1, contiguous (what ttach does).
 Prints one JSON line: ratio = batched D4 time / one channels-last forward (goal <= 8.5), and
 the speed-up of batched over one-by-one (goal > 1).
@@ -39,8 +42,14 @@ def worker(mode: str, checkpoint: str | None, reps: int) -> dict:
 
     model = _model(checkpoint)
     predictor = window_predictor(model)
+    probed = None
+    if mode == 'd4_probed':
+        from altair.inference.autotune import tuned_batch
+        probed = tuned_batch(predictor, model, shape=(3, SIZE, SIZE), device='cpu',
+                             channels_last=True)
     if mode.startswith('d4'):
-        max_batch = {'d4_batched': None, 'd4_batch8': 8, 'd4_one_by_one': 1}[mode]
+        max_batch = {'d4_batched': None, 'd4_batch8': 8, 'd4_one_by_one': 1,
+                     'd4_probed': probed}[mode]
         predictor = tta_predictor(predictor, transforms=['d4'], merge='soft_vote',
                                   max_batch=max_batch, channels_last=mode != 'd4_one_by_one')
     x = torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
@@ -53,7 +62,7 @@ def worker(mode: str, checkpoint: str | None, reps: int) -> dict:
             predictor(x)
             if i:  # the first call warms up
                 times.append(time.perf_counter() - t0)
-    return dict(mode=mode, seconds=statistics.median(times), runs=times,
+    return dict(mode=mode, seconds=statistics.median(times), runs=times, max_batch=probed,
                 peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
@@ -72,7 +81,7 @@ def main() -> None:
         print('RESULT ' + json.dumps(worker(args.worker, checkpoint, args.reps)))
         return
     res = {}
-    for mode in ('single', 'single_cl', 'd4_batched', 'd4_batch8', 'd4_one_by_one'):
+    for mode in ('single', 'single_cl', 'd4_batched', 'd4_batch8', 'd4_probed', 'd4_one_by_one'):
         cmd = [sys.executable, __file__, '--worker', mode, '--reps', str(args.reps)]
         if checkpoint:
             cmd += ['--checkpoint', checkpoint]
@@ -93,6 +102,8 @@ def main() -> None:
         speedup_vs_one_by_one=round(serial['seconds'] / batched['seconds'], 3),
         batch8_ratio=round(res['d4_batch8']['seconds'] / single['seconds'], 3),
         batch8_peak_rss_mb=round(res['d4_batch8']['peak_rss_mb'], 1),
+        probed_ratio=round(res['d4_probed']['seconds'] / single['seconds'], 3),
+        probed_views_per_call=res['d4_probed']['max_batch'],
         peak_rss_mb=round(batched['peak_rss_mb'], 1),
         baseline_peak_rss_mb=round(single['peak_rss_mb'], 1),
         one_by_one_peak_rss_mb=round(serial['peak_rss_mb'], 1),
