@@ -32,19 +32,18 @@ def small_bluemarble(full_bluemarble, tmp_path_factory) -> Path:
     whose subject is the flow, not the size: the train tiles and meta.json are the full set's."""
     import rasterio
     from rasterio.windows import Window
-    bluemarble = full_bluemarble
     out = tmp_path_factory.mktemp('data') / 'bluemarble'
     out.mkdir()
-    (out / 'meta.json').symlink_to(bluemarble / 'meta.json')
+    (out / 'meta.json').symlink_to(full_bluemarble / 'meta.json')
     for kind in ('img_dir', 'ann_dir'):
         (out / kind).mkdir()
-        (out / kind / 'train').symlink_to(bluemarble / kind / 'train')
+        (out / kind / 'train').symlink_to(full_bluemarble / kind / 'train')
         (out / kind / 'val').mkdir()
-        for tile in sorted((bluemarble / kind / 'val').iterdir())[:3]:  # an odd count
+        for tile in sorted((full_bluemarble / kind / 'val').iterdir())[:3]:  # an odd count
             (out / kind / 'val' / tile.name).symlink_to(tile)
-    win = Window(1536, 512, 1536, 768)  # Europe, the Sahara and the Atlantic
+    win = Window(1536, 512, 1536, 768)  # the Atlantic, Caribbean to Europe and the Sahara
     for name in ('bluemarble_rgb.tif', 'bluemarble_labels.tif'):
-        with rasterio.open(bluemarble / name) as src:
+        with rasterio.open(full_bluemarble / name) as src:
             profile = dict(src.profile, width=win.width, height=win.height,
                            transform=src.window_transform(win))
             with rasterio.open(out / name, 'w', **profile) as dst:
@@ -136,5 +135,6 @@ def pytest_collection_modifyitems(config, items):
 os.environ.setdefault('OMP_NUM_THREADS', '2')
 # Predictions batch as before the probe (4 windows, TTA views in pairs on the CPU): the
 # tests' references assume those batches, and a probe per test would cost seconds. The probe
-# itself is tested in tests/inference/test_autotune.py with this switched back on.
+# itself is tested with this switched back on (tests/inference/test_autotune.py, and the
+# predict and TTA-model tests of the probe).
 os.environ.setdefault('ALTAIR_BATCH_PROBE', '0')

@@ -128,7 +128,7 @@ def tuned_batch(predictor: Callable[[Tensor], Tensor], model: torch.nn.Module, *
     path = cache_path()
     key = probe_key(model, shape=shape, device=device, precision=precision,
                     channels_last=channels_last)
-    cached = _MEMO.get(key, _load(path).get(key))
+    cached = _MEMO[key] if key in _MEMO else _load(path).get(key)
     if isinstance(cached, int) and cached >= 1:
         _MEMO[key] = cached
         return cached

@@ -69,4 +69,3 @@ def auto_reason(device_type: str) -> str:
     if cpu_has_native_bf16():
         return 'this CPU has native bf16 (AVX512-BF16 or AMX)'
     return 'this CPU has no AVX512-BF16 or AMX: emulated bf16 is slower than fp32'
-
