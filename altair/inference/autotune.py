@@ -12,6 +12,7 @@ always wins; ``ALTAIR_BATCH_PROBE=0`` turns the probe off (then ``fallback`` is 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -22,6 +23,8 @@ from typing import Callable, Sequence
 
 import torch
 from torch import Tensor
+
+from altair.fileio import cache_dir
 
 CANDIDATES = (1, 2, 4, 8)
 TOLERANCE = 0.05
@@ -64,8 +67,7 @@ def model_signature(model: torch.nn.Module) -> str:
 
 
 def cache_path() -> Path:
-    root = os.environ.get('ALTAIR_CACHE') or Path.home() / '.cache' / 'altair'
-    return Path(root) / CACHE_FILE
+    return cache_dir() / CACHE_FILE
 
 
 def probe_key(model: torch.nn.Module, *, shape: tuple[int, int, int], device, precision: str,
@@ -81,6 +83,7 @@ def probe_key(model: torch.nn.Module, *, shape: tuple[int, int, int], device, pr
                      torch.__version__])
 
 
+@functools.lru_cache(maxsize=1)
 def _cpu_model() -> str:
     try:
         with open('/proc/cpuinfo') as f:
