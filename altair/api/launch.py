@@ -35,8 +35,12 @@ def launch_local(n: int, module: str, *args: str, run_id: str) -> None:
         elastic_launch(launch, sys.executable)('-m', module, *args)
     except ChildFailedError as exc:
         rank, failure = exc.get_first_failure()
-        message = failure.message
-        if isinstance(message, dict):
-            message = message.get('message', message)
-        raise WorkerFailedError(f'rank {rank} of {n} failed (exit code {failure.exitcode}): '
-                                f'{message}') from None
+        raise worker_failed(rank, n, failure.exitcode, failure.message) from None
+
+
+def worker_failed(rank: int, n: int, code: int, message) -> WorkerFailedError:
+    """The error for worker ``rank`` of ``n`` that exited with ``code``; ``message`` is its
+    error, as text or as torch's error-file record (``{'message': ...}``)."""
+    if isinstance(message, dict):
+        message = message.get('message', message)
+    return WorkerFailedError(f'rank {rank} of {n} failed (exit code {code}): {message}')

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from altair.api.predict import Prediction, PredictOptionError, output_format, window_model
-from altair.engine.device import detect_launcher, init_distributed
+from altair.engine.device import detect_launcher, init_distributed, slurm_ranks
 
 logger = logging.getLogger('altair')
 WORKER = 'altair.api.predict_worker'
@@ -90,9 +90,7 @@ def process_group():
     launcher = detect_launcher()
     if launcher == 'none':
         return 0, 1, 0, None
-    env = os.environ if launcher == 'pytorch' else dict(
-        RANK=os.environ['SLURM_PROCID'], WORLD_SIZE=os.environ['SLURM_NTASKS'],
-        LOCAL_RANK=os.environ.get('SLURM_LOCALID', '0'))
+    env = os.environ if launcher == 'pytorch' else slurm_ranks()
     return int(env['RANK']), int(env['WORLD_SIZE']), int(env.get('LOCAL_RANK', 0)), \
         Group(launcher, _before_join)
 
@@ -250,7 +248,7 @@ def spawn(n: int, spec: dict, tmp_dir: Path, run) -> list[Prediction]:
 
     import torch.distributed as dist
 
-    from altair.api.launch import WorkerFailedError, threads_per_worker
+    from altair.api.launch import WorkerFailedError, threads_per_worker, worker_failed
     spec_path = tmp_dir / 'predict.json'
     spec_path.write_text(json.dumps(spec))
     ready = tmp_dir / 'ready'
@@ -271,13 +269,10 @@ def spawn(n: int, spec: dict, tmp_dir: Path, run) -> list[Prediction]:
         for r, w in enumerate(workers, 1):
             code = w.poll()
             if code not in (None, 0):
-                message = f'exit code {code}'
                 error = tmp_dir / f'error{r}.json'
-                if error.is_file():
-                    info = json.loads(error.read_text()).get('message', {})
-                    message = info.get('message', info) if isinstance(info, dict) else info
-                return WorkerFailedError(f'rank {r} of {n} failed (exit code {code}): '
-                                         f'{message}')
+                message = (json.loads(error.read_text()).get('message', {}) if error.is_file()
+                           else f'exit code {code}')
+                return worker_failed(r, n, code, message)
         return None
 
     def wait_for_workers() -> None:  # before this rank joins: are the others alive?

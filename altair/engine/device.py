@@ -66,10 +66,16 @@ def slurm_to_torch_env(environ: dict | None = None) -> dict[str, str]:
     if any(c in nodes for c in '[,'):
         master = subprocess.run(['scontrol', 'show', 'hostnames', nodes], check=True,
                                 capture_output=True, text=True).stdout.split()[0]
-    return dict(RANK=env['SLURM_PROCID'], WORLD_SIZE=env['SLURM_NTASKS'],
-                LOCAL_RANK=env.get('SLURM_LOCALID', '0'),
-                MASTER_ADDR=env.get('MASTER_ADDR', master),
+    return dict(slurm_ranks(env), MASTER_ADDR=env.get('MASTER_ADDR', master),
                 MASTER_PORT=env.get('MASTER_PORT', env.get('PORT', '29500')))
+
+
+def slurm_ranks(environ: dict | None = None) -> dict[str, str]:
+    """``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` of a Slurm task, from its ``SLURM_*``
+    variables (nothing looked up: no ``scontrol``)."""
+    env = os.environ if environ is None else environ
+    return dict(RANK=env['SLURM_PROCID'], WORLD_SIZE=env['SLURM_NTASKS'],
+                LOCAL_RANK=env.get('SLURM_LOCALID', '0'))
 
 
 def init_distributed(launcher: str, **dist_cfg) -> None:
