@@ -135,7 +135,8 @@ def predict_blocks(model, src, out: Path, stem: str, *, rank: int, world: int, g
     fmt = output_format(src, format)
     palette = (getattr(model, 'dataset_meta', None) or {}).get('palette')
     predictor, channels = window_model(model, tta=tta, tta_scales=tta_scales,
-                                       tta_merge=tta_merge, uncertainty=uncertainty)
+                                       tta_merge=tta_merge, uncertainty=uncertainty,
+                                       max_batch=batch_size)
     bands, height, width = src.shape
     win, step = resolve_window(window, overlap=None if stride else overlap, stride=stride)
     blocks = row_blocks(height, win[0], step[0], world)

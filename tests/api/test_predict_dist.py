@@ -45,6 +45,26 @@ def test_two_processes_equal_one(checkpoint, framed, tmp_path):
 
 
 @pytest.mark.slow
+def test_two_processes_equal_one_with_tta(checkpoint, framed, tmp_path):
+    """TTA views go through the model in the same calls (batch_size images each) in a row
+    block as in the whole run, so the probabilities match bit for bit."""
+    import altair as alt
+    from altair.api.launch import threads_per_worker
+    model = ('configs/pspnet.py', str(checkpoint))
+    kw = dict(OPTIONS, save=('labels', 'probs'), probs_dtype='float32', tta=True,
+              tta_transforms=['hflip', 'vflip'])
+    [two] = alt.predict(model, framed, out_dir=tmp_path / 'two', processes=2, **kw)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads_per_worker(2))
+    try:
+        [one] = alt.predict(model, framed, out_dir=tmp_path / 'one', **kw)
+    finally:
+        torch.set_num_threads(threads)
+    for kind in ('labels', 'probs'):
+        assert filecmp.cmp(one.written[kind], two.written[kind], shallow=False), kind
+
+
+@pytest.mark.slow
 def test_images_are_shared_out_between_processes(checkpoint, crop, framed, tmp_path):
     import altair as alt
     model = ('configs/pspnet.py', str(checkpoint))
