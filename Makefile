@@ -6,7 +6,7 @@ INPUTS := scripts/install.sh setup.py $(wildcard requirements/*.txt)
 # the core's tests and every plugin's (projects/*/tests)
 TESTS  := tests projects
 
-.PHONY: install demo test test-fast bench bench-speed bench-gpu bench-ssl bench-own-data clean-data
+.PHONY: install demo test test-fast bench bench-speed bench-gpu bench-demo bench-ssl bench-own-data clean-data
 
 install: $(STAMP)
 
@@ -26,7 +26,7 @@ test-fast: $(STAMP)
 
 # Every benchmark (each prints JSON lines with its baseline and ratio): speed and memory
 # (about 40 minutes on 2 cores), then self-supervision (about 35) and own data (about an hour).
-bench: bench-speed bench-ssl bench-own-data
+bench: bench-speed bench-demo bench-ssl bench-own-data
 
 bench-speed: $(STAMP)
 	$(PY) benchmarks/train_throughput.py
@@ -40,6 +40,11 @@ bench-speed: $(STAMP)
 # One GPU, under 8 minutes (exits 2 without one).
 bench-gpu: $(STAMP)
 	$(PY) benchmarks/gpu_suite.py
+
+# The demo model's bf16 labels against fp32 (runs `make demo` first when it has not run).
+bench-demo: $(STAMP)
+	test -f work_dirs/demo/summary.json || $(PY) -m altair demo
+	$(PY) benchmarks/precision_agreement.py
 
 bench-ssl: $(STAMP)
 	$(PY) benchmarks/ssl_transfer.py

@@ -176,7 +176,9 @@ def check_config(path: str | Path, *, input_size: tuple[int, int] = (64, 64)):
     from altair.api.config import check_model_types, load_config
     from altair.registry import DATASETS, TRANSFORMS
     from mmengine.registry import DefaultScope
+    from altair.datasets.class_weights import drop_class_weight_methods
     cfg = load_config(path)
+    drop_class_weight_methods(cfg)  # class_weight='auto' counts training masks: unweighted here
     assert cfg.get('default_scope') == 'altair', (
         f"{path}: default_scope is {cfg.get('default_scope')!r}; set default_scope = 'altair' "
         '(inherit configs/_base_/default_runtime.py)')

@@ -63,12 +63,15 @@ def load_model(config, checkpoint: str | os.PathLike, *, device: str | None = No
     """Build the config's model and load ``checkpoint`` (weights-only, see engine.checkpoint)."""
     from mmseg.apis import init_model
 
+    from altair.datasets.class_weights import drop_class_weight_methods
+
     import altair.engine  # noqa: F401  (safe checkpoint globals)
     import altair.models  # noqa: F401
     from altair.api.test import CheckpointNotFoundError  # (imported here: it pulls in training)
     if not os.path.isfile(checkpoint):
         raise CheckpointNotFoundError(f"checkpoint '{checkpoint}' does not exist")
     cfg = load_config(config)
+    drop_class_weight_methods(cfg)  # the loss is not used: no training masks to count
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     model = init_model(cfg, str(checkpoint), device=device)
     model.altair_train_crop = training_crop(cfg)

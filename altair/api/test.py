@@ -6,6 +6,7 @@ import os
 from mmengine.config import Config
 
 from altair.api.config import load_config
+from altair.datasets.class_weights import drop_class_weight_methods
 from altair.api.train import build_runner, prepare_config
 
 
@@ -61,6 +62,7 @@ def test_checkpoint(config, checkpoint: str | os.PathLike, *, tta: bool = False,
     if not os.path.isfile(checkpoint):
         raise CheckpointNotFoundError(f"checkpoint '{checkpoint}' does not exist")
     cfg = load_config(config, cfg_options=cfg_options)
+    drop_class_weight_methods(cfg)  # the loss is not used: no training masks to count
     cfg = prepare_config(cfg, work_dir=work_dir, launcher=launcher,
                          config_path=None if isinstance(config, (dict, Config)) else str(config))
     cfg.load_from = str(checkpoint)

@@ -57,6 +57,8 @@ def prepare_config(cfg: Config, *, work_dir: str | os.PathLike | None = None,
     amp = amp or cfg.pop('amp', None)  # `amp = 'bf16'` in a config = --amp bf16
     _apply_augmentations(cfg)
     _check_samples(cfg)
+    from altair.datasets.class_weights import resolve_class_weights
+    resolve_class_weights(cfg)  # class_weight='auto' -> numbers, saved with the run's config
     if amp is not None:
         cfg.optim_wrapper = apply_amp(cfg.optim_wrapper, amp)
     if resume:

@@ -1,0 +1,120 @@
+"""``class_weight='auto'`` in a decode head's loss: per-class weights from the training split's
+pixel counts (the counts ``altair check-data`` reports), written into the config before the
+model is built, so the run's saved config holds the numbers it trained with.
+
+- ``'auto'`` / ``'median_frequency'``: ``w_c = median(f) / f_c`` over the classes present
+  (Eigen & Fergus, ICCV 2015), ``f_c`` = class ``c``'s share of the labelled pixels;
+- ``'inverse_frequency'``: ``w_c ∝ 1 / f_c``, scaled so the weights' mean over the present
+  classes is 1.
+
+A class with no training pixel gets weight 1 (no pixel of it ever reaches the loss).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Iterator
+
+import numpy as np
+
+from altair.errors import AltairError
+
+logger = logging.getLogger('altair')
+
+METHODS = ('median_frequency', 'inverse_frequency')
+AUTO = 'auto'  # = median_frequency
+
+
+class ClassWeightError(AltairError, ValueError):
+    """A ``class_weight`` Altair cannot compute (unknown method, no labelled pixel)."""
+
+
+def weights_from_counts(counts, method: str = 'median_frequency') -> list[float]:
+    """Per-class loss weights from per-class pixel counts (see the module docstring)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    method = 'median_frequency' if method == AUTO else method
+    if method not in METHODS:
+        raise ClassWeightError(f"class weight method '{method}' is not one of "
+                               f"{', '.join((AUTO,) + METHODS)}")
+    present = counts > 0
+    if not present.any():
+        raise ClassWeightError('class weights: the training masks hold no labelled pixel')
+    share = counts[present] / counts.sum()
+    if method == 'median_frequency':
+        w = np.median(share) / share
+    else:
+        w = 1.0 / share
+        w = w / w.mean()
+    out = np.ones(len(counts))
+    out[present] = w
+    return [round(float(v), 4) for v in out]
+
+
+def _losses(model_cfg: dict) -> Iterator[tuple[str, dict]]:
+    """(config key, loss dict) of every decode / auxiliary head loss."""
+    for part in ('decode_head', 'auxiliary_head'):
+        heads = model_cfg.get(part)
+        many = isinstance(heads, (list, tuple))
+        for i, head in enumerate(heads if many else [heads]):
+            if not isinstance(head, dict):
+                continue
+            key = f'model.{part}' + (f'[{i}]' if many else '')
+            losses = head.get('loss_decode')
+            several = isinstance(losses, (list, tuple))
+            for j, loss in enumerate(losses if several else [losses]):
+                if isinstance(loss, dict):
+                    yield key + '.loss_decode' + (f'[{j}]' if several else ''), loss
+
+
+def _named(value) -> bool:
+    return isinstance(value, str) and not value.endswith(('.npy', '.json', '.pkl', '.yaml'))
+
+
+def drop_class_weight_methods(cfg) -> None:
+    """``class_weight='auto'`` (or a method name) -> ``None``: for building a model to test or
+    predict with, where the loss is not used and the training data may not be at hand."""
+    for _, loss in _losses(cfg.model):
+        if _named(loss.get('class_weight')):
+            loss['class_weight'] = None
+
+
+def resolve_class_weights(cfg) -> dict[str, list[float]]:
+    """Replace every ``class_weight='auto'`` / method name in the model's losses by the
+    weights computed from the training split (counted once); return ``{key: weights}``.
+
+    Raises:
+        ClassWeightError: an unknown method (naming the config key), or a training split
+            whose masks cannot be counted.
+    """
+    wanted = [(key, loss) for key, loss in _losses(cfg.model) if _named(loss.get('class_weight'))]
+    if not wanted:
+        return {}
+    for key, loss in wanted:
+        method = loss['class_weight']
+        if method != AUTO and method not in METHODS:
+            raise ClassWeightError(f"{key}.class_weight '{method}' is not one of "
+                                   f"{', '.join((AUTO,) + METHODS)} (or a list of floats / a "
+                                   ".npy, .json, .pkl or .yaml file)")
+    counts, classes = training_class_pixels(cfg)
+    done = {}
+    for key, loss in wanted:
+        weights = weights_from_counts(counts, loss['class_weight'])
+        logger.info('%s.class_weight %r from the training pixel counts: %s', key,
+                    loss['class_weight'],
+                    ', '.join(f'{c} {w:g}' for c, w in zip(classes, weights)))
+        loss['class_weight'] = weights
+        done[key] = weights
+    return done
+
+
+def training_class_pixels(cfg) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Per-class labelled pixels of the config's training split (as ``altair check-data``
+    counts them) and the class names."""
+    from altair.datasets.check import check_dataset
+    report = check_dataset(cfg, splits=('train',), progress=False)
+    splits = [s for s in report.splits if s.split == 'train']
+    counts = np.sum([s.class_pixels for s in splits], axis=0) if splits else None
+    if counts is None or not counts.sum():
+        raise ClassWeightError("class_weight='auto' needs the training masks, and "
+                               "train_dataloader.dataset gave no labelled pixel; see "
+                               "`altair check-data CONFIG`")
+    return counts, tuple(splits[0].classes)
