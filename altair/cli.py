@@ -147,7 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help='also write class probabilities as a GeoTIFF (= --save ... probs)')
     pred.add_argument('--probs-dtype', choices=['uint8', 'float32'], default='uint8',
                       help='uint8 = probability x 255 (default), or float32')
-    pred.add_argument('--precision', choices=['fp32', 'bf16', 'fp16', 'auto'], default='fp32')
+    pred.add_argument('--precision', choices=['fp32', 'bf16', 'fp16', 'auto'], default='auto',
+                      help='auto (default): bf16 where the CPU or GPU computes it natively, '
+                           'else fp32; never fp16')
     pred.add_argument('--device', default='auto', help='auto (default), cuda, cuda:1 or cpu')
     pred.add_argument('--tta', nargs='*', metavar='TRANSFORM',
                       help='test-time augmentation: hflip vflip rotate90 transpose d2 d4 '

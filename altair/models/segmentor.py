@@ -24,7 +24,7 @@ def slide_logits(inputs: Tensor, predictor: Callable[[Tensor], Tensor], test_cfg
                  num_classes: int) -> Tensor:
     """(N, C, H, W) → (N, K, H, W) with :func:`sliding_window_inference` configured by the
     ``test_cfg`` keys ``crop_size``, ``stride`` or ``overlap``, ``batch_size`` (4), ``blend``
-    (``'gaussian'``), ``precision`` (``'fp32'``) and ``accumulate_device`` (the input's)."""
+    (``'gaussian'``), ``precision`` (``'auto'``: bf16 where native, else fp32) and ``accumulate_device`` (the input's)."""
     stride = test_cfg.get('stride')
     if stride is not None and test_cfg.get('overlap') is not None:
         raise ValueError("test_cfg: give 'stride' or 'overlap', not both")
@@ -32,7 +32,7 @@ def slide_logits(inputs: Tensor, predictor: Callable[[Tensor], Tensor], test_cfg
         image, predictor, window=tuple(test_cfg['crop_size']),
         stride=None if stride is None else tuple(stride), overlap=test_cfg.get('overlap'),
         num_classes=num_classes, batch_size=test_cfg.get('batch_size', 4),
-        blend=test_cfg.get('blend', 'gaussian'), precision=test_cfg.get('precision', 'fp32'),
+        blend=test_cfg.get('blend', 'gaussian'), precision=test_cfg.get('precision', 'auto'),
         device=image.device, accumulate_device=test_cfg.get('accumulate_device', image.device))
         for image in inputs])
 

@@ -62,7 +62,7 @@ class AltairTTAModel(BaseTTAModel):
         shape = ((inputs.shape[1], *seg.test_cfg['crop_size']) if slide
                  else tuple(inputs.shape[1:]))
         return tuned_batch(window_predictor(seg), seg, shape=shape, device=inputs.device,
-                           precision=seg.test_cfg.get('precision', 'fp32') if slide else 'fp32',
+                           precision=seg.test_cfg.get('precision', 'auto') if slide else 'fp32',
                            channels_last=inputs.device.type == 'cpu',
                            fallback=default_max_batch(inputs.device),
                            log=lambda line: print_log(line, logger='current'))

@@ -24,7 +24,7 @@ def _metas(h, w):
 def test_constant_blend_equals_mmseg_slide_inference_and_leaves_metainfo_alone():
     torch.manual_seed(0)
     model = _model(dict(mode='slide', crop_size=(32, 32), stride=(20, 24), blend='constant',
-                        batch_size=3))
+                        batch_size=3, precision='fp32'))  # mmseg's runs in fp32
     x = torch.randn(1, 3, 70, 90)
     metas = _metas(70, 90)
     before = copy.deepcopy(metas)
@@ -34,6 +34,25 @@ def test_constant_blend_equals_mmseg_slide_inference_and_leaves_metainfo_alone()
         ref = EncoderDecoder.slide_inference(model, x, copy.deepcopy(metas))
     assert ours.shape == (1, 5, 70, 90)
     torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('native', [True, False])
+def test_slide_mode_precision_defaults_to_auto(monkeypatch, native):
+    import altair.inference.precision as prec
+    monkeypatch.setattr(prec, 'cpu_has_native_bf16', lambda: native)
+    torch.manual_seed(0)
+    model = _model(dict(mode='slide', crop_size=(32, 32), stride=(20, 24)))
+    seen = []
+    forward = model.encode_decode
+
+    def spy(inputs, metas):
+        seen.append(torch.get_autocast_dtype('cpu') if torch.is_autocast_enabled('cpu')
+                    else torch.float32)
+        return forward(inputs, metas)
+    monkeypatch.setattr(model, 'encode_decode', spy)
+    with torch.no_grad():
+        model.slide_inference(torch.randn(1, 3, 40, 50), _metas(40, 50))
+    assert seen and set(seen) == {torch.bfloat16 if native else torch.float32}
 
 
 def test_slide_mode_runs_through_predict_with_gaussian_blend():
