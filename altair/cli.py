@@ -12,61 +12,29 @@ from typing import Callable
 AMP_CHOICES = ('auto', 'fp32', 'bf16', 'fp16')
 
 
-def user_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean bad input: shown as one line, without a traceback."""
-    from altair.api.config import ConfigNotFoundError, UnknownConfigKeyError, UnknownTypeError
-    from altair.api.paths import OutputDirError
-    from altair.datasets.check import DatasetFolderError
-    from altair.datasets.transforms.check import SegSampleError
-    from altair.engine.checkpoint import UnsafeCheckpointError
-    from altair.engine.hooks import CheckpointWriteError, NonFiniteLossError
-    from altair.api.plot import NoTrainingLogError
-    from altair.api.predict import PredictOptionError
-    from altair.api.runs import NoCheckpointError, RunNotFoundError
-    from altair.api.test import CheckpointNotFoundError, TTAConfigMissingError
-    from altair.api.train import StrategyUnavailableError, TrainOptionError
-    from altair.datasets.bluemarble_build import (BuildOptionError, DataPackageMissingError,
-                                                  DatasetExistsError)
-    from altair.engine.amp import AmpConfigError
-    from altair.inference.blend import BlendModeError
-    from altair.inference.grid import WindowArgumentError
-    from altair.inference.precision import PrecisionError
-    from altair.inference.sources import ImageNotFoundError, UnsupportedImageError
-    from altair.inference.tta import TTAConfigError
-    from altair.plugins import PluginImportError
-    from altair.registry import NameCollisionError
-    from altair.errors import AltairError
-    return (AltairError, PluginImportError, NameCollisionError, UnknownConfigKeyError, OutputDirError,
-            NonFiniteLossError, DatasetFolderError, SegSampleError, UnsafeCheckpointError,
-            CheckpointWriteError, WindowArgumentError, BlendModeError, PrecisionError, UnsupportedImageError,
-            ImageNotFoundError, TTAConfigError,
-            ConfigNotFoundError, UnknownTypeError, CheckpointNotFoundError, TTAConfigMissingError,
-            DataPackageMissingError, DatasetExistsError, BuildOptionError, AmpConfigError,
-            RunNotFoundError, NoCheckpointError, TrainOptionError, PredictOptionError,
-            NoTrainingLogError, StrategyUnavailableError)
-
-
 def run_tool(fn: Callable[[], int]) -> int:
-    """Run ``fn``; bad input prints ``error: ...`` to stderr and returns status 2."""
+    """Run ``fn``; bad input (any ``AltairError``) prints ``error: ...`` to stderr and returns
+    status 2; a failed worker (its traceback printed above) returns 1."""
     from altair.api.launch import WorkerFailedError
     from altair.api.train import TrainingFailedError
-    errors = user_errors()
+    from altair.errors import AltairError
     try:
         return fn()
-    except errors as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 2
-    except (TrainingFailedError, WorkerFailedError) as exc:  # its traceback was printed above
+    except (TrainingFailedError, WorkerFailedError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1
+    except AltairError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 2
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, *, launcher: bool = True) -> None:
     from mmengine.config import DictAction
     p.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
                    help='override config keys, e.g. train_cfg.max_iters=100')
-    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                   help='job launcher (default: detected from RANK/WORLD_SIZE or SLURM_*)')
+    if launcher:  # commands that run as one rank of a launched job
+        p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                       help='job launcher (default: detected from RANK/WORLD_SIZE or SLURM_*)')
     p.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
 
 
@@ -206,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
                        choices=['train', 'val', 'test'], help='(default: all three)')
     check.add_argument('--max-findings', type=int, default=50, metavar='N',
                        help='print at most N findings (default: %(default)s)')
-    _common(check)
+    _common(check, launcher=False)  # one process reads the files
 
     init = sub.add_parser(
         'init', help='inspect a data folder and write a config that trains on it',
@@ -280,7 +248,7 @@ def _test(args) -> int:
     from altair.api.test import test
     metrics = test(args.run, args.checkpoint, tta=args.tta, show_dir=args.show_dir,
                    out=args.out, work_dir=args.work_dir, cfg_options=args.cfg_options,
-                   root=args.runs_root)
+                   root=args.runs_root, launcher=args.launcher)
     if _rank0():
         print({k: round(float(v), 2) for k, v in metrics.items()})
     return 0

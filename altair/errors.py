@@ -7,7 +7,15 @@ from __future__ import annotations
 
 
 class AltairError(Exception):
-    """Bad input or a state Altair refuses to work from; the message says what to fix."""
+    """Bad input or a state Altair refuses to work from; the message says what to fix.
+
+    ``str()`` is the message as given, also for the ``KeyError`` ones (which would quote it).
+    """
+
+    def __str__(self) -> str:
+        if len(self.args) == 1:
+            return str(self.args[0])
+        return super().__str__()
 
 
 class DataError(AltairError, ValueError):

@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from importlib import metadata
 from types import ModuleType
 
+from altair.errors import AltairError
+
 GROUP = 'altair.plugins'
 DISABLE_ENV = 'ALTAIR_DISABLE_PLUGINS'
 
 
-class PluginImportError(ImportError):
+class PluginImportError(AltairError, ImportError):
     """An installed plugin raised while being imported."""
 
 

@@ -33,14 +33,13 @@ from mmseg.registry import VISBACKENDS as MMSEG_VISBACKENDS
 from mmseg.registry import VISUALIZERS as MMSEG_VISUALIZERS
 from mmseg.registry import WEIGHT_INITIALIZERS as MMSEG_WEIGHT_INITIALIZERS
 
+from altair.errors import AltairError
+
 SCOPE = 'altair'
 
 
-class NameCollisionError(KeyError):
+class NameCollisionError(AltairError, KeyError):
     """A component registered under a name that Altair, mmseg or mmengine already uses."""
-
-    def __str__(self) -> str:  # KeyError quotes its message; show it plainly.
-        return str(self.args[0])
 
 
 def _where(obj: object) -> str:

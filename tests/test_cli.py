@@ -133,3 +133,29 @@ def test_bad_config_key_and_unwritable_folders_exit_2(tmp_path, args, message, c
     proc = cli(*args, '--runs-root', tmp_path)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert proc.stderr.startswith(message), proc.stderr[-2000:]
+
+
+def test_test_passes_its_launcher_on_and_check_data_has_none(cli, monkeypatch, tmp_path):
+    import altair.api.test as api_test
+    seen = {}
+
+    def fake(config, checkpoint, **kwargs):
+        seen.update(kwargs)
+        return {'mIoU': 1.0}
+    monkeypatch.setattr(api_test, 'test_checkpoint', fake)
+    ckpt = tmp_path / 'c.pth'
+    ckpt.write_bytes(b'')
+    proc = cli('test', 'configs/pspnet.py', ckpt, '--launcher', 'none')
+    assert proc.returncode == 0, proc.stderr
+    assert seen['launcher'] == 'none'
+    proc = cli('check-data', 'configs/pspnet.py', '--launcher', 'pytorch')
+    assert proc.returncode == 2 and 'unrecognized arguments: --launcher pytorch' in proc.stderr
+
+
+def test_a_misspelt_augmentation_preset_is_one_line(cli, tmp_path):
+    proc = cli('train', 'configs/pspnet.py', '--work-dir', tmp_path / 'w', '--runs-root', tmp_path,
+               '--cfg-options', 'augmentations.preset=hevy')
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "error: unknown preset 'hevy'; choose one of light, medium, heavy"), proc.stderr
+    assert not (tmp_path / 'w').exists() or not list((tmp_path / 'w').glob('*.pth'))

@@ -7,16 +7,15 @@ from typing import Any
 
 from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for tools)
 
+from altair.errors import AltairError
 
-class ConfigNotFoundError(FileNotFoundError):
+
+class ConfigNotFoundError(AltairError, FileNotFoundError):
     """A config path that does not exist."""
 
 
-class UnknownTypeError(KeyError):
+class UnknownTypeError(AltairError, KeyError):
     """A ``type=...`` in a config that no registry in scope knows."""
-
-    def __str__(self) -> str:  # KeyError quotes its message; show it plainly.
-        return str(self.args[0])
 
 
 def load_config(config: str | Path | Config | dict, *,
@@ -125,11 +124,8 @@ def _model_parts(model_cfg: dict) -> list[tuple[str, dict]]:
     return out
 
 
-class UnknownConfigKeyError(KeyError):
+class UnknownConfigKeyError(AltairError, KeyError):
     """A top-level config key that nothing reads and that looks like a misspelt one."""
-
-    def __str__(self) -> str:  # KeyError quotes its message; show it plainly.
-        return str(self.args[0])
 
 
 # Top-level keys read by mmengine's Runner / FlexibleRunner, by mmseg's tools and by Altair.

@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import sys
 
+from altair.errors import AltairError
 
-class WorkerFailedError(RuntimeError):
+
+class WorkerFailedError(AltairError, RuntimeError):
     """A worker of a multi-process command failed (the message carries its rank and error)."""
 
 

@@ -5,8 +5,10 @@ import os
 import tempfile
 from pathlib import Path
 
+from altair.errors import AltairError
 
-class OutputDirError(PermissionError):
+
+class OutputDirError(AltairError, PermissionError):
     """An output or work directory that cannot be created or written."""
 
 

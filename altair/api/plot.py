@@ -12,6 +12,7 @@ import os
 import warnings
 from pathlib import Path
 
+from altair.errors import AltairError
 from altair.inference.raster import partial_path
 
 _VAL_METRICS = ('mIoU', 'mAcc', 'aAcc')
@@ -19,7 +20,7 @@ _VAL_METRICS = ('mIoU', 'mAcc', 'aAcc')
 _BOOKKEEPING = frozenset({'step', 'iter', 'epoch', 'data_time', 'time', 'memory', 'eta'})
 
 
-class NoTrainingLogError(FileNotFoundError):
+class NoTrainingLogError(AltairError, FileNotFoundError):
     """No mmengine scalar log was found under a work dir."""
 
     def __init__(self, work_dir: str | os.PathLike) -> None:

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from altair.api.config import load_config, split_dataset
 from altair.api.paths import ensure_writable_dir
+from altair.errors import AltairError
 
 logger = logging.getLogger('altair')
 
@@ -30,7 +31,7 @@ FORMATS = ('cog', 'gtiff')
 IN_MEMORY_PIXELS = 1 << 26  # 67 Mpx: 64 MB of uint8 labels
 
 
-class PredictOptionError(ValueError):
+class PredictOptionError(AltairError, ValueError):
     """A bad ``model``, ``images``, ``save``, ``sliding_window`` or ``device`` argument."""
 
 
@@ -63,11 +64,10 @@ def load_model(config, checkpoint: str | os.PathLike, *, device: str | None = No
     """Build the config's model and load ``checkpoint`` (weights-only, see engine.checkpoint)."""
     from mmseg.apis import init_model
 
-    from altair.datasets.class_weights import drop_class_weight_methods
-
     import altair.engine  # noqa: F401  (safe checkpoint globals)
     import altair.models  # noqa: F401
     from altair.api.test import CheckpointNotFoundError  # (imported here: it pulls in training)
+    from altair.datasets.class_weights import drop_class_weight_methods
     if not os.path.isfile(checkpoint):
         raise CheckpointNotFoundError(f"checkpoint '{checkpoint}' does not exist")
     cfg = load_config(config)
@@ -511,18 +511,28 @@ def _spawn(n: int, model, inputs: list, *, root, device: str, options: dict
 
 
 def _image_inputs(images) -> list[tuple[str, object]]:
-    """(stem, path or (C, H, W) tensor) for every image ``images`` names."""
+    """(output stem, path or (C, H, W) tensor) for every image ``images`` names; two images
+    with one stem (in two sub-folders) get distinct stems (``sources.output_stems``)."""
+    from altair.inference.sources import output_stems
+    items = _image_items(images)
+    paths = [item for item in items if isinstance(item, Path)]
+    stems = iter(output_stems(paths))
+    arrays = len(items) > 1
+    return [(next(stems), item) if isinstance(item, Path) else
+            (f'array_{i}' if arrays else 'array', _array_tensor(item))
+            for i, item in enumerate(items)]
+
+
+def _image_items(images) -> list:
+    """The image paths and arrays ``images`` names, in order."""
     from altair.inference.sources import (IMAGE_SUFFIXES, RASTER_SUFFIXES, ImageNotFoundError,
                                           list_images)
     if isinstance(images, np.ndarray):
         images = [images]
     if isinstance(images, (list, tuple)):
         out = []
-        for i, item in enumerate(images):
-            if isinstance(item, np.ndarray):
-                out.append((f'array_{i}' if len(images) > 1 else 'array', _array_tensor(item)))
-            else:
-                out += [(p.stem, p) for p in list_images(item)]
+        for item in images:
+            out += [item] if isinstance(item, np.ndarray) else list_images(item)
         return out
     text = str(images)
     if not Path(text).exists() and any(c in text for c in '*?['):
@@ -530,8 +540,8 @@ def _image_inputs(images) -> list[tuple[str, object]]:
                        if Path(p).suffix.lower() in RASTER_SUFFIXES + IMAGE_SUFFIXES)
         if not found:
             raise ImageNotFoundError(f"no images match '{text}'")
-        return [(p.stem, p) for p in found]
-    return [(p.stem, p) for p in list_images(text)]
+        return found
+    return list_images(text)
 
 
 def _array_tensor(array: np.ndarray) -> Tensor:

@@ -25,24 +25,23 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from altair.errors import AltairError
+
 STATUSES = ('running', 'finished', 'failed', 'interrupted')
 RUN_FILE = 'run.json'
 METRICS_FILE = 'metrics.json'
 CONFIG_FILE = 'config.py'
 
 
-class RunNotFoundError(KeyError):
+class RunNotFoundError(AltairError, KeyError):
     """No run matches the given id or prefix."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 class AmbiguousRunError(RunNotFoundError):
     """A prefix that matches more than one run."""
 
 
-class NoCheckpointError(FileNotFoundError):
+class NoCheckpointError(AltairError, FileNotFoundError):
     """A run that has not saved a checkpoint yet."""
 
 

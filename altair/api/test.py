@@ -6,19 +6,17 @@ import os
 from mmengine.config import Config
 
 from altair.api.config import load_config
-from altair.datasets.class_weights import drop_class_weight_methods
 from altair.api.train import build_runner, prepare_config
+from altair.datasets.class_weights import drop_class_weight_methods
+from altair.errors import AltairError
 
 
-class CheckpointNotFoundError(FileNotFoundError):
+class CheckpointNotFoundError(AltairError, FileNotFoundError):
     """A checkpoint path that does not exist."""
 
 
-class TTAConfigMissingError(KeyError):
+class TTAConfigMissingError(AltairError, KeyError):
     """``--tta`` asked of a config without what it needs."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 def enable_tta(cfg: Config) -> Config:
@@ -87,11 +85,13 @@ def test_checkpoint(config, checkpoint: str | os.PathLike, *, tta: bool = False,
 
 def test(run_or_config, checkpoint: str | os.PathLike | None = None, *, tta: bool = False,
          show_dir: str | None = None, out: str | None = None, work_dir: str | None = None,
-         cfg_options: dict | None = None, root: str | os.PathLike | None = None) -> dict:
+         cfg_options: dict | None = None, root: str | os.PathLike | None = None,
+         launcher: str | None = None) -> dict:
     """Evaluate a run (id, id prefix or ``Run``) or a config on its test set.
 
     For a run, ``checkpoint`` defaults to its best checkpoint (else its last) and logs go to
-    ``<run>/test/``. Returns the metrics (``mIoU``, ``aAcc``, ``mAcc``, ``IoU.<class>``, ...).
+    ``<run>/test/``. ``launcher``: mmengine's, for a job started by torchrun / Slurm (default:
+    detected from the environment). Returns the metrics (``mIoU``, ``aAcc``, ``mAcc``, ``IoU.<class>``, ...).
 
     Raises:
         RunNotFoundError: no such run; NoCheckpointError: it has saved none yet;
@@ -108,5 +108,5 @@ def test(run_or_config, checkpoint: str | os.PathLike | None = None, *, tta: boo
         if checkpoint is None:
             raise CheckpointNotFoundError(f"testing config '{config}' needs a checkpoint")
     metrics = test_checkpoint(config, checkpoint, tta=tta, show_dir=show_dir, out=out,
-                              work_dir=work_dir, cfg_options=cfg_options)
+                              work_dir=work_dir, launcher=launcher, cfg_options=cfg_options)
     return {k: float(v) if isinstance(v, (int, float)) else v for k, v in metrics.items()}

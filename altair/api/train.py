@@ -17,15 +17,16 @@ from altair.api.paths import ensure_writable_dir
 from altair.api.runs import Run, RunNotFoundError, create_run, list_runs, load_run, run_name
 from altair.engine.amp import apply_amp
 from altair.engine.device import detect_launcher
+from altair.errors import AltairError
 
 logger = logging.getLogger('altair')
 
 
-class TrainingFailedError(RuntimeError):
+class TrainingFailedError(AltairError, RuntimeError):
     """A worker of a multi-process training failed (the message carries its error)."""
 
 
-class TrainOptionError(ValueError):
+class TrainOptionError(AltairError, ValueError):
     """A bad value for ``distributed``, ``gpus`` or ``grad_accum``."""
 
 
@@ -68,7 +69,7 @@ def prepare_config(cfg: Config, *, work_dir: str | os.PathLike | None = None,
     return cfg
 
 
-class StrategyUnavailableError(ImportError):
+class StrategyUnavailableError(AltairError, ImportError):
     """A config's strategy needs a package that is not installed."""
 
 

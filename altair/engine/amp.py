@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import torch
 from mmengine.optim import OptimWrapper
 
+from altair.errors import AltairError
 from altair.inference import precision
 from altair.registry import OPTIM_WRAPPERS
 
@@ -19,7 +20,7 @@ AMP_CHOICES = ('auto', 'fp32', 'bf16', 'fp16')
 _DTYPES = {'fp16': 'float16', 'bf16': 'bfloat16'}
 
 
-class AmpConfigError(ValueError):
+class AmpConfigError(AltairError, ValueError):
     """An AMP request that cannot run on this device."""
 
 

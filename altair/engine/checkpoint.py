@@ -11,15 +11,27 @@ default) as ``getattr(HistoryBuffer, 'mean')``, and mmengine's one-cycle schedul
 annealing function in its state (``getattr(OneCycleParamScheduler, '_annealing_cos')``). The
 builtin ``getattr`` is *not* allowed; :func:`checkpoint_getattr` is registered under its name
 instead and resolves only those attributes.
+
+Every scheme mmengine's ``CheckpointLoader`` knows goes through the same weights-only load:
+local paths, ``http(s)://`` (downloaded once into torch hub's checkpoint cache, then loaded;
+mmengine's own loader unpickles them with ``weights_only=False``), and the model-zoo names
+``torchvision://`` / ``modelzoo://``, ``open-mmlab://`` / ``openmmlab://`` and ``mmcls://``
+(resolved to their URL or file by mmengine's tables, then the same).
 """
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import re
+import shlex
+from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import torch
+
+from altair.errors import AltairError
 
 
 def _getattr_allowed() -> dict:
@@ -39,7 +51,6 @@ def checkpoint_getattr(obj, name: str):
         'only HistoryBuffer statistics and one-cycle annealing functions are allowed. If you '
         'trust this file, load it yourself with torch.load(path, weights_only=False) and '
         're-save its state_dict.')
-
 
 
 def mmengine_checkpoint_globals() -> list:
@@ -68,16 +79,24 @@ def allow_mmengine_checkpoints() -> None:
         return
     torch.serialization.add_safe_globals(mmengine_checkpoint_globals())
     from mmengine.runner.checkpoint import CheckpointLoader
-    # mmengine logs "Loads checkpoint by <name minus 'load_from_'> backend": keep 'local'
-    CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local)
+    # mmengine logs "Loads checkpoint by <name minus 'load_from_'> backend": names kept
+    for prefixes, loader in (('', load_from_local), (('http://', 'https://'), load_from_http),
+                             (('modelzoo://', 'torchvision://'), load_from_torchvision),
+                             (('open-mmlab://', 'openmmlab://'), load_from_openmmlab),
+                             ('mmcls://', load_from_mmcls)):
+        CheckpointLoader.register_scheme(prefixes=prefixes, force=True)(loader)
     _ALLOWED = True
 
 
 _ALLOWED = False
 
 
-class UnsafeCheckpointError(pickle.UnpicklingError):
+class UnsafeCheckpointError(AltairError, pickle.UnpicklingError):
     """A checkpoint holding objects that unpickling would have to construct by running code."""
+
+
+class CheckpointMissingError(AltairError, FileNotFoundError):
+    """A checkpoint path that does not exist, or a model-zoo name no table lists."""
 
 
 def safe_load(path, map_location=None):
@@ -98,14 +117,94 @@ def safe_load(path, map_location=None):
         raise UnsafeCheckpointError(
             f"refusing to load checkpoint '{path}': it contains {what}, which is not a tensor, "
             'number or mmengine training state, and unpickling it could run code. If you trust '
-            'the file, convert it once and use the copy: python -c "import torch; '
-            f"c = torch.load('{path}', weights_only=False); "
-            f"torch.save(dict(state_dict=c.get('state_dict', c)), '{path}.safe.pth')\"") from None
+            f'the file, convert it once and use the copy: {convert_command(path)}') from None
+
+
+def convert_command(path) -> str:
+    """A shell command that re-saves a trusted checkpoint's state_dict next to it; the path
+    is quoted for Python and for the shell (a name holding quotes or ``$(...)`` stays a
+    name)."""
+    src, dst = json.dumps(str(path)), json.dumps(f'{path}.safe.pth')  # valid Python literals
+    code = (f'import torch; c = torch.load({src}, weights_only=False); '
+            f'torch.save(dict(state_dict=c.get("state_dict", c)), {dst})')
+    return f'python -c {shlex.quote(code)}'
 
 
 def load_from_local(filename, map_location=None):
     """mmengine's loader for local paths, weights-only (see :func:`safe_load`)."""
     path = os.path.expanduser(filename)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint '{filename}' does not exist")
+        raise CheckpointMissingError(f"checkpoint '{filename}' does not exist")
     return safe_load(path, map_location)
+
+
+def _download(url: str) -> Path:
+    """``url`` in torch hub's checkpoint cache (``$TORCH_HOME/hub/checkpoints``), downloaded
+    once; with several processes local rank 0 downloads while the others wait."""
+    import torch.distributed as dist
+    from mmengine.dist import get_dist_info
+    from torch.hub import HASH_REGEX, download_url_to_file, get_dir
+
+    name = os.path.basename(urlparse(url).path) or 'checkpoint.pth'
+    path = Path(get_dir()) / 'checkpoints' / name
+    rank, world = get_dist_info()
+    local_rank = int(os.environ.get('LOCAL_RANK', rank))
+
+    def fetch() -> None:
+        if path.is_file():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        found = HASH_REGEX.search(name)
+        try:  # torch writes a temporary file and renames it: nothing half-written is kept
+            download_url_to_file(url, str(path), found.group(1) if found else None,
+                                 progress=False)
+        except (OSError, RuntimeError) as exc:  # URLError, HTTPError; a hash mismatch
+            raise CheckpointMissingError(f"checkpoint '{url}' could not be downloaded "
+                                         f'({exc}); download it yourself and give its '
+                                         'path') from None
+    if local_rank == 0:
+        fetch()
+    if world > 1 and dist.is_initialized():
+        dist.barrier()
+    fetch()  # a rank on another machine; a no-op where the file is there
+    return path
+
+
+def load_from_http(filename, map_location=None):
+    """``http(s)://`` checkpoints: downloaded (:func:`_download`), then :func:`safe_load`."""
+    return safe_load(_download(filename), map_location)
+
+
+def load_from_torchvision(filename, map_location=None):
+    """``torchvision://NAME`` (``modelzoo://NAME``): mmengine's URL table, then weights-only."""
+    from mmengine.runner.checkpoint import get_torchvision_models
+    name = filename.split('://', 1)[1]
+    return load_from_http(_zoo_entry(get_torchvision_models(), name, filename), map_location)
+
+
+def load_from_openmmlab(filename, map_location=None):
+    """``open-mmlab://NAME``: mmengine's table (a URL or a file under mmengine's home), then
+    weights-only."""
+    from mmengine.runner.checkpoint import (_get_mmengine_home, get_deprecated_model_names,
+                                            get_external_models)
+    name = filename.split('://', 1)[1]
+    name = get_deprecated_model_names().get(name, name)
+    where = _zoo_entry(get_external_models(), name, filename)
+    if where.startswith(('http://', 'https://')):
+        return load_from_http(where, map_location)
+    return load_from_local(os.path.join(_get_mmengine_home(), where), map_location)
+
+
+def load_from_mmcls(filename, map_location=None):
+    """``mmcls://NAME``: mmengine's URL table, weights-only, keys renamed as mmengine does."""
+    from mmengine.runner.checkpoint import _process_mmcls_checkpoint, get_mmcls_models
+    name = filename.split('://', 1)[1]
+    url = _zoo_entry(get_mmcls_models(), name, filename)
+    return _process_mmcls_checkpoint(load_from_http(url, map_location))
+
+
+def _zoo_entry(table: dict, name: str, filename: str) -> str:
+    if name not in table:
+        raise CheckpointMissingError(f"checkpoint '{filename}': '{name}' is not in mmengine's "
+                                'model-zoo table')
+    return table[name]

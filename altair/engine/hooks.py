@@ -11,6 +11,7 @@ from pathlib import Path
 from mmengine.dist import barrier, is_main_process, master_only
 from mmengine.hooks import CheckpointHook, Hook
 
+from altair.errors import AltairError
 from altair.inference.raster import partial_path
 from altair.registry import HOOKS
 
@@ -88,7 +89,7 @@ def _best_atomically(save, out_dir, filename, *args, **kwargs) -> None:
                os.path.join(out_dir, filename))
 
 
-class CheckpointWriteError(OSError):
+class CheckpointWriteError(AltairError, OSError):
     """A checkpoint could not be written (full disk, removed folder); nothing was replaced."""
 
 
@@ -225,7 +226,7 @@ class RngStateHook(Hook):
         self._pending = None
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(AltairError, FloatingPointError):
     """Training produced a NaN or infinite loss."""
 
 

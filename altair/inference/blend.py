@@ -10,13 +10,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from altair.errors import AltairError
+
 BLEND_MODES = ('constant', 'gaussian', 'linear')
 # Smallest gaussian weight relative to the centre: keeps image-border pixels (seen by one
 # window only, at its edge) well defined.
 _MIN_GAUSSIAN = 1e-3
 
 
-class BlendModeError(ValueError):
+class BlendModeError(AltairError, ValueError):
     """An unknown blend mode or an invalid blend parameter."""
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from altair.errors import AltairError
 
-class WindowArgumentError(ValueError):
+
+class WindowArgumentError(AltairError, ValueError):
     """A window, overlap, stride or batch size outside its accepted range."""
 
 

@@ -5,10 +5,12 @@ import functools
 
 import torch
 
+from altair.errors import AltairError
+
 PRECISIONS = ('fp32', 'bf16', 'fp16', 'auto')
 
 
-class PrecisionError(ValueError):
+class PrecisionError(AltairError, ValueError):
     """An unknown precision or one the device cannot run."""
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from altair.errors import AltairError
 from altair.inference.nodata import check_nodata, fill_invalid, invalid_pixels
 from altair.inference.sliding import TensorSource
 
@@ -20,11 +22,11 @@ RASTER_SUFFIXES = ('.tif', '.tiff', '.vrt', '.img', '.jp2')
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.webp')
 
 
-class UnsupportedImageError(ValueError):
+class UnsupportedImageError(AltairError, ValueError):
     """A file that is not an image Altair can read."""
 
 
-class ImageNotFoundError(FileNotFoundError):
+class ImageNotFoundError(AltairError, FileNotFoundError):
     """An image path or folder that does not exist or holds no image."""
 
 
@@ -184,6 +186,22 @@ def open_image(path: str | os.PathLike, *, bands=None, nodata: float | None = No
     raise UnsupportedImageError(
         f"'{path}': unsupported image type '{suffix}'; expected one of "
         f"{', '.join(RASTER_SUFFIXES + IMAGE_SUFFIXES)}")
+
+
+def output_stems(paths: Sequence[Path]) -> list[str]:
+    """A distinct output name per image: its stem, or where two images share a stem (the same
+    name in two sub-folders, or ``x.tif`` beside ``x.png``) its path below the images' common
+    folder with ``/`` as ``_`` (``a/x.tif`` -> ``a_x``), and the suffix too if still needed."""
+    stems = [p.stem for p in paths]
+    clash = {s for s in stems if stems.count(s) > 1}
+    if not clash:
+        return stems
+    parts = [Path(os.path.abspath(p)) for p in paths]
+    common = Path(os.path.commonpath([p.parent for p in parts]))
+    names = [s if s not in clash else '_'.join(p.relative_to(common).with_suffix('').parts)
+             for s, p in zip(stems, parts)]
+    return [n if names.count(n) == 1 else f'{n}_{p.suffix.lstrip(".").lower()}'
+            for n, p in zip(names, parts)]
 
 
 def list_images(path: str | os.PathLike) -> list[Path]:

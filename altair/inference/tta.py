@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from altair.errors import AltairError
 from altair.inference.uncertainty import TTA_MEASURES, tta_agreement, tta_variance
 
 # primitive ops on the last two dims, and their inverses
@@ -56,7 +57,7 @@ def default_max_batch(device: torch.device | str) -> int:
     return DEFAULT_MAX_BATCH.get(torch.device(device).type, ACCELERATOR_MAX_BATCH)
 
 
-class TTAConfigError(ValueError):
+class TTAConfigError(AltairError, ValueError):
     """An unknown transform or merge name, or a bad scale / batch."""
 
 

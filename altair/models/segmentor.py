@@ -24,7 +24,8 @@ def slide_logits(inputs: Tensor, predictor: Callable[[Tensor], Tensor], test_cfg
                  num_classes: int) -> Tensor:
     """(N, C, H, W) → (N, K, H, W) with :func:`sliding_window_inference` configured by the
     ``test_cfg`` keys ``crop_size``, ``stride`` or ``overlap``, ``batch_size`` (4), ``blend``
-    (``'gaussian'``), ``precision`` (``'auto'``: bf16 where native, else fp32) and ``accumulate_device`` (the input's)."""
+    (``'gaussian'``), ``precision`` (``'auto'``: bf16 where native, else fp32) and
+    ``accumulate_device`` (the input's)."""
     stride = test_cfg.get('stride')
     if stride is not None and test_cfg.get('overlap') is not None:
         raise ValueError("test_cfg: give 'stride' or 'overlap', not both")

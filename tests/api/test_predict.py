@@ -380,3 +380,23 @@ def test_predict_batches_windows_by_the_probe(checkpoint, crop, tmp_path, monkey
     sizes.clear()
     predict(net, crop, batch_size=5, **kw)
     assert sizes == [5] * (n // 5) + [n % 5] * (n % 5 > 0)
+
+
+def test_same_named_images_in_sub_folders_get_their_own_outputs(checkpoint, crop, tmp_path):
+    import cv2
+
+    from altair.api.predict import load_model, predict
+    net = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
+    with rasterio.open(crop) as src:
+        rgb = src.read(window=Window(0, 0, 64, 48)).transpose(1, 2, 0).copy()
+    for sub, img in (('s1', rgb), ('s2', rgb[::-1].copy())):
+        (tmp_path / 'in' / sub).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / 'in' / sub / 'x.png'), img[:, :, ::-1])
+    preds = predict(net, tmp_path / 'in', out_dir=tmp_path / 'out', save=('labels',),
+                    progress=False)
+    assert sorted(q.name for q in (tmp_path / 'out').iterdir()) == ['s1_x_labels.tif',
+                                                                      's2_x_labels.tif']
+    for pred, sub in zip(preds, ('s1', 's2')):  # each file holds its own image's labels
+        [alone] = predict(net, tmp_path / 'in' / sub / 'x.png', save=(), progress=False)
+        with rasterio.open(pred.written['labels']) as out:
+            assert np.array_equal(out.read(1), alone.labels)

@@ -35,8 +35,9 @@ def test_no_pixel_and_unknown_method_are_refused():
 def _mask_set(root: Path, rng) -> np.ndarray:
     """Three 24x30 masks with random labels 0..7 and some ignore pixels; their counts."""
     counts = np.zeros(8, np.int64)
+    shares = [.5, .2, .1, .05, .05, .05, .04, .01]
     for i in range(3):
-        mask = rng.choice(8, size=(24, 30), p=[.5, .2, .1, .05, .05, .05, .04, .01]).astype(np.uint8)
+        mask = rng.choice(8, size=(24, 30), p=shares).astype(np.uint8)
         mask[:2] = 255
         for sub, arr in (('img_dir', np.full((24, 30, 3), 90, np.uint8)), ('ann_dir', mask)):
             (root / sub / 'train').mkdir(parents=True, exist_ok=True)

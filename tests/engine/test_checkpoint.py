@@ -64,9 +64,9 @@ def evil_checkpoint(tmp_path):
 def _refusal(path) -> str:
     return (f"refusing to load checkpoint '{path}': it contains 'posix.system', which is not a "
             'tensor, number or mmengine training state, and unpickling it could run code. If '
-            'you trust the file, convert it once and use the copy: python -c "import torch; '
-            f"c = torch.load('{path}', weights_only=False); "
-            f"torch.save(dict(state_dict=c.get('state_dict', c)), '{path}.safe.pth')\"")
+            "you trust the file, convert it once and use the copy: python -c 'import torch; "
+            f'c = torch.load("{path}", weights_only=False); '
+            f'torch.save(dict(state_dict=c.get("state_dict", c)), "{path}.safe.pth")\'')
 
 
 def test_safe_load_refuses_code_with_a_message_that_says_how_to_proceed(evil_checkpoint):
@@ -133,3 +133,92 @@ def test_a_full_mmengine_training_checkpoint_loads_weights_only(tmp_path):
     momentum = loaded['optimizer']['state'][0]['momentum_buffer']
     assert torch.equal(momentum, optim.state_dict()['state'][0]['momentum_buffer'])
     assert loaded['param_schedulers'][1]['anneal_func'] == cycle.state_dict()['anneal_func']
+
+
+def test_the_printed_convert_command_is_safe_to_paste_for_any_file_name(tmp_path):
+    """A name holding quotes and ``$(...)`` stays a name when the command runs in a shell."""
+    import fractions
+    import subprocess
+    import sys
+
+    from altair.engine.checkpoint import UnsafeCheckpointError, safe_load
+    path = tmp_path / "it's $(touch PWNED) \"x\".pth"
+    torch.save({'state_dict': {'w': torch.ones(2)}, 'x': fractions.Fraction(1, 3)}, path)
+    with pytest.raises(UnsafeCheckpointError) as info:
+        safe_load(path)
+    command = str(info.value).split('convert it once and use the copy: ', 1)[1]
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ['PATH'])
+    proc = subprocess.run(['bash', '-c', command], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / 'PWNED').exists()
+    converted = safe_load(f'{path}.safe.pth')
+    assert torch.equal(converted['state_dict']['w'], torch.ones(2))
+
+
+@pytest.fixture
+def http_checkpoints(tmp_path, monkeypatch):
+    """A local HTTP server over ``tmp_path/served`` (good.pth, evil.pth), and torch hub's cache
+    under ``tmp_path/torch``."""
+    import functools
+    import http.server
+    import threading
+    served = tmp_path / 'served'
+    served.mkdir()
+    torch.save({'state_dict': {'w': torch.full((2,), 3.0)}}, served / 'good.pth')
+    torch.save({'state_dict': {}, 'x': _Evil()}, served / 'evil.pth')
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+    server = http.server.ThreadingHTTPServer(
+        ('127.0.0.1', 0), functools.partial(Quiet, directory=str(served)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f'http://127.0.0.1:{server.server_address[1]}'
+    server.shutdown()
+
+
+def test_http_and_model_zoo_checkpoints_go_through_the_allow_list(http_checkpoints, tmp_path,
+                                                                  monkeypatch):
+    import mmengine.runner.checkpoint as mmckpt
+    from mmengine.registry import DefaultScope
+    from mmengine.runner.checkpoint import _load_checkpoint
+
+    import altair.engine  # noqa: F401  (registers the safe loaders)
+    from altair.engine.checkpoint import UnsafeCheckpointError
+    from altair.registry import MODELS
+    url = http_checkpoints
+    good = _load_checkpoint(f'{url}/good.pth', map_location='cpu')
+    assert torch.equal(good['state_dict']['w'], torch.full((2,), 3.0))
+    assert (tmp_path / 'torch' / 'hub' / 'checkpoints' / 'good.pth').is_file()  # cached
+    with pytest.raises(UnsafeCheckpointError, match='posix.system'):
+        _load_checkpoint(f'{url}/evil.pth', map_location='cpu')
+    monkeypatch.setattr(mmckpt, 'get_torchvision_models', lambda: {'evilnet': f'{url}/evil.pth'})
+    monkeypatch.setattr(mmckpt, 'get_mmcls_models', lambda: {'evilnet': f'{url}/evil.pth'})
+    monkeypatch.setattr(mmckpt, 'get_external_models', lambda: {
+        'evilnet': f'{url}/evil.pth', 'evil_file': 'evil_local.pth'})
+    monkeypatch.setattr(mmckpt, '_get_mmengine_home', lambda: str(tmp_path / 'served'))
+    (tmp_path / 'served' / 'evil_local.pth').write_bytes(
+        (tmp_path / 'served' / 'evil.pth').read_bytes())
+    for name in ('torchvision://evilnet', 'modelzoo://evilnet', 'open-mmlab://evilnet',
+                 'openmmlab://evil_file', 'mmcls://evilnet'):
+        with pytest.raises(UnsafeCheckpointError, match='posix.system'):
+            _load_checkpoint(name, map_location='cpu')
+    with pytest.raises(FileNotFoundError, match="'nonet' is not in mmengine's model-zoo"):
+        _load_checkpoint('torchvision://nonet', map_location='cpu')
+    with DefaultScope.overwrite_default_scope('altair'):  # a backbone's init_cfg, by URL
+        backbone = MODELS.build(dict(type='ResNetV1c', depth=18, stem_channels=8,
+                                     base_channels=8, init_cfg=dict(
+                                         type='Pretrained', checkpoint=f'{url}/evil.pth')))
+    with pytest.raises(UnsafeCheckpointError, match='posix.system'):
+        backbone.init_weights()
+
+
+def test_a_url_that_cannot_be_downloaded_is_one_clear_error(http_checkpoints):
+    import altair.engine  # noqa: F401
+    from mmengine.runner.checkpoint import _load_checkpoint
+
+    from altair.engine.checkpoint import CheckpointMissingError
+    with pytest.raises(CheckpointMissingError, match=r"could not be downloaded \(HTTP Error 404"):
+        _load_checkpoint(f'{http_checkpoints}/missing.pth', map_location='cpu')

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import rasterio
@@ -139,3 +141,14 @@ def test_float32_probabilities(tmp_path):
     with pytest.raises(ValueError, match="probs_dtype must be one of uint8, float32, got 'float16'"):
         PredictionWriter(tmp_path / 'x.tif', height=1, width=1, num_classes=1,
                          probs_path=tmp_path / 'y.tif', probs_dtype='float16')
+
+
+def test_output_stems_are_distinct_for_same_named_images():
+    from altair.inference.sources import output_stems
+    assert output_stems([Path('d/a.tif'), Path('d/b.png')]) == ['a', 'b']
+    assert output_stems([Path('d/s1/x.tif'), Path('d/s2/x.tif'), Path('d/y.tif')]) == [
+        's1_x', 's2_x', 'y']
+    assert output_stems([Path('d/x.tif'), Path('d/x.png'), Path('d/deep/er/x.jpg')]) == [
+        'x_tif', 'x_png', 'deep_er_x']
+    stems = output_stems([Path('/a/b/x.tif'), Path('/a/c/x.tif')])
+    assert stems == ['b_x', 'c_x'] and len(set(stems)) == 2

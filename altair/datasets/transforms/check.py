@@ -4,10 +4,11 @@ from __future__ import annotations
 import numpy as np
 from mmcv.transforms import BaseTransform
 
+from altair.errors import AltairError
 from altair.registry import TRANSFORMS
 
 
-class SegSampleError(ValueError):
+class SegSampleError(AltairError, ValueError):
     """An image/mask pair that training cannot use as it is."""
 
 

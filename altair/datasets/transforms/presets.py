@@ -18,6 +18,8 @@ import albumentations as A
 import cv2
 import numpy as np
 
+from altair.errors import AltairError
+
 IGNORE_INDEX = 255
 
 
@@ -183,11 +185,8 @@ PRESETS: dict[str, Callable[[int], list]] = dict(
 RGB_ONLY = ('medium', 'heavy')
 
 
-class UnknownPresetError(KeyError):
+class UnknownPresetError(AltairError, KeyError):
     """A preset name that does not exist."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 def build_preset(name: str, *, crop_size: tuple[int, int] | None = None,
