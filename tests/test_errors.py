@@ -15,7 +15,7 @@ from altair.errors import AltairError
 SKIP_MODULES = {'altair.__main__'}  # runs the CLI when imported
 FAILURES = {'TrainingFailedError', 'WorkerFailedError'}  # not bad input: exit status 1
 BUILTIN = (ValueError, LookupError, OSError, ImportError, RuntimeError, ArithmeticError,
-           pickle.UnpicklingError)  # the standard library's classes callers catch
+           TypeError, pickle.UnpicklingError)  # the standard library's classes callers catch
 
 
 def _error_classes() -> list[type]:

@@ -54,11 +54,10 @@ def runs_root(root: str | os.PathLike | None = None) -> Path:
 
 
 def write_json(path: Path, data) -> None:
-    """Write ``data`` as JSON to a temporary name, then rename (readers never see half)."""
-    from altair.inference.raster import partial_path
-    tmp = partial_path(path)
-    tmp.write_text(json.dumps(data, indent=2, default=str) + '\n')
-    os.replace(tmp, path)
+    """Write ``data`` as JSON atomically (readers never see half; a failed write leaves
+    nothing)."""
+    from altair.fileio import write_text
+    write_text(path, json.dumps(data, indent=2, default=str) + '\n')
 
 
 def run_name(config) -> str:

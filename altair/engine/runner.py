@@ -1,17 +1,22 @@
 """Altair's Runner: mmengine's Runner plus device placement for CPU/GPU, single/multi-process.
 
-Only two things differ from ``mmengine.runner.Runner``:
+Three things differ from ``mmengine.runner.Runner``:
 - distributed on the CPU: a gloo process group is started before the Runner's own
   ``init_dist`` (which assumes CUDA), and DDP is built without ``device_ids`` and with
   ``broadcast_buffers=True`` (every rank keeps rank 0's BN statistics);
 - SyncBN is reverted to BN wherever it cannot run (anything but CUDA + distributed), with
-  one log line saying so.
+  one log line saying so;
+- a config section whose keys its class does not take (``--cfg-options
+  optim_wrapper.type=OptimWrapper`` keeps the ``dtype`` of ``AutocastOptimWrapper``) is one
+  ``ConfigBuildError`` naming the section, not mmengine's traceback.
 The training loop itself is mmengine's, so Altair adds no per-iteration overhead
 (``benchmarks/train_throughput.py``).
 """
 from __future__ import annotations
 
 import os
+import re
+from contextlib import contextmanager
 
 import torch
 from mmengine.dist import is_distributed
@@ -19,7 +24,29 @@ from mmengine.model import MMDistributedDataParallel, is_model_wrapper, revert_s
 from mmengine.runner import Runner
 
 from altair.engine.device import accelerator, init_distributed
+from altair.errors import AltairError
 from altair.registry import RUNNERS
+
+# what Python says when a constructor is given keys it does not take, or misses one
+_KEY_MISMATCH = re.compile(r'unexpected keyword argument|missing \d+ required .*argument')
+
+
+class ConfigBuildError(AltairError, TypeError):
+    """A config section whose keys the class it names does not take."""
+
+
+@contextmanager
+def naming_the_section(key: str):
+    """Turn a constructor's key mismatch while building config section ``key`` into a
+    :class:`ConfigBuildError` naming it; other errors pass unchanged."""
+    try:
+        yield
+    except TypeError as exc:
+        if isinstance(exc, ConfigBuildError) or not _KEY_MISMATCH.search(str(exc)):
+            raise
+        raise ConfigBuildError(
+            f'config {key}: {exc}. A --cfg-options value changes one key and keeps the others '
+            f'of {key}: remove or replace the keys its new type does not take') from None
 
 
 def _has_sync_bn(model: torch.nn.Module) -> bool:
@@ -39,6 +66,18 @@ def sync_bn_to_bn(model: torch.nn.Module, logger) -> torch.nn.Module:
 @RUNNERS.register_module()
 class AltairRunner(Runner):
     """mmengine ``Runner`` that places itself on CUDA or the CPU (see module docstring)."""
+
+    def build_model(self, model):
+        with naming_the_section('model'):
+            return super().build_model(model)
+
+    def build_optim_wrapper(self, optim_wrapper):
+        with naming_the_section('optim_wrapper'):
+            return super().build_optim_wrapper(optim_wrapper)
+
+    def build_param_scheduler(self, scheduler):
+        with naming_the_section('param_scheduler'):
+            return super().build_param_scheduler(scheduler)
 
     def setup_env(self, env_cfg: dict) -> None:
         if self.distributed and not is_distributed() and accelerator() != 'cuda':

@@ -77,8 +77,7 @@ def export_backbone(checkpoint: str | os.PathLike, out: str | os.PathLike, *,
                        f"its keys start with {sorted({k.split('.')[0] for k in state})}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    from altair.inference.raster import partial_path
-    tmp = partial_path(out)
-    torch.save({'state_dict': CONVERTERS[convert](weights)}, tmp)
-    os.replace(tmp, out)
+    from altair.fileio import atomic_write
+    with atomic_write(out) as tmp:  # removed if the save fails
+        torch.save({'state_dict': CONVERTERS[convert](weights)}, tmp)
     return out
