@@ -25,7 +25,8 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" $(TESTS)
 
 # Every benchmark (each prints JSON lines with its baseline and ratio): speed and memory
-# (about 40 minutes on 2 cores), then self-supervision (about 35) and own data (about an hour).
+# (70 minutes on 2 cores in the run of 2026-12-02), then self-supervision (about 35) and own
+# data (about an hour): about 3 hours in all.
 bench: bench-speed bench-demo bench-ssl bench-own-data
 
 bench-speed: $(STAMP)

@@ -8,8 +8,14 @@ import argparse
 import sys
 from typing import Callable
 
+from altair.errors import AltairError
+
 # = altair.engine.amp.AMP_CHOICES (a literal: importing torch would slow `altair --help`)
 AMP_CHOICES = ('auto', 'fp32', 'bf16', 'fp16')
+
+
+class CommandLineError(AltairError, ValueError):
+    """Arguments that parse but do not make a command (a missing config, too many inputs)."""
 
 
 def run_tool(fn: Callable[[], int]) -> int:
@@ -17,7 +23,6 @@ def run_tool(fn: Callable[[], int]) -> int:
     status 2; a failed worker (its traceback printed above) returns 1."""
     from altair.api.launch import WorkerFailedError
     from altair.api.train import TrainingFailedError
-    from altair.errors import AltairError
     try:
         return fn()
     except (TrainingFailedError, WorkerFailedError) as exc:
@@ -43,8 +48,17 @@ def _root(p: argparse.ArgumentParser) -> None:
                    help='run store (default: $ALTAIR_HOME/runs, else ./runs)')
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors as one line (``error: altair predict: argument
+    --tta-merge: invalid choice ...``) and exit status 2, like every other bad input; the
+    usage itself is one ``--help`` away."""
+
+    def error(self, message: str):
+        self.exit(2, f'error: {self.prog}: {message} (see {self.prog} --help)\n')
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog='altair', description='Altair semantic segmentation: train, test and predict; '
         'every training is a run in the run store (see `altair runs`).')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
@@ -230,7 +244,8 @@ def _train(args) -> int:
     from altair.api.train import train
     config = args.config or args.config_opt
     if config is None and args.resume in (False, True):
-        raise SystemExit('altair train: error: a config is needed (positional or --config)')
+        raise CommandLineError('altair train needs a config (CONFIG or --config CONFIG), or '
+                               '--resume RUN')
     run = train(config, work_dir=args.work_dir, gpus=args.gpus, amp=args.amp,
                 grad_accum=args.grad_accum, resume=args.resume, seed=args.seed,
                 cfg_options=args.cfg_options, launcher=args.launcher, root=args.runs_root)
@@ -257,8 +272,8 @@ def _test(args) -> int:
 def _predict(args) -> int:
     from altair.api.predict import predict
     if len(args.inputs) not in (2, 3):
-        raise SystemExit('altair predict: error: expected RUN IMAGES or CONFIG CHECKPOINT '
-                         f'IMAGES, got {len(args.inputs)} arguments')
+        raise CommandLineError('altair predict takes RUN IMAGES or CONFIG CHECKPOINT IMAGES, '
+                               f'got {len(args.inputs)} arguments')
     model = args.inputs[0] if len(args.inputs) == 2 else tuple(args.inputs[:2])
     save = list(dict.fromkeys(args.save + ['probs'] * args.probs))
     results = predict(model, args.inputs[-1], out_dir=args.out, sliding_window=args.sliding,
@@ -293,7 +308,7 @@ def _plot(args) -> int:
 
 
 def _check_data(args) -> int:
-    from altair.api.config import load_config
+    from altair.config import load_config
     from altair.datasets.check import check_dataset, format_report
     report = check_dataset(load_config(args.config, cfg_options=args.cfg_options),
                            splits=args.split, progress=sys.stdout.isatty())

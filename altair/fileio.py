@@ -1,11 +1,26 @@
-"""Where Altair keeps files: its cache folder, and outputs written atomically (a temporary
-sibling, then a rename; nothing half-written)."""
+"""Where Altair keeps files and how it writes them: its cache folder, output folders checked
+before work starts, and outputs written atomically (a temporary sibling, then a rename;
+nothing half-written is ever left under the final name, and the temporary is removed when
+the write fails).
+
+Every file Altair writes for a user goes through :func:`atomic_write` (one block) or
+:func:`commit` / :func:`discard` (a file kept open over many calls, as the streamed raster
+and polygon writers do)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
+
+from altair.errors import AltairError
+
+
+class OutputDirError(AltairError, PermissionError):
+    """An output or work directory that cannot be created or written."""
 
 
 def cache_dir() -> Path:
@@ -14,27 +29,92 @@ def cache_dir() -> Path:
     return Path(os.environ.get('ALTAIR_CACHE') or Path.home() / '.cache' / 'altair')
 
 
-def partial_path(path: Path) -> Path:
-    """The temporary name a file is written under before its rename (suffix kept: GDAL and
-    OpenCV pick the format from it)."""
-    return path.with_name(f'.{path.stem}.partial{path.suffix}')
-
-
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` when the block ends,
-    remove it when the block raises."""
+def partial_path(path: str | os.PathLike, tag: str = 'partial') -> Path:
+    """The temporary name a file is written under before its rename: ``.<stem>.<tag><suffix>``
+    beside it (suffix kept: GDAL and OpenCV pick the format from it; ``tag`` tells apart two
+    temporaries of one file that exist at once)."""
     path = Path(path)
-    tmp = partial_path(path)
+    return path.with_name(f'.{path.stem}.{tag}{path.suffix}')
+
+
+def _fsync(path: Path) -> None:
+    """Flush ``path`` (a file, or a folder's entries) to the disk."""
+    fd = os.open(path, os.O_RDONLY)
     try:
-        yield tmp
-        os.replace(tmp, path)
+        os.fsync(fd)
     finally:
+        os.close(fd)
+
+
+def commit(tmp: str | os.PathLike, path: str | os.PathLike, *, fsync: bool = False) -> Path:
+    """Rename the finished temporary ``tmp`` onto ``path`` (a folder replaces the folder
+    there). With ``fsync`` the data and then the rename are flushed to the disk first, for
+    files a crash must not lose (checkpoints, run records)."""
+    tmp, path = Path(tmp), Path(path)
+    if fsync and tmp.is_file():
+        _fsync(tmp)
+    if tmp.is_dir() and path.is_dir():
+        shutil.rmtree(path)
+    os.replace(tmp, path)
+    if fsync:
+        with contextlib.suppress(OSError):  # not every file system syncs a folder
+            _fsync(path.parent)
+    return path
+
+
+def discard(tmp: str | os.PathLike) -> None:
+    """Remove a temporary (file or folder) if it is there."""
+    tmp = Path(tmp)
+    if tmp.is_dir() and not tmp.is_symlink():
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
         tmp.unlink(missing_ok=True)
 
 
-def write_text(path: str | os.PathLike, text: str) -> Path:
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, *, tag: str = 'partial',
+                 fsync: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` (see :func:`partial_path`); rename it onto
+    ``path`` when the block ends (:func:`commit`); remove it when the block or the rename
+    raises. A temporary of that name left by a killed earlier write is removed first."""
+    path = Path(path)
+    tmp = partial_path(path, tag)
+    discard(tmp)
+    try:
+        yield tmp
+        commit(tmp, path, fsync=fsync)
+    finally:
+        discard(tmp)
+
+
+def write_text(path: str | os.PathLike, text: str, *, fsync: bool = False) -> Path:
     """Write ``text`` to ``path`` atomically."""
-    with atomic_write(path) as tmp:
+    with atomic_write(path, fsync=fsync) as tmp:
         tmp.write_text(text)
     return Path(path)
+
+
+def write_json(path: str | os.PathLike, data: Any, *, fsync: bool = False) -> Path:
+    """Write ``data`` as indented JSON to ``path`` atomically (values JSON cannot hold are
+    written as their ``str``)."""
+    return write_text(path, json.dumps(data, indent=2, default=str) + '\n', fsync=fsync)
+
+
+def ensure_writable_dir(path: str | os.PathLike, what: str = 'output directory') -> Path:
+    """Create ``path`` if needed and check a file can be written in it (a probe file is
+    created and removed).
+
+    Raises:
+        OutputDirError: naming the folder, the reason and what to do.
+    """
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix='.altair-write-test-')
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputDirError(
+            f"{what} '{folder}' is not writable ({exc.strerror or exc}); choose another one "
+            'or fix its permissions') from exc
+    return folder

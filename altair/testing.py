@@ -16,7 +16,9 @@ The checks (one pytest test each):
 - ``no-shadowing``: no registered name is also used by Altair, mmseg, mmengine or another
   OpenMMLab scope in the same registry tree;
 - ``build:<registry>.<name>``: every component builds, with the arguments a shipped config gives
-  it, or with none; a transform is applied to a synthetic image and mask and keeps them aligned;
+  it, or with none (a parameter scheduler or an optimizer wrapper gets an optimizer over one
+  parameter and takes a step); a transform is applied to a synthetic image and mask and keeps
+  them aligned (a loading transform, ``Load*``, is built only: it reads files);
 - ``config:<file>``: every shipped config loads (``default_scope='altair'``), its dataset and
   pipeline types resolve, its model builds and trains a step on a tiny batch: finite loss, a
   gradient for every trainable parameter (an unused one breaks DDP), logits and predictions of
@@ -24,6 +26,7 @@ The checks (one pytest test each):
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -117,12 +120,22 @@ def _tree(reg) -> Iterator:
 
 
 def _configs_using(name: str, cfg_files: list[Path]) -> Iterator[dict]:
-    from altair.api.config import load_config
+    yield from configs_by_type(cfg_files).get(name, [])
+
+
+def configs_by_type(cfg_files: list[Path]) -> dict[str, list[dict]]:
+    """Every distinct dict with a ``type`` in the configs ``cfg_files``, by type name (scope or
+    module prefix dropped), each config loaded once."""
+    from altair.config import load_config
+    out: dict[str, list[dict]] = {}
     for path in cfg_files:
         for sub in _dicts(load_config(path).to_dict()):
             typ = sub.get('type')
-            if isinstance(typ, str) and typ.split('.')[-1] == name:
-                yield sub
+            if isinstance(typ, str):
+                same = out.setdefault(typ.split('.')[-1], [])
+                if sub not in same:
+                    same.append(sub)
+    return out
 
 
 def _dicts(obj) -> Iterator[dict]:
@@ -135,23 +148,52 @@ def _dicts(obj) -> Iterator[dict]:
             yield from _dicts(v)
 
 
-def check_component_builds(comp: Component, cfg_files: list[Path]) -> None:
-    """Build ``comp`` from each shipped config dict that names it, or without arguments; apply
-    a transform to a synthetic sample."""
+def check_component_builds(comp: Component, cfg_files: list[Path] = (), *,
+                           uses: list[dict] | None = None) -> None:
+    """Build ``comp`` from each shipped config dict that names it (``uses``, else those found
+    in ``cfg_files``), or without arguments; apply a transform to a synthetic sample; step a
+    parameter scheduler or an optimizer wrapper once over a one-parameter optimizer."""
     from mmengine.registry import DefaultScope
-    cfgs = list(_configs_using(comp.name, cfg_files)) or [dict(type=comp.name)]
-    for cfg in cfgs:
+    cfgs = uses if uses is not None else list(_configs_using(comp.name, cfg_files))
+    how, fix = ('with the arguments a shipped config gives it', '') if cfgs else (
+        'without arguments', ' and no shipped config uses it: ship a config that does, or '
+        'give its arguments defaults')
+    for cfg in cfgs or [dict(type=comp.name)]:
         args = {k: v for k, v in cfg.items() if k != 'type'}
         with DefaultScope.overwrite_default_scope('altair'):
+            param = torch.nn.Parameter(torch.ones(3))
+            if comp.registry.name == 'optim_wrapper':  # the constructor's keys, not its own
+                args.pop('paramwise_cfg', None)
+                args.pop('constructor', None)
+            if comp.registry.name in ('parameter scheduler', 'optim_wrapper'):
+                args['optimizer'] = _optimizer(args.get('optimizer'), param)
             try:
-                obj = comp.obj(**args)
+                if comp.registry.name == 'function':  # configs bind arguments, callers the rest
+                    inspect.signature(comp.obj).bind_partial(**args)  # names it does not take
+                    obj = partial(comp.obj, **args)
+                else:
+                    obj = comp.obj(**args)
             except TypeError as exc:
-                raise AssertionError(
-                    f"'{comp.name}' cannot be built without arguments ({exc}) and no shipped "
-                    'config uses it: ship a config that does, or give its arguments defaults'
-                ) from exc
-        if comp.registry.name == 'transform':
+                raise AssertionError(f"'{comp.name}' cannot be built {how} ({exc}){fix}") from exc
+        if comp.registry.name == 'transform' and not comp.name.startswith('Load'):
             _check_transform_alignment(comp.name, obj)
+        elif comp.registry.name == 'parameter scheduler':
+            obj.step()
+            lr = obj.optimizer.param_groups[0]['lr']
+            assert np.isfinite(lr) and lr >= 0, f"'{comp.name}' set the learning rate to {lr}"
+        elif comp.registry.name == 'optim_wrapper':
+            with obj.optim_context(torch.nn.Linear(1, 1)):
+                loss = (param.float() ** 2).sum()
+            obj.update_params(loss)
+            assert not torch.equal(param.detach(), torch.ones(3)), (
+                f"'{comp.name}': a step on a non-zero gradient left the parameter unchanged")
+
+
+def _optimizer(cfg: dict | None, param: torch.nn.Parameter):
+    """The config's optimizer (default SGD, lr 0.1) over the single parameter ``param``."""
+    from altair.registry import OPTIMIZERS
+    cfg = dict(cfg or dict(type='SGD', lr=0.1))
+    return OPTIMIZERS.build(dict(cfg, params=[param]))
 
 
 def _check_transform_alignment(name: str, transform) -> None:
@@ -173,12 +215,10 @@ def check_config(path: str | Path, *, input_size: tuple[int, int] = (64, 64)):
     Returns:
         The model after the step (its parameters keep their gradients).
     """
-    from altair.api.config import check_model_types, load_config
+    from altair.config import check_model_types, load_model_config
     from altair.registry import DATASETS, TRANSFORMS
     from mmengine.registry import DefaultScope
-    from altair.datasets.class_weights import drop_class_weight_methods
-    cfg = load_config(path)
-    drop_class_weight_methods(cfg)  # class_weight='auto' counts training masks: unweighted here
+    cfg = load_model_config(path)  # class_weight='auto' counts training masks: unweighted here
     assert cfg.get('default_scope') == 'altair', (
         f"{path}: default_scope is {cfg.get('default_scope')!r}; set default_scope = 'altair' "
         '(inherit configs/_base_/default_runtime.py)')

@@ -105,7 +105,7 @@ def parts(data_root: Path, tmp: Path, reps: int, only: set) -> None:
     from mmengine.registry import DefaultScope
 
     import altair.models.segmentor as seg
-    from altair.api.config import load_config
+    from altair.config import load_config
     from altair.api.predict import predict
     from altair.registry import MODELS
     torch.manual_seed(0)
@@ -188,7 +188,7 @@ def processes(data_root: Path, tmp: Path, n: int, reps: int, flag: str = '--proc
     """``altair predict`` of the tall scene in one process against ``n`` (fresh processes)."""
     import torch
 
-    from altair.api.config import load_config
+    from altair.config import load_config
     from altair.registry import MODELS
     from mmengine.registry import DefaultScope
     torch.manual_seed(0)

@@ -48,7 +48,7 @@ def _model(checkpoint: str | None):
     import torch
     from mmengine.registry import DefaultScope
 
-    from altair.api.config import load_config
+    from altair.config import load_config
     from altair.api.predict import load_model
     from altair.registry import MODELS
     if checkpoint:

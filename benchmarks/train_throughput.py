@@ -56,7 +56,7 @@ def worker(side: str, data_root: str, iters: int, batch: int, warmup: int,
     import torch
     from mmengine.logging import MessageHub
 
-    from altair.api.config import load_config
+    from altair.config import load_config
     from altair.engine.amp import apply_amp
     cfg = load_config(ROOT / 'configs/pspnet.py', cfg_options=_options(data_root, iters, batch))
     # Both sides in fp32 on the CPU: plain mmseg has no CPU autocast wrapper to compare with.

@@ -115,6 +115,44 @@ def fresh_plugins(monkeypatch):
                 del reg._module_dict[name]
 
 
+class TinyTraining:
+    """``cfg_options`` for the tests' short training runs, in one place: a few iterations of a
+    config, in-process data loading (no worker processes), the tests' data root."""
+
+    @staticmethod
+    def loaders(data_root: str | os.PathLike | None = None,
+                splits: tuple[str, ...] = ('train', 'val', 'test')) -> dict:
+        """Each split's loader without worker processes (and on ``data_root`` if given)."""
+        opts = {}
+        for split in splits:
+            opts.update({f'{split}_dataloader.num_workers': 0,
+                         f'{split}_dataloader.persistent_workers': False})
+            if data_root is not None:
+                opts[f'{split}_dataloader.dataset.data_root'] = str(data_root)
+        return opts
+
+    @classmethod
+    def options(cls, data_root: str | os.PathLike | None = None, *, iters: int = 2,
+                batch: int = 2, splits: tuple[str, ...] = ('train', 'val', 'test')) -> dict:
+        """``iters`` iterations of ``batch`` samples, validated and checkpointed at the end,
+        a log line per iteration."""
+        return dict(cls.loaders(data_root, splits), **{
+            'train_cfg.max_iters': iters, 'train_cfg.val_interval': iters,
+            'default_hooks.checkpoint.interval': iters, 'default_hooks.logger.interval': 1,
+            'train_dataloader.batch_size': batch})
+
+    @staticmethod
+    def cli(opts: dict) -> list[str]:
+        """The same options as command-line arguments (``--cfg-options k=v ...``)."""
+        return ['--cfg-options', *(f'{k}={v}' for k, v in opts.items())]
+
+
+@pytest.fixture(scope='session')
+def tiny() -> TinyTraining:
+    """Options of a tiny training run (see :class:`TinyTraining`)."""
+    return TinyTraining()
+
+
 @pytest.fixture
 def in_repo_root(monkeypatch):
     monkeypatch.chdir(ROOT)

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def pspnet_checkpoint(tmp_path, in_repo_root) -> Path:
     from mmengine.registry import DefaultScope
 
-    from altair.api.config import load_config
+    from altair.config import load_config
     from altair.registry import MODELS
     torch.manual_seed(0)
     with DefaultScope.overwrite_default_scope('altair'):
@@ -109,7 +109,7 @@ def test_an_interrupted_export_leaves_nothing(tmp_path, pspnet_checkpoint, monke
 def test_a_failed_run_record_write_keeps_the_old_one_and_leaves_nothing(tmp_path, monkeypatch):
     import json
 
-    from altair.api.runs import write_json
+    from altair.fileio import write_json
     path = tmp_path / 'run.json'
     write_json(path, {'status': 'running'})
     real = Path.write_text

@@ -70,7 +70,7 @@ def test_runs_table(tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_round_trip_and_errors(bluemarble, tmp_path, cli):
+def test_cli_round_trip_and_errors(bluemarble, tiny, tmp_path, cli):
     """`altair train` as a process of its own, the other commands in this one (``cli``)."""
     def altair(*args, ok=True):
         proc = cli(*args)
@@ -78,11 +78,7 @@ def test_cli_round_trip_and_errors(bluemarble, tmp_path, cli):
             assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
         return proc
     root = ['--runs-root', str(tmp_path / 'runs')]
-    opts = ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
-            'default_hooks.checkpoint.interval=2', 'train_dataloader.batch_size=2',
-            *(f'{s}_dataloader.{k}' for s in ('train', 'val', 'test')
-              for k in ('num_workers=0', 'persistent_workers=False',
-                        f'dataset.data_root={bluemarble}'))]
+    opts = tiny.cli(tiny.options(bluemarble))[1:]
     proc = subprocess.run([sys.executable, '-m', 'altair', 'train', '--config',
                            'configs/pspnet.py', '--seed', '0', *root, '--cfg-options', *opts],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from mmengine.registry import DefaultScope
 
-from altair.api.config import load_config
-from altair.datasets.class_weights import drop_class_weight_methods
+from altair.config import load_config
+from altair.config import drop_class_weight_methods
 from altair.registry import MODELS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,14 +21,8 @@ def bluemarble(small_bluemarble):
     return small_bluemarble
 
 
-def _tiny(data_root: Path, iters: int = 4) -> list[str]:
-    return ['--cfg-options', f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
-            f'default_hooks.checkpoint.interval={iters}', 'default_hooks.logger.interval=1',
-            'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
-            'train_dataloader.persistent_workers=False',
-            'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
-            'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
-            *(f'{s}_dataloader.dataset.data_root={data_root}' for s in ('train', 'val', 'test'))]
+def _tiny(tiny, data_root: Path, iters: int = 4) -> list[str]:
+    return tiny.cli(tiny.options(data_root, iters=iters))
 
 
 def _run(args, env=None, timeout=600):
@@ -38,51 +32,53 @@ def _run(args, env=None, timeout=600):
     return proc
 
 
-def test_train_then_test_plain_and_tta(bluemarble, tmp_path):
+def test_train_then_test_plain_and_tta(bluemarble, tiny, tmp_path):
     work = tmp_path / 'run'
     out = _run([PY, 'tools/train.py', 'configs/pspnet.py', '--work-dir', str(work),
-                *_tiny(bluemarble)])
+                *_tiny(tiny, bluemarble)])
     assert 'SyncBN -> BN' in out.stdout + out.stderr  # the config asks for SyncBN; CPU has none
     ckpt = work / 'iter_4.pth'
     assert ckpt.is_file() and (work / 'last_checkpoint').read_text().strip().endswith('iter_4.pth')
     out = _run([PY, 'tools/test.py', 'configs/pspnet.py', str(ckpt), '--work-dir', str(work),
-                *_tiny(bluemarble)])
+                *_tiny(tiny, bluemarble)])
     assert 'mIoU' in out.stdout and 'IoU.water' in out.stdout
     out = _run([PY, 'tools/test.py', 'configs/pspnet.py', str(ckpt), '--tta', '--work-dir',
-                str(work), '--show-dir', 'vis', '--out', str(work / 'preds'), *_tiny(bluemarble)])
+                str(work), '--show-dir', 'vis', '--out', str(work / 'preds'),
+                *_tiny(tiny, bluemarble)])
     assert 'mIoU' in out.stdout
     n_val = len(list((bluemarble / 'img_dir' / 'val').glob('*.png')))
     assert len(list((work / 'vis' / 'vis_data' / 'vis_image').glob('*.png'))) == n_val
     assert len(list((work / 'preds').glob('*.png'))) == n_val
     # resume continues from iteration 4 to 6 (safe weights-only loading of mmengine state)
     out = _run([PY, 'tools/train.py', 'configs/pspnet.py', '--work-dir', str(work), '--resume',
-                *_tiny(bluemarble, iters=6)])
+                *_tiny(tiny, bluemarble, iters=6)])
     assert (work / 'iter_6.pth').is_file()
     assert 'resumed' in (out.stdout + out.stderr).lower()
 
 
-def test_plugin_config_trains_from_the_repo_root_without_pythonpath(bluemarble, tmp_path):
+def test_plugin_config_trains_from_the_repo_root_without_pythonpath(bluemarble, tiny,
+                                                                   tmp_path):
     cfg = 'projects/unetplusplus/configs/unetpp_r18-ds_1xb8-600it_bluemarble-256x256.py'
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
     proc = subprocess.run([PY, 'tools/train.py', cfg, '--work-dir', str(tmp_path),
-                           *_tiny(bluemarble, iters=2)], cwd=ROOT, capture_output=True,
+                           *_tiny(tiny, bluemarble, iters=2)], cwd=ROOT, capture_output=True,
                           text=True, timeout=600, env={**env, 'OMP_NUM_THREADS': '2'})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert 'decode.x03.loss_ce' in proc.stdout + proc.stderr  # UNet++'s deep supervision
     assert (tmp_path / 'iter_2.pth').is_file()
 
 
-def test_bf16_training_on_cpu(bluemarble, tmp_path):
+def test_bf16_training_on_cpu(bluemarble, tiny, tmp_path):
     out = _run([PY, 'tools/train.py', 'configs/segformer.py', '--amp', 'bf16', '--work-dir',
-                str(tmp_path), *_tiny(bluemarble, iters=2)])
+                str(tmp_path), *_tiny(tiny, bluemarble, iters=2)])
     assert 'AutocastOptimWrapper' in (out.stdout + out.stderr)
     assert (tmp_path / 'iter_2.pth').is_file()
 
 
-def test_dist_train_two_cpu_processes(bluemarble, tmp_path):
+def test_dist_train_two_cpu_processes(bluemarble, tiny, tmp_path):
     home = tmp_path / 'home'
     out = _run(['bash', 'tools/dist_train.sh', 'configs/pspnet.py', '2', '--work-dir',
-                str(tmp_path), *_tiny(bluemarble, iters=3)],
+                str(tmp_path), *_tiny(tiny, bluemarble, iters=3)],
                env={'PORT': '29517', 'ALTAIR_HOME': str(home)})
     log = out.stdout + out.stderr
     assert 'CPU DDP over gloo: rank 0 of 2' in log
@@ -96,7 +92,7 @@ def test_dist_train_two_cpu_processes(bluemarble, tmp_path):
     assert run.last_checkpoint == ckpt and len(run.metrics) == 1
     assert run.config.launcher == 'none' and run.config.train_cfg.max_iters == 3
     out = _run(['bash', 'tools/dist_test.sh', 'configs/pspnet.py', str(ckpt), '2', '--work-dir',
-                str(tmp_path), *_tiny(bluemarble)], env={'PORT': '29518'})
+                str(tmp_path), *_tiny(tiny, bluemarble)], env={'PORT': '29518'})
     assert 'mIoU' in out.stdout + out.stderr
 
 

@@ -60,7 +60,7 @@ def test_a_registry_lookup_loads_installed_plugins_without_custom_imports(tmp_pa
     fake_dist(tmp_path, dist='acme-heads', entry='acme', module='acme_heads',
               source=HEAD.format(name='AcmeHead'))
     code = ("from mmengine.registry import DefaultScope\n"
-            "from altair.api.config import load_config\n"
+            "from altair.config import load_config\n"
             "from altair.registry import MODELS\n"
             "cfg = load_config('configs/pspnet.py')\n"
             "cfg.model.decode_head.type = 'AcmeHead'\n"
@@ -194,7 +194,7 @@ def test_pip_install_and_uninstall_of_the_example_plugin(tmp_path):
     cfg = ROOT / 'projects/unetplusplus/configs/unetpp_r18-ds_1xb8-600it_bluemarble-256x256.py'
     both = ("import sys; sys.path.insert(0, %r)\n" % str(ROOT)
             + "from mmengine.registry import DefaultScope\n"
-            "from altair.api.config import load_config\n"
+            "from altair.config import load_config\n"
             "from altair.registry import MODELS\n"
             f"cfg = load_config({str(cfg)!r})\n"
             "with DefaultScope.overwrite_default_scope('altair'):\n"

@@ -17,15 +17,14 @@ def readme_api_block() -> str:
     return re.search(r'```python\n(.*?)```', section, re.S).group(1)
 
 
-def test_readme_python_api_block_runs(small_bluemarble, tmp_path, monkeypatch):
+def test_readme_python_api_block_runs(small_bluemarble, tiny, tmp_path, monkeypatch):
     """The block as written, on the real data with fewer val tiles and a cut of the globe."""
     import altair.api.train
-    from tests.api.test_train import tiny
 
     train = altair.api.train.train
 
     def short_train(config, **kwargs):
-        return train(config, **{**kwargs, 'cfg_options': tiny(small_bluemarble)})
+        return train(config, **{**kwargs, 'cfg_options': tiny.options(small_bluemarble)})
     monkeypatch.setattr(altair.api.train, 'train', short_train)
     (tmp_path / 'data').mkdir()
     (tmp_path / 'data' / 'bluemarble').symlink_to(small_bluemarble)

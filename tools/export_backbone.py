@@ -27,14 +27,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     def fn() -> int:
-        from altair.api.runs import is_run_reference, load_run
-        from altair.api.test import CheckpointNotFoundError
+        from altair.api.runs import resolve_checkpoint
         from altair.models.selfsup.export import export_backbone
-        source = args.source
-        if is_run_reference(source):
-            source = load_run(source, args.runs_root).checkpoint()
-        elif not Path(source).is_file():
-            raise CheckpointNotFoundError(f"checkpoint '{source}' does not exist")
+        source = resolve_checkpoint(args.source, args.runs_root)
         print(export_backbone(source, args.out, convert=args.convert, prefix=args.prefix))
         return 0
     return run_tool(fn)

@@ -12,6 +12,8 @@ import json
 import time
 from pathlib import Path
 
+from altair.fileio import write_json
+
 
 def _step(i: int, n: int, text: str) -> None:
     print(f'\n\033[1m[altair demo {i}/{n}]\033[0m {text}', flush=True)
@@ -76,7 +78,7 @@ def run_demo(*, config: str = 'configs/segformer.py', work_dir: str = 'work_dirs
                    mIoU=float(metrics['mIoU']), aAcc=float(metrics['aAcc']),
                    per_class_iou=per_class, globe_pixel_accuracy=round(globe_acc, 2),
                    label_geotiff=str(label_tif), overlay_png=str(overlay))
-    (out / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
+    write_json(out / 'summary.json', summary)
     print('\n' + '=' * 60)
     print(f"val mIoU {summary['mIoU']:.2f}  aAcc {summary['aAcc']:.2f}  "
           f'(trained {train_s / 60:.1f} min)')

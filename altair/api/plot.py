@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 
 from altair.errors import AltairError
-from altair.inference.raster import partial_path
+from altair.fileio import atomic_write
 
 _VAL_METRICS = ('mIoU', 'mAcc', 'aAcc')
 # keys every line may carry that are bookkeeping, not a metric
@@ -141,11 +141,6 @@ def plot_run(work_dir: str | os.PathLike, out: str | os.PathLike, *,
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = partial_path(out)
-    try:
+    with atomic_write(out) as tmp:
         fig.savefig(tmp, format='png', dpi=100)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from altair.api.config import load_config, split_dataset
-from altair.api.paths import ensure_writable_dir
+from altair.config import load_model_config, raster_options, training_crop
+from altair.fileio import ensure_writable_dir
 from altair.errors import AltairError
 
 logger = logging.getLogger('altair')
@@ -66,12 +66,10 @@ def load_model(config, checkpoint: str | os.PathLike, *, device: str | None = No
 
     import altair.engine  # noqa: F401  (safe checkpoint globals)
     import altair.models  # noqa: F401
-    from altair.api.test import CheckpointNotFoundError  # (imported here: it pulls in training)
-    from altair.datasets.class_weights import drop_class_weight_methods
+    from altair.api.runs import CheckpointNotFoundError
     if not os.path.isfile(checkpoint):
         raise CheckpointNotFoundError(f"checkpoint '{checkpoint}' does not exist")
-    cfg = load_config(config)
-    drop_class_weight_methods(cfg)  # the loss is not used: no training masks to count
+    cfg = load_model_config(config)
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     model = init_model(cfg, str(checkpoint), device=device)
     model.altair_train_crop = training_crop(cfg)
@@ -81,25 +79,6 @@ def load_model(config, checkpoint: str | os.PathLike, *, device: str | None = No
         config=file_identity(config) if isinstance(config, (str, os.PathLike)) else 'config',
         checkpoint=file_identity(checkpoint))
     return model
-
-
-def raster_options(cfg) -> dict:
-    """``bands`` and ``nodata`` the config reads its images with (a ``RasterSceneDataset``'s
-    or a ``LoadRaster``'s; test, then val, then train), so predictions see the same bands;
-    ``file_order`` when it trains on bands in file order (``LoadRaster``) rather than
-    OpenCV's BGR."""
-    out: dict = {}
-    for split in ('test', 'val', 'train'):
-        dataset = split_dataset(cfg, split)
-        loads = [t for t in dataset.get('pipeline', [])
-                 if isinstance(t, dict) and t.get('type') in ('LoadRaster', 'LoadVolumeSlice')]
-        if loads:
-            out.setdefault('file_order', True)  # bands as stored, not OpenCV's BGR
-        for source in [*loads, dataset]:
-            for key in ('bands', 'nodata'):
-                if source.get(key) is not None:
-                    out.setdefault(key, source[key])
-    return out
 
 
 def nodata_fill(model, bands: int) -> list[float]:
@@ -118,22 +97,6 @@ def _flips(model, bands: int) -> bool:
     pre = model.data_preprocessor
     file_order = (getattr(model, 'altair_raster', None) or {}).get('file_order', False)
     return bands == 3 and not file_order and not getattr(pre, 'channel_conversion', False)
-
-
-def training_crop(cfg) -> tuple[int, int] | None:
-    """The crop (h, w) the config trains on: ``crop_size``, else the train pipeline's
-    ``RandomCrop``, else the data preprocessor's ``size``."""
-    crop = cfg.get('crop_size')
-    if crop is None:
-        pipeline = split_dataset(cfg, 'train').get('pipeline', [])
-        crop = next((t.get('crop_size') for t in pipeline
-                     if isinstance(t, dict) and t.get('type') == 'RandomCrop'), None)
-    if crop is None:
-        crop = cfg.get('model', {}).get('data_preprocessor', {}).get('size')
-    if crop is None:
-        return None
-    crop = (crop, crop) if isinstance(crop, int) else tuple(crop)
-    return int(crop[0]), int(crop[1])
 
 
 def input_transform(model, bands: int) -> Callable[[Tensor], Tensor]:
@@ -460,15 +423,14 @@ def write_scalar_png(raster: Path, path: Path, *, height: int, width: int,
 
 def _resolve_model(model, device: str, root):
     """(loaded segmentor, default output folder) for a run id / Run / (config, ckpt) / module."""
-    from altair.api.runs import is_run_reference, load_run
+    from altair.api.runs import is_run_reference, resolve_model_source
     if isinstance(model, torch.nn.Module):
         return model, Path('predictions')
-    if isinstance(model, (tuple, list)) and len(model) == 2:
-        return load_model(model[0], model[1], device=device), Path('predictions')
-    if is_run_reference(model):
-        run = load_run(model, root)
-        return load_model(run.config_path, run.checkpoint(), device=device), \
-            run.dir / 'predictions'
+    if (isinstance(model, (tuple, list)) and len(model) == 2) or is_run_reference(model):
+        config, checkpoint, run = resolve_model_source(
+            *(model if isinstance(model, (tuple, list)) else (model,)), root=root)
+        return load_model(config, checkpoint, device=device), \
+            run.dir / 'predictions' if run is not None else Path('predictions')
     raise PredictOptionError(f'model must be a run id, a Run, (config, checkpoint) or a '
                              f'segmentor, got {model!r}')
 
@@ -653,8 +615,13 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
     if sliding_window not in (True, False, 'auto'):
         raise PredictOptionError(f"sliding_window must be True, False or 'auto', got "
                                  f'{sliding_window!r}')
-    if window_size is not None:
-        resolve_window(window_size, overlap=None if stride else overlap, stride=stride)
+    # checked here even where an image turns out to be predicted whole (smaller than the
+    # window) and the window options go unused: a bad value is refused on every image
+    resolve_window(window_size if window_size is not None else (1 << 30, 1 << 30),
+                   overlap=None if stride else overlap, stride=stride)
+    if batch_size is not None and (isinstance(batch_size, bool) or
+                                   not isinstance(batch_size, int) or batch_size < 1):
+        raise PredictOptionError(f'batch_size must be an int >= 1, got {batch_size!r}')
     inputs = _image_inputs(images)  # bad paths fail before the model loads
     from altair.api import predict_dist
     workers = predict_dist.check_processes(processes, gpus)

@@ -24,6 +24,7 @@ import torch
 
 from altair.api.predict import Prediction, PredictOptionError, output_format, window_model
 from altair.engine.device import detect_launcher, init_distributed, slurm_ranks
+from altair.fileio import write_json
 
 logger = logging.getLogger('altair')
 WORKER = 'altair.api.predict_worker'
@@ -251,7 +252,7 @@ def spawn(n: int, spec: dict, tmp_dir: Path, run) -> list[Prediction]:
 
     from altair.api.launch import WorkerFailedError, threads_per_worker, worker_failed
     spec_path = tmp_dir / 'predict.json'
-    spec_path.write_text(json.dumps(spec))
+    write_json(spec_path, spec)
     ready = tmp_dir / 'ready'
     ready.mkdir()
     with socket.socket() as s:  # a free port for the rendezvous

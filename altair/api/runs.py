@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from altair.errors import AltairError
+from altair.fileio import write_json
 
 STATUSES = ('running', 'finished', 'failed', 'interrupted')
 RUN_FILE = 'run.json'
@@ -51,13 +52,6 @@ def runs_root(root: str | os.PathLike | None = None) -> Path:
         return Path(root)
     home = os.environ.get('ALTAIR_HOME')
     return Path(home) / 'runs' if home else Path('runs')
-
-
-def write_json(path: Path, data) -> None:
-    """Write ``data`` as JSON atomically (readers never see half; a failed write leaves
-    nothing)."""
-    from altair.fileio import write_text
-    write_text(path, json.dumps(data, indent=2, default=str) + '\n')
 
 
 def run_name(config) -> str:
@@ -248,3 +242,40 @@ def is_run_reference(value) -> bool:
         return True
     return isinstance(value, str) and not Path(value).exists() and \
         Path(value).suffix.lower() not in ('.py', '.yaml', '.yml', '.json', '.pth')
+
+
+class CheckpointNotFoundError(AltairError, FileNotFoundError):
+    """A checkpoint path that does not exist, or a config given without one."""
+
+
+def resolve_model_source(source, checkpoint: str | os.PathLike | None = None,
+                         root: str | os.PathLike | None = None):
+    """``(config, checkpoint, run)`` of what the commands accept as a model: a run reference
+    (id, unique id prefix, ``last`` or a ``Run``; its best, else last, checkpoint unless
+    ``checkpoint`` is given; ``run`` is the ``Run``) or a config with its ``checkpoint``
+    (``run`` is None).
+
+    Raises:
+        RunNotFoundError / NoCheckpointError: see :func:`load_run` and :meth:`Run.checkpoint`;
+        CheckpointNotFoundError: a config without a checkpoint, or a checkpoint file that
+            does not exist.
+    """
+    if is_run_reference(source):
+        run = load_run(source, root)
+        return run.config_path, Path(checkpoint) if checkpoint else run.checkpoint(), run
+    if checkpoint is None:
+        raise CheckpointNotFoundError(f"config '{source}' needs a checkpoint (or give a run id)")
+    return source, Path(checkpoint), None
+
+
+def resolve_checkpoint(source, root: str | os.PathLike | None = None) -> Path:
+    """The checkpoint a run reference names (its best, else last) or the file ``source``.
+
+    Raises:
+        CheckpointNotFoundError: ``source`` is neither a run nor an existing file.
+    """
+    if is_run_reference(source):
+        return load_run(source, root).checkpoint()
+    if not Path(source).is_file():
+        raise CheckpointNotFoundError(f"checkpoint '{source}' does not exist")
+    return Path(source)

@@ -5,14 +5,10 @@ import os
 
 from mmengine.config import Config
 
-from altair.api.config import load_config
+from altair.api.runs import CheckpointNotFoundError, resolve_model_source
 from altair.api.train import build_runner, prepare_config
-from altair.datasets.class_weights import drop_class_weight_methods
+from altair.config import load_model_config
 from altair.errors import AltairError
-
-
-class CheckpointNotFoundError(AltairError, FileNotFoundError):
-    """A checkpoint path that does not exist."""
 
 
 class TTAConfigMissingError(AltairError, KeyError):
@@ -59,8 +55,7 @@ def test_checkpoint(config, checkpoint: str | os.PathLike, *, tta: bool = False,
     """Evaluate ``checkpoint`` on the config's test set and return the metrics dict."""
     if not os.path.isfile(checkpoint):
         raise CheckpointNotFoundError(f"checkpoint '{checkpoint}' does not exist")
-    cfg = load_config(config, cfg_options=cfg_options)
-    drop_class_weight_methods(cfg)  # the loss is not used: no training masks to count
+    cfg = load_model_config(config, cfg_options=cfg_options)
     cfg = prepare_config(cfg, work_dir=work_dir, launcher=launcher,
                          config_path=None if isinstance(config, (dict, Config)) else str(config))
     cfg.load_from = str(checkpoint)
@@ -97,16 +92,9 @@ def test(run_or_config, checkpoint: str | os.PathLike | None = None, *, tta: boo
         RunNotFoundError: no such run; NoCheckpointError: it has saved none yet;
         CheckpointNotFoundError: a config without a ``checkpoint``, or a missing file.
     """
-    from altair.api.runs import is_run_reference, load_run
-    if is_run_reference(run_or_config):
-        run = load_run(run_or_config, root)
-        config = run.config_path
-        checkpoint = checkpoint or run.checkpoint()
+    config, checkpoint, run = resolve_model_source(run_or_config, checkpoint, root)
+    if run is not None:
         work_dir = work_dir or str(run.dir / 'test')
-    else:
-        config = run_or_config
-        if checkpoint is None:
-            raise CheckpointNotFoundError(f"testing config '{config}' needs a checkpoint")
     metrics = test_checkpoint(config, checkpoint, tta=tta, show_dir=show_dir, out=out,
                               work_dir=work_dir, launcher=launcher, cfg_options=cfg_options)
     return {k: float(v) if isinstance(v, (int, float)) else v for k, v in metrics.items()}

@@ -11,13 +11,12 @@ from pathlib import Path
 
 from mmengine.config import Config
 
-from altair.api.config import (check_config_keys, check_model_types, load_config,
-                               split_dataset)
-from altair.api.paths import ensure_writable_dir
 from altair.api.runs import Run, RunNotFoundError, create_run, list_runs, load_run, run_name
+from altair.config import check_config_keys, check_model_types, load_config, split_dataset
 from altair.engine.amp import apply_amp
 from altair.engine.device import detect_launcher
 from altair.errors import AltairError
+from altair.fileio import ensure_writable_dir
 
 logger = logging.getLogger('altair')
 

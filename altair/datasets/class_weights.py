@@ -12,10 +12,10 @@ A class with no training pixel gets weight 1 (no pixel of it ever reaches the lo
 from __future__ import annotations
 
 import logging
-from typing import Iterator
 
 import numpy as np
 
+from altair.config import is_weight_method, loss_configs
 from altair.errors import AltairError
 
 logger = logging.getLogger('altair')
@@ -49,34 +49,6 @@ def weights_from_counts(counts, method: str = 'median_frequency') -> list[float]
     return [round(float(v), 4) for v in out]
 
 
-def _losses(model_cfg: dict) -> Iterator[tuple[str, dict]]:
-    """(config key, loss dict) of every decode / auxiliary head loss."""
-    for part in ('decode_head', 'auxiliary_head'):
-        heads = model_cfg.get(part)
-        many = isinstance(heads, (list, tuple))
-        for i, head in enumerate(heads if many else [heads]):
-            if not isinstance(head, dict):
-                continue
-            key = f'model.{part}' + (f'[{i}]' if many else '')
-            losses = head.get('loss_decode')
-            several = isinstance(losses, (list, tuple))
-            for j, loss in enumerate(losses if several else [losses]):
-                if isinstance(loss, dict):
-                    yield key + '.loss_decode' + (f'[{j}]' if several else ''), loss
-
-
-def _named(value) -> bool:
-    return isinstance(value, str) and not value.endswith(('.npy', '.json', '.pkl', '.yaml'))
-
-
-def drop_class_weight_methods(cfg) -> None:
-    """``class_weight='auto'`` (or a method name) -> ``None``: for building a model to test or
-    predict with, where the loss is not used and the training data may not be at hand."""
-    for _, loss in _losses(cfg.model):
-        if _named(loss.get('class_weight')):
-            loss['class_weight'] = None
-
-
 def resolve_class_weights(cfg) -> dict[str, list[float]]:
     """Replace every ``class_weight='auto'`` / method name in the model's losses by the
     weights computed from the training split (counted once); return ``{key: weights}``.
@@ -85,7 +57,8 @@ def resolve_class_weights(cfg) -> dict[str, list[float]]:
         ClassWeightError: an unknown method (naming the config key), or a training split
             whose masks cannot be counted.
     """
-    wanted = [(key, loss) for key, loss in _losses(cfg.model) if _named(loss.get('class_weight'))]
+    wanted = [(key, loss) for key, loss in loss_configs(cfg.model)
+              if is_weight_method(loss.get('class_weight'))]
     if not wanted:
         return {}
     for key, loss in wanted:

@@ -12,7 +12,7 @@ from mmengine.dist import barrier, is_main_process, master_only
 from mmengine.hooks import CheckpointHook, Hook
 
 from altair.errors import AltairError
-from altair.inference.raster import partial_path
+from altair.fileio import commit, discard, partial_path, write_json, write_text
 from altair.registry import HOOKS
 
 
@@ -37,7 +37,6 @@ class RunMetricsHook(Hook):
 
     @master_only
     def after_val_epoch(self, runner, metrics: dict | None = None) -> None:
-        from altair.api.runs import write_json
         if not metrics:
             return
         entries = json.loads(self.path.read_text()) if self.path.is_file() else []
@@ -76,7 +75,7 @@ def _save_under_temp(save, out_dir: str, filename: str, *args, **kwargs) -> str:
     try:
         save(out_dir, os.path.basename(tmp), *args, **kwargs)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        discard(tmp)
         raise
     return tmp
 
@@ -85,8 +84,8 @@ def _best_atomically(save, out_dir, filename, *args, **kwargs) -> None:
     """``runner.save_checkpoint`` for ``best_*`` files: a temporary name, then a rename."""
     if not filename.startswith('best_') or not is_main_process():
         return save(out_dir, filename, *args, **kwargs)
-    os.replace(_save_under_temp(save, out_dir, filename, *args, **kwargs),
-               os.path.join(out_dir, filename))
+    commit(_save_under_temp(save, out_dir, filename, *args, **kwargs),
+           os.path.join(out_dir, filename), fsync=True)
 
 
 class CheckpointWriteError(AltairError, OSError):
@@ -175,11 +174,8 @@ class AltairCheckpointHook(CheckpointHook):
         barrier()  # sharded (FSDP 'local') checkpoints: every rank has written its part
         if not is_main_process():
             return
-        os.replace(tmp, self.last_ckpt)
-        record = Path(runner.work_dir) / 'last_checkpoint'
-        tmp = partial_path(record)
-        tmp.write_text(self.last_ckpt)
-        os.replace(tmp, record)
+        commit(tmp, self.last_ckpt, fsync=True)
+        write_text(Path(runner.work_dir) / 'last_checkpoint', self.last_ckpt, fsync=True)
         for old in stale:
             path = Path(self.out_dir) / self.filename_tmpl.format(old)
             if path.is_dir():

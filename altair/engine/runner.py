@@ -8,45 +8,33 @@ Three things differ from ``mmengine.runner.Runner``:
   one log line saying so;
 - a config section whose keys its class does not take (``--cfg-options
   optim_wrapper.type=OptimWrapper`` keeps the ``dtype`` of ``AutocastOptimWrapper``) is one
-  ``ConfigBuildError`` naming the section, not mmengine's traceback.
+  ``ConfigBuildError`` naming the section, not mmengine's traceback: the model, the optimizer
+  wrapper, the schedulers, the hooks, each split's loop, dataloader (dataset, sampler,
+  transforms) and evaluator.
 The training loop itself is mmengine's, so Altair adds no per-iteration overhead
 (``benchmarks/train_throughput.py``).
 """
 from __future__ import annotations
 
 import os
-import re
-from contextlib import contextmanager
+from typing import Callable
 
 import torch
 from mmengine.dist import is_distributed
 from mmengine.model import MMDistributedDataParallel, is_model_wrapper, revert_sync_batchnorm
 from mmengine.runner import Runner
 
+from altair.config import naming_the_section
 from altair.engine.device import accelerator, init_distributed
-from altair.errors import AltairError
 from altair.registry import RUNNERS
 
-# what Python says when a constructor is given keys it does not take, or misses one
-_KEY_MISMATCH = re.compile(r'unexpected keyword argument|missing \d+ required .*argument')
 
-
-class ConfigBuildError(AltairError, TypeError):
-    """A config section whose keys the class it names does not take."""
-
-
-@contextmanager
-def naming_the_section(key: str):
-    """Turn a constructor's key mismatch while building config section ``key`` into a
-    :class:`ConfigBuildError` naming it; other errors pass unchanged."""
-    try:
-        yield
-    except TypeError as exc:
-        if isinstance(exc, ConfigBuildError) or not _KEY_MISMATCH.search(str(exc)):
-            raise
-        raise ConfigBuildError(
-            f'config {key}: {exc}. A --cfg-options value changes one key and keeps the others '
-            f'of {key}: remove or replace the keys its new type does not take') from None
+def _loop_or_loader(split: str) -> Callable[[TypeError], str]:
+    """Which section a key mismatch while building ``split``'s loop came from: the loop's
+    own (``<split>_cfg``) when Python names a ``...Loop`` constructor, else the dataloader
+    the loop builds (its dataset, sampler or transforms)."""
+    return lambda exc: (f'{split}_cfg' if 'Loop.__init__' in str(exc)
+                        else f'{split}_dataloader')
 
 
 def _has_sync_bn(model: torch.nn.Module) -> bool:
@@ -78,6 +66,27 @@ class AltairRunner(Runner):
     def build_param_scheduler(self, scheduler):
         with naming_the_section('param_scheduler'):
             return super().build_param_scheduler(scheduler)
+
+    def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
+        with naming_the_section('default_hooks / custom_hooks'):
+            return super().register_hooks(default_hooks, custom_hooks)
+
+    def build_evaluator(self, evaluator):
+        split = 'val' if evaluator is self._val_evaluator else 'test'
+        with naming_the_section(f'{split}_evaluator'):
+            return super().build_evaluator(evaluator)
+
+    def build_train_loop(self, loop):
+        with naming_the_section(_loop_or_loader('train')):
+            return super().build_train_loop(loop)
+
+    def build_val_loop(self, loop):
+        with naming_the_section(_loop_or_loader('val')):
+            return super().build_val_loop(loop)
+
+    def build_test_loop(self, loop):
+        with naming_the_section(_loop_or_loader('test')):
+            return super().build_test_loop(loop)
 
     def setup_env(self, env_cfg: dict) -> None:
         if self.distributed and not is_distributed() and accelerator() != 'cuda':

@@ -24,7 +24,7 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
-from altair.fileio import cache_dir
+from altair.fileio import atomic_write, cache_dir
 
 CANDIDATES = (1, 2, 4, 8)
 TOLERANCE = 0.05
@@ -107,9 +107,8 @@ def _store(path: Path, key: str, value: int) -> None:
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
         data = dict(_load(path), **{key: value})
-        tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-        os.replace(tmp, path)
+        with atomic_write(path, tag=f'partial-{os.getpid()}') as tmp:  # processes may race
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
 def tuned_batch(predictor: Callable[[Tensor], Tensor], model: torch.nn.Module, *,

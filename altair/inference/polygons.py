@@ -26,7 +26,7 @@ import numpy as np
 from torch import Tensor
 
 from altair.errors import AltairError
-from altair.fileio import partial_path
+from altair.fileio import commit, discard, partial_path
 from altair.inference.journal import ResumeError
 
 DRIVERS = {'.gpkg': 'GPKG', '.geojson': 'GeoJSON', '.json': 'GeoJSON'}
@@ -122,7 +122,7 @@ class PolygonWriter:
         self.features = 0
         self._tmp = partial_path(self.path)
         if resume_state is None:
-            self._tmp.unlink(missing_ok=True)
+            discard(self._tmp)
         self._open: dict[int, Region] = {}  # open regions by key
         self._seam: np.ndarray | None = None  # (W,) open-region key of the last row, 0 = none
         self._next_key = 1
@@ -262,7 +262,7 @@ class PolygonWriter:
                 db.execute('UPDATE sqlite_sequence SET seq = ? WHERE name = ?',
                            (self.features, self.path.stem))
         else:  # nothing was kept: features after the checkpoint go
-            self._tmp.unlink(missing_ok=True)
+            discard(self._tmp)
 
     def _close(self, region: Region) -> None:
         import shapely
@@ -324,7 +324,7 @@ class PolygonWriter:
             elif self.features == 0:  # an empty layer still gets its table
                 self._buffer = []
                 _empty_layer(self._tmp, self.driver, self.crs, self.path.stem)
-            os.replace(self._tmp, self.path)
+            commit(self._tmp, self.path)
         except BaseException:
             self.abort()
             raise
@@ -336,7 +336,7 @@ class PolygonWriter:
         if self._geojson is not None and not self._geojson.closed:
             self._geojson.close()
         if not keep:
-            self._tmp.unlink(missing_ok=True)
+            discard(self._tmp)
 
     def __enter__(self) -> 'PolygonWriter':
         return self

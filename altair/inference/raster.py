@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from altair.fileio import partial_path  # noqa: F401  (re-exported: older callers import it here)
+from altair.fileio import atomic_write, discard, partial_path
 
 
 def geotiff_profile(width: int, height: int, *, transform, crs) -> dict:
@@ -56,22 +56,16 @@ def write_geotiff(path: str | os.PathLike, array: np.ndarray, *, transform, crs:
     """
     import rasterio
 
-    path = Path(path)
-    tmp = partial_path(path)
     bands = array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0)
     profile = dict(geotiff_profile(array.shape[1], array.shape[0], transform=transform, crs=crs),
                    count=bands.shape[0], dtype=array.dtype.name)
     if nodata is not None:
         profile['nodata'] = nodata
-    try:
-        with rasterio.open(tmp, 'w', **profile) as dst:
-            dst.write(bands)
-            if colormap is not None:
-                dst.write_colormap(1, colormap)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    with atomic_write(path) as tmp, rasterio.open(tmp, 'w', **profile) as dst:
+        dst.write(bands)
+        if colormap is not None:
+            dst.write_colormap(1, colormap)
+    return Path(path)
 
 
 def write_cog(src: str | os.PathLike, dst: str | os.PathLike, *,
@@ -85,15 +79,10 @@ def write_cog(src: str | os.PathLike, dst: str | os.PathLike, *,
     """
     import rasterio.shutil
 
-    dst = Path(dst)
-    tmp = dst.with_name(f'.{dst.stem}.partial-cog{dst.suffix}')
-    try:
+    with atomic_write(dst, tag='partial-cog') as tmp:
         rasterio.shutil.copy(str(src), str(tmp), driver='COG', COMPRESS='DEFLATE',
                              BLOCKSIZE=256, OVERVIEW_RESAMPLING=resampling, BIGTIFF='IF_SAFER')
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dst
+    return Path(dst)
 
 
 def copy_geotiff(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
@@ -102,15 +91,10 @@ def copy_geotiff(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     metadata, not on how ``src`` was written."""
     import rasterio.shutil
 
-    dst = Path(dst)
-    tmp = dst.with_name(f'.{dst.stem}.partial-copy{dst.suffix}')
-    try:
+    with atomic_write(dst, tag='partial-copy') as tmp:
         rasterio.shutil.copy(str(src), str(tmp), driver='GTiff', COMPRESS='DEFLATE',
                              TILED='YES', BLOCKXSIZE=256, BLOCKYSIZE=256, BIGTIFF='IF_SAFER')
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dst
+    return Path(dst)
 
 
 def stack_rows(parts: Sequence[str | os.PathLike], dst: str | os.PathLike, *,
@@ -126,7 +110,7 @@ def stack_rows(parts: Sequence[str | os.PathLike], dst: str | os.PathLike, *,
     from rasterio.windows import Window
 
     dst = Path(dst)
-    tmp = dst.with_name(f'.{dst.stem}.partial-stack{dst.suffix}')
+    tmp = partial_path(dst, 'partial-stack')  # scratch: copied into dst's own temporary
     heights = []
     for part in parts:
         with rasterio.open(part) as ds:
@@ -159,7 +143,7 @@ def stack_rows(parts: Sequence[str | os.PathLike], dst: str | os.PathLike, *,
         else:
             copy_geotiff(tmp, dst)
     finally:
-        tmp.unlink(missing_ok=True)
+        discard(tmp)
     return dst
 
 
@@ -167,16 +151,11 @@ def write_png(path: str | os.PathLike, rgb: np.ndarray) -> Path:
     """Write an (H, W, 3) RGB or (H, W) uint8 image as PNG, atomically."""
     import cv2
 
-    path = Path(path)
-    tmp = partial_path(path)
     img = rgb[:, :, ::-1] if rgb.ndim == 3 else rgb
-    try:
+    with atomic_write(path) as tmp:
         if not cv2.imwrite(str(tmp), np.ascontiguousarray(img)):
             raise OSError(f'could not write {path}')
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 def read_geotiff(path: str | os.PathLike) -> tuple[np.ndarray, dict]:

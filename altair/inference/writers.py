@@ -28,9 +28,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from altair.fileio import commit, discard, partial_path
 from altair.inference.journal import ResumeError
 from altair.inference.postprocess import labels_from_logits
-from altair.inference.raster import partial_path, stream_profile
+from altair.inference.raster import stream_profile
 
 PROB_DTYPES = ('uint8', 'float32')
 FORMATS = ('cog', 'gtiff')
@@ -241,12 +242,12 @@ class PredictionWriter:
             from altair.inference.raster import copy_geotiff, write_cog
             for kind, tmp in self._tmp.items():
                 if not self._finish:
-                    os.replace(tmp, self._final[kind])
+                    commit(tmp, self._final[kind])
                 elif self.format == 'cog':
                     write_cog(tmp, self._final[kind], resampling=OVERVIEW_RESAMPLING[kind])
                 else:
                     copy_geotiff(tmp, self._final[kind])
-                tmp.unlink(missing_ok=True)
+                discard(tmp)
         except BaseException:
             self.abort()
             raise
@@ -267,7 +268,7 @@ class PredictionWriter:
                 ds.close()
         if not keep:
             for tmp in self._tmp.values():
-                tmp.unlink(missing_ok=True)
+                discard(tmp)
 
     def __enter__(self) -> 'PredictionWriter':
         return self

@@ -17,7 +17,7 @@ def checkpoint(tmp_path_factory):
     """Random weights of configs/pspnet.py saved as an mmengine-style checkpoint."""
     from mmengine.registry import DefaultScope
 
-    from altair.api.config import load_config
+    from altair.config import load_config
     from altair.registry import MODELS
     torch.manual_seed(0)
     with DefaultScope.overwrite_default_scope('altair'):

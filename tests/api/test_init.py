@@ -30,12 +30,8 @@ def _blobs(h: int, w: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return img, mask
 
 
-def _one_step(config: Path, tmp_path: Path):
-    opts = {'train_cfg.max_iters': 1, 'train_cfg.val_interval': 1,
-            'default_hooks.checkpoint.interval': 1, 'train_dataloader.batch_size': 2}
-    for split in ('train', 'val'):
-        opts.update({f'{split}_dataloader.num_workers': 0,
-                     f'{split}_dataloader.persistent_workers': False})
+def _one_step(tiny, config: Path, tmp_path: Path):
+    opts = tiny.options(iters=1, splits=('train', 'val'))
     run = alt.train(config, cfg_options=opts, root=tmp_path / 'runs', seed=0)
     assert run.status == 'finished'
     [val] = run.metrics
@@ -46,14 +42,14 @@ def _one_step(config: Path, tmp_path: Path):
 def _check_config(config: Path) -> dict:
     from mmengine.config import Config
 
-    from altair.api.config import check_config_keys
+    from altair.config import check_config_keys
     cfg = Config.fromfile(str(config))
     check_config_keys(cfg)
     return cfg
 
 
 @pytest.mark.slow
-def test_pairs_16bit_single_band(tmp_path):
+def test_pairs_16bit_single_band(tiny, tmp_path):
     data = tmp_path / 'cells'
     (data / 'images').mkdir(parents=True)
     (data / 'masks').mkdir()
@@ -73,12 +69,12 @@ def test_pairs_16bit_single_band(tmp_path):
     assert cfg.mean[0] == pytest.approx(pixels.mean(), rel=1e-3)
     assert cfg.std[0] == pytest.approx(pixels.std(), rel=1e-3)
     assert 'cell' in res.text.splitlines()[2]  # class shares in the header
-    run = _one_step(res.config, tmp_path)
+    run = _one_step(tiny, res.config, tmp_path)
     assert run.last_checkpoint.is_file()
 
 
 @pytest.mark.slow
-def test_mmseg_layout_keeps_its_split(tmp_path):
+def test_mmseg_layout_keeps_its_split(tiny, tmp_path):
     data = tmp_path / 'mm'
     for split, n in (('train', 3), ('val', 1)):
         (data / 'img_dir' / split).mkdir(parents=True)
@@ -92,7 +88,7 @@ def test_mmseg_layout_keeps_its_split(tmp_path):
     cfg = _check_config(res.config)
     assert cfg.split is None and len(cfg.train_scenes) == 3 and len(cfg.val_scenes) == 1
     assert cfg.model.backbone.in_channels == 3 and cfg.model.backbone.type == 'ResNetV1c'
-    _one_step(res.config, tmp_path)
+    _one_step(tiny, res.config, tmp_path)
 
 
 def _scene(data: Path) -> Path:
@@ -113,18 +109,18 @@ def _scene(data: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_scene_with_labels_in_another_grid(tmp_path):
+def test_scene_with_labels_in_another_grid(tiny, tmp_path):
     res = alt.init(_scene(tmp_path / 'geo'), iters=10)
     cfg = _check_config(res.config)
     assert cfg.model.backbone.in_channels == 4 and len(cfg.classes) == 3
     assert cfg.scene_options.nodata == 0  # inferred from the all-zero border
     assert 'inferred from the all-0 border' in res.text
     assert cfg.split.by == 'block'
-    _one_step(res.config, tmp_path)
+    _one_step(tiny, res.config, tmp_path)
 
 
 @pytest.mark.slow
-def test_scene_with_polygons(tmp_path):
+def test_scene_with_polygons(tiny, tmp_path):
     from rasterio.warp import transform as warp_points
     data = tmp_path / 'poly'
     data.mkdir()
@@ -143,12 +139,12 @@ def test_scene_with_polygons(tmp_path):
     cfg = _check_config(res.config)
     assert cfg.classes == ['class_field', 'class_forest']
     assert cfg.scene_options.class_field == 'kind'
-    _one_step(res.config, tmp_path)
+    _one_step(tiny, res.config, tmp_path)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize('suffix', ['.npy', '.nii.gz'])
-def test_volumes(tmp_path, suffix):
+def test_volumes(tiny, tmp_path, suffix):
     import nibabel as nib
     data = tmp_path / 'vol'
     (data / 'imagesTr').mkdir(parents=True)
@@ -169,7 +165,7 @@ def test_volumes(tmp_path, suffix):
     assert cfg.model.backbone.in_channels == 1 and cfg.crop_size == (32, 32)
     assert cfg.volume_options.axis == 2 and len(cfg.volumes) == 3
     assert 0 < cfg.mean[0] < 1  # intensities normalised to [0, 1]
-    _one_step(res.config, tmp_path)
+    _one_step(tiny, res.config, tmp_path)
 
 
 def test_folder_without_a_layout_lists_the_layouts(tmp_path):

@@ -335,8 +335,8 @@ def test_interrupted_then_resumed_prediction_is_byte_identical(checkpoint, frame
 def test_models_trained_through_loadraster_see_file_band_order(checkpoint, tmp_path):
     """A LoadRaster pipeline hands the model bands as stored (RGB), OpenCV's loader BGR:
     3-band windows are flipped for the latter only, and the config tells which."""
-    from altair.api.config import load_config
-    from altair.api.predict import input_transform, load_model, nodata_fill, raster_options
+    from altair.api.predict import input_transform, load_model, nodata_fill
+    from altair.config import load_config, raster_options
     scene_cfg = load_config(ROOT / 'configs/pspnet/pspnet_r18-d16_1xb8-600it_bluemarble-scene-'
                                    '256x256.py')
     assert raster_options(scene_cfg) == dict(file_order=True)

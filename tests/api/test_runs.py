@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from altair.api.runs import (AmbiguousRunError, NoCheckpointError, Run, RunNotFoundError,
-                             create_run, list_runs, load_run, run_name, runs_root)
+from altair.api.runs import (AmbiguousRunError, CheckpointNotFoundError, NoCheckpointError, Run,
+                             RunNotFoundError, create_run, list_runs, load_run,
+                             resolve_checkpoint, resolve_model_source, run_name, runs_root)
 
 
 def test_ids_are_short_unique_and_sortable(tmp_path):
@@ -78,6 +79,30 @@ def test_status_checkpoints_and_metrics(tmp_path):
     assert run.status == 'failed' and run.info['error'] == 'ValueError: boom'
     with pytest.raises(ValueError, match="unknown run status 'done'"):
         run.set_status('done')
+
+
+def test_what_a_run_id_or_a_config_and_checkpoint_resolve_to(tmp_path):
+    """The one resolution behind alt.test, alt.predict and tools/export_backbone.py."""
+    run = create_run('pspnet', root=tmp_path, source='configs/pspnet.py')
+    (run.dir / 'iter_4.pth').write_bytes(b'x')
+    (run.dir / 'last_checkpoint').write_text(str(run.dir / 'iter_4.pth'))
+    assert resolve_model_source(run.id[:8], root=tmp_path) == (
+        run.config_path, run.dir / 'iter_4.pth', run)
+    other = tmp_path / 'other.pth'
+    other.write_bytes(b'x')
+    assert resolve_model_source(run, other, root=tmp_path)[1] == other  # explicit one wins
+    assert resolve_model_source('configs/pspnet.py', str(other)) == (
+        'configs/pspnet.py', other, None)
+    with pytest.raises(CheckpointNotFoundError, match="config 'configs/pspnet.py' needs a "
+                                                      'checkpoint'):
+        resolve_model_source('configs/pspnet.py')
+    with pytest.raises(RunNotFoundError):
+        resolve_model_source('2099-nope', root=tmp_path)
+    assert resolve_checkpoint(run.id, tmp_path) == run.dir / 'iter_4.pth'
+    assert resolve_checkpoint(str(other)) == other
+    with pytest.raises(CheckpointNotFoundError, match=r"checkpoint '/nope/x\.pth' does not "
+                                                      'exist'):
+        resolve_checkpoint('/nope/x.pth')
 
 
 def test_a_running_run_whose_process_died_reads_interrupted(tmp_path):

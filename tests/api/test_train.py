@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import altair as alt
-from altair.api.config import load_config
+from altair.config import load_config
 
 
 @pytest.fixture
@@ -14,25 +14,14 @@ def bluemarble(small_bluemarble):
     return small_bluemarble
 
 
-def tiny(data_root, iters: int = 2) -> dict:
-    """A few iterations of configs/pspnet.py on the test build of Blue Marble."""
-    opts = {'train_cfg.max_iters': iters, 'train_cfg.val_interval': iters,
-            'default_hooks.checkpoint.interval': iters, 'default_hooks.logger.interval': 1,
-            'train_dataloader.batch_size': 2}
-    for split in ('train', 'val', 'test'):
-        opts.update({f'{split}_dataloader.num_workers': 0,
-                     f'{split}_dataloader.persistent_workers': False,
-                     f'{split}_dataloader.dataset.data_root': str(data_root)})
-    return opts
-
-
 def _weights(run) -> dict:
     return torch.load(run.last_checkpoint, map_location='cpu', weights_only=False)['state_dict']
 
 
 @pytest.mark.slow
-def test_train_test_predict_round_trip(bluemarble, tmp_path):
-    run = alt.train('configs/pspnet.py', cfg_options=tiny(bluemarble), seed=0, root=tmp_path)
+def test_train_test_predict_round_trip(bluemarble, tiny, tmp_path):
+    run = alt.train('configs/pspnet.py', cfg_options=tiny.options(bluemarble), seed=0,
+                    root=tmp_path)
     assert [(r.id, r.status) for r in alt.runs(tmp_path)] == [(run.id, 'finished')]
     loaded = alt.load_run(run.id[:8], tmp_path)  # the date alone is a unique prefix here
     assert loaded.id == run.id and loaded.config.train_cfg.max_iters == 2
@@ -59,10 +48,10 @@ def test_train_test_predict_round_trip(bluemarble, tmp_path):
 
 
 @pytest.mark.slow
-def test_yaml_and_dict_configs_train_like_the_python_config(bluemarble, tmp_path):
+def test_yaml_and_dict_configs_train_like_the_python_config(bluemarble, tiny, tmp_path):
     cfg = load_config('configs/pspnet.py')
     cfg.dump(str(tmp_path / 'pspnet.yaml'))
-    opts = tiny(bluemarble, iters=1)
+    opts = tiny.options(bluemarble, iters=1)
     runs = [alt.train(c, cfg_options=opts, seed=0, root=tmp_path / 'runs')
             for c in ('configs/pspnet.py', tmp_path / 'pspnet.yaml', cfg.to_dict())]
     assert [r.id.split('-')[2] for r in runs] == ['pspnet', 'pspnet', 'run']
@@ -74,8 +63,8 @@ def test_yaml_and_dict_configs_train_like_the_python_config(bluemarble, tmp_path
 
 
 @pytest.mark.slow
-def test_distributed_two_cpu_workers_make_one_run(bluemarble, tmp_path, capfd):
-    run = alt.train('configs/pspnet.py', cfg_options=tiny(bluemarble), distributed=2,
+def test_distributed_two_cpu_workers_make_one_run(bluemarble, tiny, tmp_path, capfd):
+    run = alt.train('configs/pspnet.py', cfg_options=tiny.options(bluemarble), distributed=2,
                     root=tmp_path)
     out = capfd.readouterr()
     assert 'CPU DDP over gloo: rank 0 of 2' in out.out + out.err
@@ -84,8 +73,9 @@ def test_distributed_two_cpu_workers_make_one_run(bluemarble, tmp_path, capfd):
 
 
 @pytest.mark.slow
-def test_a_failing_worker_fails_the_run_with_its_error(bluemarble, tmp_path):
-    opts = dict(tiny(bluemarble), **{'train_dataloader.dataset.data_root': str(tmp_path / 'x')})
+def test_a_failing_worker_fails_the_run_with_its_error(bluemarble, tiny, tmp_path):
+    opts = dict(tiny.options(bluemarble),
+                **{'train_dataloader.dataset.data_root': str(tmp_path / 'x')})
     with pytest.raises(alt.TrainingFailedError, match=r'rank \d of 2 failed \(exit code 1\): '
                                                       r'.*x'):
         alt.train('configs/pspnet.py', cfg_options=opts, distributed=2, root=tmp_path)

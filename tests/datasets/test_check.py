@@ -209,7 +209,7 @@ def test_check_seg_sample_values():
 
 
 def test_prepare_config_inserts_the_check_after_load_annotations(in_repo_root):
-    from altair.api.config import load_config
+    from altair.config import load_config
     from altair.api.train import prepare_config
     cfg = prepare_config(load_config('configs/pspnet.py'), work_dir='w', launcher='none')
     for split in ('train', 'val', 'test'):

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from altair.datasets.class_weights import (ClassWeightError, drop_class_weight_methods,
-                                           resolve_class_weights, weights_from_counts)
+from altair.config import drop_class_weight_methods
+from altair.datasets.class_weights import (ClassWeightError, resolve_class_weights,
+                                           weights_from_counts)
 from altair.errors import AltairError
 
 
@@ -52,7 +53,7 @@ def _median_frequency(counts: np.ndarray) -> np.ndarray:
 
 
 def test_the_shipped_config_trains_with_weights_from_its_masks(tmp_path, in_repo_root):
-    from altair.api.config import load_config
+    from altair.config import load_config
     from altair.api.train import prepare_config
     counts = _mask_set(tmp_path, np.random.default_rng(0))
     cfg = load_config('configs/segformer.py',

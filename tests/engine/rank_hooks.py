@@ -1,7 +1,8 @@
-"""Hooks for the distributed and reliability tests, pulled into a training with
+"""Hooks and a metric for the distributed and reliability tests, pulled into a run with
 ``custom_imports=dict(imports=['tests.engine.rank_hooks'])`` (never imported by Altair)."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -11,16 +12,47 @@ from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from altair.registry import HOOKS
+from altair.evaluation.iou import ClassIoUMetric
+from altair.registry import HOOKS, METRICS
+
+
+@METRICS.register_module()
+class TestExactIoUMetric(ClassIoUMetric):
+    """``ClassIoUMetric`` that also writes, unrounded, what its result is computed from to the
+    JSON file ``dump`` (on the rank that computes the metrics, after the ranks' results are
+    gathered): the sample count, the summed per-class intersections, unions and label areas,
+    and mIoU as a float (mmseg rounds what it returns to 2 decimals)."""
+
+    def __init__(self, dump: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.dump = dump
+
+    def compute_metrics(self, results: list) -> dict[str, float]:
+        intersect, union, _, label = (sum(r[i] for r in results).double() for i in range(4))
+        present = union > 0
+        Path(self.dump).write_text(json.dumps(dict(
+            samples=len(results), intersect=intersect.tolist(), union=union.tolist(),
+            label=label.tolist(),
+            mIoU=float((intersect[present] / union[present]).mean() * 100))))
+        return super().compute_metrics(results)
 
 
 @HOOKS.register_module()
 class TestDumpRankWeightsHook(Hook):
-    """After training, every rank saves its model's state dict to ``<work_dir>/rank<r>.pt``."""
+    """Every rank saves its model's state dict before training to
+    ``<work_dir>/rank<r>_init.pt`` and after it to ``<work_dir>/rank<r>.pt``."""
+
+    def before_train(self, runner) -> None:
+        self._dump(runner, f'rank{get_rank()}_init.pt')
 
     def after_run(self, runner) -> None:
+        self._dump(runner, f'rank{get_rank()}.pt')
+
+    @staticmethod
+    def _dump(runner, name: str) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        torch.save(model.state_dict(), Path(runner.work_dir) / f'rank{get_rank()}.pt')
+        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        torch.save(state, Path(runner.work_dir) / name)
 
 
 @HOOKS.register_module()

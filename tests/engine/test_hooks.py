@@ -57,7 +57,7 @@ def test_a_crash_while_saving_keeps_the_last_complete_checkpoint(tmp_path):
 
 
 def test_prepare_config_makes_checkpoint_hooks_crash_safe():
-    from altair.api.config import load_config
+    from altair.config import load_config
     from altair.api.train import prepare_config
     cfg = prepare_config(load_config('configs/pspnet.py'), work_dir='w', launcher='none')
     assert cfg.default_hooks.checkpoint.type == 'AltairCheckpointHook'
@@ -65,7 +65,7 @@ def test_prepare_config_makes_checkpoint_hooks_crash_safe():
 
 
 def test_config_amp_key_is_the_amp_option():
-    from altair.api.config import load_config
+    from altair.config import load_config
     from altair.api.train import prepare_config
     cfg = load_config('configs/pspnet.py', cfg_options={'amp': 'bf16'})
     cfg.optim_wrapper = dict(type='OptimWrapper', optimizer=cfg.optim_wrapper.optimizer)

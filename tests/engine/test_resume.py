@@ -12,7 +12,6 @@ import torch
 
 import altair as alt
 from altair.engine.hooks import NonFiniteLossError
-from tests.engine.test_distributed import _quiet_loaders
 
 pytestmark = pytest.mark.slow
 HOOKS = dict(imports=['tests.engine.rank_hooks'], allow_failed_imports=False)
@@ -24,10 +23,10 @@ def bluemarble(small_bluemarble):
     return small_bluemarble
 
 
-def _opts(data_root, iters: int) -> dict:
+def _opts(tiny, data_root, iters: int) -> dict:
     """configs/pspnet.py for a few iterations, a checkpoint after each, no validation; random
     crops, flips, photometric distortion, shuffling and dropout all stay on."""
-    return dict(_quiet_loaders(data_root), **{
+    return dict(tiny.loaders(data_root), **{
         'train_cfg.max_iters': iters, 'train_cfg.val_interval': 1000,
         'default_hooks.checkpoint.interval': 1, 'default_hooks.checkpoint.save_best': None,
         'default_hooks.logger.interval': 1, 'val_cfg': None, 'val_dataloader': None,
@@ -42,13 +41,13 @@ def _state(path) -> dict:
 
 
 def test_sigkill_at_a_random_iteration_then_resume_matches_an_uninterrupted_run(
-        bluemarble, tmp_path, in_repo_root):
+        bluemarble, tiny, tmp_path, in_repo_root):
     iters = 6
     kill_at = random.randint(2, iters - 1)
     print(f'killing at iteration {kill_at}')  # shown on failure, to reproduce
-    whole = alt.train('configs/pspnet.py', cfg_options=_opts(bluemarble, iters),
+    whole = alt.train('configs/pspnet.py', cfg_options=_opts(tiny, bluemarble, iters),
                       work_dir=tmp_path / 'whole', root=tmp_path / 'runs')
-    killed = dict(_opts(bluemarble, iters), custom_imports=HOOKS, custom_hooks=[
+    killed = dict(_opts(tiny, bluemarble, iters), custom_imports=HOOKS, custom_hooks=[
         dict(type='TestKillRankHook', rank=0, after_iter=kill_at)])
     (tmp_path / 'opts.json').write_text(json.dumps(killed))
     code = ("import json, altair as alt\n"
@@ -70,9 +69,9 @@ def test_sigkill_at_a_random_iteration_then_resume_matches_an_uninterrupted_run(
     assert start['meta']['iter'] == iters
 
 
-def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(bluemarble, tmp_path,
+def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(bluemarble, tiny, tmp_path,
                                                                      in_repo_root):
-    opts = dict(_opts(bluemarble, 6), custom_imports=HOOKS,
+    opts = dict(_opts(tiny, bluemarble, 6), custom_imports=HOOKS,
                 custom_hooks=[dict(type='TestNaNLossHook', from_iter=3)])
     with pytest.raises(NonFiniteLossError) as info:
         alt.train('configs/pspnet.py', cfg_options=opts, work_dir=tmp_path / 'w',

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from altair.engine.runner import ConfigBuildError, naming_the_section
+from altair.config import ConfigBuildError, naming_the_section
 
 
 def test_key_mismatches_name_the_section_and_other_errors_pass():
@@ -24,17 +24,24 @@ def test_key_mismatches_name_the_section_and_other_errors_pass():
     assert not isinstance(info.value, ConfigBuildError)
 
 
-def test_switching_the_optim_wrapper_type_by_cfg_options_is_one_line(cli, small_bluemarble,
-                                                                     tmp_path):
-    data = [f'{s}_dataloader.dataset.data_root={small_bluemarble}' for s in ('train', 'val')]
+@pytest.mark.parametrize('option, section, culprit', [
+    ('optim_wrapper.type=OptimWrapper', 'optim_wrapper',
+     "OptimWrapper.__init__() got an unexpected keyword argument 'dtype'"),
+    ('train_dataloader.dataset.bogus=1', 'train_dataloader.dataset',
+     "unexpected keyword argument 'bogus'"),
+    ('train_cfg.bogus=1', 'train_cfg', "unexpected keyword argument 'bogus'"),
+    ('val_evaluator.type=DumpResults', 'val_evaluator', 'DumpResults'),
+    ('default_hooks.logger.bogus=1', 'default_hooks / custom_hooks',
+     "unexpected keyword argument 'bogus'"),
+])
+def test_a_section_given_keys_its_type_does_not_take_is_one_line(cli, small_bluemarble, tiny,
+                                                                  tmp_path, option, section,
+                                                                  culprit):
+    opts = tiny.cli(tiny.options(small_bluemarble, iters=1))
     proc = cli('train', 'configs/pspnet.py', '--work-dir', tmp_path / 'w', '--runs-root',
-               tmp_path, '--cfg-options', 'optim_wrapper.type=OptimWrapper',
-               'train_cfg.max_iters=1', 'train_dataloader.num_workers=0',
-               'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
-               'val_dataloader.persistent_workers=False', *data)
+               tmp_path, *opts, option)
     assert proc.returncode == 2, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith('error: config optim_wrapper: ') and \
-        "OptimWrapper.__init__() got an unexpected keyword argument 'dtype'" in last, last
+    assert last.startswith(f'error: config {section}: ') and culprit in last, last
     assert 'Traceback' not in proc.stderr
     assert not list((tmp_path / 'w').glob('*.pth'))

@@ -159,21 +159,17 @@ def test_resume_keeps_the_plateau_counters():
 
 
 @pytest.mark.slow
-def test_plateau_gets_the_validation_metric_in_iteration_based_training(bluemarble, tmp_path):
+def test_plateau_gets_the_validation_metric_in_iteration_based_training(bluemarble, tiny,
+                                                                        tmp_path):
     """3 iterations, validation after each; no later mIoU counts as better (threshold 1e9), so
     with patience 0 the 2nd and 3rd validations each cut the LR 10x. The checkpoint of
     iteration 3 is written before that iteration's validation: it holds one cut."""
     import altair as alt
-    opts = {'train_cfg.max_iters': 3, 'train_cfg.val_interval': 1,
-            'default_hooks.checkpoint.interval': 3, 'train_dataloader.batch_size': 2,
+    opts = {**tiny.options(bluemarble, iters=3), 'train_cfg.val_interval': 1,
             'optim_wrapper': dict(_delete_=True, type='OptimWrapper',
                                   optimizer=dict(type='SGD', lr=0.01, momentum=0.9)),
             'param_scheduler': [dict(type='ReduceOnPlateauLR', monitor='mIoU', rule='greater',
                                      factor=0.1, patience=0, threshold=1e9, by_epoch=True)]}
-    for split in ('train', 'val', 'test'):
-        opts.update({f'{split}_dataloader.num_workers': 0,
-                     f'{split}_dataloader.persistent_workers': False,
-                     f'{split}_dataloader.dataset.data_root': str(bluemarble)})
     run = alt.train('configs/pspnet.py', cfg_options=opts, root=tmp_path)
     state = torch.load(run.last_checkpoint, map_location='cpu', weights_only=True)
     assert len(run.metrics) == 3

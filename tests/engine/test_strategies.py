@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from altair.api.config import load_config
+from altair.config import load_config
 from altair.engine.strategies import AltairFSDPStrategy, fsdp_wrap_classes
 
 ROOT = Path(__file__).resolve().parents[2]

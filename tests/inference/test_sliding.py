@@ -5,6 +5,7 @@ import torch
 
 from altair.inference.grid import WindowArgumentError, window_grid
 from altair.inference.sliding import pad_to, sliding_window_inference
+from tests.inference.helpers import numpy_stitch, position_dependent
 
 K = 5
 
@@ -61,6 +62,42 @@ def test_weights_sum_to_one_everywhere(blend):
     torch.testing.assert_close(ones, torch.ones(1, 45, 70), rtol=0, atol=2e-7)
 
 
+@pytest.mark.parametrize('blend', ['constant', 'gaussian', 'linear'])
+@pytest.mark.parametrize('size,window,stride', [((45, 70), (16, 20), (10, 12)),
+                                                ((33, 33), (32, 32), (1, 32)),
+                                                ((64, 40), (16, 16), (16, 16))])
+def test_stitched_equals_an_independent_numpy_stitcher(blend, size, window, stride):
+    """Windows disagree (position-dependent logits), so only the right windows, weights and
+    normalisation reproduce the NumPy reference."""
+    image = torch.rand(3, *size, generator=torch.Generator().manual_seed(size[0]))
+    predictor = position_dependent(torch.randn(K, 3, generator=torch.Generator().manual_seed(3)))
+    out = sliding_window_inference(image, predictor, window=window, stride=stride,
+                                   num_classes=K, batch_size=4, blend=blend)
+    ref = numpy_stitch(image.numpy(), predictor, window, stride, blend)
+    torch.testing.assert_close(out, torch.from_numpy(ref).float(), rtol=1e-5, atol=1e-4)
+
+
+def test_gaussian_blend_counts_a_window_border_least():
+    """Two windows (0..15 and 8..23) cover pixel column 9: at local column 9 of the first
+    (near its centre) and 1 of the second (by its edge). The class-0 logit is the distance
+    to the window edge, so the first window says 3 * 6 = 18 (row 7: 6 px from its bottom edge)
+    and the second 3 * 1 = 3. Constant blending averages them; gaussian trusts the centre."""
+    image = torch.zeros(1, 16, 24)
+    predictor = position_dependent(torch.zeros(K, 1))
+    kwargs = dict(window=(16, 16), stride=(16, 8), num_classes=K)
+    const = sliding_window_inference(image, predictor, blend='constant', **kwargs)[0, 7, 9]
+    gauss = sliding_window_inference(image, predictor, blend='gaussian', **kwargs)[0, 7, 9]
+    assert float(const) == pytest.approx((3 * 6 + 3 * 1) / 2)
+    assert float(gauss) > float(const) + 2  # pulled towards the centre window's 18
+    assert float(gauss) == pytest.approx(
+        float(numpy_stitch(image.numpy(), predictor, (16, 16), (16, 8), 'gaussian')[0, 7, 9]),
+        rel=1e-5)
+    # and where only one window covers a pixel, the blend cannot matter
+    torch.testing.assert_close(
+        sliding_window_inference(image, predictor, blend='gaussian', **kwargs)[:, :, :8],
+        sliding_window_inference(image, predictor, blend='constant', **kwargs)[:, :, :8])
+
+
 def test_streaming_equals_in_memory_exactly_and_is_banded():
     torch.manual_seed(1)
     image = torch.rand(3, 97, 61)
@@ -68,12 +105,19 @@ def test_streaming_equals_in_memory_exactly_and_is_banded():
     kwargs = dict(window=(24, 20), stride=(13, 17), num_classes=K, batch_size=5)
     full = sliding_window_inference(image, conv, **kwargs)
     bands = []
-    assert sliding_window_inference(image, conv, sink=lambda y, b, _: bands.append((y, b.clone())),
-                                    **kwargs) is None
+    with torch.no_grad():
+        assert sliding_window_inference(image, conv, sink=lambda y, b, _: bands.append(
+            (y, b.clone())), **kwargs) is None
     starts = [y for y, _ in bands]
     assert starts[0] == 0 and starts == sorted(starts) and len(bands) > 3
     assert max(b.shape[1] for _, b in bands) <= 24
-    assert torch.equal(torch.cat([b for _, b in bands], 1), full)
+    streamed = torch.cat([b for _, b in bands], 1)
+    assert torch.equal(streamed, full)
+    # and both equal an independent stitcher, not just each other
+    with torch.no_grad():
+        ref = numpy_stitch(image.numpy(), lambda w: conv(torch.from_numpy(w)[None])[0].numpy(),
+                           (24, 20), (13, 17), 'gaussian')
+    torch.testing.assert_close(streamed, torch.from_numpy(ref).float(), rtol=1e-5, atol=1e-5)
 
 
 def test_batching_progress_and_devices():

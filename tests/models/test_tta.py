@@ -9,6 +9,7 @@ from mmseg.structures import SegDataSample
 
 from altair.inference.tta import TTAConfigError
 from altair.registry import MODELS
+from tests.inference.helpers import numpy_stitch
 from tests.models.tiny import segmentor_cfg
 
 
@@ -41,14 +42,47 @@ def test_hflip_soft_vote_matches_hand_computation():
     assert torch.equal(out.pred_sem_seg.data[0], expected.argmax(0))
 
 
-def test_tta_inside_sliding_windows_keeps_shape():
-    model = _build(dict(mode='slide', crop_size=(32, 32), stride=(24, 24)), transforms=['d4'],
-                   merge='mean', max_batch=4)
-    data, _ = _data(50, 70)
+def test_tta_inside_sliding_windows_equals_hand_merged_views_stitched_by_numpy():
+    """Slide mode with D4: every window's 8 views predicted, turned back and averaged by hand,
+    then the windows blended by the independent NumPy stitcher."""
+    model = _build(dict(mode='slide', crop_size=(32, 32), stride=(24, 24), precision='fp32'),
+                   transforms=['d4'], merge='mean', max_batch=4)
+    data, img = _data(50, 70)
+    seg = model.module
+    x = img[[2, 1, 0]] if seg.data_preprocessor.channel_conversion else img
+    # the 8 elements of D4 by hand: k quarter turns, then optionally a transpose
+    views = [(lambda t, k=k, tr=tr: _d4(t, k, tr), lambda t, k=k, tr=tr: _d4_inverse(t, k, tr))
+             for k in range(4) for tr in (False, True)]
+
+    def merged_window(window):
+        w = torch.from_numpy(window)[None]
+        metas = [dict(img_shape=(32, 32), ori_shape=(32, 32), pad_shape=(32, 32))]
+        outs = [inverse(seg.encode_decode(forward(w), metas)) for forward, inverse in views]
+        return torch.stack(outs).mean(0)[0].numpy()
     with torch.no_grad():
         out = model.test_step(data)[0]
+        ref = numpy_stitch(x.numpy(), merged_window, (32, 32), (24, 24), 'gaussian')
     assert out.seg_logits.data.shape == (5, 50, 70)
-    assert out.pred_sem_seg.data.shape == (1, 50, 70)
+    torch.testing.assert_close(out.seg_logits.data, torch.from_numpy(ref).float(),
+                               rtol=1e-4, atol=1e-4)
+    assert torch.equal(out.pred_sem_seg.data[0], out.seg_logits.data.argmax(0))
+    # the views matter: without TTA the result differs
+    with torch.no_grad():
+        plain = numpy_stitch(x.numpy(), lambda w: seg.encode_decode(
+            torch.from_numpy(w)[None], [dict(img_shape=(32, 32), ori_shape=(32, 32),
+                                             pad_shape=(32, 32))])[0].numpy(),
+            (32, 32), (24, 24), 'gaussian')
+    assert not torch.allclose(torch.from_numpy(plain).float(), out.seg_logits.data, atol=1e-3)
+
+
+def _d4(t, k: int, transpose: bool):
+    t = torch.rot90(t, k, dims=(-2, -1))
+    return t.transpose(-2, -1) if transpose else t
+
+
+def _d4_inverse(t, k: int, transpose: bool):
+    t = t.transpose(-2, -1) if transpose else t
+    return torch.rot90(t, -k, dims=(-2, -1))
 
 
 def test_bad_names_fail_when_the_model_is_built():

@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from altair.fileio import atomic_write
+
 
 def backbone_state(state: dict[str, Tensor], prefix: str = 'backbone.') -> dict[str, Tensor]:
     """The entries of a model state dict under ``prefix``, with the prefix removed (a DINO
@@ -77,7 +79,6 @@ def export_backbone(checkpoint: str | os.PathLike, out: str | os.PathLike, *,
                        f"its keys start with {sorted({k.split('.')[0] for k in state})}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    from altair.fileio import atomic_write
     with atomic_write(out) as tmp:  # removed if the save fails
         torch.save({'state_dict': CONVERTERS[convert](weights)}, tmp)
     return out

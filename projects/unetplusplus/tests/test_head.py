@@ -63,12 +63,35 @@ def test_level_widths_checked():
         _head(input_transform='resize_concat')
 
 
-def test_deep_supervision_averages_branches():
-    head = _head(deep_supervision=True, dropout_ratio=0).eval()
+def _by_hand(head, feats):
+    """The 3-level UNet++ of the paper's figure 1, wired out by hand with the head's own
+    modules: X0,1 = H([X0,0, up(X1,0)]), X1,1 = H([X1,0, up(X2,0)]),
+    X0,2 = H([X0,0, X0,1, up(X1,1)])."""
+    def up(t, like):
+        return torch.nn.functional.interpolate(t, size=like.shape[2:], mode='bilinear',
+                                               align_corners=False)
+    x00, x10, x20 = feats
+    x01 = head.nodes['0_1'](torch.cat([x00, up(x10, x00)], 1))
+    x11 = head.nodes['1_1'](torch.cat([x10, up(x20, x10)], 1))
+    x02 = head.nodes['0_2'](torch.cat([x00, x01, up(x11, x00)], 1))
+    return x01, x02
+
+
+@pytest.mark.parametrize('deep_supervision', [False, True])
+def test_forward_equals_the_nested_wiring_written_out(deep_supervision):
+    torch.manual_seed(0)
+    head = _head(deep_supervision=deep_supervision, dropout_ratio=0).eval()
+    for p in head.parameters():  # non-trivial weights everywhere (conv_seg starts near 0)
+        torch.nn.init.normal_(p, 0, 0.2)
     feats = _feats()
-    branches = head.branch_logits(feats)
-    assert len(branches) == 2 and len(head.aux_segs) == 1
-    torch.testing.assert_close(head(feats), (branches[0] + branches[1]) / 2)
+    with torch.no_grad():
+        x01, x02 = _by_hand(head, feats)
+        final = head.conv_seg(x02)
+        expected = (head.aux_segs[0](x01) + final) / 2 if deep_supervision else final
+        out = head(feats)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    if deep_supervision:  # the first branch really contributes
+        assert not torch.allclose(out, final, atol=1e-3)
 
 
 def test_deep_supervision_loss_is_the_mean_of_branch_losses():

@@ -102,7 +102,7 @@ def test_config_shorthand_replaces_the_random_steps():
                                         'AugPreset', 'PackSegInputs']
     assert out[3] == dict(type='AugPreset', name='satellite', crop_size=(256, 256),
                           ignore_index=255)
-    from altair.api.config import load_config
+    from altair.config import load_config
     from altair.api.train import prepare_config
     cfg = prepare_config(load_config('configs/pspnet.py',
                                      cfg_options={'augmentations': dict(preset='heavy')}),

@@ -11,7 +11,7 @@ from mmengine.dataset import default_collate
 from mmengine.optim import OptimWrapper
 from mmengine.registry import DefaultScope
 
-from altair.api.config import load_config
+from altair.config import load_config
 from altair.registry import DATASETS, MODELS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -82,13 +82,11 @@ HAND_OVER = {  # method → (pretraining config, segmentation config, key conver
 
 @pytest.mark.slow
 @pytest.mark.parametrize('method', list(HAND_OVER))
-def test_pretrain_as_a_run_then_hand_over_to_segmentation(method, bluemarble, tmp_path):
+def test_pretrain_as_a_run_then_hand_over_to_segmentation(method, bluemarble, tiny, tmp_path):
     import altair as alt
     from altair.models.selfsup.export import export_backbone
-    opts = {'train_cfg.max_iters': 2, 'default_hooks.checkpoint.interval': 2,
-            'train_dataloader.batch_size': 4, 'train_dataloader.num_workers': 0,
-            'train_dataloader.persistent_workers': False,
-            'train_dataloader.dataset.data_root': str(bluemarble)}
+    opts = {**tiny.loaders(bluemarble, splits=('train',)), 'train_cfg.max_iters': 2,
+            'default_hooks.checkpoint.interval': 2, 'train_dataloader.batch_size': 4}
     pretrain, segment, convert = HAND_OVER[method]
     run = alt.train(f'configs/selfsup/{pretrain}', cfg_options=opts, root=tmp_path)
     assert run.status == 'finished' and run.last_checkpoint.name == 'iter_2.pth'

@@ -109,7 +109,7 @@ def test_mae_vit_exports_into_mmseg_vision_transformer(tmp_path):
 
 
 def test_mae_export_starts_the_vit_segmentation_config(tmp_path):
-    from altair.api.config import load_config
+    from altair.config import load_config
     torch.manual_seed(0)
     cfg_path = ('configs/fcn/fcn_vit-tiny-p8_ssl-mae_1xb8-600it_bluemarble-256x256.py')
     with DefaultScope.overwrite_default_scope('altair'):

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from altair.api.config import (ConfigNotFoundError, UnknownConfigKeyError, UnknownTypeError,
-                               check_config_keys, check_model_types, edit_distance, load_config)
+from altair.config import (ConfigNotFoundError, UnknownConfigKeyError, UnknownTypeError,
+                           check_config_keys, check_model_types, edit_distance, load_config)
 
 
 def test_missing_config_names_the_path_and_close_configs(in_repo_root):

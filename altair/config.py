@@ -1,9 +1,14 @@
-"""Loading and checking configs, with errors that say what to fix."""
+"""Configs: loading and checking them (errors that say what to fix) and the queries every
+command asks of one (the datasets of a split, the training crop, the raster options, the
+losses). Below ``altair.api``: imports nothing of Altair's but the registry and the errors,
+so every package may use it."""
 from __future__ import annotations
 
 import difflib
+import re
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for tools)
 
@@ -47,7 +52,7 @@ def load_config(config: str | Path | Config | dict, *,
 
 def _missing_config_message(path: Path) -> str:
     msg = f"config file '{path}' does not exist"
-    root = Path(__file__).resolve().parents[2] / 'configs'
+    root = Path(__file__).resolve().parents[1] / 'configs'
     if root.is_dir():
         # compare file names only: the shared 'configs/' prefix would make everything close
         by_name: dict[str, list[str]] = {}
@@ -68,6 +73,81 @@ def split_dataset(cfg, split: str) -> dict:
     while 'pipeline' not in dataset and 'dataset' in dataset:
         dataset = dataset['dataset']
     return dataset
+
+
+def training_crop(cfg) -> tuple[int, int] | None:
+    """The crop (h, w) the config trains on: ``crop_size``, else the train pipeline's
+    ``RandomCrop``, else the data preprocessor's ``size``."""
+    crop = cfg.get('crop_size')
+    if crop is None:
+        pipeline = split_dataset(cfg, 'train').get('pipeline', [])
+        crop = next((t.get('crop_size') for t in pipeline
+                     if isinstance(t, dict) and t.get('type') == 'RandomCrop'), None)
+    if crop is None:
+        crop = cfg.get('model', {}).get('data_preprocessor', {}).get('size')
+    if crop is None:
+        return None
+    crop = (crop, crop) if isinstance(crop, int) else tuple(crop)
+    return int(crop[0]), int(crop[1])
+
+
+def raster_options(cfg) -> dict:
+    """``bands`` and ``nodata`` the config reads its images with (a ``RasterSceneDataset``'s
+    or a ``LoadRaster``'s; test, then val, then train), so predictions see the same bands;
+    ``file_order`` when it trains on bands in file order (``LoadRaster``) rather than
+    OpenCV's BGR."""
+    out: dict = {}
+    for split in ('test', 'val', 'train'):
+        dataset = split_dataset(cfg, split)
+        loads = [t for t in dataset.get('pipeline', [])
+                 if isinstance(t, dict) and t.get('type') in ('LoadRaster', 'LoadVolumeSlice')]
+        if loads:
+            out.setdefault('file_order', True)  # bands as stored, not OpenCV's BGR
+        for source in [*loads, dataset]:
+            for key in ('bands', 'nodata'):
+                if source.get(key) is not None:
+                    out.setdefault(key, source[key])
+    return out
+
+
+def loss_configs(model_cfg: dict) -> Iterator[tuple[str, dict]]:
+    """(config key, loss dict) of every decode / auxiliary head loss of a model config."""
+    for part in ('decode_head', 'auxiliary_head'):
+        heads = model_cfg.get(part)
+        many = isinstance(heads, (list, tuple))
+        for i, head in enumerate(heads if many else [heads]):
+            if not isinstance(head, dict):
+                continue
+            key = f'model.{part}' + (f'[{i}]' if many else '')
+            losses = head.get('loss_decode')
+            several = isinstance(losses, (list, tuple))
+            for j, loss in enumerate(losses if several else [losses]):
+                if isinstance(loss, dict):
+                    yield key + '.loss_decode' + (f'[{j}]' if several else ''), loss
+
+
+def is_weight_method(value) -> bool:
+    """Whether a loss's ``class_weight`` names a method (``'auto'``, ...) rather than numbers
+    or a file of them."""
+    return isinstance(value, str) and not value.endswith(('.npy', '.json', '.pkl', '.yaml'))
+
+
+def drop_class_weight_methods(cfg) -> None:
+    """``class_weight='auto'`` (or a method name) -> ``None``: for building a model to test or
+    predict with, where the loss is not used and the training data may not be at hand."""
+    for _, loss in loss_configs(cfg.model):
+        if is_weight_method(loss.get('class_weight')):
+            loss['class_weight'] = None
+
+
+def load_model_config(config: str | Path | Config | dict, *,
+                      cfg_options: dict | None = None) -> Config:
+    """:func:`load_config` for building a model to test, predict or check with rather than
+    train: class-weight methods are dropped (the loss is not used, and the training masks
+    they are counted from may not be at hand)."""
+    cfg = load_config(config, cfg_options=cfg_options)
+    drop_class_weight_methods(cfg)
+    return cfg
 
 
 def _registry_names(registry) -> list[str]:
@@ -169,3 +249,28 @@ def check_config_keys(cfg) -> None:
                 f"config key '{key}'{where} is not read by anything; did you mean "
                 f"'{near[1]}'? (as written it would be ignored and the inherited or default "
                 f"'{near[1]}' used)")
+
+
+# what Python says when a constructor is given keys it does not take, or misses one
+_KEY_MISMATCH = re.compile(r'unexpected keyword argument|missing \d+ required .*argument')
+
+
+class ConfigBuildError(AltairError, TypeError):
+    """A config section whose keys the class it names does not take."""
+
+
+@contextmanager
+def naming_the_section(key: str | Callable[[TypeError], str]):
+    """Turn a constructor's key mismatch while building config section ``key`` (or the
+    section ``key(error)`` names) into a :class:`ConfigBuildError` naming it; other errors,
+    and one already named by an inner section, pass unchanged."""
+    try:
+        yield
+    except TypeError as exc:
+        if isinstance(exc, ConfigBuildError) or not _KEY_MISMATCH.search(str(exc)):
+            raise
+        name = key(exc) if callable(key) else key
+        raise ConfigBuildError(
+            f'config {name}: {exc}. A --cfg-options value changes one key and keeps the '
+            f'others of {name}: remove or replace the keys its new type does not take'
+        ) from None

@@ -1,0 +1,198 @@
+"""Bad input, command by command: each case is one line on stderr starting ``error:`` that
+names the culprit, exit status 2, no traceback, and nothing left in the output folder.
+
+One table, run in this process through the ``cli`` fixture (tests/test_e2e.py checks the
+same path in a fresh interpreter)."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope='module')
+def files(tmp_path_factory) -> dict[str, Path]:
+    """A PSPNet checkpoint (random weights), a small image, a non-image, a 3-band GeoTIFF
+    and a data folder that matches no layout."""
+    from mmengine.registry import DefaultScope
+
+    from altair.config import load_config
+    from altair.inference.raster import write_geotiff
+    from altair.registry import MODELS
+    root = tmp_path_factory.mktemp('bad_input')
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('altair'):
+        model = MODELS.build(load_config(ROOT / 'configs/pspnet.py').model)
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, root / 'model.pth')
+    rng = np.random.default_rng(0)
+    cv2.imwrite(str(root / 'img.png'), rng.integers(0, 256, (64, 80, 3), dtype=np.uint8))
+    (root / 'broken.png').write_text('not an image')
+    write_geotiff(root / 'scene.tif', rng.integers(0, 256, (32, 32, 3), dtype=np.uint8),
+                  transform=(0.1, 0, 10, 0, -0.1, 50))
+    (root / 'loose').mkdir()
+    (root / 'loose' / 'notes.txt').write_text('no images here')
+    (root / 'scenes').mkdir()
+    write_geotiff(root / 'scenes' / 'scene.tif', rng.integers(0, 256, (32, 32, 3),
+                                                              dtype=np.uint8),
+                  transform=(0.1, 0, 10, 0, -0.1, 50))
+    write_geotiff(root / 'scenes' / 'labels.tif', rng.integers(0, 2, (32, 32), dtype=np.uint8),
+                  transform=(0.1, 0, 10, 0, -0.1, 50))
+    (root / 'config.py').write_text("_base_ = ['%s']\n" % (ROOT / 'configs/pspnet.py'))
+    return {k: root / v for k, v in dict(ckpt='model.pth', img='img.png', broken='broken.png',
+                                         tif='scene.tif', loose='loose', scenes='scenes',
+                                         config='config.py').items()}
+
+
+P = 'configs/pspnet.py'
+# (id, args with {ckpt} {img} {out} ... placeholders, what the line must say)
+CASES = [
+    # train
+    ('train-missing-config', ['train', 'configs/nope.py'],
+     r"config file 'configs/nope\.py' does not exist"),
+    ('train-misspelt-config', ['train', 'configs/pspnet_.py'], r'did you mean configs/pspnet\.py'),
+    ('train-unknown-model-type', ['train', P, '--cfg-options', 'model.decode_head.type=PSPHed'],
+     r"model\.decode_head\.type 'PSPHed' is not a registered model; did you mean PSPHead"),
+    ('train-misspelt-key', ['train', P, '--cfg-options', 'optim_wraper.type=AdamW'],
+     r"config key 'optim_wraper' .* did you mean 'optim_wrapper'"),
+    ('train-unwritable-work-dir', ['train', P, '--work-dir', '/proc/altair-out'],
+     r"work directory '/proc/altair-out' is not writable"),
+    ('train-missing-data', ['train', P, '--work-dir', '{out}', '--cfg-options',
+                            'train_dataloader.dataset.data_root=/nope'],
+     r'/nope/img_dir/train: image folder does not exist'),
+    ('train-unknown-preset', ['train', P, '--work-dir', '{out}', '--cfg-options',
+                              'augmentations.preset=hevy'], r"unknown preset 'hevy'"),
+    ('train-grad-accum-0', ['train', P, '--grad-accum', '0'],
+     r'grad_accum must be an int >= 1, got 0'),
+    ('train-optim-wrapper-keys', ['train', P, '--work-dir', '{out}', '--cfg-options',
+                                  'optim_wrapper.type=OptimWrapper'],
+     r"config optim_wrapper: .*unexpected keyword argument 'dtype'"),
+    ('train-class-weight-method', ['train', P, '--work-dir', '{out}', '--cfg-options',
+                                   'model.decode_head.loss_decode.class_weight=bogus'],
+     r"model\.decode_head\.loss_decode\.class_weight 'bogus' is not one of"),
+    ('train-resume-unknown-run', ['train', P, '--resume', 'nope-run'], r"nope-run"),
+    ('train-no-config', ['train'], r'altair train needs a config'),
+    # test
+    ('test-missing-checkpoint', ['test', P, '/nope/model.pth'],
+     r"checkpoint '/nope/model\.pth' does not exist"),
+    ('test-unknown-run', ['test', '2099-nope'], r"2099-nope"),
+    ('test-config-without-checkpoint', ['test', P], r'checkpoint'),
+    ('test-missing-config', ['test', 'configs/nope.py', '{ckpt}'],
+     r"config file 'configs/nope\.py' does not exist"),
+    # predict
+    ('predict-too-many-inputs', ['predict', P, '{ckpt}', '{img}', '{img}', '--out', '{out}'],
+     r'takes RUN IMAGES or CONFIG CHECKPOINT IMAGES, got 4 arguments'),
+    ('predict-unknown-run', ['predict', '2099-nope', '{img}', '--out', '{out}'], r'2099-nope'),
+    ('predict-missing-checkpoint', ['predict', P, '/nope/model.pth', '{img}', '--out', '{out}'],
+     r"checkpoint '/nope/model\.pth' does not exist"),
+    ('predict-no-images', ['predict', P, '{ckpt}', '/nope/*.png', '--out', '{out}'],
+     r"no images match '/nope/\*\.png'"),
+    ('predict-overlap', ['predict', P, '{ckpt}', '{img}', '--out', '{out}', '--overlap', '1.5'],
+     r'overlap'),
+    ('predict-window', ['predict', P, '{ckpt}', '{img}', '--out', '{out}', '--window', '0', '8'],
+     r'window'),
+    ('predict-stride', ['predict', P, '{ckpt}', '{img}', '--out', '{out}', '--stride', '0', '0'],
+     r'stride'),
+    ('predict-batch-size', ['predict', P, '{ckpt}', '{img}', '--out', '{out}', '--batch-size',
+                            '0'], r'batch'),
+    ('predict-tta-transform', ['predict', P, '{ckpt}', '{img}', '--out', '{out}', '--tta',
+                               'flip'], r"unknown TTA transform 'flip'"),
+    ('predict-tta-merge', ['predict', P, '{ckpt}', '{img}', '--out', '{out}', '--tta', 'hflip',
+                           '--tta-merge', 'vote'], r"--tta-merge: invalid choice: 'vote'"),
+    ('predict-tta-scale', ['predict', P, '{ckpt}', '{img}', '--out', '{out}', '--tta', 'hflip',
+                           '--tta-scales', '0'], r'scales must be > 0'),
+    ('predict-uncertainty-without-tta', ['predict', P, '{ckpt}', '{img}', '--out', '{out}',
+                                         '--uncertainty', 'tta-variance'], r'tta'),
+    ('predict-negative-min-area', ['predict', P, '{ckpt}', '{img}', '--out', '{out}',
+                                   '--min-area', '-1'], r'min_area'),
+    ('predict-resume-without-journal', ['predict', P, '{ckpt}', '{img}', '--out', '{out}',
+                                        '--resume'], r'journal'),
+    ('predict-unwritable-out', ['predict', P, '{ckpt}', '{img}', '--out', '/proc/altair-out'],
+     r"'/proc/altair-out' is not writable"),
+    ('predict-not-an-image', ['predict', P, '{ckpt}', '{broken}', '--out', '{out}'],
+     r"cannot decode '.*broken\.png' as an image"),
+    ('predict-nodata-outside-dtype', ['predict', P, '{ckpt}', '{tif}', '--out', '{out}',
+                                      '--nodata', '300'], r'nodata'),
+    ('predict-processes-0', ['predict', P, '{ckpt}', '{img}', '--out', '{out}', '--processes',
+                             '0'], r'processes'),
+    ('predict-mosaic-name', ['predict', P, '{ckpt}', '{tif}', '--out', '{out}', '--mosaic',
+                             'a/b'], r'mosaic'),
+    # runs and plots
+    ('plot-unknown-run', ['plot', '2099-nope'], r'2099-nope'),
+    # check-data
+    ('check-data-missing-config', ['check-data', 'configs/nope.py'],
+     r"config file 'configs/nope\.py' does not exist"),
+    ('check-data-bad-number', ['check-data', P, '--max-findings', 'many'],
+     r"altair check-data: argument --max-findings: invalid int value: 'many'"),
+    ('no-command', [], r'altair: the following arguments are required: COMMAND'),
+    # init
+    ('init-missing-folder', ['init', '/nope/data'], r'/nope/data'),
+    ('init-no-layout', ['init', '{loose}'], r'layout'),
+    ('init-band-out-of-range', ['init', '{scenes}', '--bands', '1', '4'],
+     r"band 4 of raster '.*scene\.tif' does not exist"),
+    ('init-unknown-model', ['init', '{scenes}', '--model', 'bogus'], r'bogus'),
+    ('init-existing-config', ['init', '{scenes}', '--out', '{config}'], r'exists'),
+    # demo
+    ('demo-missing-config', ['demo', '--config', 'configs/nope.py', '--work-dir', '{out}'],
+     r"config file 'configs/nope\.py' does not exist"),
+]
+
+
+# the one message that is more than a line on purpose: it draws the accepted folder trees
+MULTILINE = {'init-no-layout'}
+
+
+def test_the_table_is_broad():
+    assert len(CASES) >= 40
+    assert len({c[0] for c in CASES}) == len(CASES)
+    commands = {c[1][0] for c in CASES if c[1]}
+    assert commands >= {'train', 'test', 'predict', 'plot', 'check-data', 'init', 'demo'}
+
+
+@pytest.mark.parametrize('case', CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_exit_2_and_leaves_nothing(case, files, tmp_path, cli):
+    name, args, message = case
+    out = tmp_path / 'out'
+    before = _tree(files['config'].parent)
+    names = dict({k: str(v) for k, v in files.items()}, out=str(out))
+    args = [a.format(**names) for a in args]
+    if args[:1] and args[0] in ('train', 'test', 'predict', 'plot'):  # with a run store
+        args += ['--runs-root', str(tmp_path / 'runs')]
+    proc = cli(*args)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()
+             and 'Warning' not in ln and not ln.startswith('  ')]  # Python's warnings
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-3000:])
+    assert 'Traceback' not in proc.stderr, proc.stderr[-3000:]
+    errors = [ln for ln in lines if ln.startswith('error')]
+    assert len(errors) == 1, errors
+    line = errors[0]
+    assert name in MULTILINE or line == lines[-1], lines[-3:]
+    assert re.search(message, line), (message, line)
+    # nothing written: no output, no checkpoint, no run, the inputs untouched (a training
+    # stopped by its config after mmengine's Runner started keeps the log and config it
+    # wrote for it, as a record of what was tried)
+    written = sorted(p for p in out.rglob('*') if p.is_file()) if out.exists() else []
+    if args[:1] == ['train']:
+        written = [p for p in written if p.suffix not in ('.log', '.py', '.json')]
+    assert written == [], written
+    assert _runs(tmp_path / 'runs') == [], _runs(tmp_path / 'runs')
+    assert _tree(files['config'].parent) == before
+
+
+def _tree(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob('*')
+            if p.is_file()}
+
+
+def _runs(root: Path) -> list[str]:
+    """Runs left with a status other than 'failed' (a failed run is the record of the error)."""
+    if not root.is_dir():
+        return []
+    return sorted(p.parent.name for p in root.glob('*/run.json')
+                  if json.loads(p.read_text()).get('status') != 'failed')
