@@ -260,17 +260,49 @@ class ConfigBuildError(AltairError, TypeError):
 
 
 @contextmanager
-def naming_the_section(key: str | Callable[[TypeError], str]):
+def naming_the_section(key: str | Callable[[TypeError], str | None]):
     """Turn a constructor's key mismatch while building config section ``key`` (or the
     section ``key(error)`` names) into a :class:`ConfigBuildError` naming it; other errors,
-    and one already named by an inner section, pass unchanged."""
+    one already named by an inner section, and one ``key(error)`` finds no section for, pass
+    unchanged."""
     try:
         yield
     except TypeError as exc:
         if isinstance(exc, ConfigBuildError) or not _KEY_MISMATCH.search(str(exc)):
             raise
         name = key(exc) if callable(key) else key
+        if name is None:
+            raise
         raise ConfigBuildError(
             f'config {name}: {exc}. A --cfg-options value changes one key and keeps the '
             f'others of {name}: remove or replace the keys its new type does not take'
         ) from None
+
+
+def section_of(cfg, exc: BaseException) -> str | None:
+    """The config key (``optim_wrapper``, ``train_dataloader.dataset``) whose ``type`` names
+    the class a constructor error ``exc`` is about: the innermost class mmengine's builder
+    names (``class `X` in ...``), else the one whose ``__init__()`` Python names; ``None``
+    when no section has that type. For runners Altair does not subclass (mmengine's
+    ``FlexibleRunner``), which build their sections unnamed."""
+    text = str(exc)
+    names = re.findall(r'class `(\w+)`', text) or re.findall(r'(\w+)\.__init__\(\)', text)
+    if not names:
+        return None
+    wanted = names[-1]
+    for key, sub in _typed_sections(cfg.to_dict() if hasattr(cfg, 'to_dict') else cfg):
+        if str(sub.get('type', '')).split('.')[-1] == wanted:
+            return key
+    return None
+
+
+def _typed_sections(tree, prefix: str = '') -> Iterator[tuple[str, dict]]:
+    """(dotted key, dict) of every dict with a ``type`` in a config tree, outermost first."""
+    if isinstance(tree, dict):
+        if prefix and 'type' in tree:
+            yield prefix, tree
+        for k, v in tree.items():
+            yield from _typed_sections(v, f'{prefix}.{k}' if prefix else str(k))
+    elif isinstance(tree, (list, tuple)):
+        for i, v in enumerate(tree):
+            yield from _typed_sections(v, f'{prefix}[{i}]')

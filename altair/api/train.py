@@ -131,6 +131,15 @@ def build_runner(cfg: Config, splits: tuple[str, ...] = ('train', 'val')):
     return RUNNERS.build(cfg)
 
 
+def run_training(cfg: Config) -> None:
+    """``build_runner(cfg).train()``, with a constructor's key mismatch in any runner (also
+    mmengine's ``FlexibleRunner``, which ``AltairRunner``'s own naming does not reach) one
+    :class:`ConfigBuildError` naming the config key whose type it is about."""
+    from altair.config import naming_the_section, section_of
+    with naming_the_section(lambda exc: section_of(cfg, exc)):
+        build_runner(cfg).train()
+
+
 def num_workers(distributed: bool | int = False, gpus: int | None = None) -> int:
     """How many training processes ``distributed`` / ``gpus`` ask for on this machine.
 
@@ -244,7 +253,7 @@ def train(config, *, work_dir: str | os.PathLike | None = None,
             if n > 1:
                 _launch_workers(run, n)
             else:
-                build_runner(cfg).train()
+                run_training(cfg)
     return run
 
 
@@ -282,7 +291,7 @@ def _train_as_rank(config, launcher, *, work_dir, amp, grad_accum, resume, seed,
             dumped.launcher = 'none'
             dumped.dump(str(run.config_path))
         with _sigterm_as_interrupt():
-            build_runner(cfg).train()
+            run_training(cfg)
     return run
 
 

@@ -16,13 +16,13 @@ from torch.distributed.elastic.multiprocessing.errors import record
 def main(argv: list[str] | None = None) -> None:
     import torch
 
+    from altair.api.train import run_training
     from altair.config import load_config
-    from altair.api.train import build_runner
     config, threads = (argv if argv is not None else sys.argv[1:])[:2]
     torch.set_num_threads(int(threads))
     cfg = load_config(config)
     cfg.launcher = 'pytorch'
-    build_runner(cfg).train()
+    run_training(cfg)
 
 
 if __name__ == '__main__':

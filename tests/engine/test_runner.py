@@ -45,3 +45,35 @@ def test_a_section_given_keys_its_type_does_not_take_is_one_line(cli, small_blue
     assert last.startswith(f'error: config {section}: ') and culprit in last, last
     assert 'Traceback' not in proc.stderr
     assert not list((tmp_path / 'w').glob('*.pth'))
+
+
+def test_flexible_runner_sections_are_named_too(cli, small_bluemarble, tiny, tmp_path):
+    """mmengine's FlexibleRunner (the FSDP / DeepSpeed configs' runner) builds its sections
+    itself; the error still names the config key whose type it is about."""
+    opts = tiny.cli(tiny.options(small_bluemarble, iters=1))
+    proc = cli('train', 'configs/pspnet.py', '--work-dir', tmp_path / 'w', '--runs-root',
+               tmp_path, *opts, 'runner_type=FlexibleRunner', 'optim_wrapper.type=OptimWrapper')
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('error: config optim_wrapper: ') and \
+        "unexpected keyword argument 'dtype'" in last, last
+    assert 'Traceback' not in proc.stderr
+
+
+def test_section_of_maps_a_constructor_error_to_its_config_key():
+    from altair.config import section_of
+    cfg = dict(optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD')),
+               train_dataloader=dict(dataset=dict(type='altair.BlueMarbleDataset')),
+               custom_hooks=[dict(type='RngStateHook'), dict(type='EMAHook')])
+    assert section_of(cfg, TypeError("OptimWrapper.__init__() got an unexpected keyword "
+                                     "argument 'dtype'")) == 'optim_wrapper'
+    assert section_of(cfg, TypeError("class `BlueMarbleDataset` in altair.datasets: "
+                                     "BaseSegDataset.__init__() got an unexpected keyword "
+                                     "argument 'x'")) == 'train_dataloader.dataset'
+    assert section_of(cfg, TypeError("EMAHook.__init__() missing 1 required positional "
+                                     "argument: 'm'")) == 'custom_hooks[1]'
+    assert section_of(cfg, TypeError('PSPHead.forward() missing 1 required positional '
+                                     'argument')) is None  # not a constructor
+    assert section_of(cfg, TypeError('Other.__init__() got an unexpected keyword argument '
+                                     "'y'")) is None  # no section of that type
+
