@@ -290,19 +290,20 @@ def section_of(cfg, exc: BaseException) -> str | None:
     if not names:
         return None
     wanted = names[-1]
-    for key, sub in _typed_sections(cfg.to_dict() if hasattr(cfg, 'to_dict') else cfg):
+    for key, sub in typed_sections(cfg.to_dict() if hasattr(cfg, 'to_dict') else cfg):
         if str(sub.get('type', '')).split('.')[-1] == wanted:
             return key
     return None
 
 
-def _typed_sections(tree, prefix: str = '') -> Iterator[tuple[str, dict]]:
-    """(dotted key, dict) of every dict with a ``type`` in a config tree, outermost first."""
+def typed_sections(tree, prefix: str = '') -> Iterator[tuple[str, dict]]:
+    """(dotted key, dict) of every dict with a ``type`` in a config tree (the tree itself
+    under ``prefix``, ``''`` by default), outermost first."""
     if isinstance(tree, dict):
-        if prefix and 'type' in tree:
+        if 'type' in tree:
             yield prefix, tree
         for k, v in tree.items():
-            yield from _typed_sections(v, f'{prefix}.{k}' if prefix else str(k))
+            yield from typed_sections(v, f'{prefix}.{k}' if prefix else str(k))
     elif isinstance(tree, (list, tuple)):
         for i, v in enumerate(tree):
-            yield from _typed_sections(v, f'{prefix}[{i}]')
+            yield from typed_sections(v, f'{prefix}[{i}]')

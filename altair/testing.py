@@ -126,26 +126,16 @@ def _configs_using(name: str, cfg_files: list[Path]) -> Iterator[dict]:
 def configs_by_type(cfg_files: list[Path]) -> dict[str, list[dict]]:
     """Every distinct dict with a ``type`` in the configs ``cfg_files``, by type name (scope or
     module prefix dropped), each config loaded once."""
-    from altair.config import load_config
+    from altair.config import load_config, typed_sections
     out: dict[str, list[dict]] = {}
     for path in cfg_files:
-        for sub in _dicts(load_config(path).to_dict()):
+        for _, sub in typed_sections(load_config(path).to_dict()):
             typ = sub.get('type')
             if isinstance(typ, str):
                 same = out.setdefault(typ.split('.')[-1], [])
                 if sub not in same:
                     same.append(sub)
     return out
-
-
-def _dicts(obj) -> Iterator[dict]:
-    if isinstance(obj, dict):
-        yield obj
-        for v in obj.values():
-            yield from _dicts(v)
-    elif isinstance(obj, (list, tuple)):
-        for v in obj:
-            yield from _dicts(v)
 
 
 def check_component_builds(comp: Component, cfg_files: list[Path] = (), *,

@@ -28,6 +28,7 @@ import altair.inference  # noqa: F401
 import altair.models  # noqa: F401
 import altair.visualization  # noqa: F401
 from altair.datasets.transforms import PRESETS
+from altair.config import typed_sections
 from altair.plugins import components
 from altair.testing import check_component_builds, check_config, configs_by_type
 
@@ -69,14 +70,9 @@ def test_component_builds_from_its_configs(comp, uses):
     check_component_builds(comp, uses=ADDED_BY_ALTAIR.get(comp.name) or uses.get(comp.name, []))
 
 
-def _types(obj) -> set[str]:
+def _types(tree) -> set[str]:
     """Every ``type`` name in a config tree (scope or module prefix dropped)."""
-    if isinstance(obj, dict):
-        own = {obj['type'].split('.')[-1]} if isinstance(obj.get('type'), str) else set()
-        return own.union(*(_types(v) for v in obj.values()))
-    if isinstance(obj, (list, tuple)):
-        return set().union(*(_types(v) for v in obj))
-    return set()
+    return {str(sub['type']).split('.')[-1] for _, sub in typed_sections(tree)}
 
 
 @functools.lru_cache(maxsize=1)
