@@ -37,6 +37,7 @@ bench-speed: $(STAMP)
 	$(PY) benchmarks/augment_presets.py
 	$(PY) benchmarks/raster_loader.py
 	$(PY) benchmarks/predict_scale.py
+	$(PY) benchmarks/onnx_runtime.py
 
 # One GPU, under 8 minutes (exits 2 without one).
 bench-gpu: $(STAMP)

@@ -6,6 +6,8 @@
     metrics = alt.test(run.id)                      # best checkpoint on the test set
     preds = alt.predict(run.id, images='big.tif', sliding_window=True, tta=True)
     alt.init('data/my_scenes')                      # a config for your own data folder
+    alt.export(run.id, format='safetensors')        # weights + header: a self-describing file
+    model = alt.load_model('model.safetensors')     # also a run id, a .pth or an .onnx
 
 Names are imported on first use, so ``import altair`` stays light.
 """
@@ -20,6 +22,7 @@ _EXPORTS = {
     'Run': 'altair.api.runs', 'load_run': 'altair.api.runs', 'runs': 'altair.api.runs',
     'RunNotFoundError': 'altair.api.runs', 'NoCheckpointError': 'altair.api.runs',
     'init': 'altair.api.init', 'InitOptionError': 'altair.api.init',
+    'load_model': 'altair.api.load', 'export': 'altair.api.export',
     'AltairError': 'altair.errors',
 }
 __all__ = ['__version__', *_EXPORTS]
@@ -30,7 +33,7 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'altair' has no attribute '{name}'")
     import importlib
     module = importlib.import_module(_EXPORTS[name])
-    return getattr(module, 'list_runs' if name == 'runs' else name)
+    return getattr(module, {'runs': 'list_runs', 'export': 'export_model'}.get(name, name))
 
 
 def __dir__() -> list[str]:

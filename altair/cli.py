@@ -12,6 +12,7 @@ from altair.errors import AltairError
 
 # = altair.engine.amp.AMP_CHOICES (a literal: importing torch would slow `altair --help`)
 AMP_CHOICES = ('auto', 'fp32', 'bf16', 'fp16')
+TRACKERS = ('tensorboard', 'mlflow')  # = altair.engine.tracking.TRACKERS
 
 
 class CommandLineError(AltairError, ValueError):
@@ -41,6 +42,15 @@ def _common(p: argparse.ArgumentParser, *, launcher: bool = True) -> None:
         p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                        help='job launcher (default: detected from RANK/WORLD_SIZE or SLURM_*)')
     p.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+
+
+def _console(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--verbose', action='store_true',
+                   help="stream mmengine's whole log (environment, config, every log line) "
+                        'instead of the progress display; the log file has it either way')
+    p.add_argument('--track', nargs='+', choices=TRACKERS, metavar='TRACKER',
+                   help='also log to tensorboard and/or mlflow (./mlruns unless '
+                        "MLFLOW_TRACKING_URI is set); default: the config's track")
 
 
 def _root(p: argparse.ArgumentParser) -> None:
@@ -82,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument('--resume', nargs='?', const=True, default=False, metavar='RUN',
                        help='continue RUN, or without a value the latest unfinished run of '
                             'this config (or the one in --work-dir)')
+    _console(train)
     _common(train)
     _root(train)
 
@@ -101,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     pred = sub.add_parser(
         'predict', help='predict label maps of images of any size',
-        description='altair predict RUN IMAGES | altair predict CONFIG CHECKPOINT IMAGES. '
+        description='altair predict RUN IMAGES | altair predict CONFIG CHECKPOINT IMAGES | altair '
+                    'predict MODEL.onnx|MODEL.safetensors|CHECKPOINT.pth IMAGES. '
                     "RUN: a run id, a unique prefix or 'last'. "
                     'IMAGES: a file, a folder or a quoted glob. Images larger than the '
                     "model's training crop are predicted by sliding windows.")
@@ -133,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help='auto (default): bf16 where the CPU or GPU computes it natively, '
                            'else fp32; never fp16')
     pred.add_argument('--device', default='auto', help='auto (default), cuda, cuda:1 or cpu')
+    pred.add_argument('--backend', choices=['auto', 'torch', 'onnxruntime'], default='auto',
+                      help='auto (default): onnxruntime for an .onnx MODEL, else torch')
     pred.add_argument('--tta', nargs='*', metavar='TRANSFORM',
                       help='test-time augmentation: hflip vflip rotate90 transpose d2 d4 '
                            '(their product; bare --tta = hflip)')
@@ -170,12 +184,28 @@ def build_parser() -> argparse.ArgumentParser:
     _root(pred)
 
     runs = sub.add_parser('runs', help='list the runs in the run store')
+    runs.add_argument('--compare', nargs='+', metavar='RUN',
+                      help="per-class IoU of the runs' best validations side by side")
     _root(runs)
 
-    plot = sub.add_parser('plot', help="a run's loss, learning-rate and validation curves")
-    plot.add_argument('run', help="run id, unique id prefix or 'last'")
-    plot.add_argument('--out', help='PNG path (default: <run>/curves.png)')
+    plot = sub.add_parser('plot', help="a run's loss, learning-rate and validation curves, or "
+                                       'several runs overlaid')
+    plot.add_argument('run', nargs='+', help="run id, unique id prefix or 'last' (several: "
+                                             'their curves overlaid)')
+    plot.add_argument('--out', help='PNG path (default: <run>/curves.png, or '
+                                    'curves_compare.png here for several runs)')
     _root(plot)
+
+    export = sub.add_parser(
+        'export', help='a trained model as one portable file (ONNX or safetensors)',
+        description='Write RUN (its best, else last, checkpoint) or CHECKPOINT as ONNX '
+        '(logits graph, dynamic batch/height/width) or safetensors (weights); both carry a '
+        'header with the config, classes, palette, normalisation, bands and training crop.')
+    export.add_argument('run', metavar='RUN|CHECKPOINT')
+    export.add_argument('--format', required=True, choices=['onnx', 'safetensors'])
+    export.add_argument('--out', help='output file (default: <run>/export/<run id>.<format>)')
+    export.add_argument('--opset', type=int, default=17, help='ONNX opset (default 17)')
+    _root(export)
 
     check = sub.add_parser(
         'check-data', help="scan a config's datasets for problems before training",
@@ -225,30 +255,41 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument('--amp', choices=AMP_CHOICES,
                       help="training precision (default: the config's, auto in the short "
                            "configs)")
+    _console(demo)
     return p
 
 
 def runs_table(runs) -> str:
-    """The ``altair runs`` table: id, config, status, best mIoU, date (UTC)."""
-    rows = [('ID', 'CONFIG', 'STATUS', 'BEST mIoU', 'DATE (UTC)')]
+    """The ``altair runs`` table: id, config, status, best mIoU, date (UTC) and, for runs
+    with trackers, where they log."""
+    rows = [('ID', 'CONFIG', 'STATUS', 'BEST mIoU', 'DATE (UTC)', 'TRACKING')]
     for run in runs:
         info, best = run.info, run.best_metrics
         rows.append((run.id, info.get('config_source') or info.get('config_name', ''),
                      run.status, f"{best['mIoU']:.2f}" if best else '-',
-                     info.get('created', '')[:16].replace('T', ' ')))
+                     info.get('created', '')[:16].replace('T', ' '),
+                     '; '.join((info.get('tracking') or {}).values())))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return '\n'.join('  '.join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
+def _quiet_libraries(args) -> None:
+    if not args.verbose:
+        from altair.engine.progress import hide_library_warnings
+        hide_library_warnings()
+
+
 def _train(args) -> int:
     from altair.api.train import train
+    _quiet_libraries(args)
     config = args.config or args.config_opt
     if config is None and args.resume in (False, True):
         raise CommandLineError('altair train needs a config (CONFIG or --config CONFIG), or '
                                '--resume RUN')
     run = train(config, work_dir=args.work_dir, gpus=args.gpus, amp=args.amp,
                 grad_accum=args.grad_accum, resume=args.resume, seed=args.seed,
-                cfg_options=args.cfg_options, launcher=args.launcher, root=args.runs_root)
+                cfg_options=args.cfg_options, launcher=args.launcher, root=args.runs_root,
+                track=args.track, verbose=args.verbose)
     if _rank0():  # every rank of a launched job returns here
         print(f'run {run.id} {run.status}: {run.work_dir}')
     return 0
@@ -286,7 +327,7 @@ def _predict(args) -> int:
                       nodata=args.nodata, uncertainty=args.uncertainty, format=args.format,
                       polygons_format=args.polygons_format, min_area=args.min_area,
                       simplify=args.simplify, mosaic=args.mosaic, resume=args.resume,
-                      processes=args.processes, gpus=args.gpus)
+                      processes=args.processes, gpus=args.gpus, backend=args.backend)
     if _rank0():  # every rank of a launched job holds every result
         for result in results:
             print(' '.join(str(p) for p in result.written.values()))
@@ -294,16 +335,30 @@ def _predict(args) -> int:
 
 
 def _runs(args) -> int:
-    from altair.api.runs import list_runs
+    from altair.api.runs import compare_table, list_runs, load_run
+    if args.compare:
+        print(compare_table([load_run(r, args.runs_root) for r in args.compare]))
+        return 0
     print(runs_table(list_runs(args.runs_root)))
     return 0
 
 
 def _plot(args) -> int:
-    from altair.api.plot import plot_run
+    from altair.api.plot import plot_run, plot_runs
     from altair.api.runs import load_run
-    run = load_run(args.run, args.runs_root)
-    print(plot_run(run.work_dir, args.out or run.dir / 'curves.png', title=run.id))
+    runs = [load_run(r, args.runs_root) for r in args.run]
+    if len(runs) == 1:
+        print(plot_run(runs[0].work_dir, args.out or runs[0].dir / 'curves.png',
+                       title=runs[0].id))
+    else:
+        print(plot_runs([(r.id, r.work_dir) for r in runs], args.out or 'curves_compare.png'))
+    return 0
+
+
+def _export(args) -> int:
+    from altair.api.export import export_model
+    print(export_model(args.run, format=args.format, out=args.out, opset=args.opset,
+                       root=args.runs_root))
     return 0
 
 
@@ -356,13 +411,15 @@ def _init(args) -> int:
 
 def _demo(args) -> int:
     from altair.api.demo import run_demo
+    _quiet_libraries(args)
     run_demo(config=args.config, work_dir=args.work_dir, data_root=args.data_root,
-             max_iters=args.max_iters, amp=args.amp)
+             max_iters=args.max_iters, amp=args.amp, verbose=args.verbose, track=args.track)
     return 0
 
 
 COMMANDS = dict(train=_train, test=_test, predict=_predict, runs=_runs, plot=_plot,
-                plugins=_plugins, demo=_demo, init=_init, **{'check-data': _check_data})
+                plugins=_plugins, demo=_demo, init=_init, export=_export,
+                **{'check-data': _check_data})
 
 
 def _log_to_stderr() -> None:

@@ -216,7 +216,7 @@ READ_KEYS = frozenset({
     'load_from', 'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level', 'visualizer',
     'default_scope', 'randomness', 'experiment_name', 'model_wrapper_cfg', 'compile',
     'strategy', 'runner_type', 'custom_imports', 'tta_model', 'tta_pipeline', 'amp',
-    'augmentations'})
+    'augmentations', 'console', 'track'})
 
 
 def edit_distance(a: str, b: str) -> int:

@@ -64,9 +64,14 @@ def test_runs_table(tmp_path):
     run = create_run('pspnet', root=tmp_path, source='configs/pspnet.py')
     (run.dir / 'metrics.json').write_text(json.dumps([{'iter': 2, 'mIoU': 12.345}]))
     run.set_status('finished')
-    lines = runs_table([run]).splitlines()
-    assert lines[0].split() == ['ID', 'CONFIG', 'STATUS', 'BEST', 'mIoU', 'DATE', '(UTC)']
+    tracked = create_run('unet', root=tmp_path)
+    tracked.set_info(tracking={'tensorboard': 'tensorboard --logdir /r/x'})
+    lines = runs_table([run, tracked]).splitlines()
+    assert lines[0].split() == ['ID', 'CONFIG', 'STATUS', 'BEST', 'mIoU', 'DATE', '(UTC)',
+                                'TRACKING']
     assert lines[1].split()[:4] == [run.id, 'configs/pspnet.py', 'finished', '12.35']
+    assert len(lines[1].split()) == 6  # no tracking: an empty last column
+    assert lines[2].endswith('tensorboard --logdir /r/x')
 
 
 @pytest.mark.slow

@@ -34,7 +34,7 @@ def _run(args, env=None, timeout=600):
 
 def test_train_then_test_plain_and_tta(bluemarble, tiny, tmp_path):
     work = tmp_path / 'run'
-    out = _run([PY, 'tools/train.py', 'configs/pspnet.py', '--work-dir', str(work),
+    out = _run([PY, 'tools/train.py', 'configs/pspnet.py', '--work-dir', str(work), '--verbose',
                 *_tiny(tiny, bluemarble)])
     assert 'SyncBN -> BN' in out.stdout + out.stderr  # the config asks for SyncBN; CPU has none
     ckpt = work / 'iter_4.pth'
@@ -51,7 +51,7 @@ def test_train_then_test_plain_and_tta(bluemarble, tiny, tmp_path):
     assert len(list((work / 'preds').glob('*.png'))) == n_val
     # resume continues from iteration 4 to 6 (safe weights-only loading of mmengine state)
     out = _run([PY, 'tools/train.py', 'configs/pspnet.py', '--work-dir', str(work), '--resume',
-                *_tiny(tiny, bluemarble, iters=6)])
+                '--verbose', *_tiny(tiny, bluemarble, iters=6)])
     assert (work / 'iter_6.pth').is_file()
     assert 'resumed' in (out.stdout + out.stderr).lower()
 
@@ -60,7 +60,7 @@ def test_plugin_config_trains_from_the_repo_root_without_pythonpath(bluemarble, 
                                                                    tmp_path):
     cfg = 'projects/unetplusplus/configs/unetpp_r18-ds_1xb8-600it_bluemarble-256x256.py'
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
-    proc = subprocess.run([PY, 'tools/train.py', cfg, '--work-dir', str(tmp_path),
+    proc = subprocess.run([PY, 'tools/train.py', cfg, '--work-dir', str(tmp_path), '--verbose',
                            *_tiny(tiny, bluemarble, iters=2)], cwd=ROOT, capture_output=True,
                           text=True, timeout=600, env={**env, 'OMP_NUM_THREADS': '2'})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -70,7 +70,7 @@ def test_plugin_config_trains_from_the_repo_root_without_pythonpath(bluemarble, 
 
 def test_bf16_training_on_cpu(bluemarble, tiny, tmp_path):
     out = _run([PY, 'tools/train.py', 'configs/segformer.py', '--amp', 'bf16', '--work-dir',
-                str(tmp_path), *_tiny(tiny, bluemarble, iters=2)])
+                str(tmp_path), '--verbose', *_tiny(tiny, bluemarble, iters=2)])
     assert 'AutocastOptimWrapper' in (out.stdout + out.stderr)
     assert (tmp_path / 'iter_2.pth').is_file()
 
@@ -78,7 +78,7 @@ def test_bf16_training_on_cpu(bluemarble, tiny, tmp_path):
 def test_dist_train_two_cpu_processes(bluemarble, tiny, tmp_path):
     home = tmp_path / 'home'
     out = _run(['bash', 'tools/dist_train.sh', 'configs/pspnet.py', '2', '--work-dir',
-                str(tmp_path), *_tiny(tiny, bluemarble, iters=3)],
+                str(tmp_path), '--verbose', *_tiny(tiny, bluemarble, iters=3)],
                env={'PORT': '29517', 'ALTAIR_HOME': str(home)})
     log = out.stdout + out.stderr
     assert 'CPU DDP over gloo: rank 0 of 2' in log
@@ -113,3 +113,27 @@ def test_cli_errors_are_one_line_with_exit_2(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == (f'error: {tmp_path} already exists; pass overwrite=True '
                                    '(--overwrite) to rebuild it')
+
+
+def test_train_console_is_one_screen_without_verbose(bluemarble, tiny, tmp_path):
+    """20 iterations of `altair train`, output captured (not a terminal, as in CI): plain
+    progress lines, the validation, the per-class table and the run, in at most 40 lines;
+    mmengine's environment and config dump stay in the log file."""
+    opts = {k: v for k, v in tiny.options(bluemarble, iters=20).items()
+            if k != 'default_hooks.logger.interval'}  # the config's own interval
+    proc = subprocess.run([PY, '-m', 'altair', 'train', 'configs/pspnet.py',
+                           '--runs-root', str(tmp_path), *tiny.cli(opts)], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=600, env={**os.environ, 'OMP_NUM_THREADS': '2'})
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert len(lines) <= 40, proc.stdout
+    assert [ln.split()[1] for ln in lines if ln.startswith('iter ')] == [
+        f'{i}/20' for i in range(2, 21, 2)]
+    assert any(ln.startswith('val at iter 20: mIoU ') for ln in lines)
+    assert 'per-class IoU (last evaluation):' in lines
+    assert lines[-1].startswith('run ') and lines[-1].split()[2] == 'finished:'
+    log = next(p for p in lines if p.startswith('altair: full log in ')).split(' in ')[1]
+    text = Path(log).read_text()
+    assert 'System environment' in text and 'Config:' in text
+    assert 'System environment' not in proc.stdout

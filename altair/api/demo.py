@@ -26,8 +26,10 @@ def _data_options(data_root: str) -> dict:
 
 def run_demo(*, config: str = 'configs/segformer.py', work_dir: str = 'work_dirs/demo',
              data_root: str = 'data/bluemarble', max_iters: int | None = None,
-             amp: str | None = None) -> dict:
-    """Run the four demo steps and return a summary (also saved as ``summary.json``)."""
+             amp: str | None = None, verbose: bool = False, track=None) -> dict:
+    """Run the four demo steps and return a summary (also saved as ``summary.json``).
+    ``verbose``: mmengine's whole log on the console (else progress displays, the log in the
+    run's log files); ``track``: trackers for the training (see ``alt.train``)."""
     from altair.api.predict import load_model, predict_file
     from altair.api.test import test
     from altair.api.train import train
@@ -50,12 +52,13 @@ def run_demo(*, config: str = 'configs/segformer.py', work_dir: str = 'work_dirs
         options.update({'train_cfg.max_iters': max_iters, 'train_cfg.val_interval': max_iters,
                         'default_hooks.checkpoint.interval': max_iters})
     t_train = time.time()
-    run = train(config, work_dir=out, amp=amp, cfg_options=options)
+    run = train(config, work_dir=out, amp=amp, cfg_options=options, verbose=verbose,
+                track=track)
     train_s = time.time() - t_train
     checkpoint = run.last_checkpoint
 
     _step(3, 4, 'evaluating on the val split (longitude bands unseen in training)')
-    metrics = test(run, checkpoint)
+    metrics = test(run, checkpoint, verbose=verbose)
     per_class = {k[len('IoU.'):]: v for k, v in metrics.items() if k.startswith('IoU.')}
 
     import rasterio
@@ -82,9 +85,7 @@ def run_demo(*, config: str = 'configs/segformer.py', work_dir: str = 'work_dirs
     print('\n' + '=' * 60)
     print(f"val mIoU {summary['mIoU']:.2f}  aAcc {summary['aAcc']:.2f}  "
           f'(trained {train_s / 60:.1f} min)')
-    for name in CLASSES:
-        if name in per_class:
-            print(f'  {name:<10} IoU {per_class[name]:6.2f}')
+    print('  '.join(f'{name} {per_class[name]:.1f}' for name in CLASSES if name in per_class))
     print(f'whole-globe pixel accuracy vs MODIS: {globe_acc:.2f} % (train + val areas)')
     print(f'label GeoTIFF : {label_tif}\noverlay PNG   : {overlay}')
     print(f"run           : {run.id} (`altair runs`)")

@@ -144,3 +144,43 @@ def plot_run(work_dir: str | os.PathLike, out: str | os.PathLike, *,
     with atomic_write(out) as tmp:
         fig.savefig(tmp, format='png', dpi=100)
     return out
+
+
+def plot_runs(runs: list[tuple[str, str | os.PathLike]], out: str | os.PathLike) -> Path:
+    """Overlay the curves of several runs: training loss, learning rate and validation mIoU,
+    one line per run, as one PNG.
+
+    Args:
+        runs: ``(label, work_dir)`` per run, e.g. the run id and ``Run.work_dir``.
+        out: destination ``.png`` (written atomically).
+
+    Raises:
+        NoTrainingLogError: a run without logs (named).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(15, 4.5), layout='constrained')
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 3)
+    panels = (('training loss', 'loss', 0), ('learning rate', 'lr', 0),
+              ('validation mIoU', 'mIoU', 1))
+    logs = [(label, read_scalar_logs(work_dir)) for label, work_dir in runs]
+    for ax, (title, key, which) in zip(axes, panels):
+        ax.set_title(title)
+        ax.set_xlabel('iteration')
+        ax.set_ylabel(key)
+        for label, entries in logs:
+            pts = [(e['step'], e[key]) for e in entries[which]
+                   if isinstance(e.get(key), (int, float))]
+            if pts:
+                xs, ys = zip(*pts)
+                ax.plot(xs, ys, label=label, marker='o' if len(pts) < 30 else None)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize='small')
+    fig.suptitle(' vs '.join(label for label, _ in runs))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out) as tmp:
+        fig.savefig(tmp, format='png', dpi=100)
+    return out

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from altair.config import load_model_config, raster_options, training_crop
+from altair.api.load import load_model  # noqa: F401  (the front door; was defined here)
 from altair.fileio import ensure_writable_dir
 from altair.errors import AltairError
 
@@ -58,27 +58,6 @@ class Prediction:
     sliding_window: bool = False
     windows: int = 0
     skipped_windows: int = 0
-
-
-def load_model(config, checkpoint: str | os.PathLike, *, device: str | None = None):
-    """Build the config's model and load ``checkpoint`` (weights-only, see engine.checkpoint)."""
-    from mmseg.apis import init_model
-
-    import altair.engine  # noqa: F401  (safe checkpoint globals)
-    import altair.models  # noqa: F401
-    from altair.api.runs import CheckpointNotFoundError
-    if not os.path.isfile(checkpoint):
-        raise CheckpointNotFoundError(f"checkpoint '{checkpoint}' does not exist")
-    cfg = load_model_config(config)
-    device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    model = init_model(cfg, str(checkpoint), device=device)
-    model.altair_train_crop = training_crop(cfg)
-    model.altair_raster = raster_options(cfg)
-    from altair.inference.journal import file_identity
-    model.altair_source = dict(  # what a resumed prediction must find unchanged
-        config=file_identity(config) if isinstance(config, (str, os.PathLike)) else 'config',
-        checkpoint=file_identity(checkpoint))
-    return model
 
 
 def nodata_fill(model, bands: int) -> list[float]:
@@ -421,18 +400,46 @@ def write_scalar_png(raster: Path, path: Path, *, height: int, width: int,
     return write_png(path, colorize_scalar(small))
 
 
-def _resolve_model(model, device: str, root):
-    """(loaded segmentor, default output folder) for a run id / Run / (config, ckpt) / module."""
+BACKENDS = ('auto', 'torch', 'onnxruntime')
+
+
+def check_backend(model, backend: str) -> None:
+    """``backend`` ``'onnxruntime'`` needs an ``.onnx`` model, ``'torch'`` refuses one
+    (checked before anything loads).
+
+    Raises:
+        PredictOptionError: naming the model and what to do.
+    """
+    from altair.models.portable import OnnxSegmentor
+    onnx = isinstance(model, OnnxSegmentor) or (
+        isinstance(model, (str, os.PathLike)) and str(model).lower().endswith('.onnx'))
+    if backend == 'onnxruntime' and not onnx:
+        raise PredictOptionError(f"backend 'onnxruntime' runs an exported .onnx model, got "
+                                 f'{str(model)!r}: altair export RUN --format onnx first')
+    if backend == 'torch' and onnx:
+        raise PredictOptionError(f"'{model}' is an ONNX model: use backend 'onnxruntime'")
+
+
+def _resolve_model(model, device: str, root, backend: str = 'auto'):
+    """(loaded model, default output folder) for a run id / Run / (config, ckpt) / module /
+    ``.pth`` / ``.safetensors`` / ``.onnx``, after :func:`check_backend`."""
     from altair.api.runs import is_run_reference, resolve_model_source
+    check_backend(model, backend)
+    suffix = Path(str(model)).suffix.lower() if isinstance(model, (str, os.PathLike)) else ''
     if isinstance(model, torch.nn.Module):
-        return model, Path('predictions')
-    if (isinstance(model, (tuple, list)) and len(model) == 2) or is_run_reference(model):
+        net, out = model, Path('predictions')
+    elif suffix in ('.onnx', '.safetensors', '.pth'):
+        net, out = load_model(model, device='cpu' if suffix == '.onnx' else device), \
+            Path('predictions')
+    elif (isinstance(model, (tuple, list)) and len(model) == 2) or is_run_reference(model):
         config, checkpoint, run = resolve_model_source(
             *(model if isinstance(model, (tuple, list)) else (model,)), root=root)
-        return load_model(config, checkpoint, device=device), \
+        net, out = load_model(config, checkpoint, device=device), \
             run.dir / 'predictions' if run is not None else Path('predictions')
-    raise PredictOptionError(f'model must be a run id, a Run, (config, checkpoint) or a '
-                             f'segmentor, got {model!r}')
+    else:
+        raise PredictOptionError(f'model must be a run id, a Run, (config, checkpoint), a .pth, '
+                                 f'.safetensors or .onnx file, or a segmentor, got {model!r}')
+    return net, out
 
 
 def _check_split(split: bool, *, resume: bool, save) -> None:
@@ -527,11 +534,13 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
             format: str | None = None, polygons_format: str = 'gpkg', min_area: float = 0.0,
             simplify: float = 0.0, mosaic: str | None = None, resume: bool = False,
             processes: int | None = None, gpus: int | None = None,
-            progress: bool = True) -> list[Prediction]:
+            progress: bool = True, backend: str = 'auto') -> list[Prediction]:
     """Predict every image with a trained model.
 
     Args:
-        model: a run id (or unique prefix), a ``Run``, ``(config, checkpoint)`` or a segmentor.
+        model: a run id (or unique prefix), a ``Run``, ``(config, checkpoint)``, a ``.pth``
+            checkpoint, an exported ``.safetensors`` or ``.onnx`` file (``altair export``), or
+            a segmentor (see ``alt.load_model``).
         images: a file, a folder (recursively), a glob, a list of these, or a NumPy array
             (H, W) / (H, W, C) with bands in RGB order.
         tta: test-time augmentation; ``tta_transforms`` (default ``['hflip']``; giving them
@@ -583,6 +592,9 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
             returns every result (another process's labels as the file); ``model`` must be
             a run or (config, checkpoint), ``images`` files. Under torchrun every rank must
             call ``predict`` (the ranks meet at barriers).
+        backend: ``'auto'`` (by the model: onnxruntime for ``.onnx``, else torch),
+            ``'torch'`` or ``'onnxruntime'`` (an ``.onnx`` model, on the CPU, fp32: the same
+            windows, TTA and writers as torch).
 
     Returns:
         One :class:`Prediction` per image, in order.
@@ -596,6 +608,10 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
 
     from altair.inference.uncertainty import check_measure
 
+    if backend not in BACKENDS:
+        raise PredictOptionError(f"unknown backend '{backend}'; choose one of "
+                                 f"{', '.join(BACKENDS)}")
+    check_backend(model, backend)
     bad = [s for s in save if s not in SAVE_KINDS]
     if bad:
         raise PredictOptionError(f"unknown save kind '{bad[0]}'; choose from "
@@ -640,7 +656,8 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
                           out_dir=None if out_dir is None else str(out_dir), save=list(save),
                           probs_dtype=probs_dtype, nodata=nodata, uncertainty=uncertainty,
                           format=format, polygons_format=polygons_format, min_area=min_area,
-                          simplify=simplify, mosaic=mosaic, resume=resume, progress=progress))
+                          simplify=simplify, mosaic=mosaic, resume=resume, progress=progress,
+                          backend=backend))
     rank, world, local_rank, group = predict_dist.process_group()
     split = split and world > 1
     if world > 1:
@@ -670,7 +687,12 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
         device = f'cuda:{local_rank % torch.cuda.device_count()}'
     if out_dir is not None and save:
         ensure_writable_dir(out_dir)  # before the model loads
-    net, default_out = _resolve_model(model, device, root)
+    net, default_out = _resolve_model(model, device, root, backend)
+    if getattr(net, 'session', None) is not None:  # onnxruntime computes in fp32 on the CPU
+        if precision not in ('auto', 'fp32'):
+            raise PredictOptionError(f"precision '{precision}' with an ONNX model: "
+                                     'onnxruntime runs the exported fp32 graph (use fp32)')
+        precision = 'fp32'
     crop = getattr(net, 'altair_train_crop', None)
     window = window_size if window_size is not None else (crop or (512, 512))
     window = (window, window) if isinstance(window, int) else tuple(window)

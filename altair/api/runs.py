@@ -169,6 +169,15 @@ class Run:
             info['error'] = error
         write_json(self.dir / RUN_FILE, info)
 
+    def set_info(self, **fields) -> None:
+        """Add or replace ``fields`` of ``run.json`` (e.g. ``tracking``)."""
+        write_json(self.dir / RUN_FILE, dict(self.info, **fields))
+
+    @property
+    def tracking(self) -> dict[str, str]:
+        """Where the run's trackers log (``{'tensorboard': ..., 'mlflow': ...}``)."""
+        return dict(self.info.get('tracking') or {})
+
     def __str__(self) -> str:
         return self.id
 
@@ -279,3 +288,22 @@ def resolve_checkpoint(source, root: str | os.PathLike | None = None) -> Path:
     if not Path(source).is_file():
         raise CheckpointNotFoundError(f"checkpoint '{source}' does not exist")
     return Path(source)
+
+
+def compare_table(runs: list[Run]) -> str:
+    """``altair runs --compare``: per-class IoU of each run's best validation side by side,
+    then mIoU; ``-`` where a run has no such class or no validation yet."""
+    best = [r.best_metrics or {} for r in runs]
+    classes: list[str] = []
+    for metrics in best:
+        classes += [k for k in metrics if k.startswith('IoU.') and k not in classes]
+    rows = [('CLASS', *(r.id for r in runs))]
+    for key in classes + ['mIoU']:
+        rows.append((key[len('IoU.'):] if key.startswith('IoU.') else key,
+                     *(f'{m[key]:.2f}' if isinstance(m.get(key), (int, float)) else '-'
+                       for m in best)))
+    rows.append(('best at iter', *(str(m.get('iter', '-')) for m in best)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return '\n'.join('  '.join(c.rjust(w) if i else c.ljust(w)
+                               for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+                     for r in rows)

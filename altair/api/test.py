@@ -6,7 +6,7 @@ import os
 from mmengine.config import Config
 
 from altair.api.runs import CheckpointNotFoundError, resolve_model_source
-from altair.api.train import build_runner, prepare_config
+from altair.api.train import build_runner, fresh_visualizer, prepare_config, set_console
 from altair.config import load_model_config
 from altair.errors import AltairError
 
@@ -51,8 +51,10 @@ def enable_show(cfg: Config, show_dir: str) -> Config:
 def test_checkpoint(config, checkpoint: str | os.PathLike, *, tta: bool = False,
                     show_dir: str | None = None, out: str | None = None,
                     work_dir: str | None = None, launcher: str | None = None,
-                    cfg_options: dict | None = None) -> dict:
-    """Evaluate ``checkpoint`` on the config's test set and return the metrics dict."""
+                    cfg_options: dict | None = None, verbose: bool = True) -> dict:
+    """Evaluate ``checkpoint`` on the config's test set and return the metrics dict
+    (``verbose=False``: a progress bar, mmengine's log in the log file only). A run's
+    trackers are not logged to again."""
     if not os.path.isfile(checkpoint):
         raise CheckpointNotFoundError(f"checkpoint '{checkpoint}' does not exist")
     cfg = load_model_config(config, cfg_options=cfg_options)
@@ -60,7 +62,15 @@ def test_checkpoint(config, checkpoint: str | os.PathLike, *, tta: bool = False,
                          config_path=None if isinstance(config, (dict, Config)) else str(config))
     cfg.load_from = str(checkpoint)
     cfg.resume = False  # a resumed run's saved config says resume=True
-    if cfg.launcher == 'none' and cfg.get('runner_type') == 'FlexibleRunner':
+    set_console(cfg, verbose)
+    import secrets
+    fresh_visualizer(cfg, f'test-{secrets.token_hex(4)}')
+    cfg.custom_hooks = [h for h in cfg.custom_hooks if h.get('type') != 'ValOverlayHook']
+    if cfg.get('visualizer') and cfg.visualizer.get('vis_backends'):
+        cfg.visualizer.vis_backends = [b for b in cfg.visualizer.vis_backends
+                                       if b.get('type') == 'LocalVisBackend']
+    if cfg.launcher == 'none' and cfg.get('runner_type') in ('FlexibleRunner',
+                                                           'AltairFlexibleRunner'):
         # FSDP / DeepSpeed shard over processes; one process tests the full checkpoint with
         # the plain runner (FSDP configs save full checkpoints, state_dict_cfg='full')
         cfg.runner_type = 'AltairRunner'
@@ -81,7 +91,7 @@ def test_checkpoint(config, checkpoint: str | os.PathLike, *, tta: bool = False,
 def test(run_or_config, checkpoint: str | os.PathLike | None = None, *, tta: bool = False,
          show_dir: str | None = None, out: str | None = None, work_dir: str | None = None,
          cfg_options: dict | None = None, root: str | os.PathLike | None = None,
-         launcher: str | None = None) -> dict:
+         launcher: str | None = None, verbose: bool = True) -> dict:
     """Evaluate a run (id, id prefix or ``Run``) or a config on its test set.
 
     For a run, ``checkpoint`` defaults to its best checkpoint (else its last) and logs go to
@@ -96,5 +106,6 @@ def test(run_or_config, checkpoint: str | os.PathLike | None = None, *, tta: boo
     if run is not None:
         work_dir = work_dir or str(run.dir / 'test')
     metrics = test_checkpoint(config, checkpoint, tta=tta, show_dir=show_dir, out=out,
-                              work_dir=work_dir, launcher=launcher, cfg_options=cfg_options)
+                              work_dir=work_dir, launcher=launcher, cfg_options=cfg_options,
+                              verbose=verbose)
     return {k: float(v) if isinstance(v, (int, float)) else v for k, v in metrics.items()}

@@ -13,6 +13,7 @@ from mmengine.config import Config
 
 from altair.api.runs import Run, RunNotFoundError, create_run, list_runs, load_run, run_name
 from altair.config import check_config_keys, check_model_types, load_config, split_dataset
+from altair.engine.accelerate_env import one_process_fsdp
 from altair.engine.amp import apply_amp
 from altair.engine.device import detect_launcher
 from altair.errors import AltairError
@@ -174,15 +175,82 @@ def _check_grad_accum(grad_accum) -> None:
         raise TrainOptionError(f'grad_accum must be an int >= 1, got {grad_accum!r}')
 
 
-def _with_run_options(cfg: Config, run: Run, *, grad_accum: int | None, seed: int | None
-                      ) -> Config:
+def _with_run_options(cfg: Config, run: Run, *, grad_accum: int | None, seed: int | None,
+                      track=None, verbose: bool | None = None, record: bool = True) -> Config:
+    """The per-run options: accumulation, seed, the run's metrics file, the console
+    (``verbose``: mmengine's log stream, else a progress display) and the trackers (``track``,
+    else the config's ``track``; where they log is recorded in ``run.json`` when
+    ``record``)."""
+    from altair.engine.tracking import check_track, locations, vis_backends
     if grad_accum is not None:
         cfg.optim_wrapper['accumulative_counts'] = grad_accum
     if seed is not None:
         cfg.randomness = dict(cfg.get('randomness') or {}, seed=seed)
-    hooks = [h for h in cfg.get('custom_hooks') or [] if h.get('type') != 'RunMetricsHook']
-    cfg.custom_hooks = hooks + [dict(type='RunMetricsHook', path=str(run.dir / 'metrics.json'))]
+    added = [dict(type='RunMetricsHook', path=str(run.dir / 'metrics.json'))]
+    set_console(cfg, verbose)
+    configured = cfg.pop('track', None)
+    trackers = check_track(track if track is not None else configured)
+    fresh_visualizer(cfg, run.id)
+    if trackers:
+        experiment = run.info.get('config_name') or 'altair'
+        have = list(cfg.visualizer.get('vis_backends') or [dict(type='LocalVisBackend')])
+        kinds = {b.get('type') for b in have}  # a resumed run's saved config has them already
+        cfg.visualizer['vis_backends'] = have + [
+            b for b in vis_backends(trackers, experiment=experiment, run_name=run.id)
+            if b['type'] not in kinds]
+        added.append(dict(type='ValOverlayHook'))
+        if record:
+            run.set_info(tracking=locations(trackers, work_dir=run.work_dir,
+                                            experiment=experiment, run_name=run.id))
+    ours = {h['type'] for h in added}
+    hooks = [h for h in cfg.get('custom_hooks') or [] if h.get('type') not in ours]
+    cfg.custom_hooks = hooks + added
     return cfg
+
+
+def fresh_visualizer(cfg: Config, tag: str) -> Config:
+    """Give the config's visualizer a name of its own (``visualizer-<tag>``). mmengine builds
+    visualizers by name and hands back an existing instance of that name: with mmseg's
+    ``name='visualizer'`` a second training in one process (a notebook, ``make demo``'s
+    train then test) logged into the first run's folder and backends."""
+    visualizer = dict(cfg.get('visualizer') or dict(type='SegLocalVisualizer',
+                                                    vis_backends=[dict(type='LocalVisBackend')]))
+    visualizer['name'] = f'visualizer-{tag}'
+    cfg.visualizer = visualizer
+    return cfg
+
+
+def set_console(cfg: Config, verbose: bool | None) -> Config:
+    """``cfg.console`` from ``verbose`` (None: the config's ``console``, else ``'verbose'``),
+    with ``ConsoleProgressHook`` in ``custom_hooks`` exactly when it is ``'progress'``."""
+    from altair.engine.progress import CONSOLE_MODES
+    console = cfg.get('console', 'verbose') if verbose is None else (
+        'verbose' if verbose else 'progress')
+    if console not in CONSOLE_MODES:
+        raise TrainOptionError(f"config key console = '{console}'; choose one of "
+                               f"{', '.join(CONSOLE_MODES)}")
+    cfg.console = console
+    hooks = [h for h in cfg.get('custom_hooks') or [] if h.get('type') != 'ConsoleProgressHook']
+    if console == 'progress':
+        hooks.append(dict(type='ConsoleProgressHook'))
+        if cfg.get('runner_type') == 'FlexibleRunner':
+            cfg.runner_type = 'AltairFlexibleRunner'
+    cfg.custom_hooks = hooks
+    return cfg
+
+
+def _accelerate(cfg: Config, amp: str | None, grad_accum: int | None, *, log: bool = True
+                ) -> tuple[str | None, int | None]:
+    """``(amp, grad_accum)`` after what ``accelerate config`` chose (see
+    :mod:`altair.engine.accelerate_env`), logged once (``log``: this is rank 0)."""
+    import torch
+
+    from altair.engine.accelerate_env import apply_accelerate_env
+    quiet = (lambda msg: None)
+    return apply_accelerate_env(cfg, os.environ, amp=amp, grad_accum=grad_accum,
+                                warn=logger.warning if log else quiet,
+                                info=logger.info if log else quiet,
+                                cuda=torch.cuda.is_available())
 
 
 def _open_run(config, cfg_options, *, work_dir, resume, root) -> tuple[Run, Config, bool]:
@@ -211,7 +279,8 @@ def train(config, *, work_dir: str | os.PathLike | None = None,
           distributed: bool | int = False, gpus: int | None = None, amp: str | None = None,
           grad_accum: int | None = None, resume: bool | str | Run = False,
           seed: int | None = None, cfg_options: dict | None = None,
-          root: str | os.PathLike | None = None, launcher: str | None = None) -> Run:
+          root: str | os.PathLike | None = None, launcher: str | None = None,
+          track: str | list[str] | None = None, verbose: bool | None = None) -> Run:
     """Train ``config`` as a run in the run store and return it when training ends.
 
     Args:
@@ -230,24 +299,38 @@ def train(config, *, work_dir: str | os.PathLike | None = None,
         root: runs root (default ``$ALTAIR_HOME/runs`` or ``./runs``).
         launcher: mmengine launcher of an outside-launched job (default: detected from
             RANK / WORLD_SIZE or SLURM_* in the environment).
+        track: ``'tensorboard'``, ``'mlflow'`` or both (see :mod:`altair.engine.tracking`);
+            default: the config's ``track`` key.
+        verbose: ``True``: mmengine's log on the console as it comes; ``False``: a progress
+            display, the log in the run's log file only (what ``altair train`` shows without
+            ``--verbose``); default: the config's ``console`` key, else ``True``.
+
+    An ``accelerate launch``-ed process also takes the precision, gradient accumulation and
+    FSDP / DeepSpeed choice of ``accelerate config`` from its environment (see
+    :mod:`altair.engine.accelerate_env`); ``amp``, ``grad_accum`` and the config win.
 
     Raises:
         TrainingFailedError: a worker failed (its rank and error are in the message).
     """
     _check_grad_accum(grad_accum)
     launcher = launcher or detect_launcher()
+    if launcher == 'none' and one_process_fsdp(os.environ):
+        launcher = 'pytorch'  # FSDP needs a process group, even of one process
     if launcher != 'none':  # one rank of a job started by torchrun / accelerate / Slurm
         return _train_as_rank(config, launcher, work_dir=work_dir, amp=amp,
                               grad_accum=grad_accum, resume=resume, seed=seed,
-                              cfg_options=cfg_options, root=root)
+                              cfg_options=cfg_options, root=root, track=track,
+                              verbose=verbose)
     n = num_workers(distributed, gpus)
     run, cfg, resuming = _open_run(config, cfg_options, work_dir=work_dir, resume=resume,
                                    root=root)
     run.set_status('running')
     with _recording(run):
+        amp, grad_accum = _accelerate(cfg, amp, grad_accum)
         cfg = prepare_config(cfg, work_dir=run.work_dir, amp=amp, resume=resuming,
                              launcher='none')
-        cfg = _with_run_options(cfg, run, grad_accum=grad_accum, seed=seed)
+        cfg = _with_run_options(cfg, run, grad_accum=grad_accum, seed=seed, track=track,
+                                verbose=verbose)
         cfg.dump(str(run.config_path))
         with _sigterm_as_interrupt():
             if n > 1:
@@ -258,7 +341,7 @@ def train(config, *, work_dir: str | os.PathLike | None = None,
 
 
 def _train_as_rank(config, launcher, *, work_dir, amp, grad_accum, resume, seed, cfg_options,
-                   root) -> Run:
+                   root, track=None, verbose=None) -> Run:
     """Join an outside-launched job: rank 0 opens the run and tells the others its id."""
     from mmengine.dist import broadcast_object_list, get_rank
 
@@ -282,9 +365,11 @@ def _train_as_rank(config, launcher, *, work_dir, amp, grad_accum, resume, seed,
         import_modules_from_strings(**cfg.custom_imports)
     rank0 = get_rank() == 0
     with _recording(run, record=rank0):  # rank 0 alone writes run.json
+        amp, grad_accum = _accelerate(cfg, amp, grad_accum, log=rank0)
         cfg = prepare_config(cfg, work_dir=run.work_dir, amp=amp, resume=resuming,
                              launcher=launcher)
-        cfg = _with_run_options(cfg, run, grad_accum=grad_accum, seed=seed)
+        cfg = _with_run_options(cfg, run, grad_accum=grad_accum, seed=seed, track=track,
+                                verbose=verbose, record=rank0)
         if rank0:
             run.set_status('running')
             dumped = Config(cfg.to_dict())

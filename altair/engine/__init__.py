@@ -4,13 +4,16 @@ from altair.engine.amp import AutocastOptimWrapper, apply_amp
 from altair.engine.checkpoint import UnsafeCheckpointError, allow_mmengine_checkpoints, safe_load
 from altair.engine.hooks import (AltairCheckpointHook, NonFiniteLossError, RngStateHook,
                                  RunMetricsHook, StopOnNonFiniteLossHook)
-from altair.engine.runner import AltairRunner
+from altair.engine.progress import ConsoleProgressHook
+from altair.engine.runner import AltairFlexibleRunner, AltairRunner
 from altair.engine.schedulers import WarmupCosineLR
 from altair.engine.strategies import AltairFSDPStrategy
+from altair.engine.tracking import ValOverlayHook
 
 allow_mmengine_checkpoints()
 
-__all__ = ['AltairCheckpointHook', 'AltairFSDPStrategy', 'AltairRunner', 'AutocastOptimWrapper',
-           'NonFiniteLossError', 'RngStateHook', 'RunMetricsHook', 'StopOnNonFiniteLossHook',
-           'UnsafeCheckpointError', 'WarmupCosineLR', 'allow_mmengine_checkpoints', 'apply_amp',
+__all__ = ['AltairCheckpointHook', 'AltairFSDPStrategy', 'AltairFlexibleRunner', 'AltairRunner',
+           'AutocastOptimWrapper', 'ConsoleProgressHook', 'NonFiniteLossError', 'RngStateHook',
+           'RunMetricsHook', 'StopOnNonFiniteLossHook', 'UnsafeCheckpointError',
+           'ValOverlayHook', 'WarmupCosineLR', 'allow_mmengine_checkpoints', 'apply_amp',
            'safe_load']

@@ -239,7 +239,8 @@ class StopOnNonFiniteLossHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         import math
-        values = {k: float(v) for k, v in (outputs or {}).items() if 'loss' in k}
+        values = {k: float(v.detach() if hasattr(v, 'detach') else v)
+                  for k, v in (outputs or {}).items() if 'loss' in k}
         bad = {k: v for k, v in values.items() if not math.isfinite(v)}
         if not bad:
             return

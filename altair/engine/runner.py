@@ -6,6 +6,9 @@ Three things differ from ``mmengine.runner.Runner``:
   ``broadcast_buffers=True`` (every rank keeps rank 0's BN statistics);
 - SyncBN is reverted to BN wherever it cannot run (anything but CUDA + distributed), with
   one log line saying so;
+- ``console = 'progress'`` (``altair train`` without ``--verbose``) keeps mmengine's log off
+  the console and in the run's log file (``AltairFlexibleRunner`` does the same for
+  ``FlexibleRunner`` configs); ``ConsoleProgressHook`` shows the progress;
 - a config section whose keys its class does not take (``--cfg-options
   optim_wrapper.type=OptimWrapper`` keeps the ``dtype`` of ``AutocastOptimWrapper``) is one
   ``ConfigBuildError`` naming the section, not mmengine's traceback: the model, the optimizer
@@ -22,7 +25,7 @@ from typing import Callable
 import torch
 from mmengine.dist import is_distributed
 from mmengine.model import MMDistributedDataParallel, is_model_wrapper, revert_sync_batchnorm
-from mmengine.runner import Runner
+from mmengine.runner import FlexibleRunner, Runner
 
 from altair.config import naming_the_section
 from altair.engine.device import accelerator, init_distributed
@@ -51,8 +54,36 @@ def sync_bn_to_bn(model: torch.nn.Module, logger) -> torch.nn.Module:
     return revert_sync_batchnorm(model)
 
 
+class _ConsoleMixin:
+    """``build_logger`` that leaves the console to ``ConsoleProgressHook`` when the config
+    says ``console = 'progress'`` (the log file still gets every line)."""
+
+    def build_logger(self, *args, **kwargs):
+        logger = super().build_logger(*args, **kwargs)
+        if (getattr(self, 'cfg', None) or {}).get('console') == 'progress':
+            from altair.engine.progress import quiet_console
+            quiet_console(logger)
+        return logger
+
+
 @RUNNERS.register_module()
-class AltairRunner(Runner):
+class AltairFlexibleRunner(FlexibleRunner):
+    """mmengine's ``FlexibleRunner`` (FSDP, DeepSpeed strategies) with the console of
+    ``console = 'progress'``: its logger is its strategy's, quieted on first use."""
+
+    @property
+    def logger(self):
+        logger = self.strategy.logger
+        if not getattr(self, '_altair_quiet', False) and \
+                (getattr(self, 'cfg', None) or {}).get('console') == 'progress':
+            from altair.engine.progress import quiet_console
+            quiet_console(logger)
+            self._altair_quiet = True
+        return logger
+
+
+@RUNNERS.register_module()
+class AltairRunner(_ConsoleMixin, Runner):
     """mmengine ``Runner`` that places itself on CUDA or the CPU (see module docstring)."""
 
     def build_model(self, model):

@@ -94,3 +94,30 @@ def test_malformed_lines_warn_and_are_skipped(tmp_path):
         train, val = read_scalar_logs(tmp_path)
     assert [e['step'] for e in train] == [10, 20]
     assert len(val) == 1
+
+
+def test_plot_runs_overlays_one_line_per_run(resumed_run, tmp_path, monkeypatch):
+    """Each panel holds one line per run, with that run's points (dedup'd across launches)."""
+    from matplotlib.figure import Figure
+
+    from altair.api.plot import plot_runs
+    other = tmp_path / 'other_run'
+    _launch(other, '20240102_100000', [_train(10, 4.0), _train(20, 3.0), _val(20, 12.0)])
+    drawn = []
+    real = Figure.subplots
+
+    def spy(self, *a, **kw):
+        axes = real(self, *a, **kw)
+        drawn.extend(axes)
+        return axes
+    monkeypatch.setattr(Figure, 'subplots', spy)
+    out = plot_runs([('A', resumed_run), ('B', other)], tmp_path / 'cmp' / 'c.png')
+    assert out.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    loss, lr, miou = ({ln.get_label(): ln.get_xydata().tolist() for ln in ax.get_lines()}
+                      for ax in drawn)
+    assert loss == {'A': [[10, 3.0], [20, 2.5], [30, 2.0], [40, 1.8]],
+                    'B': [[10, 4.0], [20, 3.0]]}
+    assert miou == {'A': [[20, 30.0], [40, 45.0]], 'B': [[20, 12.0]]}
+    assert lr['B'] == [[10, 0.001], [20, 0.0005]]
+    with pytest.raises(NoTrainingLogError):
+        plot_runs([('A', resumed_run), ('C', tmp_path / 'nothing')], tmp_path / 'x.png')

@@ -113,3 +113,21 @@ def test_a_running_run_whose_process_died_reads_interrupted(tmp_path):
     run = load_run(run_id, tmp_path)
     assert run.info['status'] == 'running' and run.status == 'interrupted'
     assert isinstance(run, Run) and str(run) == run_id
+
+
+def test_compare_puts_best_per_class_iou_side_by_side(tmp_path, cli):
+    from altair.api.runs import compare_table
+    a, b = create_run('pspnet', root=tmp_path), create_run('unet', root=tmp_path)
+    (a.dir / 'metrics.json').write_text(json.dumps([
+        {'iter': 10, 'mIoU': 20.0, 'IoU.water': 90.0, 'IoU.forest': 10.0},
+        {'iter': 20, 'mIoU': 25.5, 'IoU.water': 91.25, 'IoU.forest': 12.5}]))
+    (b.dir / 'metrics.json').write_text(json.dumps([
+        {'iter': 10, 'mIoU': 30.0, 'IoU.water': 95.0, 'IoU.barren': 7.0}]))
+    rows = [ln.split() for ln in compare_table([a, b]).splitlines()]
+    assert rows == [['CLASS', a.id, b.id], ['water', '91.25', '95.00'],
+                    ['forest', '12.50', '-'], ['barren', '-', '7.00'],
+                    ['mIoU', '25.50', '30.00'], ['best', 'at', 'iter', '20', '10']]
+    proc = cli('runs', '--compare', a.id, b.id[:-1], '--runs-root', tmp_path)
+    assert proc.returncode == 0 and proc.stdout.strip() == compare_table([a, b])
+    proc = cli('runs', '--compare', a.id, 'nope', '--runs-root', tmp_path)
+    assert proc.returncode == 2 and "no run 'nope'" in proc.stderr

@@ -78,3 +78,25 @@ class TestNaNLossHook(Hook):
         if runner.iter + 1 >= self.from_iter:
             model = runner.model.module if is_model_wrapper(runner.model) else runner.model
             model.decode_head.loss_decode.loss_weight = float('nan')
+
+
+@HOOKS.register_module()
+class TestRecordSetupHook(Hook):
+    """Write what the runner was built with to the JSON file ``path`` after the first
+    iteration: the runner, optim wrapper and strategy classes, the autocast dtype, the
+    accumulation count and the optimizer steps taken so far."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        if runner.iter != 0 or get_rank() != 0:
+            return
+        wrapper = runner.optim_wrapper
+        strategy = getattr(runner, 'strategy', None)
+        Path(self.path).write_text(json.dumps(dict(
+            runner=type(runner).__name__, optim_wrapper=type(wrapper).__name__,
+            cast_dtype=str(getattr(wrapper, 'cast_dtype', None)),
+            accumulative_counts=wrapper._accumulative_counts,
+            strategy=type(strategy).__name__ if strategy is not None else None,
+            model=type(runner.model).__name__)))

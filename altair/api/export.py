@@ -1,0 +1,171 @@
+"""``altair export RUN --format onnx|safetensors``: a trained model as one portable file.
+
+- ``safetensors``: the weights (no pickle) plus the header of :mod:`altair.models.portable`
+  (config, classes, palette, normalisation, band order, training crop), so
+  ``alt.predict('model.safetensors', images=...)`` needs nothing else.
+- ``onnx``: the segmentor's logits graph (dynamic batch, height and width; chosen opset) with
+  the same header in the model's metadata; ``altair predict --backend onnxruntime
+  model.onnx IMAGES`` runs it through the same sliding-window and TTA engine.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from altair.errors import AltairError
+from altair.fileio import atomic_write
+
+FORMATS = ('onnx', 'safetensors')
+DEFAULT_OPSET = 17
+
+
+class ExportError(AltairError, ValueError):
+    """A bad export format, output path or opset, or a model the exporter cannot trace."""
+
+
+def _source_config(source, root):
+    """(loaded model on the CPU, its full config, default output stem folder)."""
+    from mmengine.config import Config
+
+    from altair.api.load import checkpoint_config, load_checkpoint_model
+    from altair.api.runs import is_run_reference, load_run
+    if is_run_reference(source):
+        run = load_run(source, root)
+        checkpoint = run.checkpoint()
+        return (load_checkpoint_model(run.config_path, checkpoint, device='cpu'),
+                Config.fromfile(str(run.config_path)), run.dir / 'export' / run.id)
+    path = Path(source)
+    if path.suffix.lower() != '.pth' or not path.is_file():
+        from altair.api.runs import CheckpointNotFoundError
+        raise CheckpointNotFoundError(f"'{source}' is neither a run nor an existing .pth "
+                                      'checkpoint')
+    cfg = checkpoint_config(path)
+    return load_checkpoint_model(cfg, path, device='cpu'), cfg, path.with_suffix('')
+
+
+def export_model(source, *, format: str, out: str | os.PathLike | None = None,
+                 opset: int = DEFAULT_OPSET, root: str | os.PathLike | None = None) -> Path:
+    """Write ``source`` (a run reference or a ``.pth`` checkpoint) as ``format``.
+
+    Args:
+        source: run id / unique prefix / ``'last'`` / ``Run``, or a checkpoint holding its
+            config.
+        format: ``'onnx'`` or ``'safetensors'``.
+        out: the file (default: ``<run>/export/<run id>.<format>``, or next to the checkpoint).
+        opset: ONNX opset version.
+        root: the run store.
+
+    Returns:
+        The written file (atomically: a failed export leaves nothing).
+
+    Raises:
+        ExportError, RunNotFoundError, NoCheckpointError, CheckpointNotFoundError.
+    """
+    if format not in FORMATS:
+        raise ExportError(f"unknown export format '{format}'; choose one of {', '.join(FORMATS)}")
+    if format == 'onnx' and (isinstance(opset, bool) or not isinstance(opset, int)
+                             or not 11 <= opset <= 23):
+        raise ExportError(f'opset must be an int in 11..23, got {opset!r}')
+    if out is not None and Path(out).suffix.lower() != f'.{format}':
+        raise ExportError(f"output '{out}' should end in .{format}")
+    model, cfg, stem = _source_config(source, root)
+    path = Path(out) if out is not None else stem.with_name(stem.name + f'.{format}')
+    from altair.fileio import ensure_writable_dir
+    ensure_writable_dir(path.parent, 'export folder')
+    from altair.models.portable import model_header
+    header = model_header(model, cfg)
+    if format == 'safetensors':
+        return write_safetensors(model, header, path)
+    return write_onnx(model, header, path, opset=opset)
+
+
+def write_safetensors(model: torch.nn.Module, header: dict, path: Path) -> Path:
+    """The model's state dict and ``header`` as ``path``."""
+    from safetensors.torch import save_file
+
+    from altair.models.portable import HEADER_KEY
+    # safetensors refuses tensors sharing memory: each one as its own contiguous copy
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    with atomic_write(path) as tmp:
+        save_file(tensors, str(tmp), metadata={HEADER_KEY: json.dumps(header)})
+    return path
+
+
+def write_onnx(model: torch.nn.Module, header: dict, path: Path, *, opset: int) -> Path:
+    """The model's logits graph with ``header`` in its metadata as ``path``.
+
+    torch's dynamo exporter traces the graph with a symbolic batch, height and width. Some
+    models compute with sizes the trace fixes (PSPNet's adaptive pooling, UNet's skip
+    crops): the exported graph is checked against torch at two other sizes, and where it
+    differs it is exported again with a fixed window (the training crop, batch still
+    dynamic); ``header['input_size']`` then says so, and the onnxruntime predictor pads
+    smaller inputs to it.
+    """
+    from altair.models.portable import LogitsModule
+    model.eval()
+    crop = tuple(header.get('train_crop') or (256, 256))
+    mean = header['normalization'].get('mean')
+    bands = len(mean) if mean else 3
+    module = LogitsModule(model).eval()
+    with atomic_write(path) as tmp:
+        _export(module, tmp, bands=bands, size=crop, dynamic_size=True, opset=opset)
+        if not _matches_torch(module, tmp, bands=bands, crop=crop):
+            _export(module, tmp, bands=bands, size=crop, dynamic_size=False, opset=opset)
+            header = dict(header, input_size=list(crop))
+        _add_header(tmp, header)
+    return path
+
+
+def _export(module: torch.nn.Module, path: Path, *, bands: int, size: tuple[int, int],
+            dynamic_size: bool, opset: int) -> None:
+    from torch.export import Dim
+    # batch 2 and height != width: torch.export specialises sizes 0, 1 and equal dims
+    example = torch.randn(2, bands, size[0], size[1] + 32 if size[0] == size[1] else size[1])
+    if not dynamic_size:
+        example = torch.randn(2, bands, *size)
+    shapes = {0: Dim('batch', min=1, max=4096)}
+    if dynamic_size:
+        shapes.update({2: Dim('height', min=16, max=65536), 3: Dim('width', min=16, max=65536)})
+    try:
+        with torch.no_grad():
+            torch.onnx.export(module, (example,), str(path), input_names=['input'],
+                              output_names=['logits'], opset_version=opset, dynamo=True,
+                              dynamic_shapes={'x': shapes}, optimize=True, verbose=False)
+    except Exception as exc:
+        raise ExportError(f'ONNX export of {type(module.segmentor).__name__} failed: '
+                          f'{type(exc).__name__}: {str(exc).splitlines()[0]}') from exc
+
+
+def _matches_torch(module: torch.nn.Module, path: Path, *, bands: int,
+                   crop: tuple[int, int]) -> bool:
+    """Whether the graph at ``path`` gives torch's logits (within 1e-3) at two sizes it was
+    not traced at, and at batch 1 and 3."""
+    import numpy as np
+    import onnxruntime as ort
+    session = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    name = session.get_inputs()[0].name
+    generator = torch.Generator().manual_seed(0)
+    for shape in ((1, bands, *crop), (3, bands, crop[0] + 64, crop[1] - 32)):
+        x = torch.randn(shape, generator=generator)
+        with torch.no_grad():
+            ref = module(x).numpy()
+        try:
+            [got] = session.run(None, {name: x.numpy()})
+        except Exception:
+            return False
+        if got.shape != ref.shape or not np.allclose(got, ref, atol=1e-3, rtol=0):
+            return False
+    return True
+
+
+def _add_header(path: Path, header: dict) -> None:
+    import onnx
+
+    from altair.models.portable import HEADER_KEY
+    graph = onnx.load(str(path))
+    entry = graph.metadata_props.add()
+    entry.key, entry.value = HEADER_KEY, json.dumps(header)
+    onnx.save(graph, str(path))

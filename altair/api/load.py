@@ -1,0 +1,119 @@
+"""``alt.load_model``: one front door for every form a trained model takes.
+
+A run (id, unique prefix, ``'last'`` or a ``Run``: its best, else last, checkpoint), an
+mmengine checkpoint (``.pth``; its config comes from the checkpoint's own ``meta``, or give
+one), a config with its checkpoint, an exported ``.safetensors`` file (weights + header: the
+model builds from it alone) or an exported ``.onnx`` file (run by onnxruntime).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from altair.config import load_model_config, raster_options, training_crop
+from altair.errors import AltairError
+
+PORTABLE_SUFFIXES = ('.safetensors', '.onnx')
+
+
+class ModelSourceError(AltairError, ValueError):
+    """Something ``load_model`` cannot make a model of."""
+
+
+def _segmentor(cfg, checkpoint: str | None, device: str):
+    from mmseg.apis import init_model
+
+    import altair.engine  # noqa: F401  (safe checkpoint globals)
+    import altair.models  # noqa: F401
+    return init_model(cfg, checkpoint, device=device)
+
+
+def load_checkpoint_model(config, checkpoint: str | os.PathLike, *, device: str | None = None):
+    """Build the config's model and load ``checkpoint`` (weights-only, see engine.checkpoint)."""
+    from altair.api.runs import CheckpointNotFoundError
+    from altair.inference.journal import file_identity
+    if not os.path.isfile(checkpoint):
+        raise CheckpointNotFoundError(f"checkpoint '{checkpoint}' does not exist")
+    cfg = load_model_config(config)
+    device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    model = _segmentor(cfg, str(checkpoint), device)
+    model.altair_train_crop = training_crop(cfg)
+    model.altair_raster = raster_options(cfg)
+    model.altair_source = dict(  # what a resumed prediction must find unchanged
+        config=file_identity(config) if isinstance(config, (str, os.PathLike)) else 'config',
+        checkpoint=file_identity(checkpoint))
+    return model
+
+
+def checkpoint_config(checkpoint: str | os.PathLike):
+    """The config an mmengine checkpoint carries in ``meta['cfg']`` (read weights-only).
+
+    Raises:
+        ModelSourceError: the checkpoint holds no config.
+    """
+    from mmengine.config import Config
+
+    from altair.engine.checkpoint import safe_load
+    meta = safe_load(str(checkpoint), map_location='cpu').get('meta') or {}
+    if not meta.get('cfg'):
+        raise ModelSourceError(f"checkpoint '{checkpoint}' does not hold its config (meta.cfg);"
+                               ' give the config too: load_model(CONFIG, CHECKPOINT)')
+    return Config.fromstring(meta['cfg'], '.py')
+
+
+def load_safetensors_model(path: str | os.PathLike, *, device: str | None = None):
+    """A segmentor from an exported ``.safetensors`` file alone (config in its header)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from altair.inference.journal import file_identity
+    from altair.models.portable import HEADER_KEY, apply_header, header_config, parse_header
+    with safe_open(str(path), framework='pt') as f:
+        header = parse_header((f.metadata() or {}).get(HEADER_KEY), path)
+    cfg = load_model_config(header_config(header))
+    device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    model = _segmentor(cfg, None, device)
+    model.load_state_dict(load_file(str(path), device=str(device)), strict=True)
+    model.eval()
+    return apply_header(model, header, dict(safetensors=file_identity(path)))
+
+
+def load_model(source, checkpoint: str | os.PathLike | None = None, *,
+               device: str | None = None, root: str | os.PathLike | None = None):
+    """A model ready for ``alt.predict``: see the module docstring for ``source``.
+
+    Args:
+        source: a run reference, a ``.pth`` checkpoint, a config (with ``checkpoint``), a
+            ``.safetensors`` or an ``.onnx`` file.
+        checkpoint: the weights for a config ``source`` (or other weights for a run).
+        device: ``'cpu'``, ``'cuda'``, ... (default: CUDA where visible); ONNX models run on
+            the CPU.
+        root: the run store (default ``$ALTAIR_HOME/runs`` or ``./runs``).
+
+    Raises:
+        RunNotFoundError, NoCheckpointError, CheckpointNotFoundError, ModelSourceError,
+        PortableModelError.
+    """
+    from altair.api.runs import CheckpointNotFoundError, is_run_reference, resolve_model_source
+    suffix = Path(str(source)).suffix.lower() if isinstance(source, (str, os.PathLike)) else ''
+    if suffix in PORTABLE_SUFFIXES and checkpoint is None:
+        if not Path(source).is_file():
+            raise CheckpointNotFoundError(f"model file '{source}' does not exist")
+        if suffix == '.onnx':
+            if device not in (None, 'cpu', 'auto'):
+                raise ModelSourceError(f"'{source}': ONNX models run on the CPU here "
+                                       f"(onnxruntime's CPU provider), not on '{device}'")
+            from altair.models.portable import OnnxSegmentor
+            return OnnxSegmentor(source)
+        return load_safetensors_model(source, device=device)
+    if suffix == '.pth' and checkpoint is None:
+        if not Path(source).is_file():
+            raise CheckpointNotFoundError(f"checkpoint '{source}' does not exist")
+        return load_checkpoint_model(checkpoint_config(source), source, device=device)
+    if is_run_reference(source) or checkpoint is not None:
+        config, ckpt, _ = resolve_model_source(source, checkpoint, root=root)
+        return load_checkpoint_model(config, ckpt, device=device)
+    raise ModelSourceError(f"cannot load a model from {source!r}: give a run id, a .pth "
+                           'checkpoint, CONFIG with CHECKPOINT, a .safetensors or an .onnx file')

@@ -1,0 +1,166 @@
+"""A trained segmentor as a self-describing file: safetensors weights or an ONNX graph, each
+with the same JSON header (``HEADER_KEY``) holding what prediction needs besides weights.
+
+The header: the resolved config (Python text), classes, palette, number of classes, the
+normalisation (per-band mean and std, whether 3-band images are reversed), the raster options
+the model was trained with (band list and order, nodata) and the training crop. The ONNX
+graph maps a normalised (N, C, H, W) float32 input to (N, K, H, W) logits at the same size;
+batch, height and width are dynamic.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from altair.errors import AltairError
+
+HEADER_KEY = 'altair'
+HEADER_FORMAT = 'altair-model/1'
+
+
+class PortableModelError(AltairError, ValueError):
+    """A .safetensors / .onnx file without an Altair header, or one this version cannot read."""
+
+
+def model_header(model: nn.Module, cfg) -> dict:
+    """The header of a loaded segmentor (``altair.api.predict.load_model``) and its config."""
+    from altair.version import __version__
+    pre = model.data_preprocessor
+    normalize = bool(getattr(pre, '_enable_normalize', False))
+    meta = getattr(model, 'dataset_meta', None) or {}
+    crop = getattr(model, 'altair_train_crop', None)
+    return dict(
+        format=HEADER_FORMAT, altair_version=__version__, config=cfg.pretty_text,
+        classes=list(meta.get('classes') or []),
+        palette=[list(map(int, c)) for c in meta.get('palette') or []],
+        num_classes=int(model.out_channels),
+        normalization=dict(
+            mean=[float(v) for v in pre.mean.flatten()] if normalize else None,
+            std=[float(v) for v in pre.std.flatten()] if normalize else None,
+            bgr_to_rgb=bool(getattr(pre, 'channel_conversion', False))),
+        raster=dict(getattr(model, 'altair_raster', None) or {}),
+        train_crop=list(crop) if crop else None,
+        input='float32 (N, C, H, W), (x - mean) / std in the band order of `raster`',
+        output='float32 logits (N, K, H, W)')
+
+
+def parse_header(text: str | None, path: str | os.PathLike) -> dict:
+    """The header JSON of ``path``.
+
+    Raises:
+        PortableModelError: missing, not JSON, or another format.
+    """
+    if not text:
+        raise PortableModelError(f"'{path}' has no Altair header (metadata key "
+                                 f"'{HEADER_KEY}'): export it with `altair export`")
+    try:
+        header = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PortableModelError(f"'{path}': the Altair header is not JSON ({exc})") from None
+    if header.get('format') != HEADER_FORMAT:
+        raise PortableModelError(f"'{path}': header format {header.get('format')!r}, this "
+                                 f"Altair reads {HEADER_FORMAT!r}")
+    return header
+
+
+def header_config(header: dict):
+    """The mmengine ``Config`` a header holds."""
+    from mmengine.config import Config
+    return Config.fromstring(header['config'], '.py')
+
+
+def apply_header(model: nn.Module, header: dict, source: dict) -> nn.Module:
+    """Set the attributes prediction reads (classes, palette, crop, raster options)."""
+    model.dataset_meta = dict(classes=header['classes'], palette=header['palette'])
+    model.altair_train_crop = tuple(header['train_crop']) if header.get('train_crop') else None
+    model.altair_raster = dict(header.get('raster') or {})
+    model.altair_source = source
+    return model
+
+
+class LogitsModule(nn.Module):
+    """A segmentor as ``normalised (N, C, H, W) → logits (N, K, H, W)`` for export: the
+    decode head's output resized to the input, as ``encode_decode`` does, but with the size
+    taken from the input tensor so that it stays dynamic in the graph."""
+
+    def __init__(self, segmentor: nn.Module) -> None:
+        super().__init__()
+        self.segmentor = segmentor
+
+    def forward(self, x: Tensor) -> Tensor:
+        seg = self.segmentor
+        logits = seg.decode_head.forward(seg.extract_feat(x))
+        return F.interpolate(logits, size=x.shape[2:], mode='bilinear',
+                             align_corners=seg.align_corners)
+
+
+class _Normalization(nn.Module):
+    """What prediction reads of a data preprocessor: ``mean``/``std`` (C, 1, 1),
+    ``_enable_normalize`` and ``channel_conversion``."""
+
+    def __init__(self, spec: dict) -> None:
+        super().__init__()
+        self._enable_normalize = spec.get('mean') is not None
+        self.channel_conversion = bool(spec.get('bgr_to_rgb'))
+        if self._enable_normalize:
+            self.register_buffer('mean', torch.tensor(spec['mean']).view(-1, 1, 1), False)
+            self.register_buffer('std', torch.tensor(spec['std']).view(-1, 1, 1), False)
+
+
+class OnnxSegmentor(nn.Module):
+    """An exported ``.onnx`` model run by onnxruntime, with the interface the prediction
+    engine uses of a segmentor (``encode_decode``, ``data_preprocessor``, ``out_channels``,
+    ``dataset_meta``), so sliding windows, TTA, nodata and every writer work unchanged.
+
+    Args:
+        path: the ``.onnx`` file written by ``altair export --format onnx``.
+        threads: onnxruntime intra-op threads (default: torch's thread count).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, threads: int | None = None) -> None:
+        super().__init__()
+        import onnxruntime as ort
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        self.path = Path(path)
+        self.session = ort.InferenceSession(str(path), options,
+                                            providers=['CPUExecutionProvider'])
+        header = parse_header(self.session.get_modelmeta().custom_metadata_map.get(HEADER_KEY),
+                              path)
+        self.header = header
+        self.out_channels = int(header['num_classes'])
+        self.align_corners = False
+        self.data_preprocessor = _Normalization(header['normalization'])
+        # a parameter for `next(model.parameters()).device` (always the CPU)
+        self._anchor = nn.Parameter(torch.zeros(0), requires_grad=False)
+        self._input = self.session.get_inputs()[0].name
+        from altair.inference.journal import file_identity
+        apply_header(self, header, dict(onnx=file_identity(path)))
+        digest = hashlib.sha1(self.path.read_bytes()).hexdigest()[:12]
+        self.altair_signature = f'OnnxSegmentor-{digest}'  # for the batch-size probe cache
+
+    def encode_decode(self, inputs: Tensor, batch_img_metas=None) -> Tensor:
+        """(B, C, h, w) normalised → (B, K, h, w) logits. A graph with a fixed window
+        (``header['input_size']``) gets smaller inputs zero-padded (the mean, once
+        normalised) at the bottom and right, and its logits cropped back."""
+        h, w = inputs.shape[2:]
+        fixed = self.header.get('input_size')
+        if fixed:
+            if h > fixed[0] or w > fixed[1]:
+                raise PortableModelError(
+                    f"'{self.path}' was exported with a fixed {fixed[0]}x{fixed[1]} window and "
+                    f'cannot take {h}x{w}: predict with sliding windows of at most that size')
+            inputs = F.pad(inputs, (0, fixed[1] - w, 0, fixed[0] - h))
+        x = np.ascontiguousarray(inputs.detach().float().cpu().numpy())
+        [logits] = self.session.run(None, {self._input: x})
+        return torch.from_numpy(logits[:, :, :h, :w])
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        return self.encode_decode(inputs)
