@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument('run', metavar='RUN|CHECKPOINT')
     export.add_argument('--format', required=True, choices=['onnx', 'safetensors'])
     export.add_argument('--out', help='output file (default: <run>/export/<run id>.<format>)')
-    export.add_argument('--opset', type=int, default=17, help='ONNX opset (default 17)')
+    export.add_argument('--opset', type=int, default=18, help='ONNX opset (default 18)')
     _root(export)
 
     check = sub.add_parser(

@@ -122,8 +122,26 @@ CASES = [
                              '0'], r'processes'),
     ('predict-mosaic-name', ['predict', P, '{ckpt}', '{tif}', '--out', '{out}', '--mosaic',
                              'a/b'], r'mosaic'),
+    ('train-unknown-tracker', ['train', P, '--track', 'wandb'],
+     r"altair train: argument --track: invalid choice: 'wandb'"),
+    ('predict-onnxruntime-needs-onnx', ['predict', P, '{ckpt}', '{img}', '--out', '{out}',
+                                        '--backend', 'onnxruntime'],
+     r"backend 'onnxruntime' runs an exported \.onnx model"),
     # runs and plots
     ('plot-unknown-run', ['plot', '2099-nope'], r'2099-nope'),
+    ('plot-second-unknown-run', ['plot', '2099-nope', '2098-nope'], r'2099-nope'),
+    ('runs-compare-unknown-run', ['runs', '--compare', '2099-nope'], r"no run '2099-nope'"),
+    # export
+    ('export-unknown-run', ['export', '2099-nope', '--format', 'onnx'], r"no run '2099-nope'"),
+    ('export-bad-format', ['export', '{ckpt}', '--format', 'tflite'],
+     r"argument --format: invalid choice: 'tflite'"),
+    ('export-checkpoint-without-config', ['export', '{ckpt}', '--format', 'safetensors',
+                                          '--out', '{out}/m.safetensors'],
+     r"checkpoint '.*model\.pth' does not hold its config"),
+    ('export-wrong-suffix', ['export', '{ckpt}', '--format', 'onnx', '--out', '{out}/m.pt'],
+     r"output '.*m\.pt' should end in \.onnx"),
+    ('export-bad-opset', ['export', '{ckpt}', '--format', 'onnx', '--opset', '7'],
+     r'opset must be an int in 11\.\.23, got 7'),
     # check-data
     ('check-data-missing-config', ['check-data', 'configs/nope.py'],
      r"config file 'configs/nope\.py' does not exist"),
@@ -151,7 +169,8 @@ def test_the_table_is_broad():
     assert len(CASES) >= 40
     assert len({c[0] for c in CASES}) == len(CASES)
     commands = {c[1][0] for c in CASES if c[1]}
-    assert commands >= {'train', 'test', 'predict', 'plot', 'check-data', 'init', 'demo'}
+    assert commands >= {'train', 'test', 'predict', 'plot', 'check-data', 'init', 'demo',
+                        'runs', 'export'}
 
 
 @pytest.mark.parametrize('case', CASES, ids=[c[0] for c in CASES])
@@ -161,7 +180,7 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(case, files, tmp_path, 
     before = _tree(files['config'].parent)
     names = dict({k: str(v) for k, v in files.items()}, out=str(out))
     args = [a.format(**names) for a in args]
-    if args[:1] and args[0] in ('train', 'test', 'predict', 'plot'):  # with a run store
+    if args[:1] and args[0] in ('train', 'test', 'predict', 'plot', 'runs', 'export'):
         args += ['--runs-root', str(tmp_path / 'runs')]
     proc = cli(*args)
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()

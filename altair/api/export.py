@@ -19,7 +19,7 @@ from altair.errors import AltairError
 from altair.fileio import atomic_write
 
 FORMATS = ('onnx', 'safetensors')
-DEFAULT_OPSET = 17
+DEFAULT_OPSET = 18
 
 
 class ExportError(AltairError, ValueError):

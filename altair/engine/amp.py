@@ -53,12 +53,15 @@ class AutocastOptimWrapper(OptimWrapper):
         if self.device_type == 'cpu' and dtype == 'float16':
             raise AmpConfigError('fp16 autocast is not supported on the CPU; use bf16 '
                                  "(--amp bf16 / amp='bf16')")
+        #: what this wrapper computes in, for the console (ConsoleProgressHook shows it)
+        self.precision_note = f"{'bf16 autocast' if dtype != 'float16' else 'fp16 autocast'} " \
+                              f'on {self.device_type}'
         if dtype == 'auto':
             dtype = 'bfloat16' if native_bf16(self.device_type) else None
             from mmengine.logging import print_log
-            print_log(f"training precision 'auto': {'bf16 autocast' if dtype else 'fp32'} on "
-                      f'{self.device_type} ({precision.auto_reason(self.device_type)})',
-                      logger='current')
+            self.precision_note = (f"'auto': {'bf16 autocast' if dtype else 'fp32'} on "
+                                   f'{self.device_type} ({precision.auto_reason(self.device_type)})')
+            print_log(f'training precision {self.precision_note}', logger='current')
         self.cast_dtype = getattr(torch, dtype) if dtype else None
 
     @contextmanager

@@ -101,6 +101,18 @@ def train_line(*, it: int, total: int, loss: float | None, lr: float | None, rat
     return '  '.join(parts)
 
 
+def precision_note(optim_wrapper) -> str | None:
+    """What a (possibly wrapped) optim wrapper computes in: Altair's own note where it has
+    one (``'auto': fp32 on cpu (reason)``), else from mmengine's AMP wrapper, else fp32."""
+    note = getattr(optim_wrapper, 'precision_note', None)
+    if note:
+        return note
+    kind = type(optim_wrapper).__name__
+    if kind == 'AmpOptimWrapper':
+        return f"{str(getattr(optim_wrapper, 'cast_dtype', 'float16')).split('.')[-1]} autocast"
+    return 'fp32' if kind == 'OptimWrapper' else None
+
+
 def class_iou_rows(metrics: dict) -> list[tuple[str, float]]:
     """``(class, IoU)`` pairs of an evaluator result's ``IoU.<class>`` keys, in their order."""
     return [(k[len('IoU.'):], float(v)) for k, v in metrics.items() if k.startswith('IoU.')]
@@ -172,6 +184,9 @@ class ConsoleProgressHook(Hook):
     def before_train(self, runner) -> None:
         if not is_main_process():
             return
+        note = precision_note(runner.optim_wrapper)
+        if note:
+            print(f'altair: training precision {note}', file=self._out(), flush=True)
         self._t0, self._it0 = time.perf_counter(), runner.iter
         total = runner.max_iters
         if self.interval is None:

@@ -58,7 +58,7 @@ def test_onnx_header_and_opset(exported, demo_run):
     import onnx
     graph = onnx.load(str(exported['onnx']))
     header = json.loads({p.key: p.value for p in graph.metadata_props}['altair'])
-    assert graph.opset_import[0].version == 17
+    assert graph.opset_import[0].version == 18
     from altair.datasets.bluemarble_classes import CLASSES, PALETTE
     run, _ = demo_run
     assert header['classes'] == list(CLASSES) and header['palette'] == [list(c) for c in PALETTE]

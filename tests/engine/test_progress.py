@@ -60,6 +60,9 @@ def test_plain_lines_carry_the_logged_loss_and_val_miou(small_bluemarble, tiny, 
     run = alt.train('configs/pspnet.py', cfg_options=opts, seed=0, root=tmp_path,
                     verbose=False)
     out = capsys.readouterr().out.splitlines()
+    from altair.inference.precision import auto_reason, cpu_has_native_bf16
+    chosen = 'bf16 autocast' if cpu_has_native_bf16() else 'fp32'
+    assert f"altair: training precision 'auto': {chosen} on cpu ({auto_reason('cpu')})" in out
     lines = [ln for ln in out if ln.startswith('iter ')]
     assert [ln.split()[1] for ln in lines] == ['1/4', '2/4', '3/4', '4/4']  # interval 1
     logged = [json.loads(ln) for ln in next(run.work_dir.glob('*/vis_data/scalars.json'))
@@ -75,3 +78,39 @@ def test_plain_lines_carry_the_logged_loss_and_val_miou(small_bluemarble, tiny, 
     assert table[0].split() == ['water', f"{val['IoU.water']:.2f}"]
     assert not any('System environment' in ln or 'Config:' in ln for ln in out)
     assert 'System environment' in open(next(run.work_dir.glob('*/*.log'))).read()
+
+
+def test_terminal_display_shows_bars_and_the_table():
+    """The rich path (a terminal): a train bar with the loss, lr and val mIoU, a val bar, and
+    the per-class table, driven through the hook's calls as the loop makes them."""
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub
+
+    from altair.engine.progress import ConsoleProgressHook
+    out = io.StringIO()
+    hub = MessageHub.get_instance('altair-test-progress')
+    runner = SimpleNamespace(iter=0, max_iters=4, message_hub=hub, hooks=[],
+                             val_dataloader=[0, 1, 2], logger=logging.getLogger('x'),
+                             optim_wrapper=None)
+    hook = ConsoleProgressHook(rich=True, stream=out)
+    hook.before_run(runner)
+    hook.before_train(runner)
+    for it in range(4):
+        hub.update_scalar('train/loss', 2.0 - it * 0.25)
+        hub.update_scalar('train/lr', 0.01)
+        runner.iter = it
+        hook.after_train_iter(runner, it)
+    runner.iter = 4
+    hook.before_val_epoch(runner)
+    for i in range(3):
+        hook.after_val_iter(runner, i)
+    hook.after_val_epoch(runner, {'mIoU': 40.0, 'aAcc': 80.0, 'IoU.water': 70.0,
+                                  'IoU.forest': 10.0})
+    hook.after_run(runner)
+    text = out.getvalue()
+    assert 'val at iter 4: mIoU 40.00  aAcc 80.00' in text
+    assert 'train' in text and '4/4' in text and 'loss 1.6250' in text  # mean of 4 losses
+    assert 'per-class IoU' in text
+    rows = [ln for ln in text.splitlines() if 'water' in ln or 'forest' in ln]
+    assert any('70.00' in r for r in rows) and any('10.00' in r for r in rows)

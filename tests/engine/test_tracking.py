@@ -3,6 +3,7 @@ and compared with the run's own files (mmengine's scalars.json, the run store's 
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -98,3 +99,30 @@ def test_tensorboard_and_mlflow_hold_what_the_run_logged(small_bluemarble, tiny,
     assert (tmp_path / 'mlruns').as_uri() in run.tracking['mlflow']
     assert run.tracking['mlflow'] in runs_table([run])
 
+
+
+def test_config_track_key_adds_backends_once_and_records_where(tmp_path, monkeypatch):
+    """`track = [...]` in a config = --track; a resumed run's saved config (backends already
+    in it) does not get them twice."""
+    from mmengine.config import Config
+
+    from altair.api.runs import create_run
+    from altair.api.train import _with_run_options
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv('MLFLOW_TRACKING_URI', raising=False)
+    run = create_run('pspnet', root=tmp_path / 'runs')
+    cfg = Config(dict(track=['tensorboard', 'mlflow'], optim_wrapper=dict(type='OptimWrapper'),
+                      visualizer=dict(type='SegLocalVisualizer', name='visualizer',
+                                      vis_backends=[dict(type='LocalVisBackend')])))
+    cfg = _with_run_options(cfg, run, grad_accum=None, seed=None)
+    kinds = [b['type'] for b in cfg.visualizer.vis_backends]
+    assert kinds == ['LocalVisBackend', 'TensorboardVisBackend', 'MLflowVisBackend']
+    assert cfg.visualizer.name == f'visualizer-{run.id}' and 'track' not in cfg
+    assert [h['type'] for h in cfg.custom_hooks] == ['RunMetricsHook', 'ValOverlayHook']
+    assert run.tracking['mlflow'] == (f'mlflow {(tmp_path / "mlruns").as_uri()} experiment '
+                                      f'pspnet run {run.id}')
+    assert os.environ['MLFLOW_ALLOW_FILE_STORE'] == 'true'
+    again = _with_run_options(Config(cfg.to_dict()), run, grad_accum=None, seed=None,
+                              track=['tensorboard', 'mlflow'])
+    assert [b['type'] for b in again.visualizer.vis_backends] == kinds
+    assert [h['type'] for h in again.custom_hooks] == ['RunMetricsHook', 'ValOverlayHook']
