@@ -199,8 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser(
         'export', help='a trained model as one portable file (ONNX or safetensors)',
         description='Write RUN (its best, else last, checkpoint) or CHECKPOINT as ONNX '
-        '(logits graph, dynamic batch/height/width) or safetensors (weights); both carry a '
-        'header with the config, classes, palette, normalisation, bands and training crop.')
+        '(logits graph; dynamic batch, and height/width where the model allows, else the '
+        'training crop) or safetensors (weights); both carry a header with the config, '
+        'classes, palette, normalisation, bands and training crop.')
     export.add_argument('run', metavar='RUN|CHECKPOINT')
     export.add_argument('--format', required=True, choices=['onnx', 'safetensors'])
     export.add_argument('--out', help='output file (default: <run>/export/<run id>.<format>)')

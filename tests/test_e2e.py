@@ -33,12 +33,33 @@ def _run(args, env=None, timeout=600):
 
 
 def test_train_then_test_plain_and_tta(bluemarble, tiny, tmp_path):
+    """20 iterations through tools/train.py, output captured (not a terminal, as in CI):
+    plain progress lines, the validation, the per-class table and the run in at most 40
+    lines, mmengine's environment and config dump in the log file only; then test, test with
+    TTA, and resume (--verbose: mmengine's log stream)."""
     work = tmp_path / 'run'
-    out = _run([PY, 'tools/train.py', 'configs/pspnet.py', '--work-dir', str(work), '--verbose',
-                *_tiny(tiny, bluemarble)])
-    assert 'SyncBN -> BN' in out.stdout + out.stderr  # the config asks for SyncBN; CPU has none
-    ckpt = work / 'iter_4.pth'
-    assert ckpt.is_file() and (work / 'last_checkpoint').read_text().strip().endswith('iter_4.pth')
+    opts = {k: v for k, v in tiny.options(bluemarble, iters=20).items()
+            if k != 'default_hooks.logger.interval'}  # the config's own interval
+    proc = subprocess.run([PY, 'tools/train.py', 'configs/pspnet.py', '--work-dir', str(work),
+                           *tiny.cli(opts)], cwd=ROOT, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=600,
+                          env={**os.environ, 'OMP_NUM_THREADS': '2'})
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert len(lines) <= 40, proc.stdout
+    assert [ln.split()[1] for ln in lines if ln.startswith('iter ')] == [
+        f'{i}/20' for i in range(2, 21, 2)]
+    assert any(ln.startswith('val at iter 20: mIoU ') for ln in lines)
+    assert 'per-class IoU (last evaluation):' in lines
+    assert lines[-1].startswith('run ') and lines[-1].split()[2] == 'finished:'
+    log = Path(next(ln for ln in lines if ln.startswith('altair: full log in '))
+               .split(' in ', 1)[1]).read_text()
+    assert 'System environment' in log and 'Config:' in log
+    assert 'System environment' not in proc.stdout
+    assert 'SyncBN -> BN' in log  # the config asks for SyncBN; the CPU has none
+    ckpt = work / 'iter_20.pth'
+    assert ckpt.is_file() and (work / 'last_checkpoint').read_text().strip().endswith(
+        'iter_20.pth')
     out = _run([PY, 'tools/test.py', 'configs/pspnet.py', str(ckpt), '--work-dir', str(work),
                 *_tiny(tiny, bluemarble)])
     assert 'mIoU' in out.stdout and 'IoU.water' in out.stdout
@@ -49,10 +70,10 @@ def test_train_then_test_plain_and_tta(bluemarble, tiny, tmp_path):
     n_val = len(list((bluemarble / 'img_dir' / 'val').glob('*.png')))
     assert len(list((work / 'vis' / 'vis_data' / 'vis_image').glob('*.png'))) == n_val
     assert len(list((work / 'preds').glob('*.png'))) == n_val
-    # resume continues from iteration 4 to 6 (safe weights-only loading of mmengine state)
+    # resume continues from iteration 20 to 22 (safe weights-only loading of mmengine state)
     out = _run([PY, 'tools/train.py', 'configs/pspnet.py', '--work-dir', str(work), '--resume',
-                '--verbose', *_tiny(tiny, bluemarble, iters=6)])
-    assert (work / 'iter_6.pth').is_file()
+                '--verbose', *_tiny(tiny, bluemarble, iters=22)])
+    assert (work / 'iter_22.pth').is_file()
     assert 'resumed' in (out.stdout + out.stderr).lower()
 
 
@@ -114,26 +135,3 @@ def test_cli_errors_are_one_line_with_exit_2(tmp_path):
     assert proc.stderr.strip() == (f'error: {tmp_path} already exists; pass overwrite=True '
                                    '(--overwrite) to rebuild it')
 
-
-def test_train_console_is_one_screen_without_verbose(bluemarble, tiny, tmp_path):
-    """20 iterations of `altair train`, output captured (not a terminal, as in CI): plain
-    progress lines, the validation, the per-class table and the run, in at most 40 lines;
-    mmengine's environment and config dump stay in the log file."""
-    opts = {k: v for k, v in tiny.options(bluemarble, iters=20).items()
-            if k != 'default_hooks.logger.interval'}  # the config's own interval
-    proc = subprocess.run([PY, '-m', 'altair', 'train', 'configs/pspnet.py',
-                           '--runs-root', str(tmp_path), *tiny.cli(opts)], cwd=ROOT,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=600, env={**os.environ, 'OMP_NUM_THREADS': '2'})
-    lines = proc.stdout.splitlines()
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert len(lines) <= 40, proc.stdout
-    assert [ln.split()[1] for ln in lines if ln.startswith('iter ')] == [
-        f'{i}/20' for i in range(2, 21, 2)]
-    assert any(ln.startswith('val at iter 20: mIoU ') for ln in lines)
-    assert 'per-class IoU (last evaluation):' in lines
-    assert lines[-1].startswith('run ') and lines[-1].split()[2] == 'finished:'
-    log = next(p for p in lines if p.startswith('altair: full log in ')).split(' in ')[1]
-    text = Path(log).read_text()
-    assert 'System environment' in text and 'Config:' in text
-    assert 'System environment' not in proc.stdout

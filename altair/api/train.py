@@ -13,7 +13,7 @@ from mmengine.config import Config
 
 from altair.api.runs import Run, RunNotFoundError, create_run, list_runs, load_run, run_name
 from altair.config import check_config_keys, check_model_types, load_config, split_dataset
-from altair.engine.accelerate_env import one_process_fsdp
+from altair.engine.accelerate_env import check_accelerate_env, one_process_fsdp
 from altair.engine.amp import apply_amp
 from altair.engine.device import detect_launcher
 from altair.errors import AltairError
@@ -313,6 +313,8 @@ def train(config, *, work_dir: str | os.PathLike | None = None,
         TrainingFailedError: a worker failed (its rank and error are in the message).
     """
     _check_grad_accum(grad_accum)
+    import torch
+    check_accelerate_env(os.environ, cuda=torch.cuda.is_available())  # before a run opens
     launcher = launcher or detect_launcher()
     if launcher == 'none' and one_process_fsdp(os.environ):
         launcher = 'pytorch'  # FSDP needs a process group, even of one process

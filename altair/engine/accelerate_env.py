@@ -90,6 +90,24 @@ def read_accelerate_env(env: Mapping[str, str]) -> AccelerateChoice:
     return out
 
 
+def check_accelerate_env(env: Mapping[str, str], *, cuda: bool) -> AccelerateChoice:
+    """:func:`read_accelerate_env`, and DeepSpeed refused without CUDA: what ``alt.train``
+    checks before it opens a run.
+
+    Raises:
+        AccelerateEnvError: naming the variable and what to choose instead.
+    """
+    choice = read_accelerate_env(env)
+    if choice.strategy == 'deepspeed' and not cuda:
+        raise AccelerateEnvError(_NO_CUDA_DEEPSPEED)
+    return choice
+
+
+_NO_CUDA_DEEPSPEED = ('ACCELERATE_USE_DEEPSPEED=true, but DeepSpeed trains on CUDA GPUs and '
+                      'none is visible: choose "no" for DeepSpeed in `accelerate config` (FSDP '
+                      'and DDP run on the CPU)')
+
+
 def one_process_fsdp(env: Mapping[str, str]) -> bool:
     """Whether ``env`` is one process that ``accelerate launch --use_fsdp --num_processes 1``
     started: torchrun variables of a world of one and ``ACCELERATE_USE_FSDP``. FSDP needs a
@@ -186,9 +204,7 @@ def _set_strategy(cfg, strategy: str, *, cuda: bool) -> None:
     runner = str(cfg.get('runner_type', 'AltairRunner'))
     if strategy == 'deepspeed':
         if not cuda:
-            raise AccelerateEnvError('ACCELERATE_USE_DEEPSPEED=true, but DeepSpeed trains on '
-                                     'CUDA GPUs and none is visible: choose "no" for DeepSpeed '
-                                     'in `accelerate config` (FSDP and DDP run on the CPU)')
+            raise AccelerateEnvError(_NO_CUDA_DEEPSPEED)
         cfg.strategy = copy.deepcopy(DEEPSPEED_STRATEGY)
         cfg.optim_wrapper = dict(cfg.optim_wrapper, type='DeepSpeedOptimWrapper')
     else:
