@@ -59,7 +59,12 @@ def time_batches(run: Callable[[int], None], candidates: Sequence[int] = CANDIDA
 
 def model_signature(model: torch.nn.Module) -> str:
     """Class name and a hash of the parameter names and shapes: equal for two models of one
-    architecture whatever their weights (speed does not depend on the values)."""
+    architecture whatever their weights (speed does not depend on the values). A model whose
+    parameters do not describe it (an onnxruntime session behind a stub parameter) gives its
+    own ``altair_signature``."""
+    own = getattr(model, 'altair_signature', None)
+    if own:
+        return own
     h = hashlib.sha1(type(model).__name__.encode())
     for name, p in model.state_dict().items():
         h.update(f'{name}:{tuple(p.shape)}:{p.dtype};'.encode())

@@ -143,8 +143,11 @@ class OnnxSegmentor(nn.Module):
         self._input = self.session.get_inputs()[0].name
         from altair.inference.journal import file_identity
         apply_header(self, header, dict(onnx=file_identity(path)))
-        digest = hashlib.sha1(self.path.read_bytes()).hexdigest()[:12]
-        self.altair_signature = f'OnnxSegmentor-{digest}'  # for the batch-size probe cache
+        # the batch-size probe's cache key, from the exported config and window (the stub
+        # parameter would make every ONNX model one key); read from the header, not the file
+        digest = hashlib.sha1(json.dumps([header['config'], header.get('input_size')])
+                              .encode()).hexdigest()[:12]
+        self.altair_signature = f'OnnxSegmentor-{digest}'
 
     def encode_decode(self, inputs: Tensor, batch_img_metas=None) -> Tensor:
         """(B, C, h, w) normalised → (B, K, h, w) logits. A graph with a fixed window

@@ -115,7 +115,10 @@ def test_load_model_takes_every_form(demo_run, exported):
     ckpt = alt.load_model(str(run.checkpoint()), device='cpu')  # config from its meta
     by_id = alt.load_model(run.id, root=root, device='cpu')
     st = alt.load_model(str(exported['safetensors']), device='cpu')
-    assert isinstance(alt.load_model(str(exported['onnx'])), OnnxSegmentor)
+    onnx = alt.load_model(str(exported['onnx']))
+    assert isinstance(onnx, OnnxSegmentor)
+    from altair.inference.autotune import model_signature
+    assert model_signature(onnx) == onnx.altair_signature  # not the stub parameter's
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         outs = [m.eval().encode_decode(x, [dict(img_shape=(64, 64))]) for m in (ckpt, by_id, st)]

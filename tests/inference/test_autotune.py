@@ -86,3 +86,15 @@ def test_switched_off_the_fallback_is_used_without_a_forward_pass(probe_on, monk
     assert autotune.tuned_batch(model, model, shape=(3, 8, 8), device='cpu',
                                 fallback=5) == 5
     assert model.calls == [] and not probe_on.exists()
+
+
+def test_a_model_can_name_its_own_signature():
+    """An ONNX model's parameters are a stub: it names itself (from its header), or every
+    exported model would share one probed batch size."""
+    import torch
+
+    from altair.inference.autotune import model_signature
+    a, b = torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(3, 8, 3)
+    assert model_signature(a) == model_signature(b)
+    a.altair_signature, b.altair_signature = 'OnnxSegmentor-1', 'OnnxSegmentor-2'
+    assert (model_signature(a), model_signature(b)) == ('OnnxSegmentor-1', 'OnnxSegmentor-2')
