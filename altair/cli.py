@@ -270,8 +270,8 @@ def runs_table(runs) -> str:
                      run.status, f"{best['mIoU']:.2f}" if best else '-',
                      info.get('created', '')[:16].replace('T', ' '),
                      '; '.join((info.get('tracking') or {}).values())))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return '\n'.join('  '.join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+    from altair.api.runs import text_table
+    return text_table(rows)
 
 
 def _quiet_libraries(args) -> None:

@@ -129,10 +129,10 @@ def write_onnx(model: torch.nn.Module, header: dict, path: Path, *, opset: int) 
 def _export(module: torch.nn.Module, path: Path, *, bands: int, size: tuple[int, int],
             dynamic_size: bool, opset: int) -> None:
     from torch.export import Dim
-    # batch 2 and height != width: torch.export specialises sizes 0, 1 and equal dims
-    example = torch.randn(2, bands, size[0], size[1] + 32 if size[0] == size[1] else size[1])
-    if not dynamic_size:
-        example = torch.randn(2, bands, *size)
+    # batch 2 and, traced dynamic, height != width: torch.export specialises sizes 0, 1 and
+    # equal dims
+    width = size[1] + 32 if dynamic_size and size[0] == size[1] else size[1]
+    example = torch.randn(2, bands, size[0], width)
     shapes = {0: Dim('batch', min=1, max=4096)}
     if dynamic_size:
         shapes.update({2: Dim('height', min=16, max=65536), 3: Dim('width', min=16, max=65536)})

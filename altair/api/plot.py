@@ -88,6 +88,15 @@ def read_scalar_logs(work_dir: str | os.PathLike) -> tuple[list[dict], list[dict
     return [train[s] for s in sorted(train)], [val[s] for s in sorted(val)]
 
 
+def _save_png(fig, out: str | os.PathLike) -> Path:
+    """``fig`` as the PNG ``out`` (its folder created; written atomically)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out) as tmp:
+        fig.savefig(tmp, format='png', dpi=100)
+    return out
+
+
 def _panel(ax, entries: list[dict], keys: list[str], title: str, ylabel: str) -> None:
     ax.set_title(title)
     ax.set_xlabel('iteration')
@@ -139,11 +148,7 @@ def plot_run(work_dir: str | os.PathLike, out: str | os.PathLike, *,
     _panel(ax_val, val, val_keys or list(_VAL_METRICS), 'validation', 'metric')
     fig.suptitle(title if title is not None else Path(work_dir).resolve().name)
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out) as tmp:
-        fig.savefig(tmp, format='png', dpi=100)
-    return out
+    return _save_png(fig, out)
 
 
 def plot_runs(runs: list[tuple[str, str | os.PathLike]], out: str | os.PathLike) -> Path:
@@ -179,8 +184,4 @@ def plot_runs(runs: list[tuple[str, str | os.PathLike]], out: str | os.PathLike)
         ax.grid(alpha=0.3)
         ax.legend(fontsize='small')
     fig.suptitle(' vs '.join(label for label, _ in runs))
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out) as tmp:
-        fig.savefig(tmp, format='png', dpi=100)
-    return out
+    return _save_png(fig, out)

@@ -303,7 +303,13 @@ def compare_table(runs: list[Run]) -> str:
                      *(f'{m[key]:.2f}' if isinstance(m.get(key), (int, float)) else '-'
                        for m in best)))
     rows.append(('best at iter', *(str(m.get('iter', '-')) for m in best)))
+    return text_table(rows, right=True)
+
+
+def text_table(rows: list[tuple[str, ...]], *, right: bool = False) -> str:
+    """Rows of strings as aligned columns two spaces apart, trailing blanks stripped; with
+    ``right`` every column but the first is right-aligned (numbers)."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return '\n'.join('  '.join(c.rjust(w) if i else c.ljust(w)
+    return '\n'.join('  '.join(c.rjust(w) if right and i else c.ljust(w)
                                for i, (c, w) in enumerate(zip(r, widths))).rstrip()
                      for r in rows)

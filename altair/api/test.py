@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 
 from mmengine.config import Config
 
@@ -63,7 +64,6 @@ def test_checkpoint(config, checkpoint: str | os.PathLike, *, tta: bool = False,
     cfg.load_from = str(checkpoint)
     cfg.resume = False  # a resumed run's saved config says resume=True
     set_console(cfg, verbose)
-    import secrets
     fresh_visualizer(cfg, f'test-{secrets.token_hex(4)}')
     cfg.custom_hooks = [h for h in cfg.custom_hooks if h.get('type') != 'ValOverlayHook']
     if cfg.get('visualizer') and cfg.visualizer.get('vis_backends'):

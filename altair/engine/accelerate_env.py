@@ -151,9 +151,9 @@ def apply_accelerate_env(cfg, env: Mapping[str, str], *, amp: str | None,
     saying what was taken from the environment.
 
     Raises:
-        AccelerateEnvError: see :func:`read_accelerate_env`; DeepSpeed asked for without CUDA.
+        AccelerateEnvError: see :func:`check_accelerate_env`.
     """
-    choice = read_accelerate_env(env)
+    choice = check_accelerate_env(env, cuda=cuda)
     if not choice.source:
         return amp, grad_accum
     taken = []
@@ -178,7 +178,7 @@ def apply_accelerate_env(cfg, env: Mapping[str, str], *, amp: str | None,
     if choice.strategy is not None:
         mine = config_strategy(cfg)
         if mine is None:
-            _set_strategy(cfg, choice.strategy, cuda=cuda)
+            _set_strategy(cfg, choice.strategy)
             taken.append(f'strategy={choice.strategy}')
         elif mine != choice.strategy:
             warn(f"the config's strategy is {cfg.strategy['type']}, accelerate asks for "
@@ -199,17 +199,17 @@ def _env_name(amp: str) -> str:
     return {v: k for k, v in _PRECISION.items()}[amp]
 
 
-def _set_strategy(cfg, strategy: str, *, cuda: bool) -> None:
+def _set_strategy(cfg, strategy: str) -> None:
+    """``strategy`` (``'fsdp'`` / ``'deepspeed'``; CUDA for the latter is checked by
+    :func:`check_accelerate_env`) and ``FlexibleRunner`` into ``cfg``."""
     import copy
     runner = str(cfg.get('runner_type', 'AltairRunner'))
+    if runner not in ('AltairRunner', 'Runner', 'FlexibleRunner', 'AltairFlexibleRunner'):
+        raise AccelerateEnvError(f"accelerate asks for {strategy}, which needs mmengine's "
+                                 f"FlexibleRunner, but the config's runner_type is '{runner}'")
     if strategy == 'deepspeed':
-        if not cuda:
-            raise AccelerateEnvError(_NO_CUDA_DEEPSPEED)
         cfg.strategy = copy.deepcopy(DEEPSPEED_STRATEGY)
         cfg.optim_wrapper = dict(cfg.optim_wrapper, type='DeepSpeedOptimWrapper')
     else:
         cfg.strategy = copy.deepcopy(FSDP_STRATEGY)
-    if runner not in ('AltairRunner', 'Runner', 'FlexibleRunner', 'AltairFlexibleRunner'):
-        raise AccelerateEnvError(f"accelerate asks for {strategy}, which needs mmengine's "
-                                 f"FlexibleRunner, but the config's runner_type is '{runner}'")
     cfg.runner_type = 'FlexibleRunner'

@@ -54,6 +54,15 @@ def quiet_console(logger: logging.Logger, level: int = logging.WARNING) -> None:
                 handler.addFilter(_DropLibraryNoise())
 
 
+def quiet_for_progress(cfg, logger: logging.Logger) -> bool:
+    """:func:`quiet_console` on ``logger`` when ``cfg`` says ``console = 'progress'``;
+    returns whether it did."""
+    if (cfg or {}).get('console') != 'progress':
+        return False
+    quiet_console(logger)
+    return True
+
+
 def hide_library_warnings() -> None:
     """Leave the OpenMMLab packages' Python warnings out of this process's console (the
     progress console of ``altair train`` / ``altair demo`` without ``--verbose``)."""

@@ -59,10 +59,9 @@ class _ConsoleMixin:
     says ``console = 'progress'`` (the log file still gets every line)."""
 
     def build_logger(self, *args, **kwargs):
+        from altair.engine.progress import quiet_for_progress
         logger = super().build_logger(*args, **kwargs)
-        if (getattr(self, 'cfg', None) or {}).get('console') == 'progress':
-            from altair.engine.progress import quiet_console
-            quiet_console(logger)
+        quiet_for_progress(getattr(self, 'cfg', None), logger)
         return logger
 
 
@@ -74,11 +73,9 @@ class AltairFlexibleRunner(FlexibleRunner):
     @property
     def logger(self):
         logger = self.strategy.logger
-        if not getattr(self, '_altair_quiet', False) and \
-                (getattr(self, 'cfg', None) or {}).get('console') == 'progress':
-            from altair.engine.progress import quiet_console
-            quiet_console(logger)
-            self._altair_quiet = True
+        if not getattr(self, '_altair_quiet', False):  # once: every log line passes here
+            from altair.engine.progress import quiet_for_progress
+            self._altair_quiet = quiet_for_progress(getattr(self, 'cfg', None), logger)
         return logger
 
 

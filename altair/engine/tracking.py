@@ -135,6 +135,7 @@ class ValOverlayHook(Hook):
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
         pre = getattr(model, 'data_preprocessor', None)
         bgr = bool(getattr(pre, 'channel_conversion', False))
+        from altair.inference.writers import _default_palette  # the prediction writers' colours
         meta = getattr(runner.val_dataloader.dataset, 'metainfo', None) or {}
         palette = meta.get('palette') or _default_palette(256)
         for image, sample in zip(data_batch['inputs'], outputs):
@@ -143,9 +144,7 @@ class ValOverlayHook(Hook):
             pred = sample.pred_sem_seg.data[0].cpu().numpy()
             truth = sample.gt_sem_seg.data[0].cpu().numpy() if 'gt_sem_seg' in sample else None
             image = image.cpu().numpy()
-            if image.shape[1:] != pred.shape:  # predictions come at the original size
-                truth = pred = None
-            if pred is None:
+            if image.shape[1:] != pred.shape:  # a resized input: no pixel-aligned overlay
                 continue
             log_image(runner.visualizer, f'val_overlay_{self._done}',
                       overlay_panel(image, pred, truth, palette, bgr=bgr), step=runner.iter)
@@ -161,8 +160,3 @@ def log_image(visualizer, name: str, image: np.ndarray, *, step: int) -> None:
             backend.experiment.log_image(image, f'{name}/iter_{step}.png')
         else:
             backend.add_image(name, image, step=step)
-
-
-def _default_palette(n: int) -> list[list[int]]:
-    rng = np.random.default_rng(0)
-    return rng.integers(0, 256, (n, 3)).tolist()
