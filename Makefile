@@ -47,6 +47,7 @@ bench-gpu: $(STAMP)
 bench-demo: $(STAMP)
 	test -f work_dirs/demo/summary.json || $(PY) -m altair demo
 	$(PY) benchmarks/precision_agreement.py
+	$(PY) benchmarks/bluemarble_baselines.py
 
 bench-ssl: $(STAMP)
 	$(PY) benchmarks/ssl_transfer.py
