@@ -51,6 +51,7 @@ bench-demo: $(STAMP)
 
 bench-ssl: $(STAMP)
 	$(PY) benchmarks/ssl_transfer.py
+	$(PY) benchmarks/imbalance.py
 
 # Own data end to end: altair init + altair train on the real Landsat and nuclei data against
 # classical baselines, and Blue Marble from its source rasters against the tiled demo.

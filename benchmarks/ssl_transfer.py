@@ -1,80 +1,213 @@
 #!/usr/bin/env python
-"""Self-supervised pretraining → segmentation: the same short PSPNet schedule from scratch and
-from each SSL-pretrained ResNet-18, val mIoU on Blue Marble.
+"""Self-supervised pretraining → segmentation on Blue Marble: each method's recipe against the
+same architecture from scratch, with 10 % and with 100 % of the training tiles, over 3 seeds.
 
-Pretraining (``configs/selfsup/*``, ``--pretrain-iters``) sees only random crops outside the
-val longitudes (``BlueMarbleCrops``); the backbone is exported with ``export_backbone`` and
-loaded through the backbone's ``init_cfg``. Fine-tuning runs ``--finetune-iters`` iterations,
-seed 0, every variant alike: ``configs/pspnet.py`` (ResNet-18) for SimCLR and DINO, the FCN
-tiny-ViT config for MAE, each against the same config from scratch.
+Protocol (every variant alike):
 
-Prints one JSON line per method: ratio = val mIoU with pretraining / from scratch.
+- Pretraining (``configs/selfsup/{simclr,dino}_*-600it_*``,
+  ``mae_*-1000it_*``) sees only crops of the Blue Marble image that
+  never touch the val longitude bands (``BlueMarbleCrops``): all the unlabelled imagery of
+  the globe outside the val region. One pretraining per method (seed 0); its budget is
+  printed in CPU minutes (user + system time of the process and its data workers).
+- Fine-tuning: the method's ``configs/*/*_ssl-<method>_*`` config (backbone from the
+  pretraining, its recipe's learning rates and warm-up) against the from-scratch config of the
+  same model, ``--finetune-iters`` iterations of batch 8 at ``--crop`` pixels, on a fixed
+  subset of the 86 training tiles (drawn once with seed 0; 10 % = 9 tiles) or all of them;
+  training seeds 0, 1, 2 (initialisation of what is not pretrained, crops, order).
+- Val: the 17 tiles of the held-out longitude bands, whole 300x300 tiles, mIoU of the last
+  iteration.
+
+Prints one JSON line per method and label fraction: ``ratio`` = mean mIoU pretrained / from
+scratch, the means and sample standard deviations over the seeds, and whether the ±1 std
+intervals overlap. ``--pretrain-option`` / ``--finetune-option KEY=VALUE`` (mmengine's
+``--cfg-options`` syntax, values as Python literals) change one recipe setting, as the README's
+table of recipe changes does.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import json
+import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
-# method → (pretraining config glob, segmentation config, key conversion)
+sys.path.insert(0, str(ROOT))
+
+# method → (pretraining recipe, fine-tuning config, from-scratch config, key conversion)
 METHODS = {
-    'simclr': ('simclr_resnet18-v1c_*.py', 'configs/pspnet.py', 'mmpretrain_resnet'),
-    'dino': ('dino_resnet18-v1c_*.py', 'configs/pspnet.py', 'mmpretrain_resnet'),
-    'mae': ('mae_vit-tiny-p8_*.py',
+    'simclr': ('configs/selfsup/simclr_resnet18-v1c_1xb32-600it_bluemarble-96x96.py',
+               'configs/pspnet/pspnet_r18-d16_ssl-simclr_1xb8-600it_bluemarble-256x256.py',
+               'configs/pspnet.py', 'mmpretrain_resnet'),
+    'dino': ('configs/selfsup/dino_resnet18-v1c_1xb32-600it_bluemarble-96x96.py',
+             'configs/pspnet/pspnet_r18-d16_ssl-dino_1xb8-600it_bluemarble-256x256.py',
+             'configs/pspnet.py', 'mmpretrain_resnet'),
+    'mae': ('configs/selfsup/mae_vit-tiny-p8_1xb32-1000it_bluemarble-128x128.py',
             'configs/fcn/fcn_vit-tiny-p8_ssl-mae_1xb8-600it_bluemarble-256x256.py',
-            'mmpretrain_vit'),
+            'configs/fcn/fcn_vit-tiny-p8_1xb8-600it_bluemarble-256x256.py', 'mmpretrain_vit'),
 }
+NUM_TRAIN_TILES = 86
+
+
+def label_subset(n: int, fraction: float, seed: int = 0) -> list[int] | None:
+    """Sorted indices of ``round(fraction * n)`` (at least 1) of ``n`` samples drawn without
+    replacement with ``seed``; ``None`` (= all) for a fraction of 1."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f'label fraction {fraction} is not in (0, 1]')
+    if fraction == 1:
+        return None
+    k = max(1, round(fraction * n))
+    return sorted(np.random.default_rng(seed).choice(n, k, replace=False).tolist())
+
+
+def mean_std(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof 1; 0 for one value)."""
+    v = np.asarray(values, dtype=np.float64)
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
+def intervals_overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Whether mean ± std intervals ``a`` and ``b`` (each ``(mean, std)``) overlap."""
+    return a[0] - a[1] <= b[0] + b[1] and b[0] - b[1] <= a[0] + a[1]
+
+
+def parse_options(pairs: list[str]) -> dict:
+    """``['a.b=3', "c=(1, 2)"]`` → ``{'a.b': 3, 'c': (1, 2)}`` (values as Python literals,
+    else strings)."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition('=')
+        if not sep or not key:
+            raise SystemExit(f"option '{pair}' is not KEY=VALUE")
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key] = value
+    return out
+
+
+def finetune_options(*, iters: int, crop: int, seed: int, indices: list[int] | None,
+                     data_root: str) -> dict:
+    """The protocol's overrides of a segmentation config (see the module docstring)."""
+    size = (crop, crop)
+    opts = {'train_cfg.max_iters': iters, 'train_cfg.val_interval': iters,
+            'default_hooks.checkpoint.interval': iters, 'randomness.seed': seed,
+            'crop_size': size, 'model.data_preprocessor.size': size,
+            'train_dataloader.dataset.pipeline.3.crop_size': size,
+            **{f'{s}_dataloader.dataset.data_root': data_root
+               for s in ('train', 'val', 'test')}}
+    if indices is not None:
+        opts['train_dataloader.dataset.indices'] = indices
+    return opts
+
+
+def _cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def pretrain(method: str, *, home: str, data_root: str, options: dict) -> tuple[Path, dict]:
+    """Run the method's pretraining recipe; return the exported backbone and its budget."""
+    import altair as alt
+    from altair.models.selfsup.export import export_backbone
+    config, _, _, convert = METHODS[method]
+    t0, c0 = time.time(), _cpu_seconds()
+    run = alt.train(ROOT / config, root=home, verbose=False, cfg_options={
+        'train_dataloader.dataset.data_root': data_root, 'randomness.seed': 0, **options})
+    weights = export_backbone(run.last_checkpoint, Path(home) / f'{method}.pth', convert=convert)
+    return weights, dict(pretrain_wall_minutes=round((time.time() - t0) / 60, 1),
+                         pretrain_cpu_minutes=round((_cpu_seconds() - c0) / 60, 1),
+                         pretrain_iters=run.config.train_cfg.max_iters)
+
+
+def rescale_schedule(schedulers: list[dict], old_iters: int, new_iters: int) -> list[dict]:
+    """The iteration-based ``param_scheduler`` list of an ``old_iters`` schedule stretched to
+    ``new_iters`` (each ``begin`` / ``end`` scaled, so a warm-up keeps its share)."""
+    out = []
+    for s in schedulers:
+        s = dict(s)
+        for key in ('begin', 'end'):
+            if key in s:
+                s[key] = round(s[key] * new_iters / old_iters)
+        out.append(s)
+    return out
+
+
+def finetune(config: str, *, home: str, weights: Path | None, options: dict) -> float:
+    """Val mIoU of one fine-tuning (``weights=None``: from scratch)."""
+    import altair as alt
+    from altair.config import load_config
+    cfg = load_config(ROOT / config)
+    iters = options['train_cfg.max_iters']
+    cfg.param_scheduler = rescale_schedule(cfg.param_scheduler, cfg.train_cfg.max_iters, iters)
+    init = None if weights is None else dict(type='Pretrained', checkpoint=str(weights))
+    cfg.merge_from_dict({**options, 'model.backbone.init_cfg': init})
+    if 'img_size' in cfg.model.backbone:  # a ViT: position embeddings sized for the crop
+        cfg.model.backbone.img_size = cfg.crop_size
+    run = alt.train(cfg, root=home, verbose=False)
+    return float(run.metrics[-1]['mIoU'])
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--data-root', default=str(ROOT / 'data/bluemarble'))
-    p.add_argument('--pretrain-iters', type=int, default=200)
-    p.add_argument('--finetune-iters', type=int, default=300)
     p.add_argument('--methods', nargs='+', default=list(METHODS), choices=METHODS)
+    p.add_argument('--fractions', nargs='+', type=float, default=[0.1, 1.0])
+    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    p.add_argument('--finetune-iters', type=int, default=200)
+    p.add_argument('--crop', type=int, default=128, help='fine-tuning crop (default 128)')
+    p.add_argument('--pretrain-option', action='append', default=[], metavar='KEY=VALUE')
+    p.add_argument('--finetune-option', action='append', default=[], metavar='KEY=VALUE')
+    p.add_argument('--no-scratch', action='store_true',
+                   help='skip the from-scratch runs (a recipe change measured against an '
+                        'earlier baseline)')
     args = p.parse_args()
 
-    import altair as alt
     from altair.datasets.bluemarble_build import ensure_bluemarble
-    from altair.models.selfsup.export import export_backbone
     ensure_bluemarble(args.data_root)
-    n = args.finetune_iters
-    finetune = {'train_cfg.max_iters': n, 'train_cfg.val_interval': n,
-                'default_hooks.checkpoint.interval': n, 'randomness.seed': 0,
-                **{f'{s}_dataloader.dataset.data_root': args.data_root
-                   for s in ('train', 'val', 'test')}}
-    scratch: dict[str, tuple[float, float]] = {}
+    pre_opts, ft_opts = parse_options(args.pretrain_option), parse_options(args.finetune_option)
+    scratch: dict[tuple[str, float], list[float]] = {}
     with tempfile.TemporaryDirectory() as home:
         for method in args.methods:
-            pattern, seg_config, convert = METHODS[method]
-            if seg_config not in scratch:
-                t0 = time.time()
-                run = alt.train(ROOT / seg_config, root=home, cfg_options={
-                    **finetune, 'model.backbone.init_cfg': None})
-                scratch[seg_config] = (run.best_metrics['mIoU'], time.time() - t0)
-            scratch_miou, scratch_s = scratch[seg_config]
-            t0 = time.time()
-            config = next((ROOT / 'configs/selfsup').glob(pattern))
-            pre = alt.train(config, root=home, cfg_options={
-                'train_cfg.max_iters': args.pretrain_iters,
-                'default_hooks.checkpoint.interval': args.pretrain_iters,
-                'train_dataloader.dataset.data_root': args.data_root, 'randomness.seed': 0})
-            weights = export_backbone(pre.last_checkpoint, Path(home) / f'{method}.pth',
-                                      convert=convert)
-            pretrain_s = time.time() - t0
-            run = alt.train(ROOT / seg_config, root=home, cfg_options={
-                **finetune, 'model.backbone.init_cfg': dict(type='Pretrained',
-                                                            checkpoint=str(weights))})
-            miou = run.best_metrics['mIoU']
-            print(json.dumps(dict(
-                name=f'ssl_transfer_{method}', ratio=round(miou / scratch_miou, 3),
-                baseline=scratch_miou, ours=miou, unit=f'val mIoU ({seg_config}, Blue Marble)',
-                pretrain_iters=args.pretrain_iters, finetune_iters=n,
-                pretrain_seconds=round(pretrain_s), scratch_train_seconds=round(scratch_s),
-                pretrain_data='Blue Marble crops outside the val longitudes')), flush=True)
+            _, ssl_config, scratch_config, _ = METHODS[method]
+            weights, budget = pretrain(method, home=home, data_root=args.data_root,
+                                       options=pre_opts)
+            for fraction in args.fractions:
+                indices = label_subset(NUM_TRAIN_TILES, fraction)
+                base = [finetune_options(iters=args.finetune_iters, crop=args.crop, seed=s,
+                                         indices=indices, data_root=args.data_root)
+                        for s in args.seeds]
+                key = (scratch_config, fraction)
+                if key not in scratch and not args.no_scratch:
+                    scratch[key] = [finetune(scratch_config, home=home, weights=None,
+                                             options=o) for o in base]
+                ours = [finetune(ssl_config, home=home, weights=weights,
+                                 options={**o, **ft_opts}) for o in base]
+                theirs = scratch.get(key)
+                m_ours = mean_std(ours)
+                line = dict(name=f'ssl_transfer_{method}_{round(fraction * 100)}pct_labels',
+                            ours=round(m_ours[0], 2), ours_std=round(m_ours[1], 2),
+                            ours_seeds=[round(v, 2) for v in ours])
+                if theirs:
+                    m_theirs = mean_std(theirs)
+                    line.update(
+                        ratio=round(m_ours[0] / m_theirs[0], 3),
+                        points=round(m_ours[0] - m_theirs[0], 2),
+                        baseline=round(m_theirs[0], 2), baseline_std=round(m_theirs[1], 2),
+                        baseline_seeds=[round(v, 2) for v in theirs],
+                        intervals_overlap=intervals_overlap(m_ours, m_theirs))
+                print(json.dumps(dict(
+                    **line, unit=f'val mIoU (17 tiles), mean over seeds {args.seeds}',
+                    pretrained=ssl_config, scratch=scratch_config,
+                    label_tiles=len(indices) if indices else NUM_TRAIN_TILES,
+                    finetune_iters=args.finetune_iters, crop=args.crop, **budget,
+                    pretrain_options=pre_opts, finetune_options=ft_opts,
+                    pretrain_data='Blue Marble crops outside the val longitudes')), flush=True)
 
 
 if __name__ == '__main__':

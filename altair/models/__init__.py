@@ -1,5 +1,6 @@
-"""Registered models Altair adds to mmseg's: the segmentor and the TTA wrapper."""
+"""Registered models Altair adds to mmseg's: the segmentor, the TTA wrapper and losses."""
+from altair.models.losses import SoftmaxFocalLoss
 from altair.models.segmentor import AltairEncoderDecoder
 from altair.models.tta import AltairTTAModel
 
-__all__ = ['AltairEncoderDecoder', 'AltairTTAModel']
+__all__ = ['AltairEncoderDecoder', 'AltairTTAModel', 'SoftmaxFocalLoss']

@@ -1,26 +1,14 @@
-# FCN head over the tiny ViT (4 layers x 192, 8x8 patches) that
-# configs/selfsup/mae_vit-tiny-p8_1xb32-200it_bluemarble-64x64.py pretrains with MAE, fine-tuned
-# on Blue Marble at 256x256 (mmseg resizes the 64x64 position embeddings on loading). One
-# 1/8-resolution feature map and a light head: about 1 s per iteration on 2 CPU cores, where
-# UperNet's 4x neck made the same backbone 5x slower.
-#   altair train configs/selfsup/mae_vit-tiny-p8_1xb32-200it_bluemarble-64x64.py
+# configs/fcn/fcn_vit-tiny-p8_1xb8-600it_bluemarble-256x256.py with the tiny ViT starting from
+# the MAE pretraining of configs/selfsup/mae_vit-tiny-p8_1xb32-1000it_bluemarble-128x128.py
+# (Blue Marble crops outside the val longitudes; mmseg resizes the position embeddings on
+# loading). Fine-tuning recipe: README "Self-supervised pretraining" lists what each part did.
+#   altair train configs/selfsup/mae_vit-tiny-p8_1xb32-1000it_bluemarble-128x128.py
 #   tools/export_backbone.py last work_dirs/ssl/mae_vit-tiny.pth --convert mmpretrain_vit
-_base_ = [
-    '../_base_/models/upernet_vit-b16.py', '../_base_/datasets/bluemarble.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_adamw_cpu_demo.py'
-]
-crop_size = (256, 256)
-data_preprocessor = dict(size=crop_size)
-norm_cfg = dict(type='SyncBN', requires_grad=True)
-model = dict(
-    data_preprocessor=data_preprocessor,
-    backbone=dict(img_size=(256, 256), patch_size=8, embed_dims=192, num_layers=4, num_heads=3,
-                  out_indices=(1, 3), final_norm=True, patch_bias=True,
-                  init_cfg=dict(type='Pretrained', checkpoint='work_dirs/ssl/mae_vit-tiny.pth')),
-    neck=None,
-    decode_head=dict(_delete_=True, type='FCNHead', in_channels=192, in_index=1, channels=128,
-                     num_convs=2, concat_input=True, dropout_ratio=0.1, num_classes=8,
-                     norm_cfg=norm_cfg, align_corners=False,
-                     loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False,
-                                      loss_weight=1.0)),
-    auxiliary_head=dict(in_channels=192, in_index=0, channels=64, num_classes=8))
+#   altair train configs/fcn/fcn_vit-tiny-p8_ssl-mae_1xb8-600it_bluemarble-256x256.py
+_base_ = ['./fcn_vit-tiny-p8_1xb8-600it_bluemarble-256x256.py']
+model = dict(backbone=dict(
+    init_cfg=dict(type='Pretrained', checkpoint='work_dirs/ssl/mae_vit-tiny.pth')))
+# fine-tuning recipe (MAE paper): layer-wise learning-rate decay 0.75 from the head down to the
+# patch embedding, at twice the from-scratch base rate; warm-up as the scratch schedule
+optim_wrapper = dict(optimizer=dict(lr=2e-3), constructor='LayerDecayOptimWrapperConstructor',
+                     paramwise_cfg=dict(_delete_=True, layer_decay=0.75))

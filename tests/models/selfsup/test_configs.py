@@ -19,10 +19,14 @@ SELFSUP = sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'configs/selfsup').gl
 SMALL = [p for p in SELFSUP if '-200it_' in p]  # the CPU-sized ones
 
 
-def test_the_three_methods_have_small_and_standard_configs():
-    for method in ('mae_', 'simclr_', 'dino_'):
+RECIPE = {'mae_': '-1000it_', 'simclr_': '-600it_', 'dino_': '-600it_'}  # ssl_transfer.py's
+
+
+def test_the_three_methods_have_small_recipe_and_standard_configs():
+    for method, recipe in RECIPE.items():
         mine = [Path(p).name for p in SELFSUP if Path(p).name.startswith(method)]
-        assert len(mine) == 2 and sum('-200it_' in n for n in mine) == 1, mine
+        assert len(mine) == 3 and sum('-200it_' in n for n in mine) == 1, mine
+        assert sum(recipe in n for n in mine) == 1, mine
 
 
 @pytest.mark.parametrize('path', SELFSUP)
@@ -32,7 +36,7 @@ def test_config_builds(path):
     assert cfg.default_scope == 'altair' and cfg.runner_type == 'AltairRunner'
     with DefaultScope.overwrite_default_scope('altair'):
         model = MODELS.build(cfg.model)
-    assert model.backbone is not None and cfg.train_cfg.max_iters in (200, 20000)
+    assert model.backbone is not None and cfg.train_cfg.max_iters in (200, 600, 1000, 20000)
 
 
 @pytest.mark.slow

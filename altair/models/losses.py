@@ -1,0 +1,66 @@
+"""Losses mmseg lacks on the CPU: a softmax focal loss.
+
+mmseg's ``FocalLoss`` is the sigmoid form; off CUDA it one-hot encodes the target and keeps one
+column of it instead of all of them (``target[:, num_classes]``), so on the CPU it fails for
+every multi-class input. ``SoftmaxFocalLoss`` is the multi-class form of Lin et al. (ICCV 2017),
+``FL = -w_y (1 - p_y)^gamma log p_y`` per labelled pixel, with mmseg's ``class_weight``
+(``'auto'`` included, see ``altair.datasets.class_weights``) as ``w``; ``gamma = 0`` is
+mmseg's weighted cross-entropy.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from altair.registry import MODELS
+
+
+def softmax_focal_loss(logits: Tensor, target: Tensor, *, gamma: float = 2.0,
+                       class_weight: Tensor | None = None, ignore_index: int = 255) -> Tensor:
+    """Mean focal loss over the labelled pixels.
+
+    Args:
+        logits: ``(N, C, H, W)`` scores.
+        target: ``(N, H, W)`` class indices, ``ignore_index`` where unlabelled.
+        gamma: focusing exponent (0 = cross-entropy).
+        class_weight: ``(C,)`` per-class weights; the mean is then weighted (sum of
+            ``w_y * loss`` over the sum of ``w_y``), as ``F.cross_entropy`` weights.
+
+    Returns:
+        A scalar (0 when no pixel is labelled).
+    """
+    valid = target != ignore_index
+    y = torch.where(valid, target, torch.zeros_like(target))
+    logp = F.log_softmax(logits.float(), dim=1).gather(1, y[:, None])[:, 0]
+    loss = -((1 - logp.exp()).clamp(min=0) ** gamma) * logp
+    w = valid.to(loss.dtype)
+    if class_weight is not None:
+        w = w * class_weight.to(loss)[y]
+    return (loss * w).sum() / w.sum().clamp(min=torch.finfo(loss.dtype).tiny)
+
+
+@MODELS.register_module()
+class SoftmaxFocalLoss(nn.Module):
+    """``softmax_focal_loss`` as an mmseg decode-head loss (``loss_name`` ``loss_focal``)."""
+
+    def __init__(self, *, gamma: float = 2.0, class_weight: list[float] | None = None,
+                 loss_weight: float = 1.0, ignore_index: int = 255,
+                 loss_name: str = 'loss_focal') -> None:
+        super().__init__()
+        if gamma < 0:
+            raise ValueError(f'SoftmaxFocalLoss: gamma {gamma} is negative')
+        self.gamma, self.loss_weight, self.ignore_index = float(gamma), loss_weight, ignore_index
+        self.class_weight = class_weight
+        self._loss_name = loss_name
+
+    def forward(self, pred: Tensor, target: Tensor, weight=None, ignore_index: int | None = None,
+                **kwargs) -> Tensor:
+        cw = None if self.class_weight is None else pred.new_tensor(self.class_weight)
+        index = self.ignore_index if ignore_index is None else ignore_index
+        return self.loss_weight * softmax_focal_loss(pred, target, gamma=self.gamma,
+                                                     class_weight=cw, ignore_index=index)
+
+    @property
+    def loss_name(self) -> str:
+        return self._loss_name
