@@ -51,7 +51,6 @@ METHODS = {
             'configs/fcn/fcn_vit-tiny-p8_ssl-mae_1xb8-600it_bluemarble-256x256.py',
             'configs/fcn/fcn_vit-tiny-p8_1xb8-600it_bluemarble-256x256.py', 'mmpretrain_vit'),
 }
-NUM_TRAIN_TILES = 86
 
 
 def label_subset(n: int, fraction: float, seed: int = 0) -> list[int] | None:
@@ -170,6 +169,7 @@ def main() -> None:
 
     from altair.datasets.bluemarble_build import ensure_bluemarble
     ensure_bluemarble(args.data_root)
+    n_train = sum(1 for p in (Path(args.data_root) / 'img_dir/train').iterdir() if p.is_file())
     pre_opts, ft_opts = parse_options(args.pretrain_option), parse_options(args.finetune_option)
     scratch: dict[tuple[str, float], list[float]] = {}
     with tempfile.TemporaryDirectory() as home:
@@ -178,7 +178,7 @@ def main() -> None:
             weights, budget = pretrain(method, home=home, data_root=args.data_root,
                                        options=pre_opts)
             for fraction in args.fractions:
-                indices = label_subset(NUM_TRAIN_TILES, fraction)
+                indices = label_subset(n_train, fraction)
                 base = [finetune_options(iters=args.finetune_iters, crop=args.crop, seed=s,
                                          indices=indices, data_root=args.data_root)
                         for s in args.seeds]
@@ -204,7 +204,7 @@ def main() -> None:
                 print(json.dumps(dict(
                     **line, unit=f'val mIoU (17 tiles), mean over seeds {args.seeds}',
                     pretrained=ssl_config, scratch=scratch_config,
-                    label_tiles=len(indices) if indices else NUM_TRAIN_TILES,
+                    label_tiles=len(indices) if indices else n_train,
                     finetune_iters=args.finetune_iters, crop=args.crop, **budget,
                     pretrain_options=pre_opts, finetune_options=ft_opts,
                     pretrain_data='Blue Marble crops outside the val longitudes')), flush=True)
