@@ -181,6 +181,14 @@ def label_values(mask: np.ndarray, spec: DatasetSpec) -> np.ndarray:
     return values
 
 
+def mask_class_pixels(mask: np.ndarray, spec: DatasetSpec) -> tuple[np.ndarray, int]:
+    """Pixels per class of a 2-D mask as training labels them, and its ignored pixels."""
+    n = len(spec.classes)
+    values = label_values(mask, spec)
+    ok = values[(values >= 0) & (values < n)]
+    return np.bincount(ok, minlength=n)[:n], int((values == spec.ignore_index).sum())
+
+
 def folder_problem(spec: DatasetSpec) -> tuple[Path, str] | None:
     """(folder, message) when the image or mask folder is missing or holds no image."""
     if not spec.img_dir.is_dir():
@@ -255,12 +263,10 @@ def check_split(spec: DatasetSpec, report: DataReport, *, progress: bool = True)
                 for level, msg in mask_findings(mask, img, spec):
                     add(level, mask_path, msg)
                 if mask.ndim == 2:
-                    values = label_values(mask, spec)
-                    ok = values[(values >= 0) & (values < n)]
-                    counts = np.bincount(ok, minlength=n)[:n]
+                    counts, ignored = mask_class_pixels(mask, spec)
                     split.class_pixels += counts
                     split.class_images += counts > 0
-                    split.ignored_pixels += int((values == spec.ignore_index).sum())
+                    split.ignored_pixels += ignored
         if bar is not None:
             bar.update()
     if bar is not None:

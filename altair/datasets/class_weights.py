@@ -81,13 +81,41 @@ def resolve_class_weights(cfg) -> dict[str, list[float]]:
 
 def training_class_pixels(cfg) -> tuple[np.ndarray, tuple[str, ...]]:
     """Per-class labelled pixels of the config's training split (as ``altair check-data``
-    counts them) and the class names."""
-    from altair.datasets.check import check_dataset
-    report = check_dataset(cfg, splits=('train',), progress=False)
-    splits = [s for s in report.splits if s.split == 'train']
-    counts = np.sum([s.class_pixels for s in splits], axis=0) if splits else None
+    counts them) and the class names. A training dataset with ``indices`` (a subset of its
+    folder) is counted over that subset only, so the weights use no label outside it."""
+    from altair.config import split_dataset
+    if split_dataset(cfg, 'train').get('indices') is not None:
+        counts, classes = _subset_class_pixels(cfg)
+    else:
+        from altair.datasets.check import check_dataset
+        report = check_dataset(cfg, splits=('train',), progress=False)
+        splits = [s for s in report.splits if s.split == 'train']
+        counts = np.sum([s.class_pixels for s in splits], axis=0) if splits else None
+        classes = tuple(splits[0].classes) if splits else ()
     if counts is None or not counts.sum():
         raise ClassWeightError("class_weight='auto' needs the training masks, and "
                                "train_dataloader.dataset gave no labelled pixel; see "
                                "`altair check-data CONFIG`")
-    return counts, tuple(splits[0].classes)
+    return counts, classes
+
+
+def _subset_class_pixels(cfg) -> tuple[np.ndarray | None, tuple[str, ...]]:
+    """Class pixels of the masks the training dataset keeps after its ``indices``."""
+    from pathlib import Path
+
+    from mmengine.registry import DefaultScope
+
+    from altair.config import split_dataset
+    from altair.datasets.check import dataset_specs, mask_class_pixels, read_array
+    from altair.registry import DATASETS
+    specs = [s for s in dataset_specs(cfg, ('train',)) if s.split == 'train']
+    if not specs:
+        return None, ()
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'altair')):
+        ds = DATASETS.build(dict(split_dataset(cfg, 'train'), pipeline=[]))
+    counts = np.zeros(len(specs[0].classes), np.int64)
+    for i in range(len(ds)):
+        path = ds.get_data_info(i).get('seg_map_path')
+        if path:
+            counts += mask_class_pixels(read_array(Path(path), mask=True), specs[0])[0]
+    return counts, specs[0].classes

@@ -91,6 +91,19 @@ def test_every_head_and_loss_is_resolved_and_lists_are_kept(tmp_path):
     assert 'class_weight' not in cfg.model.decode_head.loss_decode[1]
 
 
+def test_a_subset_by_indices_counts_only_its_own_masks(tmp_path):
+    _mask_set(tmp_path, np.random.default_rng(2))
+    cfg = _cfg(tmp_path, dict(type='CrossEntropyLoss', class_weight='auto'))
+    cfg.train_dataloader.dataset.indices = [0, 2]  # masks 0.png and 2.png, not 1.png
+    counts = np.zeros(8, np.int64)
+    for i in (0, 2):
+        mask = cv2.imread(str(tmp_path / 'ann_dir/train' / f'{i}.png'), cv2.IMREAD_UNCHANGED)
+        counts += np.bincount(mask[mask != 255], minlength=8)
+    resolve_class_weights(cfg)
+    assert cfg.model.decode_head.loss_decode.class_weight == pytest.approx(
+        list(_median_frequency(counts)), abs=1e-4)
+
+
 def test_a_misspelt_method_names_its_key_before_reading_any_mask(tmp_path):
     cfg = _cfg(tmp_path / 'nowhere', dict(type='CrossEntropyLoss', class_weight='median'))
     with pytest.raises(ClassWeightError, match=r"^model\.decode_head\.loss_decode\.class_weight "
