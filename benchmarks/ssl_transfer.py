@@ -110,15 +110,17 @@ def _cpu_seconds() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def pretrain(method: str, *, home: str, data_root: str, options: dict) -> tuple[Path, dict]:
-    """Run the method's pretraining recipe; return the exported backbone and its budget."""
+def pretrain(method: str, *, home: str, data_root: str, options: dict,
+             out_dir: Path) -> tuple[Path, dict]:
+    """Run the method's pretraining recipe; return the backbone exported into ``out_dir`` and
+    its budget."""
     import altair as alt
     from altair.models.selfsup.export import export_backbone
     config, _, _, convert = METHODS[method]
     t0, c0 = time.time(), _cpu_seconds()
     run = alt.train(ROOT / config, root=home, verbose=False, cfg_options={
         'train_dataloader.dataset.data_root': data_root, 'randomness.seed': 0, **options})
-    weights = export_backbone(run.last_checkpoint, Path(home) / f'{method}.pth', convert=convert)
+    weights = export_backbone(run.last_checkpoint, out_dir / f'{method}.pth', convert=convert)
     return weights, dict(pretrain_wall_minutes=round((time.time() - t0) / 60, 1),
                          pretrain_cpu_minutes=round((_cpu_seconds() - c0) / 60, 1),
                          pretrain_iters=run.config.train_cfg.max_iters)
@@ -148,8 +150,13 @@ def finetune(config: str, *, home: str, weights: Path | None, options: dict) -> 
     cfg.merge_from_dict({**options, 'model.backbone.init_cfg': init})
     if 'img_size' in cfg.model.backbone:  # a ViT: position embeddings sized for the crop
         cfg.model.backbone.img_size = cfg.crop_size
+    t0 = time.time()
     run = alt.train(cfg, root=home, verbose=False)
-    return float(run.metrics[-1]['mIoU'])
+    miou = float(run.metrics[-1]['mIoU'])
+    print(f"{Path(config).name} ({'pretrained' if weights else 'scratch'}, seed "
+          f"{options['randomness.seed']}): mIoU {miou:.2f} in {(time.time() - t0) / 60:.1f} min",
+          file=sys.stderr, flush=True)  # progress: one fine-tuning takes minutes
+    return miou
 
 
 def main() -> None:
@@ -158,25 +165,42 @@ def main() -> None:
     p.add_argument('--methods', nargs='+', default=list(METHODS), choices=METHODS)
     p.add_argument('--fractions', nargs='+', type=float, default=[0.1, 1.0])
     p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    p.add_argument('--finetune-iters', type=int, default=200)
+    p.add_argument('--finetune-iters', type=int, default=600)
     p.add_argument('--crop', type=int, default=128, help='fine-tuning crop (default 128)')
     p.add_argument('--pretrain-option', action='append', default=[], metavar='KEY=VALUE')
     p.add_argument('--finetune-option', action='append', default=[], metavar='KEY=VALUE')
+    p.add_argument('--weights', action='append', default=[], metavar='METHOD=PATH',
+                   help="reuse a backbone exported from this method's pretraining (as "
+                        'tools/export_backbone.py writes it) instead of pretraining again')
+    p.add_argument('--save-weights', metavar='DIR',
+                   help='keep each pretrained backbone as DIR/METHOD.pth (for --weights)')
     p.add_argument('--no-scratch', action='store_true',
                    help='skip the from-scratch runs (a recipe change measured against an '
                         'earlier baseline)')
     args = p.parse_args()
 
+    reuse = {k: Path(v) for k, v in parse_options(args.weights).items()}
+    for method, path in reuse.items():
+        if method not in METHODS or not path.is_file():
+            p.error(f"--weights {method}={path}: expected one of {', '.join(METHODS)} = an "
+                    'existing exported backbone file')
+
     from altair.datasets.bluemarble_build import ensure_bluemarble
     ensure_bluemarble(args.data_root)
     n_train = sum(1 for p in (Path(args.data_root) / 'img_dir/train').iterdir() if p.is_file())
     pre_opts, ft_opts = parse_options(args.pretrain_option), parse_options(args.finetune_option)
+    if args.save_weights:
+        Path(args.save_weights).mkdir(parents=True, exist_ok=True)
     scratch: dict[tuple[str, float], list[float]] = {}
     with tempfile.TemporaryDirectory() as home:
+        out_dir = Path(args.save_weights or home)
         for method in args.methods:
             _, ssl_config, scratch_config, _ = METHODS[method]
-            weights, budget = pretrain(method, home=home, data_root=args.data_root,
-                                       options=pre_opts)
+            if method in reuse:
+                weights, budget = reuse[method], dict(pretrained_weights=str(reuse[method]))
+            else:
+                weights, budget = pretrain(method, home=home, data_root=args.data_root,
+                                           options=pre_opts, out_dir=out_dir)
             for fraction in args.fractions:
                 indices = label_subset(n_train, fraction)
                 base = [finetune_options(iters=args.finetune_iters, crop=args.crop, seed=s,

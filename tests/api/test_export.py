@@ -78,7 +78,9 @@ def test_predict_with_onnxruntime_equals_torch(demo_run, exported, small_bluemar
     [got] = alt.predict(str(exported['onnx']), backend='onnxruntime', **kw)
     assert got.sliding_window and got.windows == ref.windows == 4
     delta = float(np.abs(got.probs - ref.probs).max())
-    assert delta <= 1e-4
+    # fp32 both ways, but oneDNN and MLAS sum in different orders: 1.3e-4 was seen
+    # on CI (2026-12-02); a wrong normalisation, layout or blend is off by 1e-2 or more.
+    assert delta <= 5e-4
     top2 = np.sort(ref.probs, axis=0)[-2:]
     decided = (top2[1] - top2[0]) > 2 * delta  # not a near-tie of this barely trained model
     assert decided.mean() > 0.9

@@ -1,0 +1,74 @@
+"""The arithmetic behind the benchmarks' reported numbers (the scripts themselves run for minutes
+to hours and live outside the suite)."""
+import importlib.util
+import statistics
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / 'benchmarks' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ssl = _script('ssl_transfer')
+
+
+@pytest.mark.parametrize('fraction, k', [(0.1, 9), (0.5, 43), (0.01, 1)])
+def test_label_subset_is_fixed_sorted_and_distinct(fraction, k):
+    a = ssl.label_subset(86, fraction)
+    assert a == ssl.label_subset(86, fraction)  # the same tiles on every run
+    assert len(a) == k and a == sorted(set(a)) and 0 <= a[0] and a[-1] < 86
+    assert ssl.label_subset(86, fraction, seed=1) != a
+    assert ssl.label_subset(86, 1.0) is None
+
+
+@pytest.mark.parametrize('fraction', [0, -0.1, 1.5])
+def test_label_subset_rejects_a_fraction_outside_0_1(fraction):
+    with pytest.raises(ValueError, match=str(fraction)):
+        ssl.label_subset(86, fraction)
+
+
+def test_mean_std_is_the_sample_std():
+    values = [37.88, 35.30, 36.56]
+    mean, std = ssl.mean_std(values)
+    assert mean == pytest.approx(statistics.fmean(values))
+    assert std == pytest.approx(statistics.stdev(values))
+    assert ssl.mean_std([40.0]) == (40.0, 0.0)
+
+
+def test_intervals_overlap_matches_a_brute_force_check():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        a, b = rng.uniform(30, 45, 2), rng.uniform(30, 45, 2)
+        a[1], b[1] = abs(a[1] - 30) / 5, abs(b[1] - 30) / 5
+        grid = np.linspace(20, 60, 40001)
+        in_a = (grid >= a[0] - a[1]) & (grid <= a[0] + a[1])
+        in_b = (grid >= b[0] - b[1]) & (grid <= b[0] + b[1])
+        expected = bool((in_a & in_b).any())
+        gap = max(a[0] - a[1], b[0] - b[1]) - min(a[0] + a[1], b[0] + b[1])
+        if abs(gap) > 1e-3:  # away from touching intervals the grid decides
+            assert ssl.intervals_overlap(tuple(a), tuple(b)) == expected
+    assert ssl.intervals_overlap((40.93, 1.31), (36.58, 1.29)) is False  # README's 10 % row
+    assert ssl.intervals_overlap((38.81, 4.74), (33.84, 3.37)) is True
+
+
+def test_rescale_schedule_keeps_the_warmup_share():
+    sched = [dict(type='LinearLR', begin=0, end=50, by_epoch=False),
+             dict(type='PolyLR', begin=50, end=600, by_epoch=False, eta_min=0)]
+    out = ssl.rescale_schedule(sched, 600, 200)
+    assert [(s['begin'], s['end']) for s in out] == [(0, 17), (17, 200)]
+    assert out[1]['eta_min'] == 0 and sched[0]['end'] == 50  # input left alone
+
+
+def test_parse_options_reads_python_literals():
+    assert ssl.parse_options(['a.b=3', 'c=(1, 2)', 'd=adamw', "e=[0.5, 'x']"]) == {
+        'a.b': 3, 'c': (1, 2), 'd': 'adamw', 'e': [0.5, 'x']}
+    with pytest.raises(SystemExit, match='KEY=VALUE'):
+        ssl.parse_options(['novalue'])
