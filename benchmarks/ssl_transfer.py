@@ -179,11 +179,13 @@ def main() -> None:
                         'earlier baseline)')
     args = p.parse_args()
 
-    reuse = {k: Path(v) for k, v in parse_options(args.weights).items()}
-    for method, path in reuse.items():
-        if method not in METHODS or not path.is_file():
-            p.error(f"--weights {method}={path}: expected one of {', '.join(METHODS)} = an "
-                    'existing exported backbone file')
+    reuse = {}  # paths stay strings: parse_options would read '--weights mae=1' as an int
+    for pair in args.weights:
+        method, sep, path = pair.partition('=')
+        if method not in METHODS or not sep or not Path(path).is_file():
+            p.error(f"--weights {pair}: expected METHOD=PATH with METHOD one of "
+                    f"{', '.join(METHODS)} and PATH an existing exported backbone file")
+        reuse[method] = Path(path)
 
     from altair.datasets.bluemarble_build import ensure_bluemarble
     ensure_bluemarble(args.data_root)
