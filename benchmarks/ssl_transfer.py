@@ -9,6 +9,8 @@ Protocol (every variant alike):
   never touch the val longitude bands (``BlueMarbleCrops``): all the unlabelled imagery of
   the globe outside the val region. One pretraining per method (seed 0); its budget is
   printed in CPU minutes (user + system time of the process and its data workers).
+  ``--pretrain-config METHOD=PATH`` pretrains with another config instead, e.g.
+  ``simclr_*-600it_bluemarble+landsat8-*`` (the recipe plus the Landsat 8 sample scene).
 - Fine-tuning: the method's ``configs/*/*_ssl-<method>_*`` config (backbone from the
   pretraining, its recipe's learning rates and warm-up) against the from-scratch config of the
   same model, ``--finetune-iters`` iterations of batch 8 at ``--crop`` pixels, on a fixed
@@ -21,7 +23,7 @@ Prints one JSON line per method and label fraction: ``ratio`` = mean mIoU pretra
 scratch, the means and sample standard deviations over the seeds, and whether the ±1 std
 intervals overlap. ``--pretrain-option`` / ``--finetune-option KEY=VALUE`` (mmengine's
 ``--cfg-options`` syntax, values as Python literals) change one recipe setting, as the README's
-table of recipe changes does.
+tables of recipe changes do.
 """
 from __future__ import annotations
 
@@ -110,20 +112,37 @@ def _cpu_seconds() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def pretrain(method: str, *, home: str, data_root: str, options: dict,
-             out_dir: Path) -> tuple[Path, dict]:
-    """Run the method's pretraining recipe; return the backbone exported into ``out_dir`` and
-    its budget."""
+def unlabelled_sources(dataset: dict, data_root: str) -> list[str]:
+    """Point every ``BlueMarbleCrops`` of a pretraining dataset config (one dataset or a
+    ``ConcatDataset``) at ``data_root``, in place; return what each source reads."""
+    out = []
+    for d in dataset.get('datasets', [dataset]):
+        if d['type'] == 'BlueMarbleCrops':
+            d['data_root'] = data_root
+            out.append('Blue Marble crops outside the val longitudes')
+        else:
+            out.append(f"{d['type']} {d.get('path', d.get('data_root', ''))}".strip())
+    return out
+
+
+def pretrain(method: str, *, home: str, data_root: str, options: dict, out_dir: Path,
+             config: str | None = None) -> tuple[Path, dict]:
+    """Run the method's pretraining recipe (or ``config``); return the backbone exported
+    into ``out_dir`` and its budget."""
     import altair as alt
+    from altair.config import load_config
     from altair.models.selfsup.export import export_backbone
-    config, _, _, convert = METHODS[method]
+    recipe, _, _, convert = METHODS[method]
+    cfg = load_config(ROOT / (config or recipe))
+    cfg.merge_from_dict({'randomness.seed': 0, **options})
+    sources = unlabelled_sources(cfg.train_dataloader.dataset, data_root)
     t0, c0 = time.time(), _cpu_seconds()
-    run = alt.train(ROOT / config, root=home, verbose=False, cfg_options={
-        'train_dataloader.dataset.data_root': data_root, 'randomness.seed': 0, **options})
+    run = alt.train(cfg, root=home, verbose=False)
     weights = export_backbone(run.last_checkpoint, out_dir / f'{method}.pth', convert=convert)
     return weights, dict(pretrain_wall_minutes=round((time.time() - t0) / 60, 1),
                          pretrain_cpu_minutes=round((_cpu_seconds() - c0) / 60, 1),
-                         pretrain_iters=run.config.train_cfg.max_iters)
+                         pretrain_iters=run.config.train_cfg.max_iters,
+                         pretrain_config=config or recipe, pretrain_data=sources)
 
 
 def rescale_schedule(schedulers: list[dict], old_iters: int, new_iters: int) -> list[dict]:
@@ -159,6 +178,20 @@ def finetune(config: str, *, home: str, weights: Path | None, options: dict) -> 
     return miou
 
 
+def method_paths(parser: argparse.ArgumentParser, pairs: list[str], what: str) -> dict:
+    """``['mae=PATH', ...]`` → ``{'mae': Path(PATH)}``, each PATH an existing file; a bad
+    pair is a one-line usage error (exit 2). Paths stay strings until here: parse_options
+    would read 'mae=1' as an int."""
+    out = {}
+    for pair in pairs:
+        method, sep, path = pair.partition('=')
+        if method not in METHODS or not sep or not Path(path).is_file():
+            parser.error(f"{pair}: expected METHOD=PATH with METHOD one of "
+                         f"{', '.join(METHODS)} and PATH {what}")
+        out[method] = Path(path)
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--data-root', default=str(ROOT / 'data/bluemarble'))
@@ -172,6 +205,9 @@ def main() -> None:
     p.add_argument('--weights', action='append', default=[], metavar='METHOD=PATH',
                    help="reuse a backbone exported from this method's pretraining (as "
                         'tools/export_backbone.py writes it) instead of pretraining again')
+    p.add_argument('--pretrain-config', action='append', default=[], metavar='METHOD=PATH',
+                   help="pretrain METHOD with this config instead of its recipe (e.g. the "
+                        'recipe on more unlabelled imagery)')
     p.add_argument('--save-weights', metavar='DIR',
                    help='keep each pretrained backbone as DIR/METHOD.pth (for --weights)')
     p.add_argument('--no-scratch', action='store_true',
@@ -179,13 +215,9 @@ def main() -> None:
                         'earlier baseline)')
     args = p.parse_args()
 
-    reuse = {}  # paths stay strings: parse_options would read '--weights mae=1' as an int
-    for pair in args.weights:
-        method, sep, path = pair.partition('=')
-        if method not in METHODS or not sep or not Path(path).is_file():
-            p.error(f"--weights {pair}: expected METHOD=PATH with METHOD one of "
-                    f"{', '.join(METHODS)} and PATH an existing exported backbone file")
-        reuse[method] = Path(path)
+    reuse = method_paths(p, args.weights, 'an existing exported backbone file')
+    configs = {m: str(path) for m, path in
+               method_paths(p, args.pretrain_config, 'an existing config file').items()}
 
     from altair.datasets.bluemarble_build import ensure_bluemarble
     ensure_bluemarble(args.data_root)
@@ -202,7 +234,8 @@ def main() -> None:
                 weights, budget = reuse[method], dict(pretrained_weights=str(reuse[method]))
             else:
                 weights, budget = pretrain(method, home=home, data_root=args.data_root,
-                                           options=pre_opts, out_dir=out_dir)
+                                           options=pre_opts, out_dir=out_dir,
+                                           config=configs.get(method))
             for fraction in args.fractions:
                 indices = label_subset(n_train, fraction)
                 base = [finetune_options(iters=args.finetune_iters, crop=args.crop, seed=s,
@@ -232,8 +265,7 @@ def main() -> None:
                     pretrained=ssl_config, scratch=scratch_config,
                     label_tiles=len(indices) if indices else n_train,
                     finetune_iters=args.finetune_iters, crop=args.crop, **budget,
-                    pretrain_options=pre_opts, finetune_options=ft_opts,
-                    pretrain_data='Blue Marble crops outside the val longitudes')), flush=True)
+                    pretrain_options=pre_opts, finetune_options=ft_opts)), flush=True)
 
 
 if __name__ == '__main__':

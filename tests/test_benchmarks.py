@@ -72,3 +72,29 @@ def test_parse_options_reads_python_literals():
         'a.b': 3, 'c': (1, 2), 'd': 'adamw', 'e': [0.5, 'x']}
     with pytest.raises(SystemExit, match='KEY=VALUE'):
         ssl.parse_options(['novalue'])
+
+
+def test_method_paths_take_existing_files_and_refuse_the_rest(tmp_path, capsys):
+    import argparse
+    f = tmp_path / 'mae=1.pth'  # a name that reads as METHOD=literal must stay a path
+    f.write_bytes(b'')
+    parser = argparse.ArgumentParser(prog='ssl_transfer.py')
+    assert ssl.method_paths(parser, [f'mae={f}'], 'a file') == {'mae': f}
+    for bad in (str(f), f'byol={f}', f'mae={tmp_path / "missing.pth"}'):
+        with pytest.raises(SystemExit) as exc:
+            ssl.method_paths(parser, [bad], 'an existing exported backbone file')
+        assert exc.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert bad in err and 'METHOD one of simclr, dino, mae' in err
+
+
+def test_unlabelled_sources_point_blue_marble_at_the_data_root():
+    single = dict(type='BlueMarbleCrops', data_root='data/bluemarble')
+    assert ssl.unlabelled_sources(single, '/d') == [
+        'Blue Marble crops outside the val longitudes']
+    assert single['data_root'] == '/d'
+    concat = dict(type='ConcatDataset', datasets=[
+        dict(type='BlueMarbleCrops', data_root='x'), dict(type='RasterCrops', path='/s.tif')])
+    assert ssl.unlabelled_sources(concat, '/d') == [
+        'Blue Marble crops outside the val longitudes', 'RasterCrops /s.tif']
+    assert concat['datasets'][0]['data_root'] == '/d' and 'data_root' not in concat['datasets'][1]

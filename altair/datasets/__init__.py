@@ -5,8 +5,8 @@ from altair.datasets.bluemarble_build import (DataPackageMissingError, build_blu
                                               ensure_bluemarble)
 from altair.datasets.raster import LoadRaster, RasterSceneDataset
 from altair.datasets.transforms import AugPreset
-from altair.datasets.unlabelled import BlueMarbleCrops, UnlabelledImageFolder
+from altair.datasets.unlabelled import BlueMarbleCrops, RasterCrops, UnlabelledImageFolder
 from altair.datasets.volume import LoadVolumeSlice, VolumeSliceDataset
 
-__all__ = ['AugPreset', 'LoadRaster', 'LoadVolumeSlice', 'RasterSceneDataset', 'VolumeSliceDataset', 'BlueMarbleCrops', 'BlueMarbleDataset', 'UnlabelledImageFolder', 'build_bluemarble', 'ensure_bluemarble',
+__all__ = ['AugPreset', 'LoadRaster', 'LoadVolumeSlice', 'RasterSceneDataset', 'VolumeSliceDataset', 'BlueMarbleCrops', 'BlueMarbleDataset', 'RasterCrops', 'UnlabelledImageFolder', 'build_bluemarble', 'ensure_bluemarble',
            'DataPackageMissingError']

@@ -10,7 +10,7 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
 
-from altair.errors import AltairError
+from altair.errors import AltairError, DataError
 from altair.registry import DATASETS
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff')
@@ -106,5 +106,89 @@ class BlueMarbleCrops(BaseDataset):
         rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
         y, x = random_crop_origin(rng, self._spans, self._image.shape[0], self.crop_size)
         img = self._image[y:y + self.crop_size, x:x + self.crop_size].copy()
+        return self.pipeline(dict(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2],
+                                  sample_idx=idx, crop_origin=(y, x)))
+
+
+def stretch_to_uint8(img: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """(H, W, C) image of any dtype → uint8: band ``c`` mapped linearly from
+    ``[low[c], high[c]]`` onto ``[0, 255]``, clipped and rounded."""
+    low, high = np.asarray(low, np.float32), np.asarray(high, np.float32)
+    scaled = (img.astype(np.float32) - low) / np.maximum(high - low, 1e-6) * 255
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+@DATASETS.register_module()
+class RasterCrops(BaseDataset):
+    """``num_samples`` random ``crop_size`` squares per epoch of one raster scene of any dtype
+    (a 16-bit GeoTIFF, say), as BGR uint8 like ``BlueMarbleCrops``, so other real unlabelled
+    imagery can join a pretraining through mmengine's ``ConcatDataset``.
+
+    Args:
+        path: the raster (read through rasterio, window by window; ``~`` is expanded).
+        bands: the red, green and blue bands, 1-based indices or descriptions.
+        percentiles: each band is stretched to 8 bits between these percentiles of the
+            scene's valid pixels (estimated once on a decimated read, so one scene keeps one
+            brightness scale across crops).
+        nodata: the value of pixels outside the footprint (default: the file's own);
+            a crop holds at most ``1 - min_valid_fraction`` of them (the best of 50 draws
+            otherwise).
+    """
+
+    def __init__(self, path: str, *, bands: tuple = (1, 2, 3), crop_size: int = 224,
+                 num_samples: int = 1000, percentiles: tuple[float, float] = (2.0, 98.0),
+                 nodata: float | None = None, min_valid_fraction: float = 0.95,
+                 pipeline: list = (), **kwargs) -> None:
+        self.path, self.bands = os.path.expanduser(str(path)), tuple(bands)
+        self.crop_size, self.num_samples = crop_size, num_samples
+        self.percentiles, self.nodata = percentiles, nodata
+        self.min_valid_fraction = min_valid_fraction
+        super().__init__(pipeline=list(pipeline), ann_file='', serialize_data=False, **kwargs)
+
+    def load_data_list(self) -> list[dict]:
+        from altair.datasets.raster.io import nodata_mask, open_raster, read_bands, resolve_bands
+        from altair.datasets.raster.sampling import Coverage, decimation, integral
+        if len(self.bands) != 3:
+            raise DataError(f"RasterCrops '{self.path}': bands must name the red, green and "
+                            f'blue bands (3 of them), got {self.bands!r}')
+        with open_raster(self.path) as src:
+            self._band_ids = resolve_bands(src, self.bands)
+            if self.nodata is None:
+                self.nodata = src.nodata
+            h, w = src.height, src.width
+            if min(h, w) < self.crop_size:
+                raise DataError(f"raster '{self.path}' ({h}x{w}) is smaller than crop_size "
+                                f'{self.crop_size}')
+            f = decimation(h, w)
+            small = read_bands(src, self._band_ids, out_shape=(-(-h // f), -(-w // f)))
+        valid = ~nodata_mask(small, self.nodata)
+        if not valid.any():
+            raise DataError(f"raster '{self.path}' has no valid pixel (nodata {self.nodata})")
+        self._low, self._high = np.percentile(small[valid].astype(np.float64),
+                                              self.percentiles, axis=0)
+        self._coverage = Coverage(integral(valid), f, h, w)
+        return [dict(sample_idx=i) for i in range(self.num_samples)]
+
+    def _origin(self, rng: np.random.Generator) -> tuple[int, int]:
+        cov, c = self._coverage, self.crop_size
+        best, best_frac = (0, 0), -1.0
+        for _ in range(50):
+            y = int(rng.integers(0, cov.height - c + 1))
+            x = int(rng.integers(0, cov.width - c + 1))
+            frac = cov.fraction(y, x, c, c)
+            if frac >= self.min_valid_fraction:
+                return y, x
+            if frac > best_frac:
+                best, best_frac = (y, x), frac
+        return best
+
+    def prepare_data(self, idx: int):
+        from altair.datasets.raster.io import read_bands
+        from altair.datasets.raster.load import cached_raster
+        rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
+        y, x = self._origin(rng)
+        c = self.crop_size
+        rgb = read_bands(cached_raster(self.path), self._band_ids, (x, y, c, c))
+        img = np.ascontiguousarray(stretch_to_uint8(rgb, self._low, self._high)[..., ::-1])
         return self.pipeline(dict(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2],
                                   sample_idx=idx, crop_origin=(y, x)))

@@ -25,8 +25,32 @@ RECIPE = {'mae_': '-1000it_', 'simclr_': '-600it_', 'dino_': '-600it_'}  # ssl_t
 def test_the_three_methods_have_small_recipe_and_standard_configs():
     for method, recipe in RECIPE.items():
         mine = [Path(p).name for p in SELFSUP if Path(p).name.startswith(method)]
-        assert len(mine) == 3 and sum('-200it_' in n for n in mine) == 1, mine
-        assert sum(recipe in n for n in mine) == 1, mine
+        assert sum('-200it_' in n for n in mine) == 1, mine
+        assert sum(f'{recipe}bluemarble-' in n for n in mine) == 1, mine  # the recipe
+        assert sum('-20k_' in n for n in mine) == 1, mine
+        assert all(f'{recipe}bluemarble+' in n for n in mine  # the rest: recipe + more data
+                   if not any(k in n for k in ('-200it_', f'{recipe}bluemarble-', '-20k_')))
+
+
+@pytest.mark.slow
+def test_the_landsat_variant_reads_blue_marble_and_the_real_landsat_scene(bluemarble):
+    import altair.datasets  # noqa: F401
+    from altair.datasets.sample_data import landsat_scene
+    cfg = load_config(ROOT / 'configs/selfsup/'
+                      'simclr_resnet18-v1c_1xb32-600it_bluemarble+landsat8-96x96.py')
+    recipe = load_config(ROOT / 'configs/selfsup/simclr_resnet18-v1c_1xb32-600it_'
+                         'bluemarble-96x96.py')
+    blue, landsat = cfg.train_dataloader.dataset.datasets
+    assert blue.pipeline == landsat.pipeline == recipe.train_dataloader.dataset.pipeline
+    assert Path(landsat.path).expanduser() == landsat_scene()  # where make install keeps it
+    blue.data_root = str(bluemarble)
+    with DefaultScope.overwrite_default_scope('altair'):
+        dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    assert len(dataset) == 6400 + 1600
+    np.random.seed(0)
+    for i in (0, 6400):  # one sample of each source: two 64x64 views
+        views = dataset[i]['inputs']
+        assert len(views) == 2 and all(v.shape == (3, 64, 64) for v in views)
 
 
 @pytest.mark.parametrize('path', SELFSUP)
