@@ -75,6 +75,18 @@ def split_dataset(cfg, split: str) -> dict:
     return dataset
 
 
+def dataset_leaves(dataset: dict) -> list[dict]:
+    """The dataset configs that read data inside ``dataset``: the members of a
+    ``ConcatDataset`` (``datasets``), the inner ``dataset`` of a wrapper such as
+    ``RepeatDataset``, recursively; ``[dataset]`` for a plain one. The dicts are the config's
+    own."""
+    if isinstance(dataset.get('datasets'), (list, tuple)):
+        return [leaf for d in dataset['datasets'] for leaf in dataset_leaves(d)]
+    if 'pipeline' not in dataset and isinstance(dataset.get('dataset'), dict):
+        return dataset_leaves(dataset['dataset'])
+    return [dataset]
+
+
 def training_crop(cfg) -> tuple[int, int] | None:
     """The crop (h, w) the config trains on: ``crop_size``, else the train pipeline's
     ``RandomCrop``, else the data preprocessor's ``size``."""

@@ -52,3 +52,16 @@ def test_edit_distance():
     assert edit_distance('optim_wraper', 'optim_wrapper') == 1
     assert edit_distance('train_pipeline', 'tta_pipeline') == 3
     assert edit_distance('', 'abc') == 3 and edit_distance('abc', 'abc') == 0
+
+
+def test_dataset_leaves_open_concat_and_wrapper_datasets():
+    from altair.config import dataset_leaves
+    a = dict(type='A', pipeline=[])
+    b = dict(type='B', pipeline=[])
+    c = dict(type='C')
+    nested = dict(type='ConcatDataset', datasets=[
+        a, dict(type='RepeatDataset', times=2, dataset=dict(type='ConcatDataset',
+                                                           datasets=[b, c]))])
+    leaves = dataset_leaves(nested)
+    assert leaves == [a, b, c] and all(x is y for x, y in zip(leaves, [a, b, c]))  # own dicts
+    assert dataset_leaves(a) == [a] and dataset_leaves({}) == [{}]

@@ -75,29 +75,33 @@ def dataset_specs(cfg, splits: Iterable[str] = ('train', 'val', 'test')) -> list
     from mmengine.registry import DefaultScope
     from mmseg.datasets import BaseSegDataset
 
-    from altair.config import naming_the_section, split_dataset
+    from altair.config import dataset_leaves, naming_the_section
     from altair.registry import DATASETS
     specs, seen = [], []
     for split in splits:
-        ds_cfg = split_dataset(cfg, split)
-        if not ds_cfg or ds_cfg in seen:
-            continue
-        seen.append(ds_cfg)
-        with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'altair')), \
-                naming_the_section(f'{split}_dataloader.dataset'):
-            ds = DATASETS.build(dict(ds_cfg, lazy_init=True, pipeline=[]))
-        if not isinstance(ds, BaseSegDataset):  # e.g. unlabelled images for pretraining
-            continue
-        load = next((t for t in ds_cfg.get('pipeline') or []
-                     if str(t.get('type', '')).endswith('LoadImageFromFile')), {})
-        specs.append(DatasetSpec(
-            split=split, img_dir=Path(ds.data_prefix.get('img_path', ds.data_root or '')),
-            ann_dir=Path(ds.data_prefix.get('seg_map_path', ds.data_root or '')),
-            img_suffix=ds.img_suffix, seg_map_suffix=ds.seg_map_suffix,
-            classes=tuple(ds.metainfo['classes']), ignore_index=ds.ignore_index,
-            reduce_zero_label=ds.reduce_zero_label,
-            color_type=load.get('color_type', 'color')))
+        for ds_cfg in dataset_leaves((cfg.get(f'{split}_dataloader') or {}).get('dataset')
+                                     or {}):
+            if not ds_cfg or ds_cfg in seen:
+                continue
+            seen.append(ds_cfg)
+            with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'altair')), \
+                    naming_the_section(f'{split}_dataloader.dataset'):
+                ds = DATASETS.build(dict(ds_cfg, lazy_init=True, pipeline=[]))
+            if isinstance(ds, BaseSegDataset):  # not e.g. unlabelled images for pretraining
+                specs.append(_spec(split, ds, ds_cfg))
     return specs
+
+
+def _spec(split: str, ds, ds_cfg: dict) -> DatasetSpec:
+    """What check-data needs of a built (lazy) segmentation dataset and its config."""
+    load = next((t for t in ds_cfg.get('pipeline') or []
+                 if str(t.get('type', '')).endswith('LoadImageFromFile')), {})
+    return DatasetSpec(
+        split=split, img_dir=Path(ds.data_prefix.get('img_path', ds.data_root or '')),
+        ann_dir=Path(ds.data_prefix.get('seg_map_path', ds.data_root or '')),
+        img_suffix=ds.img_suffix, seg_map_suffix=ds.seg_map_suffix,
+        classes=tuple(ds.metainfo['classes']), ignore_index=ds.ignore_index,
+        reduce_zero_label=ds.reduce_zero_label, color_type=load.get('color_type', 'color'))
 
 
 def read_array(path: Path, *, mask: bool = False) -> np.ndarray:

@@ -218,3 +218,25 @@ def test_prepare_config_inserts_the_check_after_load_annotations(in_repo_root):
         assert types[i + 1] == 'CheckSegSample' and types.count('CheckSegSample') == 1
     step = cfg.train_dataloader.dataset.pipeline[2]
     assert (step.num_classes, step.ignore_index) == (8, 255)
+
+
+def test_every_member_of_a_concat_dataset_is_checked_and_counted(tmp_path):
+    from altair.datasets.check import DatasetFolderError, check_dataset_folders
+    a, b = tmp_path / 'a', tmp_path / 'b'
+    _good(a, 'x')
+    _good(b, 'y', size=(16, 20))
+    member = lambda root: dict(  # noqa: E731
+        type='BlueMarbleDataset', data_root=str(root), pipeline=LOAD,
+        data_prefix=dict(img_path='img_dir/train', seg_map_path='ann_dir/train'))
+    cfg = Config(dict(default_scope='altair', train_dataloader=dict(dataset=dict(
+        type='ConcatDataset', datasets=[member(a), dict(type='RepeatDataset', times=2,
+                                                        dataset=member(b))]))))
+    check_dataset_folders(cfg, ['train'])
+    report = check_dataset(cfg, progress=False)
+    assert [s.split for s in report.splits] == ['train', 'train']
+    # each member's mask: half class 0, half class 3, one ignored pixel
+    assert [s.class_pixels[[0, 3]].tolist() for s in report.splits] == [[639, 640], [159, 160]]
+    cfg.train_dataloader.dataset.datasets[1].dataset.data_root = str(tmp_path / 'nope')
+    with pytest.raises(DatasetFolderError, match='train_dataloader.dataset: .*nope/img_dir/'
+                                                 'train: image folder does not exist'):
+        check_dataset_folders(cfg, ['train'])
