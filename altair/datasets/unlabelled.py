@@ -1,5 +1,6 @@
-"""Unlabelled images for self-supervised pretraining: any folder of images, and random crops
-of the Blue Marble image that avoid the validation longitudes."""
+"""Unlabelled images for self-supervised pretraining: any folder of images, random crops of
+the Blue Marble image that avoid the validation longitudes, and random crops of any raster
+scene (16-bit, multi-band, with a nodata footprint) stretched to 8 bits."""
 from __future__ import annotations
 
 import json
@@ -110,6 +111,15 @@ class BlueMarbleCrops(BaseDataset):
                                   sample_idx=idx, crop_origin=(y, x)))
 
 
+def cache_or_user_path(path: str | os.PathLike) -> str:
+    """``cache://REL`` → ``fileio.cache_dir() / REL``; other paths with ``~`` expanded."""
+    path = str(path)
+    if path.startswith('cache://'):
+        from altair.fileio import cache_dir
+        return str(cache_dir() / path[len('cache://'):])
+    return os.path.expanduser(path)
+
+
 def stretch_to_uint8(img: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """(H, W, C) image of any dtype → uint8: band ``c`` mapped linearly from
     ``[low[c], high[c]]`` onto ``[0, 255]``, clipped and rounded."""
@@ -125,7 +135,9 @@ class RasterCrops(BaseDataset):
     imagery can join a pretraining through mmengine's ``ConcatDataset``.
 
     Args:
-        path: the raster (read through rasterio, window by window; ``~`` is expanded).
+        path: the raster (read through rasterio, window by window); ``cache://REL`` is REL
+            inside Altair's cache (``$ALTAIR_CACHE``, else ``~/.cache/altair``: where
+            ``make install`` keeps the sample scenes); ``~`` is expanded.
         bands: the red, green and blue bands, 1-based indices or descriptions.
         percentiles: each band is stretched to 8 bits between these percentiles of the
             scene's valid pixels (estimated once on a decimated read, so one scene keeps one
@@ -139,7 +151,7 @@ class RasterCrops(BaseDataset):
                  num_samples: int = 1000, percentiles: tuple[float, float] = (2.0, 98.0),
                  nodata: float | None = None, min_valid_fraction: float = 0.95,
                  pipeline: list = (), **kwargs) -> None:
-        self.path, self.bands = os.path.expanduser(str(path)), tuple(bands)
+        self.path, self.bands = cache_or_user_path(path), tuple(bands)
         self.crop_size, self.num_samples = crop_size, num_samples
         self.percentiles, self.nodata = percentiles, nodata
         self.min_valid_fraction = min_valid_fraction
@@ -170,6 +182,7 @@ class RasterCrops(BaseDataset):
         return [dict(sample_idx=i) for i in range(self.num_samples)]
 
     def _origin(self, rng: np.random.Generator) -> tuple[int, int]:
+        """(y, x) of a crop with enough valid pixels (the best of 50 draws otherwise)."""
         cov, c = self._coverage, self.crop_size
         best, best_frac = (0, 0), -1.0
         for _ in range(50):

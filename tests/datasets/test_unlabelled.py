@@ -123,3 +123,12 @@ def test_raster_crops_of_the_real_landsat_scene_avoid_its_nodata_border():
         img = ds[i]['img']
         assert img.shape == (96, 96, 3) and img.dtype == np.uint8
         assert (img.reshape(-1, 3) > 0).any(axis=1).mean() >= 0.95  # the zero frame left out
+
+
+def test_cache_paths_follow_altair_cache(monkeypatch, tmp_path):
+    from altair.datasets.unlabelled import cache_or_user_path
+    monkeypatch.setenv('ALTAIR_CACHE', str(tmp_path))
+    assert cache_or_user_path('cache://data/x.tif') == str(tmp_path / 'data' / 'x.tif')
+    monkeypatch.setenv('HOME', str(tmp_path / 'home'))
+    assert cache_or_user_path('~/a.tif') == str(tmp_path / 'home' / 'a.tif')
+    assert cache_or_user_path('/abs/b.tif') == '/abs/b.tif'
