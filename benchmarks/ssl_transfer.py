@@ -115,8 +115,9 @@ def _cpu_seconds() -> float:
 def unlabelled_sources(dataset: dict, data_root: str) -> list[str]:
     """Point every ``BlueMarbleCrops`` of a pretraining dataset config (one dataset or a
     ``ConcatDataset``) at ``data_root``, in place; return what each source reads."""
+    from altair.config import dataset_leaves
     out = []
-    for d in dataset.get('datasets', [dataset]):
+    for d in dataset_leaves(dataset):
         if d['type'] == 'BlueMarbleCrops':
             d['data_root'] = data_root
             out.append('Blue Marble crops outside the val longitudes')
@@ -178,7 +179,8 @@ def finetune(config: str, *, home: str, weights: Path | None, options: dict) -> 
     return miou
 
 
-def method_paths(parser: argparse.ArgumentParser, pairs: list[str], what: str) -> dict:
+def method_paths(parser: argparse.ArgumentParser, flag: str, pairs: list[str],
+                 what: str) -> dict:
     """``['mae=PATH', ...]`` → ``{'mae': Path(PATH)}``, each PATH an existing file; a bad
     pair is a one-line usage error (exit 2). Paths stay strings until here: parse_options
     would read 'mae=1' as an int."""
@@ -186,7 +188,7 @@ def method_paths(parser: argparse.ArgumentParser, pairs: list[str], what: str) -
     for pair in pairs:
         method, sep, path = pair.partition('=')
         if method not in METHODS or not sep or not Path(path).is_file():
-            parser.error(f"{pair}: expected METHOD=PATH with METHOD one of "
+            parser.error(f"{flag} {pair}: expected METHOD=PATH with METHOD one of "
                          f"{', '.join(METHODS)} and PATH {what}")
         out[method] = Path(path)
     return out
@@ -215,9 +217,10 @@ def main() -> None:
                         'earlier baseline)')
     args = p.parse_args()
 
-    reuse = method_paths(p, args.weights, 'an existing exported backbone file')
+    reuse = method_paths(p, '--weights', args.weights, 'an existing exported backbone file')
     configs = {m: str(path) for m, path in
-               method_paths(p, args.pretrain_config, 'an existing config file').items()}
+               method_paths(p, '--pretrain-config', args.pretrain_config,
+                            'an existing config file').items()}
 
     from altair.datasets.bluemarble_build import ensure_bluemarble
     ensure_bluemarble(args.data_root)

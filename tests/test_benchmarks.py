@@ -79,13 +79,13 @@ def test_method_paths_take_existing_files_and_refuse_the_rest(tmp_path, capsys):
     f = tmp_path / 'mae=1.pth'  # a name that reads as METHOD=literal must stay a path
     f.write_bytes(b'')
     parser = argparse.ArgumentParser(prog='ssl_transfer.py')
-    assert ssl.method_paths(parser, [f'mae={f}'], 'a file') == {'mae': f}
+    assert ssl.method_paths(parser, '--weights', [f'mae={f}'], 'a file') == {'mae': f}
     for bad in (str(f), f'byol={f}', f'mae={tmp_path / "missing.pth"}'):
         with pytest.raises(SystemExit) as exc:
-            ssl.method_paths(parser, [bad], 'an existing exported backbone file')
+            ssl.method_paths(parser, '--weights', [bad], 'an existing exported backbone file')
         assert exc.value.code == 2
         err = capsys.readouterr().err.strip().splitlines()[-1]
-        assert bad in err and 'METHOD one of simclr, dino, mae' in err
+        assert f'--weights {bad}' in err and 'METHOD one of simclr, dino, mae' in err
 
 
 def test_unlabelled_sources_point_blue_marble_at_the_data_root():

@@ -13,6 +13,7 @@ from mmengine.logging import MMLogger
 
 from altair.errors import AltairError, DataError
 from altair.registry import DATASETS
+from altair.visualization.overlay import stretch_to_uint8
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff')
 
@@ -118,14 +119,6 @@ def cache_or_user_path(path: str | os.PathLike) -> str:
         from altair.fileio import cache_dir
         return str(cache_dir() / path[len('cache://'):])
     return os.path.expanduser(path)
-
-
-def stretch_to_uint8(img: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """(H, W, C) image of any dtype → uint8: band ``c`` mapped linearly from
-    ``[low[c], high[c]]`` onto ``[0, 255]``, clipped and rounded."""
-    low, high = np.asarray(low, np.float32), np.asarray(high, np.float32)
-    scaled = (img.astype(np.float32) - low) / np.maximum(high - low, 1e-6) * 255
-    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
 @DATASETS.register_module()

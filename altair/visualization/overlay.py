@@ -26,6 +26,14 @@ def blend(rgb: np.ndarray, color: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
+def stretch_to_uint8(img: np.ndarray, low, high) -> np.ndarray:
+    """(..., C) image of any dtype → uint8: band ``c`` mapped linearly from
+    ``[low[c], high[c]]`` onto ``[0, 255]``, clipped and rounded."""
+    low, high = np.asarray(low, np.float32), np.asarray(high, np.float32)
+    scaled = (img.astype(np.float32) - low) / np.maximum(high - low, 1e-6) * 255
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
 def to_display_rgb(image: np.ndarray) -> np.ndarray:
     """(C, H, W) image of any band count and dtype → (H, W, 3) uint8 for display.
 
@@ -40,8 +48,7 @@ def to_display_rgb(image: np.ndarray) -> np.ndarray:
         out = np.empty(bands.shape, np.uint8)
         for i, band in enumerate(bands.astype(np.float32)):
             lo, hi = np.percentile(band, (2, 98)) if band.size else (0.0, 1.0)
-            scaled = (band - lo) / max(hi - lo, 1e-6) * 255
-            out[i] = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+            out[i] = stretch_to_uint8(band, lo, hi)
         bands = out
     return np.ascontiguousarray(bands.transpose(1, 2, 0))
 

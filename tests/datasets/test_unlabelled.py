@@ -7,8 +7,9 @@ import pytest
 
 from altair.datasets.unlabelled import (BlueMarbleCrops, NoImagesError, RasterCrops,
                                         UnlabelledImageFolder, allowed_spans, random_crop_origin,
-                                        scan_images, stretch_to_uint8)
+                                        scan_images)
 from altair.errors import DataError
+from altair.visualization.overlay import stretch_to_uint8
 from tests.datasets.raster_fixtures import write_tif
 
 
