@@ -9,8 +9,10 @@ and polygon writers do)."""
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -37,7 +39,7 @@ def partial_path(path: str | os.PathLike, tag: str = 'partial') -> Path:
     return path.with_name(f'.{path.stem}.{tag}{path.suffix}')
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: str | os.PathLike) -> None:
     """Flush ``path`` (a file, or a folder's entries) to the disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -46,19 +48,78 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def fsync_dir(path: str | os.PathLike) -> None:
+    """Flush the folder ``path``'s entries (the renames and removals in it) to the disk;
+    a no-op where the file system cannot sync a folder."""
+    with contextlib.suppress(OSError):
+        fsync_path(path)
+
+
+ASIDE_TAG = 'replaced'
+
+
+def aside_path(path: str | os.PathLike) -> Path:
+    """A unique sibling name, ``.<name>.replaced-<pid>-<random>``, that an old folder is
+    moved to while a new one takes its place (:func:`commit`)."""
+    path = Path(path)
+    return path.with_name(f'.{path.name}.{ASIDE_TAG}-{os.getpid()}-{secrets.token_hex(4)}')
+
+
+def recover(path: str | os.PathLike) -> Path | None:
+    """Finish a folder replacement that a crash interrupted (see :func:`commit`).
+
+    If ``path`` is missing while a folder set aside from it is there (the crash came
+    between the two renames), the folder set aside goes back to ``path`` (the newest, if
+    several: the replacement never happened); every other one left (the crash came after
+    the new folder was in place) is removed.
+
+    Returns:
+        ``path`` if it exists afterwards, else None.
+    """
+    path = Path(path)
+    pattern = f'.{glob.escape(path.name)}.{ASIDE_TAG}-*'
+    asides = [p for p in path.parent.glob(pattern) if p.is_dir() and not p.is_symlink()]
+    if asides and not os.path.lexists(path):
+        newest = max(asides, key=lambda p: p.stat().st_ctime_ns)  # a rename sets ctime
+        with contextlib.suppress(OSError):  # another process put a folder there meanwhile
+            os.rename(newest, path)
+            asides.remove(newest)
+    for old in asides:
+        shutil.rmtree(old, ignore_errors=True)
+    return path if os.path.lexists(path) else None
+
+
+def _replace_dir(tmp: Path, path: Path) -> None:
+    """Put the folder ``tmp`` in place of the folder ``path`` in three steps, so that a
+    crash at any point leaves the old folder or the new one: the old one is renamed aside,
+    the new one renamed into place, and only then the old one removed. (A crash between
+    the two renames leaves the old one under its aside name; :func:`recover`, which the
+    next :func:`commit` to ``path`` calls, puts it back.)"""
+    recover(path)
+    aside = None
+    if path.is_dir() and not path.is_symlink():
+        aside = aside_path(path)
+        os.rename(path, aside)
+    os.replace(tmp, path)
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
 def commit(tmp: str | os.PathLike, path: str | os.PathLike, *, fsync: bool = False) -> Path:
     """Rename the finished temporary ``tmp`` onto ``path`` (a folder replaces the folder
-    there). With ``fsync`` the data and then the rename are flushed to the disk first, for
-    files a crash must not lose (checkpoints, run records)."""
+    there so that a crash at any moment leaves the old folder or the new one, at worst
+    set aside for the next commit to put back: :func:`_replace_dir`). With
+    ``fsync`` the data and then the rename are flushed to the disk first, for files a crash
+    must not lose (checkpoints, run records)."""
     tmp, path = Path(tmp), Path(path)
     if fsync and tmp.is_file():
-        _fsync(tmp)
-    if tmp.is_dir() and path.is_dir():
-        shutil.rmtree(path)
-    os.replace(tmp, path)
+        fsync_path(tmp)
+    if tmp.is_dir():
+        _replace_dir(tmp, path)
+    else:
+        os.replace(tmp, path)
     if fsync:
-        with contextlib.suppress(OSError):  # not every file system syncs a folder
-            _fsync(path.parent)
+        fsync_dir(path.parent)
     return path
 
 

@@ -119,3 +119,96 @@ def test_the_temporary_lives_beside_the_target(tmp_path):
     with atomic_write(out) as tmp:
         assert Path(tmp).parent == out.parent
         tmp.write_bytes(b'png')
+
+
+# The child replaces the folder argv[1] by one holding NEW, pausing (marker file written,
+# then asleep) before its rename / unlink / rmdir call number argv[2]; without such a call it
+# finishes. Only those calls change which names exist, so pausing before each of them in turn
+# stops the replacement at every point between two of its steps.
+_REPLACING_CHILD = '''
+import os, sys, time
+from pathlib import Path
+from altair.fileio import atomic_write
+dest, pause_at, marker = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+calls = [0]
+def pausing(real):
+    def step(*args, **kwargs):
+        if calls[0] == pause_at:
+            marker.write_text(real.__name__)
+            time.sleep(600)
+        calls[0] += 1
+        return real(*args, **kwargs)
+    return step
+with atomic_write(dest) as tmp:
+    for rel, text in NEW.items():
+        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / rel).write_text(text)
+    for name in ('rename', 'replace', 'unlink', 'rmdir'):
+        setattr(os, name, pausing(getattr(os, name)))
+'''
+_OLD = {'a.txt': 'old a', 'sub/b.txt': 'old b', 'sub/c.txt': 'old c'}
+_NEW = {'a.txt': 'new a', 'd.txt': 'new d'}
+
+
+def _tree(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): p.read_text()
+            for p in sorted(folder.rglob('*')) if p.is_file()}
+
+
+def test_sigkill_in_the_middle_of_a_folder_replacement_leaves_the_old_or_the_new_folder(
+        tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from altair.fileio import recover
+    root = Path(__file__).resolve().parents[1]
+    code = f'NEW = {_NEW!r}\n' + _REPLACING_CHILD
+    seen = []  # (paused before, what was under the final name, leftovers beside it)
+    for pause_at in range(30):
+        parent = tmp_path / str(pause_at)
+        dest, marker = parent / 'dataset', tmp_path / f'paused-{pause_at}'
+        for rel, text in _OLD.items():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            (dest / rel).write_text(text)
+        proc = subprocess.Popen([sys.executable, '-c', code, str(dest), str(pause_at),
+                                 str(marker)], cwd=root, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        finished = not marker.exists()
+        if finished:
+            assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()[-2000:]
+        else:
+            proc.send_signal(signal.SIGKILL)
+            assert proc.wait() == -signal.SIGKILL
+        proc.stderr.close()
+        under = _tree(dest) if dest.exists() else None
+        beside = sorted(p.name for p in parent.iterdir() if p.name != 'dataset')
+        seen.append((marker.read_text() if not finished else 'end', under, beside))
+        # what the next call does first: the final name holds the old or the new folder
+        assert recover(dest) == dest
+        assert _tree(dest) in (_OLD, _NEW), seen[-1]
+        assert [p.name for p in parent.iterdir() if p.name.startswith('.dataset.replaced-')
+                ] == []
+        # and the next replacement completes and leaves nothing beside it (a new folder
+        # the kill left under the temporary name is removed first)
+        with atomic_write(dest) as tmp:
+            tmp.mkdir()
+            (tmp / 'again.txt').write_text('again')
+        assert _tree(dest) == {'again.txt': 'again'}
+        assert sorted(p.name for p in parent.iterdir()) == ['dataset']
+        if finished:
+            break
+    assert finished and seen[-1][1] == _NEW and seen[-1][2] == []
+    # the kills hit every stage: before any rename; between the renames (nothing under the
+    # final name, the old folder aside and the new one complete); the new one in place
+    # with the old one (whole, then half removed) still aside
+    assert seen[0][0] == 'rename' and seen[0][1] == _OLD
+    gap = [s for s in seen if s[1] is None]
+    assert len(gap) == 1 and gap[0][0] == 'replace'
+    assert any(n.startswith('.dataset.replaced-') for n in gap[0][2])
+    assert '.dataset.partial' in gap[0][2]
+    cleaning = [s for s in seen if s[1] == _NEW and s[2]]
+    assert len(cleaning) >= 4 and {s[0] for s in cleaning} >= {'unlink', 'rmdir'}

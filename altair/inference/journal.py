@@ -5,7 +5,8 @@ that shape the result (image, model, windows, outputs, ...), the rows already du
 window a resume starts from (``sliding_window_inference``'s checkpoint) and the polygon
 writer's open regions; the engine's partial sums of the rows below go to a NumPy file it
 names (``.<stem>.journal.<rows>.npz``), written before it. Both are rewritten atomically
-after every band and removed when the outputs are complete.
+after every band, each fsynced after the rows it names (:func:`save_journal`), and removed
+when the outputs are complete.
 """
 from __future__ import annotations
 
@@ -73,13 +74,20 @@ def load_journal(path: Path, args: dict) -> dict:
 def save_journal(path: Path, args: dict, *, rows_done: int, window: int, band: dict,
                  polygons: dict | None = None) -> None:
     """Record a checkpoint: ``band`` (the engine's partial sums, tensors or None) first, then
-    the journal naming it; the previous checkpoint's sums are removed after."""
+    the journal naming it; the previous checkpoint's sums are removed after.
+
+    The caller makes the ``rows_done`` rows durable before (``PredictionWriter.sync``,
+    ``PolygonWriter.sync``: written and fsynced). Here the sums, then the journal, are each
+    fsynced before their rename and the folder after it, so that after a crash of the
+    machine a journal on disk names only rows and sums that are on disk too."""
     name = f'{path.name[:-len(".json")]}.{rows_done}.npz'
     arrays = {k: v.cpu().numpy() for k, v in band.items() if v is not None}
-    with atomic_write(path.with_name(name)) as tmp, open(tmp, 'wb') as f:
-        np.savez(f, **arrays)
+    with atomic_write(path.with_name(name), fsync=True) as tmp:
+        with open(tmp, 'wb') as f:  # closed before the commit fsyncs and renames it
+            np.savez(f, **arrays)
     write_text(path, json.dumps(dict(version=VERSION, args=normalise(args), band=name,
-                                     rows_done=rows_done, window=window, polygons=polygons)))
+                                     rows_done=rows_done, window=window, polygons=polygons)),
+               fsync=True)
     for old in _bands(path):
         if old.name != name:
             old.unlink(missing_ok=True)

@@ -26,7 +26,7 @@ import numpy as np
 from torch import Tensor
 
 from altair.errors import AltairError
-from altair.fileio import commit, discard, partial_path
+from altair.fileio import commit, discard, fsync_path, partial_path
 from altair.inference.journal import ResumeError
 
 DRIVERS = {'.gpkg': 'GPKG', '.geojson': 'GeoJSON', '.json': 'GeoJSON'}
@@ -217,8 +217,9 @@ class PolygonWriter:
             self._flush()
 
     def sync(self) -> dict:
-        """Write the closed regions and return the state :meth:`__init__` resumes from
-        (JSON-serialisable: the open regions, their seam, the features written)."""
+        """Write the closed regions, fsync the file, and return the state :meth:`__init__`
+        resumes from (JSON-serialisable: the open regions, their seam, the features
+        written)."""
         import base64
 
         import shapely
@@ -228,6 +229,8 @@ class PolygonWriter:
             self._geojson.flush()
             os.fsync(self._geojson.fileno())
             offset = self._geojson.tell()
+        elif self._tmp.is_file():  # GeoPackage: each flush opened, appended and closed it
+            fsync_path(self._tmp)
         seam = (None if self._seam is None else
                 base64.b64encode(self._seam.astype('<i8').tobytes()).decode())
         return dict(rows=self._rows, features=self.features, next_key=self._next_key,

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from altair.fileio import commit, discard, partial_path
+from altair.fileio import commit, discard, fsync_path, partial_path
 from altair.inference.journal import ResumeError
 from altair.inference.postprocess import labels_from_logits
 from altair.inference.raster import stream_profile
@@ -191,10 +191,12 @@ class PredictionWriter:
 
     def sync(self) -> None:
         """Make every row written so far durable (GDAL writes its cached blocks when a
-        dataset closes): the files are closed and reopened for update."""
+        dataset closes): the files are closed, fsynced (so a journal written after names
+        rows on the disk, not in the page cache) and reopened for update."""
         import rasterio
         for kind, ds in self._files.items():
             ds.close()
+            fsync_path(self._tmp[kind])
             self._files[kind] = rasterio.open(self._tmp[kind], 'r+')
 
     def __call__(self, row0: int, logits: Tensor, valid: Tensor | None = None) -> None:

@@ -191,7 +191,9 @@ def test_http_and_model_zoo_checkpoints_go_through_the_allow_list(http_checkpoin
     url = http_checkpoints
     good = _load_checkpoint(f'{url}/good.pth', map_location='cpu')
     assert torch.equal(good['state_dict']['w'], torch.full((2,), 3.0))
-    assert (tmp_path / 'torch' / 'hub' / 'checkpoints' / 'good.pth').is_file()  # cached
+    from altair.engine.checkpoint import cache_name
+    assert (tmp_path / 'torch' / 'hub' / 'checkpoints' / cache_name(f'{url}/good.pth')
+            ).is_file()  # cached
     with pytest.raises(UnsafeCheckpointError, match='posix.system'):
         _load_checkpoint(f'{url}/evil.pth', map_location='cpu')
     monkeypatch.setattr(mmckpt, 'get_torchvision_models', lambda: {'evilnet': f'{url}/evil.pth'})
@@ -222,3 +224,86 @@ def test_a_url_that_cannot_be_downloaded_is_one_clear_error(http_checkpoints):
     from altair.engine.checkpoint import CheckpointMissingError
     with pytest.raises(CheckpointMissingError, match=r"could not be downloaded \(HTTP Error 404"):
         _load_checkpoint(f'{http_checkpoints}/missing.pth', map_location='cpu')
+
+
+@pytest.fixture
+def fake_downloads(tmp_path, monkeypatch):
+    """torch hub's cache under ``tmp_path/torch`` and a stand-in for its downloader that
+    writes ``served[url]`` (bytes) where asked; the URLs it was called with are recorded."""
+    import torch.hub
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
+    served, calls = {}, []
+
+    def download(url, dst, hash_prefix=None, progress=True):
+        calls.append(url)
+        if url not in served:
+            raise OSError(f'HTTP Error 404: {url}')
+        with open(dst, 'wb') as f:
+            f.write(served[url])
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', download)
+    return served, calls
+
+
+def test_two_urls_with_one_basename_get_two_cache_files(fake_downloads, tmp_path):
+    import hashlib
+
+    from altair.engine.checkpoint import _download
+    served, calls = fake_downloads
+    a, b = 'https://a.example/v1/model.pth', 'https://b.example/v2/model.pth'
+    served[a], served[b] = b'weights of a', b'weights of b'
+    pa, pb = _download(a), _download(b)
+    assert pa != pb and pa.parent == pb.parent == tmp_path / 'torch' / 'hub' / 'checkpoints'
+    assert pa.read_bytes() == b'weights of a' and pb.read_bytes() == b'weights of b'
+    for url, path in ((a, pa), (b, pb)):  # a hash of the URL, then its readable file name
+        assert path.name == hashlib.sha256(url.encode()).hexdigest()[:16] + '-model.pth'
+    assert _download(a) == pa and calls == [a, b]  # cached: not downloaded again
+    assert sorted(p.name for p in pa.parent.iterdir()) == sorted([pa.name, pb.name])
+
+
+def test_a_sha256_mismatch_removes_the_download_and_names_both_hashes(fake_downloads,
+                                                                      tmp_path):
+    import hashlib
+
+    from altair.engine.checkpoint import CheckpointHashError, _download, cache_name
+    from altair.errors import AltairError
+    served, calls = fake_downloads
+    plain = 'https://a.example/model.pth'
+    served[plain] = b'tampered weights'
+    wanted = hashlib.sha256(b'the weights that were published').hexdigest()
+    actual = hashlib.sha256(b'tampered weights').hexdigest()
+    url = f'{plain}#sha256={wanted}'
+    with pytest.raises(CheckpointHashError) as err:
+        _download(url)
+    assert str(err.value) == (f"checkpoint '{url}': SHA-256 mismatch: expected {wanted} "
+                              f"(the URL's #sha256=), got {actual}; the download was removed")
+    assert isinstance(err.value, AltairError) and isinstance(err.value, ValueError)
+    assert calls == [plain]  # the fragment is not part of the request
+    folder = tmp_path / 'torch' / 'hub' / 'checkpoints'
+    assert list(folder.iterdir()) == []  # neither under the cache name nor a temporary one
+    assert not (folder / cache_name(url)).exists()
+
+
+def test_a_matching_sha256_is_cached_and_loads(fake_downloads):
+    import hashlib
+    import io
+
+    import altair.engine  # noqa: F401  (registers the safe loaders)
+    from mmengine.runner.checkpoint import _load_checkpoint
+
+    from altair.engine.checkpoint import CheckpointHashError, _download
+    served, calls = fake_downloads
+    buf = io.BytesIO()
+    torch.save({'state_dict': {'w': torch.full((2,), 7.0)}}, buf)
+    plain = 'https://a.example/model.pth'
+    served[plain] = buf.getvalue()
+    digest = hashlib.sha256(buf.getvalue()).hexdigest()
+    url = f'{plain}#sha256={digest.upper()}'  # hex digits in either case
+    loaded = _load_checkpoint(url, map_location='cpu')
+    assert torch.equal(loaded['state_dict']['w'], torch.full((2,), 7.0))
+    path = _download(url)
+    assert path.read_bytes() == buf.getvalue() and calls == [plain]
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+    for fragment in ('sha256=abc', f'md5={digest[:32]}'):
+        with pytest.raises(CheckpointHashError,
+                           match=rf"the URL fragment '#{fragment}' is not 'sha256=<64 hex"):
+            _download(f'{plain}#{fragment}')

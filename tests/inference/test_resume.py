@@ -51,3 +51,97 @@ def test_resume_point_outside_the_image():
     with pytest.raises(ValueError, match='resume point'):
         sliding_window_inference(torch.rand(1, 10, 10), lambda x: x, window=4, num_classes=1,
                                  resume=(11, 0), sink=lambda *a: None)
+
+
+def _fsync_spy(monkeypatch, on_sync=None):
+    """Record the path behind every ``os.fsync`` (``/proc/self/fd``), in order; ``on_sync``
+    sees each path as it is synced."""
+    import os
+    real, synced = os.fsync, []
+
+    def spy(fd):
+        path = os.readlink(f'/proc/self/fd/{fd}')
+        real(fd)
+        synced.append(path)
+        if on_sync is not None:
+            on_sync(path)
+    monkeypatch.setattr(os, 'fsync', spy)
+    return synced
+
+
+def test_the_journal_is_fsynced_after_the_sums_it_names(tmp_path, monkeypatch):
+    from altair.fileio import partial_path
+    from altair.inference.journal import journal_path, load_journal, save_journal
+    synced = _fsync_spy(monkeypatch)
+    journal = journal_path(tmp_path, 'scene')
+    band = dict(acc=torch.rand(1, 2, 5), wsum=torch.rand(2, 5), valid=None)
+    for rows in (4, 8):
+        synced.clear()
+        save_journal(journal, {'window': [4, 4]}, rows_done=rows, window=3, band=band)
+        sums = tmp_path / f'.scene.journal.{rows}.npz'
+        # the sums, their rename, the journal, its rename: each file before its folder entry
+        assert synced == [str(partial_path(sums)), str(tmp_path),
+                          str(partial_path(journal)), str(tmp_path)]
+    state = load_journal(journal, {'window': [4, 4]})
+    assert state['rows_done'] == 8 and torch.equal(torch.from_numpy(state['band']['acc']),
+                                                   band['acc'])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['.scene.journal.8.npz',
+                                                          '.scene.journal.json']
+
+
+@pytest.mark.parametrize('polygons_format', ['gpkg', 'geojson'])
+def test_every_journal_is_fsynced_after_the_rows_it_names(tmp_path, monkeypatch, in_repo_root,
+                                                         polygons_format):
+    """A streamed prediction's checkpoints, watched through ``os.fsync``: each journal is
+    synced only after the output files holding its rows (labels, probabilities, polygons)
+    and its partial sums were synced since the journal before, and its folder entry right
+    after it (so a crash of the machine never leaves a journal naming rows not on disk)."""
+    import json
+    from pathlib import Path
+
+    import cv2
+    import numpy as np
+    from mmengine.registry import DefaultScope
+
+    from altair.api.predict import load_model, predict
+    from altair.config import load_config
+    from altair.fileio import partial_path
+    from altair.inference.polygons import NoCrsWarning
+    from altair.registry import MODELS
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('altair'):
+        model = MODELS.build(load_config('configs/pspnet.py').model)
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, tmp_path / 'model.pth')
+    net = load_model('configs/pspnet.py', tmp_path / 'model.pth', device='cpu')
+    image = tmp_path / 'scene.png'
+    cv2.imwrite(str(image), np.random.default_rng(0).integers(0, 256, (150, 110, 3),
+                                                              dtype=np.uint8))
+    out = tmp_path / 'out'
+    journal_tmp = str(partial_path(out / '.scene.journal.json'))
+    journals = []  # what each journal said, read when it was synced
+    synced = _fsync_spy(monkeypatch, lambda p: journals.append(json.loads(
+        Path(p).read_text())) if p == journal_tmp else None)
+    with pytest.warns(NoCrsWarning):  # a PNG: polygons in pixels
+        predict(net, image, out_dir=out, sliding_window=True, window_size=(48, 48),
+                overlap=0.5, batch_size=2, progress=False, save=('labels', 'probs', 'polygons'),
+                polygons_format=polygons_format)
+    outputs = [str(partial_path(out / name)) for name in
+               ('scene_labels.tif', 'scene_probs.tif', f'scene_polygons.{polygons_format}')]
+    assert synced.count(journal_tmp) == len(journals) >= 3
+    since, checked = [], 0
+    for i, path in enumerate(synced):
+        if path != journal_tmp:
+            since.append(path)
+            continue
+        state = journals[checked]
+        sums = str(partial_path(out / state['band']))
+        assert 0 < state['rows_done'] < 150
+        assert outputs[0] in since and outputs[1] in since, (state['rows_done'], since)
+        if state['polygons']['features'] or polygons_format == 'geojson':
+            assert outputs[2] in since, (state['rows_done'], since)
+        assert sums in since and since.index(sums) > max(since.index(o) for o in outputs[:2])
+        assert synced[i + 1] == str(out)  # the rename, before any later write
+        since, checked = [], checked + 1
+    assert any(s['polygons']['features'] for s in journals)
+    assert sorted(p.name for p in out.iterdir()) == [
+        'scene_labels.tif', f'scene_polygons.{polygons_format}', 'scene_probs.tif']
