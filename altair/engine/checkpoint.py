@@ -20,18 +20,20 @@ mmengine's own loader unpickles them with ``weights_only=False``), and the model
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
 import re
 import shlex
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urldefrag, urlparse
 
 import numpy as np
 import torch
 
 from altair.errors import AltairError
+from altair.fileio import atomic_write
 
 
 def _getattr_allowed() -> dict:
@@ -95,6 +97,10 @@ class UnsafeCheckpointError(AltairError, pickle.UnpicklingError):
     """A checkpoint holding objects that unpickling would have to construct by running code."""
 
 
+class CheckpointReadError(AltairError, ValueError):
+    """A checkpoint file that is truncated or not a PyTorch checkpoint at all."""
+
+
 class CheckpointMissingError(AltairError, FileNotFoundError):
     """A checkpoint path that does not exist, or a model-zoo name no table lists."""
 
@@ -110,6 +116,13 @@ def safe_load(path, map_location=None):
     allow_mmengine_checkpoints()
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        # torch's "PytorchStreamReader failed reading zip archive", a pickle cut short, ...
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise CheckpointReadError(f"cannot read checkpoint '{path}': it is truncated or not a "
+                                  f'PyTorch checkpoint ({first})') from None
     except pickle.UnpicklingError as exc:
         found = re.search(r'(?:GLOBAL|global) ([\w.]+)', str(exc))
         what = f"'{found.group(1)}'" if found else (
@@ -138,14 +151,75 @@ def load_from_local(filename, map_location=None):
     return safe_load(path, map_location)
 
 
+class CheckpointHashError(AltairError, ValueError):
+    """A downloaded checkpoint whose SHA-256 is not the one its URL's ``#sha256=`` gives, or a
+    URL fragment that is not ``sha256=<64 hex digits>``."""
+
+
+SHA256_FRAGMENT = re.compile(r'sha256=([0-9a-fA-F]{64})')
+
+
+def expected_sha256(url: str) -> str | None:
+    """The SHA-256 (lower-case hex) that ``url``'s fragment ``#sha256=<64 hex digits>``
+    asks the download to have; None without a fragment.
+
+    Raises:
+        CheckpointHashError: a fragment of another form (a fragment never reaches the
+            server, so it can only be a mistyped hash).
+    """
+    fragment = urlparse(url).fragment
+    if not fragment:
+        return None
+    found = SHA256_FRAGMENT.fullmatch(fragment)
+    if found is None:
+        raise CheckpointHashError(f"checkpoint '{url}': the URL fragment '#{fragment}' is not "
+                                  "'sha256=<64 hex digits>'; give the file's SHA-256 that way "
+                                  'or leave the fragment out')
+    return found.group(1).lower()
+
+
+def url_file_name(url: str) -> str:
+    """The last part of ``url``'s path (``checkpoint.pth`` when it has none)."""
+    return os.path.basename(urlparse(url).path) or 'checkpoint.pth'
+
+
+def cache_name(url: str) -> str:
+    """The file name ``url`` is cached under: 16 hex digits of the SHA-256 of the whole URL
+    (fragment included), a dash, and :func:`url_file_name` to be read. Two URLs with one
+    file name get two files; a file cached for a URL carrying ``#sha256=`` was checked
+    against it."""
+    return f'{hashlib.sha256(url.encode()).hexdigest()[:16]}-{url_file_name(url)}'
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of the file at ``path`` (lower-case hex), read 1 MiB at a time."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _download(url: str) -> Path:
-    """``url`` in torch hub's checkpoint cache (``$TORCH_HOME/hub/checkpoints``), downloaded
-    once; with several processes local rank 0 downloads while the others wait."""
+    """``url`` in torch hub's checkpoint cache (``$TORCH_HOME/hub/checkpoints``, under
+    :func:`cache_name`), downloaded once; with several processes local rank 0 downloads
+    while the others wait.
+
+    A URL ending in ``#sha256=<64 hex digits>`` is checked: the download is hashed before it
+    takes its cache name, and a mismatch removes it and raises. (A torch-hub style file name,
+    ``name-<hex>.pth``, is checked against that prefix of its SHA-256 as well, by torch.)
+
+    Raises:
+        CheckpointMissingError: the download failed.
+        CheckpointHashError: the download's SHA-256 differs from the ``#sha256=`` one, or the
+            fragment is malformed.
+    """
     import torch.distributed as dist
     from mmengine.dist import get_dist_info
     from torch.hub import HASH_REGEX, download_url_to_file, get_dir
 
-    name = os.path.basename(urlparse(url).path) or 'checkpoint.pth'
+    expected = expected_sha256(url)
+    name = cache_name(url)
     path = Path(get_dir()) / 'checkpoints' / name
     rank, world = get_dist_info()
     local_rank = int(os.environ.get('LOCAL_RANK', rank))
@@ -154,14 +228,21 @@ def _download(url: str) -> Path:
         if path.is_file():
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        found = HASH_REGEX.search(name)
-        try:  # torch writes a temporary file and renames it: nothing half-written is kept
-            download_url_to_file(url, str(path), found.group(1) if found else None,
-                                 progress=False)
-        except (OSError, RuntimeError) as exc:  # URLError, HTTPError; a hash mismatch
-            raise CheckpointMissingError(f"checkpoint '{url}' could not be downloaded "
-                                         f'({exc}); download it yourself and give its '
-                                         'path') from None
+        found = HASH_REGEX.search(url_file_name(url))
+        # under a temporary name until checked: nothing unchecked is ever cached
+        with atomic_write(path, tag=f'partial-{os.getpid()}') as tmp:
+            try:
+                download_url_to_file(urldefrag(url).url, str(tmp),
+                                     found.group(1) if found else None, progress=False)
+            except (OSError, RuntimeError) as exc:  # URLError, HTTPError; a hash mismatch
+                raise CheckpointMissingError(f"checkpoint '{url}' could not be downloaded "
+                                             f'({exc}); download it yourself and give its '
+                                             'path') from None
+            actual = file_sha256(tmp) if expected is not None else None
+            if actual != expected:
+                raise CheckpointHashError(
+                    f"checkpoint '{url}': SHA-256 mismatch: expected {expected} (the URL's "
+                    f'#sha256=), got {actual}; the download was removed')
     if local_rank == 0:
         fetch()
     if world > 1 and dist.is_initialized():
