@@ -5,6 +5,7 @@ Argument parsing only; the work is done in ``altair.api``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable
 
@@ -58,6 +59,14 @@ def _root(p: argparse.ArgumentParser) -> None:
                    help='run store (default: $ALTAIR_HOME/runs, else ./runs)')
 
 
+def _trust(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--trust-config', action='store_true',
+                   help='execute the config a model file carries when it is not plain '
+                        'literals (old checkpoints of your own); without it such a file is '
+                        'refused, since executing it could run any code '
+                        '(= ALTAIR_TRUST_CONFIG=1)')
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with its usage errors as one line (``error: altair predict: argument
     --tta-merge: invalid choice ...``) and exit status 2, like every other bad input; the
@@ -109,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument('--work-dir', help='logs (default: <run>/test, or work_dirs/<config>)')
     _common(test)
     _root(test)
+    _trust(test)
 
     pred = sub.add_parser(
         'predict', help='predict label maps of images of any size',
@@ -168,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
                            'seamless scene; outputs are named NAME_labels.tif, ...')
     pred.add_argument('--resume', action='store_true',
                       help='continue an interrupted prediction (same arguments) from its '
-                           'journal')
+                           'journal; with none there, start fresh (a requeued job can run '
+                           'the same command every time)')
     procs = pred.add_mutually_exclusive_group()
     procs.add_argument('--processes', type=int, metavar='N',
                        help='predict in N CPU processes (images shared out; one image split '
@@ -182,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument('--simplify', type=float, default=0.0, metavar='T',
                       help='simplify polygon outlines with tolerance T map units')
     _root(pred)
+    _trust(pred)
 
     runs = sub.add_parser('runs', help='list the runs in the run store')
     runs.add_argument('--compare', nargs='+', metavar='RUN',
@@ -207,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument('--out', help='output file (default: <run>/export/<run id>.<format>)')
     export.add_argument('--opset', type=int, default=18, help='ONNX opset (default 18)')
     _root(export)
+    _trust(export)
 
     check = sub.add_parser(
         'check-data', help="scan a config's datasets for problems before training",
@@ -438,7 +451,18 @@ def _log_to_stderr() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _log_to_stderr()
-    return run_tool(lambda: COMMANDS[args.command](args))
+    if not getattr(args, 'trust_config', False):
+        return run_tool(lambda: COMMANDS[args.command](args))
+    from altair.config_data import TRUST_ENV
+    before = os.environ.get(TRUST_ENV)
+    os.environ[TRUST_ENV] = '1'  # for this command and the worker processes it starts
+    try:
+        return run_tool(lambda: COMMANDS[args.command](args))
+    finally:
+        if before is None:
+            os.environ.pop(TRUST_ENV, None)
+        else:
+            os.environ[TRUST_ENV] = before
 
 
 if __name__ == '__main__':

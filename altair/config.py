@@ -41,12 +41,15 @@ def load_config(config: str | Path | Config | dict, *,
         if not path.is_file():
             raise ConfigNotFoundError(_missing_config_message(path))
         cfg = Config.fromfile(str(path))
+        if path.suffix.lower() in DATA_SUFFIXES:
+            check_data_config_keys(cfg, path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     if cfg.get('custom_imports') and (cfg_options or isinstance(config, dict)):
         # Config.fromfile imports a file's own custom_imports; these came from elsewhere
         from mmengine.utils import import_modules_from_strings
         import_modules_from_strings(**cfg.custom_imports)
+    compile_shorthands(cfg)
     return cfg
 
 
@@ -63,6 +66,186 @@ def _missing_config_message(path: Path) -> str:
         if close:
             msg += f"; did you mean {', '.join(q for name in close for q in by_name[name])}?"
     return msg
+
+
+class ConfigValueError(AltairError, ValueError):
+    """A config key Altair reads, given a value of the wrong type or outside its choices."""
+
+
+# Config files that are data (no code, no variables): their keys are checked on loading.
+DATA_SUFFIXES = ('.yaml', '.yml', '.json')
+# = altair.engine.amp.AMP_CHOICES (config.py imports nothing above it; a test keeps them equal)
+AMP_CHOICES = ('auto', 'fp32', 'bf16', 'fp16')
+# The shorthand sections and their keys (``augmentations`` is applied by altair.api.train).
+SECTIONS = {'training': ('gradient_accumulation', 'mixed_precision'),
+            'augmentations': ('preset', 'crop_size')}
+
+
+def _where(cfg) -> str:
+    name = getattr(cfg, 'filename', None)
+    return f' in {name}' if name else ''
+
+
+def _unknown_key(key: str, where: str, choices, *, section: str = '',
+                 variables: bool = False) -> UnknownConfigKeyError:
+    """The error for ``key`` (of ``section``, compared by its own name) and the ``choices``
+    closest to it."""
+    prefix = f'{section}.' if section else ''
+    close = difflib.get_close_matches(key, list(choices), n=3, cutoff=0.6)
+    hint = (f"did you mean {', '.join(prefix + c for c in close)}?" if close
+            else f"accepted: {', '.join(prefix + c for c in sorted(choices))}")
+    unused = ', nor is its value used elsewhere in the config' if variables else ''
+    return UnknownConfigKeyError(f"unknown config key '{prefix}{key}'{where}: nothing reads "
+                                 f'it{unused} (as written it would be ignored); {hint}')
+
+
+def check_data_config_keys(cfg, path: str | Path) -> None:
+    """Refuse a top-level key of a YAML/JSON config file that nothing reads: mmengine would
+    ignore it and train without it. Accepted are the keys mmengine, mmseg's tools and Altair
+    read (:data:`READ_KEYS`, ``training``, ``crop_size``, ``_base_``) and variables: keys
+    whose value the config uses elsewhere, as ``cfg.dump`` writes a Python config's
+    ``norm_cfg`` or ``train_pipeline``. Only the keys the file itself writes are checked
+    (a Python ``_base_`` keeps its freedom). Python configs are not checked here.
+
+    Raises:
+        UnknownConfigKeyError: naming the key, the file and its closest accepted keys
+            (``training.gradient_accumulation`` for a misplaced ``gradient_accumulation``).
+    """
+    path = Path(path)
+    own = _own_keys(path)
+    known = READ_KEYS | set(SECTIONS) | {'crop_size'}
+    tree = cfg.to_dict()
+    nested = {leaf for leaves in SECTIONS.values() for leaf in leaves}
+    for key in own:
+        if not isinstance(key, str) or key.startswith('_') or key in known:
+            continue
+        others = [v for k, v in tree.items() if k != key]
+        value = tree.get(key)
+        # a list a comprehension used (img_ratios -> one Resize per ratio): every item occurs
+        items = value if isinstance(value, list) and value else [value]
+        if key not in nested and all(_is_variable(v) and _occurs(v, others) for v in items):
+            continue
+        dotted = [f'{section}.{leaf}' for section, leaves in SECTIONS.items()
+                  for leaf in leaves]
+        raise _unknown_key(key, f' in {path}', sorted(known) + dotted, variables=True)
+
+
+def _own_keys(path: Path) -> list:
+    """The top-level keys a YAML/JSON file writes (not those its ``_base_`` gives), read as
+    mmengine reads the file; a file with ``{{_base_.x}}`` placeholders (not YAML until
+    mmengine substitutes them) by its unindented ``key:`` lines."""
+    from mmengine.fileio import load
+    try:
+        own = load(str(path))
+    except Exception:  # noqa: BLE001  (mmengine parsed it after substituting placeholders)
+        own = dict.fromkeys(re.findall(r'^["\']?([A-Za-z_]\w*)["\']?\s*:', path.read_text(),
+                                       re.M))
+    return list(own) if isinstance(own, dict) else []
+
+
+def _is_variable(value) -> bool:
+    """Whether a value can tell a variable from a stray key when found elsewhere (``True``,
+    ``None`` or ``[]`` are found everywhere)."""
+    return value is not None and not isinstance(value, bool) and value not in ([], {}, '')
+
+
+def _occurs(value, tree) -> bool:
+    """Whether ``value`` occurs in ``tree`` (a number only as a number of its type; a dict
+    also inside a larger one, as ``dict(scene, subset='train')`` uses ``scene``)."""
+    if isinstance(value, dict) and isinstance(tree, dict):
+        if all(k in tree and _same(v, tree[k]) for k, v in value.items()):
+            return True
+    elif _same(value, tree):
+        return True
+    if isinstance(tree, dict):
+        return any(_occurs(value, v) for v in tree.values())
+    if isinstance(tree, (list, tuple)):
+        return any(_occurs(value, v) for v in tree)
+    return False
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def compile_shorthands(cfg) -> None:
+    """Check the shorthand sections of ``cfg`` and turn ``training`` into the keys it stands
+    for (in place), so a YAML config says what ``alt.train``'s arguments say::
+
+        training:
+          gradient_accumulation: 2   # = grad_accum=2: optim_wrapper.accumulative_counts
+          mixed_precision: bf16      # = amp='bf16': the config's amp key (auto, fp32, bf16, fp16)
+        augmentations:
+          preset: satellite          # applied by prepare_config; crop_size: the config's
+
+    Raises:
+        UnknownConfigKeyError: a key these sections do not take (closest ones named).
+        ConfigValueError: a value of the wrong type or choice, or ``training`` disagreeing
+            with the config's own ``amp`` / ``optim_wrapper.accumulative_counts``.
+    """
+    where = _where(cfg)
+    for section, leaves in SECTIONS.items():
+        spec = cfg.get(section)
+        if spec is None:
+            continue
+        if not isinstance(spec, dict):
+            raise ConfigValueError(f"config key '{section}'{where} must be a mapping of "
+                                   f"{', '.join(leaves)}, got {spec!r}")
+        for key in spec:
+            if key not in leaves:
+                raise _unknown_key(str(key), where, leaves, section=section)
+    aug = cfg.get('augmentations')
+    if aug:
+        if not isinstance(aug.get('preset'), str):
+            raise ConfigValueError(f"config key 'augmentations.preset'{where} must name a "
+                                   f"preset (light, medium, heavy, medical or satellite), got "
+                                   f"{aug.get('preset')!r}")
+        crop = aug.get('crop_size')
+        if crop is not None and not _is_size(crop):
+            raise ConfigValueError(f"config key 'augmentations.crop_size'{where} must be an "
+                                   f'int or [height, width] of ints >= 1, got {crop!r}')
+    training = cfg.pop('training', None)
+    if not training:
+        return
+    accum = training.get('gradient_accumulation')
+    if accum is not None:
+        if not isinstance(accum, int) or isinstance(accum, bool) or accum < 1:
+            raise ConfigValueError(f"config key 'training.gradient_accumulation'{where} must "
+                                   f'be an int >= 1, got {accum!r}')
+        wrapper = cfg.get('optim_wrapper')
+        if not isinstance(wrapper, dict):
+            raise ConfigValueError(f"config key 'training.gradient_accumulation'{where} needs "
+                                   'an optim_wrapper to accumulate in; the config has none')
+        counts = wrapper.get('accumulative_counts')
+        if counts is not None and counts != accum:
+            raise ConfigValueError(
+                f"config key 'training.gradient_accumulation' = {accum}{where} disagrees with "
+                f'optim_wrapper.accumulative_counts = {counts}: keep one')
+        wrapper['accumulative_counts'] = accum
+    precision = training.get('mixed_precision')
+    if precision is not None:
+        if not isinstance(precision, str) or precision not in AMP_CHOICES:
+            # YAML reads an unquoted no / off (accelerate's spelling of fp32) as false
+            hint = ' (YAML read an unquoted word as a boolean; write fp32 for no mixed ' \
+                   'precision)' if isinstance(precision, bool) else ''
+            raise ConfigValueError(f"config key 'training.mixed_precision'{where} must be one "
+                                   f"of {', '.join(AMP_CHOICES)}, got {precision!r}{hint}")
+        if cfg.get('amp') not in (None, precision):
+            raise ConfigValueError(
+                f"config key 'training.mixed_precision' = '{precision}'{where} disagrees with "
+                f"amp = '{cfg.amp}': keep one")
+        cfg.amp = precision
+
+
+def _is_size(value) -> bool:
+    def one(v):
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+    return one(value) or (isinstance(value, (list, tuple)) and len(value) == 2
+                          and all(one(v) for v in value))
 
 
 def split_dataset(cfg, split: str) -> dict:
@@ -144,6 +327,27 @@ def is_weight_method(value) -> bool:
     return isinstance(value, str) and not value.endswith(('.npy', '.json', '.pkl', '.yaml'))
 
 
+# the ``class_weight`` methods altair.datasets.class_weights computes ('auto' = median_frequency)
+CLASS_WEIGHT_METHODS = ('auto', 'median_frequency', 'inverse_frequency')
+
+
+class ClassWeightError(AltairError, ValueError):
+    """A ``class_weight`` Altair cannot compute (unknown method, no labelled pixel)."""
+
+
+def check_weight_method(method: str, key: str) -> None:
+    """Refuse a ``class_weight`` method name that is not one of :data:`CLASS_WEIGHT_METHODS`.
+
+    Raises:
+        ClassWeightError: naming ``key`` (e.g. ``model.decode_head.loss_decode``), the value
+            and the accepted ones.
+    """
+    if method not in CLASS_WEIGHT_METHODS:
+        raise ClassWeightError(f"{key}.class_weight '{method}' is not one of "
+                               f"{', '.join(CLASS_WEIGHT_METHODS)} (or a list of floats / a "
+                               ".npy, .json, .pkl or .yaml file)")
+
+
 def drop_class_weight_methods(cfg) -> None:
     """``class_weight='auto'`` (or a method name) -> ``None``: for building a model to test or
     predict with, where the loss is not used and the training data may not be at hand."""
@@ -217,7 +421,8 @@ def _model_parts(model_cfg: dict) -> list[tuple[str, dict]]:
 
 
 class UnknownConfigKeyError(AltairError, KeyError):
-    """A top-level config key that nothing reads and that looks like a misspelt one."""
+    """A config key that nothing reads: one that looks like a misspelt one, any such key of a
+    YAML/JSON config, or one inside ``training`` / ``augmentations``."""
 
 
 # Top-level keys read by mmengine's Runner / FlexibleRunner, by mmseg's tools and by Altair.
@@ -228,7 +433,7 @@ READ_KEYS = frozenset({
     'load_from', 'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level', 'visualizer',
     'default_scope', 'randomness', 'experiment_name', 'model_wrapper_cfg', 'compile',
     'strategy', 'runner_type', 'custom_imports', 'tta_model', 'tta_pipeline', 'amp',
-    'augmentations', 'console', 'track'})
+    'augmentations', 'console', 'track', 'training'})
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -319,3 +524,30 @@ def typed_sections(tree, prefix: str = '') -> Iterator[tuple[str, dict]]:
     elif isinstance(tree, (list, tuple)):
         for i, v in enumerate(tree):
             yield from typed_sections(v, f'{prefix}[{i}]')
+
+
+class MissingModelError(AltairError, KeyError):
+    """A config (a file, or one a checkpoint or model file carries) with no ``model``."""
+
+
+def require_model(cfg, source) -> None:
+    """Refuse a config that has no ``model`` section (a dict with a ``type``) before a model is
+    built from it: mmseg's ``init_model`` would fail with an AttributeError on ``cfg.model``.
+
+    Args:
+        cfg: the config (``Config`` or dict).
+        source: where it came from, for the message (a config path, a checkpoint, ...).
+
+    Raises:
+        MissingModelError: naming ``source`` and what it lacks.
+    """
+    model = cfg.get('model') if hasattr(cfg, 'get') else None
+    if model is None:
+        raise MissingModelError(
+            f"config of '{source}' has no 'model' section, so no model can be built from it: "
+            "give the config the model was trained with (model=dict(type='EncoderDecoder', "
+            '...) or its _base_)')
+    if not isinstance(model, dict) or not model.get('type'):
+        raise MissingModelError(
+            f"config of '{source}': 'model' must be a dict with a 'type' (the segmentor, e.g. "
+            f"type='EncoderDecoder'), got {str(model)[:60]!r}")

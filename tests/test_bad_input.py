@@ -20,9 +20,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope='module')
-def files(tmp_path_factory) -> dict[str, Path]:
-    """A PSPNet checkpoint (random weights), a small image, a non-image, a 3-band GeoTIFF
-    and a data folder that matches no layout."""
+def files(tmp_path_factory):
+    """A PSPNet checkpoint (random weights), a small image, a non-image, a 3-band GeoTIFF,
+    a data folder that matches no layout, a one-band image, a GeoTIFF cut short, a config
+    without a model (and a checkpoint carrying it), one whose test set reads windows of
+    scenes, and an output folder whose lock this process holds (another prediction writing
+    there)."""
     from mmengine.registry import DefaultScope
 
     from altair.config import load_config
@@ -47,9 +50,28 @@ def files(tmp_path_factory) -> dict[str, Path]:
     write_geotiff(root / 'scenes' / 'labels.tif', rng.integers(0, 2, (32, 32), dtype=np.uint8),
                   transform=(0.1, 0, 10, 0, -0.1, 50))
     (root / 'config.py').write_text("_base_ = ['%s']\n" % (ROOT / 'configs/pspnet.py'))
-    return {k: root / v for k, v in dict(ckpt='model.pth', img='img.png', broken='broken.png',
-                                         tif='scene.tif', loose='loose', scenes='scenes',
-                                         config='config.py').items()}
+    cv2.imwrite(str(root / 'gray.png'), rng.integers(0, 256, (64, 80), dtype=np.uint8))
+    whole = (root / 'scene.tif').read_bytes()
+    (root / 'cut.tif').write_bytes(whole[:len(whole) * 2 // 3])
+    (root / 'nomodel.py').write_text("default_scope = 'altair'\ncrop_size = (64, 64)\n")
+    torch.save({'state_dict': model.state_dict(),
+                'meta': {'cfg': (root / 'nomodel.py').read_text()}}, root / 'nomodel.pth')
+    (root / 'windows.py').write_text(
+        "_base_ = ['%s']\n" % (ROOT / 'configs/pspnet.py') +
+        "test_dataloader = dict(dataset=dict(_delete_=True, type='RasterSceneDataset', "
+        "data_root='%s', scenes=[dict(img='scene.tif', ann='labels.tif')], classes=['a', 'b'], "
+        "window_size=(16, 16), pipeline=[dict(type='LoadRaster'), dict(type='PackSegInputs')]))"
+        "\n" % (root / 'scenes'))
+    from altair.inference.lock import OutputLock, lock_path
+    (root / 'locked').mkdir()
+    held = OutputLock(lock_path(root / 'locked', 'img'), "'img_*'")
+    held.acquire()  # as a prediction writing img_* there would
+    yield {k: root / v for k, v in dict(
+        ckpt='model.pth', img='img.png', broken='broken.png', tif='scene.tif', loose='loose',
+        scenes='scenes', config='config.py', gray='gray.png', cut='cut.tif',
+        nomodel='nomodel.py', nomodel_ckpt='nomodel.pth', windows='windows.py',
+        locked='locked').items()}
+    held.release()
 
 
 P = 'configs/pspnet.py'
@@ -58,7 +80,8 @@ CASES = [
     # train
     ('train-missing-config', ['train', 'configs/nope.py'],
      r"config file 'configs/nope\.py' does not exist"),
-    ('train-misspelt-config', ['train', 'configs/pspnet_.py'], r'did you mean configs/pspnet\.py'),
+    ('train-misspelt-config', ['train', 'configs/pspnet_.py'],
+     r"config file 'configs/pspnet_\.py' does not exist; did you mean configs/pspnet\.py"),
     ('train-unknown-model-type', ['train', P, '--cfg-options', 'model.decode_head.type=PSPHed'],
      r"model\.decode_head\.type 'PSPHed' is not a registered model; did you mean PSPHead"),
     ('train-misspelt-key', ['train', P, '--cfg-options', 'optim_wraper.type=AdamW'],
@@ -69,70 +92,97 @@ CASES = [
                             'train_dataloader.dataset.data_root=/nope'],
      r'/nope/img_dir/train: image folder does not exist'),
     ('train-unknown-preset', ['train', P, '--work-dir', '{out}', '--cfg-options',
-                              'augmentations.preset=hevy'], r"unknown preset 'hevy'"),
+                              'augmentations.preset=hevy'],
+     r"unknown preset 'hevy'; choose one of light, medium, heavy"),
     ('train-grad-accum-0', ['train', P, '--grad-accum', '0'],
      r'grad_accum must be an int >= 1, got 0'),
     ('train-class-weight-method', ['train', P, '--work-dir', '{out}', '--cfg-options',
                                    'model.decode_head.loss_decode.class_weight=bogus'],
      r"model\.decode_head\.loss_decode\.class_weight 'bogus' is not one of"),
-    ('train-resume-unknown-run', ['train', P, '--resume', 'nope-run'], r"nope-run"),
-    ('train-no-config', ['train'], r'altair train needs a config'),
+    ('train-resume-unknown-run', ['train', P, '--resume', 'nope-run'],
+     r"no run 'nope-run' under .*runs; there are no runs there yet"),
+    ('train-no-config', ['train'],
+     r'altair train needs a config \(CONFIG or --config CONFIG\), or --resume RUN'),
     # test
     ('test-missing-checkpoint', ['test', P, '/nope/model.pth'],
      r"checkpoint '/nope/model\.pth' does not exist"),
-    ('test-unknown-run', ['test', '2099-nope'], r"2099-nope"),
-    ('test-config-without-checkpoint', ['test', P], r'checkpoint'),
+    ('test-unknown-run', ['test', '2099-nope'], r"no run '2099-nope' under .*runs"),
+    ('test-config-without-checkpoint', ['test', P],
+     r"config 'configs/pspnet\.py' needs a checkpoint \(or give a run id\)"),
     ('test-missing-config', ['test', 'configs/nope.py', '{ckpt}'],
      r"config file 'configs/nope\.py' does not exist"),
+    ('test-config-without-model', ['test', '{nomodel}', '{ckpt}'],
+     r"config of '.*nomodel\.py' has no 'model' section"),
+    ('test-show-dir-of-windows', ['test', '{windows}', '{ckpt}', '--show-dir', 'vis',
+                                  '--work-dir', '{out}'],
+     r'--show-dir draws each test image whole, but this test set reads windows of scenes'),
     # predict
     ('predict-too-many-inputs', ['predict', P, '{ckpt}', '{img}', '{img}', '--out', '{out}'],
      r'takes RUN IMAGES or CONFIG CHECKPOINT IMAGES, got 4 arguments'),
-    ('predict-unknown-run', ['predict', '2099-nope', '{img}', '--out', '{out}'], r'2099-nope'),
+    ('predict-unknown-run', ['predict', '2099-nope', '{img}', '--out', '{out}'],
+     r"no run '2099-nope' under .*runs"),
     ('predict-missing-checkpoint', ['predict', P, '/nope/model.pth', '{img}', '--out', '{out}'],
      r"checkpoint '/nope/model\.pth' does not exist"),
     ('predict-no-images', ['predict', P, '{ckpt}', '/nope/*.png', '--out', '{out}'],
      r"no images match '/nope/\*\.png'"),
     ('predict-overlap', ['predict', P, '{ckpt}', '{img}', '--out', '{out}', '--overlap', '1.5'],
-     r'overlap'),
+     r'overlap must be in \[0, 1\), got 1\.5'),
     ('predict-window', ['predict', P, '{ckpt}', '{img}', '--out', '{out}', '--window', '0', '8'],
-     r'window'),
+     r'window must be >= 1 in both dimensions, got \(0, 8\)'),
     ('predict-stride', ['predict', P, '{ckpt}', '{img}', '--out', '{out}', '--stride', '0', '0'],
-     r'stride'),
+     r'stride must be >= 1 in both dimensions, got \(0, 0\)'),
     ('predict-batch-size', ['predict', P, '{ckpt}', '{img}', '--out', '{out}', '--batch-size',
-                            '0'], r'batch'),
+                            '0'], r'batch_size must be an int >= 1, got 0'),
     ('predict-tta-transform', ['predict', P, '{ckpt}', '{img}', '--out', '{out}', '--tta',
-                               'flip'], r"unknown TTA transform 'flip'"),
+                               'flip'], r"unknown TTA transform 'flip'; choose from"),
     ('predict-tta-merge', ['predict', P, '{ckpt}', '{img}', '--out', '{out}', '--tta', 'hflip',
                            '--tta-merge', 'vote'], r"--tta-merge: invalid choice: 'vote'"),
     ('predict-tta-scale', ['predict', P, '{ckpt}', '{img}', '--out', '{out}', '--tta', 'hflip',
-                           '--tta-scales', '0'], r'scales must be > 0'),
+                           '--tta-scales', '0'], r'scales must be > 0, got 0\.0'),
     ('predict-uncertainty-without-tta', ['predict', P, '{ckpt}', '{img}', '--out', '{out}',
-                                         '--uncertainty', 'tta-variance'], r'tta'),
+                                         '--uncertainty', 'tta-variance'],
+     r"uncertainty 'tta-variance' needs test-time augmentation \(--tta"),
     ('predict-negative-min-area', ['predict', P, '{ckpt}', '{img}', '--out', '{out}',
-                                   '--min-area', '-1'], r'min_area'),
-    ('predict-resume-without-journal', ['predict', P, '{ckpt}', '{img}', '--out', '{out}',
-                                        '--resume'], r'journal'),
+                                   '--min-area', '-1'], r'min_area must be a number >= 0, got -1'),
     ('predict-unwritable-out', ['predict', P, '{ckpt}', '{img}', '--out', '/proc/altair-out'],
-     r"'/proc/altair-out' is not writable"),
+     r"output directory '/proc/altair-out' is not writable"),
     ('predict-not-an-image', ['predict', P, '{ckpt}', '{broken}', '--out', '{out}'],
      r"cannot decode '.*broken\.png' as an image"),
     ('predict-nodata-outside-dtype', ['predict', P, '{ckpt}', '{tif}', '--out', '{out}',
-                                      '--nodata', '300'], r'nodata'),
+                                      '--nodata', '300'],
+     r"nodata 300 is outside what '.*scene\.tif' \(uint8\) can hold"),
     ('predict-processes-0', ['predict', P, '{ckpt}', '{img}', '--out', '{out}', '--processes',
-                             '0'], r'processes'),
+                             '0'], r'processes must be a number of processes >= 1, got 0'),
     ('predict-mosaic-name', ['predict', P, '{ckpt}', '{tif}', '--out', '{out}', '--mosaic',
-                             'a/b'], r'mosaic'),
+                             'a/b'], r"mosaic must be a plain name for the outputs, got 'a/b'"),
+    ('predict-band-count', ['predict', P, '{ckpt}', '{gray}', '--out', '{out}'],
+     r"image '.*gray\.png' has 1 band\(s\) but the model was trained on 3"),
+    ('predict-truncated-geotiff', ['predict', P, '{ckpt}', '{cut}', '--out', '{out}'],
+     r"image '.*cut\.tif' is truncated: its pixel data run to byte \d+ but the file has \d+ "
+     r'bytes'),
+    ('predict-config-without-model', ['predict', '{nomodel}', '{ckpt}', '{img}', '--out',
+                                      '{out}'],
+     r"config of '.*nomodel\.py' has no 'model' section"),
+    ('predict-checkpoint-config-without-model', ['predict', '{nomodel_ckpt}', '{img}', '--out',
+                                                 '{out}'],
+     r"config of '.*nomodel\.pth' has no 'model' section"),
+    ('predict-output-locked', ['predict', P, '{ckpt}', '{img}', '--out', '{locked}'],
+     r"outputs 'img_\*' in '.*locked' are being written by another prediction \(pid \d+ on "
+     r'\S+, since'),
     ('train-unknown-tracker', ['train', P, '--track', 'wandb'],
      r"altair train: argument --track: invalid choice: 'wandb'"),
     ('predict-onnxruntime-needs-onnx', ['predict', P, '{ckpt}', '{img}', '--out', '{out}',
                                         '--backend', 'onnxruntime'],
-     r"backend 'onnxruntime' runs an exported \.onnx model"),
+     r"backend 'onnxruntime' runs an exported \.onnx model, got .*model\.pth"),
     # runs and plots
-    ('plot-unknown-run', ['plot', '2099-nope'], r'2099-nope'),
-    ('plot-second-unknown-run', ['plot', '2099-nope', '2098-nope'], r'2099-nope'),
-    ('runs-compare-unknown-run', ['runs', '--compare', '2099-nope'], r"no run '2099-nope'"),
+    ('plot-unknown-run', ['plot', '2099-nope'], r"no run '2099-nope' under .*runs"),
+    ('plot-second-unknown-run', ['plot', '2099-nope', '2098-nope'],
+     r"no run '2099-nope' under .*runs"),
+    ('runs-compare-unknown-run', ['runs', '--compare', '2099-nope'],
+     r"no run '2099-nope' under .*runs"),
     # export
-    ('export-unknown-run', ['export', '2099-nope', '--format', 'onnx'], r"no run '2099-nope'"),
+    ('export-unknown-run', ['export', '2099-nope', '--format', 'onnx'],
+     r"no run '2099-nope' under .*runs"),
     ('export-bad-format', ['export', '{ckpt}', '--format', 'tflite'],
      r"argument --format: invalid choice: 'tflite'"),
     ('export-checkpoint-without-config', ['export', '{ckpt}', '--format', 'safetensors',
@@ -149,12 +199,14 @@ CASES = [
      r"altair check-data: argument --max-findings: invalid int value: 'many'"),
     ('no-command', [], r'altair: the following arguments are required: COMMAND'),
     # init
-    ('init-missing-folder', ['init', '/nope/data'], r'/nope/data'),
-    ('init-no-layout', ['init', '{loose}'], r'layout'),
+    ('init-missing-folder', ['init', '/nope/data'], r"data folder '/nope/data' does not exist"),
+    ('init-no-layout', ['init', '{loose}'], r"'.*loose' matches no data layout Altair knows"),
     ('init-band-out-of-range', ['init', '{scenes}', '--bands', '1', '4'],
      r"band 4 of raster '.*scene\.tif' does not exist"),
-    ('init-unknown-model', ['init', '{scenes}', '--model', 'bogus'], r'bogus'),
-    ('init-existing-config', ['init', '{scenes}', '--out', '{config}'], r'exists'),
+    ('init-unknown-model', ['init', '{scenes}', '--model', 'bogus'],
+     r"unknown model 'bogus'; choose one of unet, pspnet"),
+    ('init-existing-config', ['init', '{scenes}', '--out', '{config}'],
+     r"config '.*config\.py' exists; pass --force to overwrite it"),
     # demo
     ('demo-missing-config', ['demo', '--config', 'configs/nope.py', '--work-dir', '{out}'],
      r"config file 'configs/nope\.py' does not exist"),

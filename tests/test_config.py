@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from altair.config import (ConfigNotFoundError, UnknownConfigKeyError, UnknownTypeError,
@@ -65,3 +67,118 @@ def test_dataset_leaves_open_concat_and_wrapper_datasets():
     leaves = dataset_leaves(nested)
     assert leaves == [a, b, c] and all(x is y for x, y in zip(leaves, [a, b, c]))  # own dicts
     assert dataset_leaves(a) == [a] and dataset_leaves({}) == [{}]
+
+
+# ---- YAML / JSON configs: the roadmap's sections are read, keys nothing reads are refused
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _yaml(tmp_path, body: str, name: str = 'cfg.yaml'):
+    path = tmp_path / name
+    path.write_text(f"_base_: {ROOT / 'configs' / 'pspnet.py'}\n{body}")
+    return path
+
+
+def test_training_section_becomes_the_keys_it_stands_for(tmp_path):
+    cfg = load_config(_yaml(tmp_path, 'training:\n  gradient_accumulation: 2\n'
+                                      '  mixed_precision: bf16\n'))
+    plain = load_config(ROOT / 'configs' / 'pspnet.py')
+    assert 'training' not in cfg and cfg.amp == 'bf16' and 'amp' not in plain
+    assert cfg.optim_wrapper == dict(plain.optim_wrapper, accumulative_counts=2)
+    # a dict config (and a Python one) reads the section the same way
+    as_dict = load_config(dict(plain.to_dict(), training=dict(gradient_accumulation=2,
+                                                              mixed_precision='bf16')))
+    assert as_dict.to_dict() == cfg.to_dict()
+
+
+@pytest.mark.parametrize('body, message', [
+    ('trainng:\n  gradient_accumulation: 2\n',
+     "unknown config key 'trainng' in {path}: nothing reads it, nor is its value used elsewhere "
+     'in the config (as written it would be ignored); did you mean training, train_cfg?'),
+    ('gradient_accumulation: 2\n',
+     "unknown config key 'gradient_accumulation' in {path}: nothing reads it, nor is its value "
+     'used elsewhere in the config (as written it would be ignored); did you mean '
+     'training.gradient_accumulation?'),
+    ('training:\n  gradient_acumulation: 2\n',
+     "unknown config key 'training.gradient_acumulation' in {path}: nothing reads it (as "
+     'written it would be ignored); did you mean training.gradient_accumulation?'),
+    ('augmentations:\n  presets: heavy\n',
+     "unknown config key 'augmentations.presets' in {path}: nothing reads it (as written it "
+     'would be ignored); did you mean augmentations.preset?'),
+])
+def test_yaml_keys_nothing_reads_are_refused_with_the_closest_ones(tmp_path, body, message):
+    path = _yaml(tmp_path, body)
+    with pytest.raises(UnknownConfigKeyError) as info:
+        load_config(path)
+    assert str(info.value) == message.format(path=path)
+
+
+def test_json_configs_are_checked_like_yaml(tmp_path):
+    import json
+    path = tmp_path / 'cfg.json'
+    path.write_text(json.dumps({'_base_': str(ROOT / 'configs' / 'pspnet.py'),
+                                'optim_wraper': {'type': 'AdamW'}}))
+    with pytest.raises(UnknownConfigKeyError, match=r"'optim_wraper' in .*cfg\.json.*did you "
+                                                    r'mean optim_wrapper\?'):
+        load_config(path)
+
+
+@pytest.mark.parametrize('body, message', [
+    ('training:\n  mixed_precision: fp8\n',
+     "config key 'training.mixed_precision' in {path} must be one of auto, fp32, bf16, fp16, "
+     "got 'fp8'"),
+    ('training:\n  mixed_precision: no\n',
+     "config key 'training.mixed_precision' in {path} must be one of auto, fp32, bf16, fp16, "
+     'got False (YAML read an unquoted word as a boolean; write fp32 for no mixed precision)'),
+    ('training:\n  gradient_accumulation: 0\n',
+     "config key 'training.gradient_accumulation' in {path} must be an int >= 1, got 0"),
+    ("training:\n  gradient_accumulation: '2'\n",
+     "config key 'training.gradient_accumulation' in {path} must be an int >= 1, got '2'"),
+    ('training: 2\n',
+     "config key 'training' in {path} must be a mapping of gradient_accumulation, "
+     'mixed_precision, got 2'),
+    ('augmentations:\n  preset: [heavy]\n',
+     "config key 'augmentations.preset' in {path} must name a preset (light, medium, heavy, "
+     "medical or satellite), got ['heavy']"),
+    ('augmentations:\n  preset: heavy\n  crop_size: [256]\n',
+     "config key 'augmentations.crop_size' in {path} must be an int or [height, width] of "
+     'ints >= 1, got [256]'),
+    ('amp: fp32\ntraining:\n  mixed_precision: bf16\n',
+     "config key 'training.mixed_precision' = 'bf16' in {path} disagrees with amp = 'fp32': "
+     'keep one'),
+])
+def test_yaml_values_of_the_wrong_type_or_choice_are_refused(tmp_path, body, message):
+    from altair.config import ConfigValueError
+    path = _yaml(tmp_path, body)
+    with pytest.raises(ConfigValueError) as info:
+        load_config(path)
+    assert str(info.value) == message.format(path=path)
+
+
+def test_amp_choices_are_the_engines():
+    from altair.config import AMP_CHOICES
+    from altair.engine.amp import AMP_CHOICES as ENGINE
+    assert AMP_CHOICES == ENGINE
+
+
+def test_python_configs_keep_their_variables(tmp_path):
+    path = tmp_path / 'cfg.py'
+    path.write_text(f"_base_ = ['{ROOT / 'configs' / 'pspnet.py'}']\n"
+                    "my_unused_variable = dict(anything=1)\ngradient_accumulation = 2\n")
+    cfg = load_config(path)
+    assert cfg.my_unused_variable == dict(anything=1) and cfg.gradient_accumulation == 2
+    assert 'accumulative_counts' not in cfg.optim_wrapper  # a variable, not the section
+
+
+@pytest.mark.parametrize('config', ['configs/pspnet.py',  # img_ratios: used item by item
+                                    'configs/pspnet/pspnet_r18-d16_1xb8-600it_bluemarble-'
+                                    'scene-256x256.py'])  # scene: used as dict(scene, ...)
+def test_a_dumped_python_config_loads_as_yaml_and_a_stale_variable_does_not(tmp_path, config):
+    cfg = load_config(ROOT / config)
+    path = tmp_path / 'dumped.yaml'
+    cfg.dump(str(path))
+    assert load_config(path).to_dict() == cfg.to_dict()  # norm_cfg, train_pipeline, ... pass
+    path.write_text(path.read_text() + 'stale_pipeline:\n- type: RandomFlip\n  prob: 0.25\n')
+    with pytest.raises(UnknownConfigKeyError, match=r"unknown config key 'stale_pipeline' in "
+                                                    r'.*dumped\.yaml: nothing reads it'):
+        load_config(path)

@@ -123,3 +123,78 @@ def test_model_trains_a_step_or_wraps_one(comp):
         [out] = model.test_step(dict(inputs=[img], data_samples=[sample]))
     assert out.pred_sem_seg.data.shape == (1, 40, 56), path
     assert torch.isfinite(out.seg_logits.data).all(), path
+
+
+# ---- the transform contract can fail: misaligning transforms, called through the checker
+def _flip_image_only(results):
+    results['img'] = results['img'][:, ::-1].copy()
+    return results
+
+
+def _flip_mask_only(results):
+    results['gt_seg_map'] = results['gt_seg_map'][::-1].copy()
+    return results
+
+
+def _rotate_image_only(results):
+    results['img'] = results['img'][::-1, ::-1].copy()
+    return results
+
+
+def _crop(offset_img: int, offset_mask: int):
+    """Crop 40x32 from image and mask, the image's corner ``offset_img`` px down and right
+    of the top left, the mask's ``offset_mask`` px."""
+    def crop(results):
+        a, b = offset_img, offset_mask
+        results['img'] = results['img'][a:a + 40, a:a + 32]
+        results['gt_seg_map'] = results['gt_seg_map'][b:b + 40, b:b + 32]
+        return results
+    return crop
+
+
+@pytest.mark.parametrize('transform, message', [
+    (_flip_image_only, r"tells the mask's labels on 3\d% of its valid pixels"),
+    (_flip_mask_only, r"tells the mask's labels on \d\d% of its valid pixels"),
+    (_rotate_image_only, r"tells the mask's labels on \d\d% of its valid pixels"),
+    (_crop(8, 0), r"tells the mask's labels on \d\d% of its valid pixels"),
+    (_crop(1, 0), r'matches its mask shifted by \(-1, -1\) px \(100%\) better than the mask '
+                  r'itself \(8\d%\)'),
+], ids=['flip-image-only', 'flip-mask-only', 'rotate-image-only', 'crop-8px-apart',
+        'crop-1px-apart'])
+def test_the_alignment_check_fails_on_a_misaligning_transform(transform, message):
+    from altair.testing import check_transform_alignment
+    with pytest.raises(AssertionError, match=f'transform broken: .*{message}'):
+        check_transform_alignment('broken', transform)
+
+
+def test_the_alignment_check_passes_aligned_geometry_under_photometric_change():
+    """Geometry applied to both, then a global colour change and pixel noise on the image
+    alone (what the presets do): aligned, whatever the image's values became."""
+    import numpy as np
+
+    from altair.testing import check_transform_alignment
+
+    def flip_crop_and_recolour(results):
+        results = _flip_image_only(results)
+        results['gt_seg_map'] = results['gt_seg_map'][:, ::-1].copy()
+        results = _crop(3, 3)(results)
+        img = results['img'].astype(np.float64)[..., ::-1]  # BGR <-> RGB
+        img = 255 * (img / 255) ** 1.8 * 0.7 + np.random.normal(0, 12, img.shape)
+        results['img'] = np.clip(img, 0, 255).astype(np.uint8)
+        return results
+    check_transform_alignment('aligned', flip_crop_and_recolour)
+
+
+def test_the_sample_matches_none_of_its_flips_or_shifts():
+    """The position code: the layout agrees with each of its flips and shifts by a few px on
+    so few pixels that the checker's threshold (more than half) tells them apart."""
+    import numpy as np
+
+    from altair.testing import aligned_sample, label_agreement
+    img, mask = aligned_sample()
+    assert label_agreement(img, mask) == 1.0
+    # the same statistic, counted directly: the share of pixels whose label survives
+    for moved in (mask[:, ::-1], mask[::-1], mask[::-1, ::-1], np.roll(mask, 8, 0),
+                  np.roll(mask, 8, 1)):
+        assert float((moved == mask).mean()) < 0.4
+        assert label_agreement(img, moved) < 0.5

@@ -12,8 +12,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / 'altair'
 LOWER = ('engine', 'datasets', 'models', 'inference', 'evaluation', 'visualization')
 # modules beside the packages that the lower packages (or plugins) import
-LOWER_MODULES = ('config.py', 'errors.py', 'fileio.py', 'registry.py', 'plugins.py',
-                 'testing.py', 'version.py')
+LOWER_MODULES = ('config.py', 'config_data.py', 'errors.py', 'fileio.py', 'registry.py',
+                 'plugins.py', 'testing.py', 'version.py')
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -66,6 +66,12 @@ def test_config_imports_only_the_registry_and_the_errors():
     ours = {m.split('.')[1] for m in imported_modules(PACKAGE / 'config.py')
             if m.startswith('altair.')}
     assert ours == {'registry', 'errors'}
+
+
+def test_config_data_imports_only_the_errors_and_the_plugin_list():
+    ours = {m.split('.')[1] for m in imported_modules(PACKAGE / 'config_data.py')
+            if m.startswith('altair.')}
+    assert ours == {'errors', 'plugins'}
 
 
 def test_only_fileio_renames_files_into_place():

@@ -5,7 +5,9 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from altair.testing import check_plugin, plugin_checks
 
@@ -147,3 +149,60 @@ def test_config_without_altair_scope_fails(plugin_root):
     make_plugin(plugin_root, 'plug_scope', GOOD, scope='mmseg')
     assert "default_scope is 'mmseg'; set default_scope = 'altair'" in _failures(
         'plug_scope')['config:tiny.py']
+
+
+def _band_folder(root: Path, bands: int, dtype: str) -> tuple[Path, np.ndarray]:
+    """``root/images`` + ``root/masks``: two 64x64 plain rasters of ``bands`` bands (uint16
+    counts, or float32 reflectances in 0-1) with a 0/1 mask; the images' per-band mean."""
+    from tests.datasets.raster_fixtures import write_tif
+    rng = np.random.default_rng(bands)
+    (root / 'images').mkdir(parents=True)
+    (root / 'masks').mkdir()
+    imgs = []
+    for i in range(2):
+        mask = (rng.random((64, 64)) < 0.4).astype(np.uint8)
+        if dtype == 'uint16':
+            img = rng.normal(900, 150, (bands, 64, 64)) + 2000 * mask
+        else:
+            img = rng.normal(0.2, 0.05, (bands, 64, 64)) + 0.3 * mask
+        img = img.astype(dtype)
+        write_tif(root / 'images' / f's{i}.tif', img, crs=None)
+        write_tif(root / 'masks' / f's{i}.tif', mask, crs=None)
+        imgs.append(img.astype(np.float64))
+    return root, np.mean(imgs, axis=(0, 2, 3))
+
+
+@pytest.mark.parametrize('bands, dtype', [(1, 'uint16'), (4, 'uint16'), (5, 'float32')])
+def test_check_config_trains_the_bands_altair_init_wrote(tmp_path, bands, dtype):
+    """check_config feeds the config's own bands and dtype: a config written by `altair init`
+    for 1-, 4- and 5-band data trains its step (3-band images used to fail the first conv:
+    'expected input[2, 3, 64, 64] to have 1 channels')."""
+    import altair as alt
+    from altair.config import load_config
+    from altair.testing import check_config, config_input, random_images
+    data, mean = _band_folder(tmp_path / f'b{bands}', bands, dtype)
+    res = alt.init(data, iters=10)
+    cfg = load_config(res.config)
+    assert config_input(cfg.model) == (bands, np.dtype(dtype))
+    # the random batch is drawn around the data's own per-band mean (init measured it)
+    images = random_images(cfg.model, 2, (64, 64))
+    assert [tuple(i.shape) for i in images] == [(bands, 64, 64)] * 2
+    assert str(images[0].dtype) == f'torch.{dtype}'
+    got = torch.stack(images).double().mean(dim=(0, 2, 3)).numpy()
+    assert got == pytest.approx(mean, rel=0.1)
+    model = check_config(res.config)
+    conv = next(m for m in model.backbone.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.in_channels == bands and conv.weight.grad is not None
+
+
+def test_config_input_reads_mean_else_in_channels():
+    from altair.testing import config_input
+    rgb = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
+    assert config_input(dict(data_preprocessor=rgb)) == (3, np.dtype(np.uint8))
+    assert config_input(dict(data_preprocessor=dict(mean=[1500.0] * 2, std=[400.0] * 2))) == (
+        2, np.dtype(np.uint16))
+    assert config_input(dict(data_preprocessor=dict(mean=[-3.0], std=[2.0]))) == (
+        1, np.dtype(np.float32))
+    assert config_input(dict(data_preprocessor=dict(type='SegDataPreProcessor'),
+                             backbone=dict(in_channels=7))) == (7, np.dtype(np.uint8))
+    assert config_input(dict()) == (3, np.dtype(np.uint8))

@@ -3,8 +3,11 @@ command. The inspection is ``altair.datasets.inspect``; this module only compose
 from __future__ import annotations
 
 import datetime
+import keyword
+import math
 import os
-import pprint
+import re
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,24 +53,68 @@ def _floor32(n: float) -> int:
 
 
 def _fmt(value: Any, indent: int = 0) -> str:
-    """Python source for ``value``: dicts with identifier keys as ``dict(k=v)``."""
+    """Python source for ``value`` (dicts with identifier keys as ``dict(k=v)``), wrapped at
+    92 columns. Strings go through :func:`_str`: a class name, path or attribute value from a
+    user's folder is a literal, never code."""
     pad = ' ' * (indent + 4)
-    if isinstance(value, dict) and value and all(isinstance(k, str) and k.isidentifier()
-                                                 for k in value):
-        one = 'dict(' + ', '.join(f'{k}={_fmt(v)}' for k, v in value.items()) + ')'
-        if len(one) + indent <= 92:
-            return one
-        body = ',\n'.join(f'{pad}{k}={_fmt(v, indent + 4)}' for k, v in value.items())
-        return f'dict(\n{body})'
-    if isinstance(value, list) and value and isinstance(value[0], dict):
-        one = '[' + ', '.join(_fmt(v) for v in value) + ']'
-        if len(one) + indent <= 92:
-            return one
-        return '[\n' + ',\n'.join(pad + _fmt(v, indent + 4) for v in value) + ',\n' + \
-            ' ' * indent + ']'
-    if isinstance(value, tuple):
-        return '(' + ', '.join(_fmt(v) for v in value) + (',)' if len(value) == 1 else ')')
-    return pprint.pformat(value, width=92 - indent, compact=True)
+    if hasattr(value, 'item') and not isinstance(value, (str, bytes)):
+        value = value.item()  # a NumPy scalar
+    if isinstance(value, dict):
+        if not value:
+            return 'dict()'
+        named = all(isinstance(k, str) and k.isidentifier() and not keyword.iskeyword(k)
+                    for k in value)
+        items = [f'{k}={_fmt(v, indent + 4)}' if named else
+                 f'{_fmt(k, indent + 4)}: {_fmt(v, indent + 4)}' for k, v in value.items()]
+        opening, closing = ('dict(', ')') if named else ('{', '}')
+    elif isinstance(value, (list, tuple)):
+        items = [_fmt(v, indent + 4) for v in value]
+        opening, closing = ('[', ']') if isinstance(value, list) else ('(', ')')
+        if isinstance(value, tuple) and len(value) == 1:
+            items[0] += ','
+    elif isinstance(value, str):
+        return _str(value)
+    elif value is None or isinstance(value, (bool, int)):
+        return repr(value)
+    elif isinstance(value, float):
+        return repr(value) if math.isfinite(value) else f"float('{value}')"
+    else:
+        raise TypeError(f'cannot write a {type(value).__name__} into a config: {value!r}')
+    one = opening + ', '.join(items) + closing
+    if len(one) + indent <= 92 and '\n' not in one:
+        return one
+    if not any('\n' in i or i.startswith(('dict(', '{', '[', '(')) for i in items):
+        lines, line = [], ''  # scalars: as many per line as fit
+        for item in items:
+            if line and len(pad) + len(line) + len(item) + 2 > 92:
+                lines.append(line.rstrip())
+                line = ''
+            line += item + ', '
+        lines.append(line.rstrip().rstrip(','))
+        body = '\n'.join(pad + ln for ln in lines)
+    else:
+        body = ',\n'.join(pad + i for i in items)
+    return f'{opening}\n{body},\n{" " * indent}{closing}'
+
+
+def _str(text: str) -> str:
+    """``repr(text)`` with ``{`` and ``}`` escaped (``\\x7b``, ``\\x7d``): mmengine substitutes
+    ``{{ fileDirname }}``-style placeholders in a config's source before parsing it, so a
+    brace pair inside a string could otherwise be replaced by text that ends the string."""
+    return repr(text).replace('{', '\\x7b').replace('}', '\\x7d')
+
+
+# characters that end a line for some reader of the file (Python, str.splitlines, editors)
+_BREAKS = re.compile('[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]')
+
+
+def _comment(text: str) -> str:
+    """``text`` safe for one ``# ...`` line: line breaks, other control and format characters
+    and braces written as escapes, so no user string can end the comment and start code."""
+    def escape(ch: str) -> str:
+        return repr(ch)[1:-1] if len(repr(ch)) > 3 else f'\\x{ord(ch):02x}'
+    return ''.join(escape(ch) if _BREAKS.match(ch) or ch in '{}' or not ch.isprintable()
+                   else ch for ch in text)
 
 
 def _rel(path: str, root: Path) -> str:
@@ -108,7 +155,7 @@ def init(data: str | os.PathLike, *, model: str = 'unet', out: str | os.PathLike
                     summary=summary)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text(out, text)
-    command = f'altair train {out}'
+    command = f'altair train {shlex.quote(str(out))}'
     if echo:
         print(text)
         print(f'# wrote {out}\n# train it with:\n{command}', file=sys.stderr)
@@ -201,10 +248,10 @@ def _compose(layout: Layout, *, model: str, out: Path, iters: int, sections: dic
     stats: BandStats | None = sections.get('stats')
     crop = sections['crop']
     lines = [
-        f'# Written by `altair init {layout.root}` on {datetime.date.today()}: '
-        f'{layout.title}.',
-        *[f'# {s}' for s in summary],
-        f'# Train: altair train {out}',
+        '# ' + _comment(f'Written by `altair init {layout.root}` on {datetime.date.today()}: '
+                        f'{layout.title}.'),
+        *['# ' + _comment(s) for s in summary],
+        '# ' + _comment(f'Train: altair train {out}'),
         '_base_ = [',
         f'    {_fmt(base_dir + "/" + base_model)},',
         f'    {_fmt(base_dir + "/_base_/default_runtime.py")},',

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import torch
 
-from altair.config import load_model_config, raster_options, training_crop
+from altair.config import (load_config, load_model_config, raster_options, require_model,
+                           training_crop)
 from altair.errors import AltairError
 
 PORTABLE_SUFFIXES = ('.safetensors', '.onnx')
@@ -36,7 +37,10 @@ def load_checkpoint_model(config, checkpoint: str | os.PathLike, *, device: str 
     from altair.inference.journal import file_identity
     if not os.path.isfile(checkpoint):
         raise CheckpointNotFoundError(f"checkpoint '{checkpoint}' does not exist")
-    cfg = load_model_config(config)
+    source = config if isinstance(config, (str, os.PathLike)) else checkpoint
+    cfg = load_config(config)
+    require_model(cfg, source)
+    cfg = load_model_config(cfg)
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     model = _segmentor(cfg, str(checkpoint), device)
     model.altair_train_crop = training_crop(cfg)
@@ -47,41 +51,64 @@ def load_checkpoint_model(config, checkpoint: str | os.PathLike, *, device: str 
     return model
 
 
-def checkpoint_config(checkpoint: str | os.PathLike):
-    """The config an mmengine checkpoint carries in ``meta['cfg']`` (read weights-only).
+def checkpoint_config(checkpoint: str | os.PathLike, *, trust: bool | None = None):
+    """The config an mmengine checkpoint carries in ``meta['cfg']`` (read weights-only, the
+    config as data: see :mod:`altair.config_data`).
 
     Raises:
         ModelSourceError: the checkpoint holds no config.
+        UntrustedConfigError: a config that only executing it could read (``trust`` lifts it).
     """
-    from mmengine.config import Config
-
+    from altair.config_data import config_from_data
     from altair.engine.checkpoint import safe_load
-    meta = safe_load(str(checkpoint), map_location='cpu').get('meta') or {}
-    if not meta.get('cfg'):
+    ckpt = safe_load(str(checkpoint), map_location='cpu')
+    meta = (ckpt.get('meta') if isinstance(ckpt, dict) else None) or {}
+    if not isinstance(meta, dict) or not meta.get('cfg'):
         raise ModelSourceError(f"checkpoint '{checkpoint}' does not hold its config (meta.cfg);"
                                ' give the config too: load_model(CONFIG, CHECKPOINT)')
-    return Config.fromstring(meta['cfg'], '.py')
+    return config_from_data(meta['cfg'], source=str(checkpoint), trust=trust)
 
 
-def load_safetensors_model(path: str | os.PathLike, *, device: str | None = None):
-    """A segmentor from an exported ``.safetensors`` file alone (config in its header)."""
+def load_safetensors_model(path: str | os.PathLike, *, device: str | None = None,
+                           trust_config: bool | None = None):
+    """A segmentor from an exported ``.safetensors`` file alone (config in its header, read
+    as data: see :mod:`altair.config_data`)."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
     from altair.inference.journal import file_identity
-    from altair.models.portable import HEADER_KEY, apply_header, header_config, parse_header
-    with safe_open(str(path), framework='pt') as f:
-        header = parse_header((f.metadata() or {}).get(HEADER_KEY), path)
-    cfg = load_model_config(header_config(header))
+    from altair.models.portable import (HEADER_KEY, PortableModelError, apply_header,
+                                        header_config, parse_header)
+    try:
+        with safe_open(str(path), framework='pt') as f:
+            header = parse_header((f.metadata() or {}).get(HEADER_KEY), path)
+    except PortableModelError:
+        raise
+    except Exception as exc:  # safetensors' SafetensorError: truncated or not safetensors
+        raise PortableModelError(f"'{path}' cannot be read as a .safetensors file "
+                                 f'({_first_line(exc)})') from None
+    cfg = header_config(header, path, trust=trust_config)
+    require_model(cfg, path)
+    cfg = load_model_config(cfg)
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     model = _segmentor(cfg, None, device)
-    model.load_state_dict(load_file(str(path), device=str(device)), strict=True)
+    try:
+        state = load_file(str(path), device=str(device))
+        model.load_state_dict(state, strict=True)
+    except Exception as exc:  # truncated data, or tensors that are not this model's
+        raise PortableModelError(f"'{path}': its weights do not load into the model its header "
+                                 f'describes ({_first_line(exc)})') from None
     model.eval()
     return apply_header(model, header, dict(safetensors=file_identity(path)))
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+
+
 def load_model(source, checkpoint: str | os.PathLike | None = None, *,
-               device: str | None = None, root: str | os.PathLike | None = None):
+               device: str | None = None, root: str | os.PathLike | None = None,
+               trust_config: bool | None = None):
     """A model ready for ``alt.predict``: see the module docstring for ``source``.
 
     Args:
@@ -91,6 +118,9 @@ def load_model(source, checkpoint: str | os.PathLike | None = None, *,
         device: ``'cpu'``, ``'cuda'``, ... (default: CUDA where visible); ONNX models run on
             the CPU.
         root: the run store (default ``$ALTAIR_HOME/runs`` or ``./runs``).
+        trust_config: read a config that a model file carries by executing it, for a file
+            you wrote yourself (default: ``ALTAIR_TRUST_CONFIG``); without it only literal
+            configs are read (see :mod:`altair.config_data`).
 
     Raises:
         RunNotFoundError, NoCheckpointError, CheckpointNotFoundError, ModelSourceError,
@@ -107,11 +137,12 @@ def load_model(source, checkpoint: str | os.PathLike | None = None, *,
                                        f"(onnxruntime's CPU provider), not on '{device}'")
             from altair.models.portable import OnnxSegmentor
             return OnnxSegmentor(source)
-        return load_safetensors_model(source, device=device)
+        return load_safetensors_model(source, device=device, trust_config=trust_config)
     if suffix == '.pth' and checkpoint is None:
         if not Path(source).is_file():
             raise CheckpointNotFoundError(f"checkpoint '{source}' does not exist")
-        return load_checkpoint_model(checkpoint_config(source), source, device=device)
+        return load_checkpoint_model(checkpoint_config(source, trust=trust_config), source,
+                                     device=device)
     if is_run_reference(source) or checkpoint is not None:
         config, ckpt, _ = resolve_model_source(source, checkpoint, root=root)
         return load_checkpoint_model(config, ckpt, device=device)

@@ -35,6 +35,10 @@ class PredictOptionError(AltairError, ValueError):
     """A bad ``model``, ``images``, ``save``, ``sliding_window`` or ``device`` argument."""
 
 
+class BandCountError(AltairError, ValueError):
+    """An image whose number of bands is not the one the model was trained on."""
+
+
 @dataclass
 class Prediction:
     """The result for one image.
@@ -89,9 +93,7 @@ def input_transform(model, bands: int) -> Callable[[Tensor], Tensor]:
     pre = model.data_preprocessor
     flip = _flips(model, bands)
     normalize = getattr(pre, '_enable_normalize', False)
-    if normalize and pre.mean.shape[0] != bands:
-        raise ValueError(f'the model normalises {pre.mean.shape[0]} bands but the image has '
-                         f'{bands}')
+    check_bands(model, bands)
 
     def transform(x: Tensor) -> Tensor:
         if flip:
@@ -100,6 +102,38 @@ def input_transform(model, bands: int) -> Callable[[Tensor], Tensor]:
             x = (x - pre.mean.to(x.device)[None]) / pre.std.to(x.device)[None]
         return x
     return transform
+
+
+def check_bands(model, bands: int, image: str = 'the image') -> None:
+    """Refuse an image of ``bands`` bands for a model trained on another number (known from
+    its per-band normalisation); ``image`` names it in the message (``"image 'a.tif'"``).
+
+    Raises:
+        BandCountError: naming the image, its band count and the model's.
+    """
+    pre = model.data_preprocessor
+    if not getattr(pre, '_enable_normalize', False):
+        return
+    wanted = int(pre.mean.shape[0])
+    if wanted != bands:
+        raise BandCountError(f'{image} has {bands} band(s) but the model was trained on '
+                             f'{wanted}: give images with the {wanted} bands it was trained on')
+
+
+def _image_name(src, stem: str) -> str:
+    path = getattr(src, 'path', None)
+    return f"image '{path}'" if path is not None else f"image array '{stem}'"
+
+
+def fit_window(window: tuple[int, int], stride: tuple[int, int] | None, height: int,
+               width: int) -> tuple[tuple[int, int], tuple[int, int] | None]:
+    """(window, stride) no larger than a ``height`` x ``width`` image: a window beyond the
+    image would only be padding (allocated for every window in the batch), and the grid has
+    one window along a side the window covers whole."""
+    win = (min(window[0], height), min(window[1], width))
+    if stride is not None:
+        stride = (min(stride[0], win[0]), min(stride[1], win[1]))
+    return win, stride
 
 
 def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
@@ -129,13 +163,18 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
     feature per connected region (``altair.inference.polygons``; ``min_area``, ``simplify``).
     File outputs keep a progress journal (``altair.inference.journal``): a run that stops
     leaves its rows and ``resume=True`` with the same arguments continues it, writing the
-    same bytes an uninterrupted run would.
+    same bytes an uninterrupted run would; with no journal there, ``resume=True`` starts
+    fresh (a requeued job runs the same command every time). A ``window`` larger than the
+    image is cut to the image. While it writes, the outputs are locked
+    (``altair.inference.lock``): another prediction into them fails with
+    ``OutputLockedError`` naming this process.
     """
     from mmengine.utils import ProgressBar
 
     from altair.inference.grid import resolve_window, window_grid
-    from altair.inference.journal import (ResumeError, journal_path, load_journal,
-                                          remove_journal, save_journal)
+    from altair.inference.journal import (journal_path, load_journal, remove_journal,
+                                          save_journal)
+    from altair.inference.lock import OutputLock, lock_path
     from altair.inference.sliding import sliding_window_inference
     from altair.inference.writers import LabelCollector, PredictionWriter, tee
 
@@ -151,10 +190,16 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
                                        max_batch=batch_size)
 
     bands, height, width = src.shape
+    check_bands(model, bands, _image_name(src, stem))
     if sliding_window:
         if overlap is not None and stride is not None:
             overlap = None  # an explicit stride wins over the default overlap
-        win, step = resolve_window(window, overlap=overlap, stride=stride)
+        window = (window, window) if isinstance(window, int) else tuple(window)
+        fitted, stride = fit_window(window, stride, height, width)
+        if fitted != window:
+            logger.info(f'{stem}: window {window[0]}x{window[1]} is larger than the '
+                        f'{height}x{width} image; using {fitted[0]}x{fitted[1]}')
+        win, step = resolve_window(fitted, overlap=overlap, stride=stride)
     else:  # the whole image is one window; constant weights make it exact
         if height * width > IN_MEMORY_PIXELS:
             raise PredictOptionError(f'{stem}: {height}x{width} is too large to predict whole; '
@@ -171,109 +216,121 @@ def predict_source(model, src, out_dir: str | os.PathLike | None, stem: str, *,
     files = bool(save & {'labels', 'probs', 'preview', 'polygons'} or uncertainty)
     if save or files:
         ensure_writable_dir(out)
-    journal = journal_path(out, stem)
-    args = dict(image=_identity(src), model=getattr(model, 'altair_source', type(model).__name__),
-                window=win, stride=step, blend=blend, batch_size=batch_size,
-                precision=precision, device=device.type, tta=tta, tta_scales=tta_scales,
-                tta_merge=tta_merge, save=sorted(save), probs_dtype=probs_dtype,
-                uncertainty=uncertainty, format=fmt, polygons_format=polygons_format,
-                min_area=min_area, simplify=simplify, nodata=getattr(src, 'nodata', None),
-                bands=getattr(src, 'bands', None))
-    state = None
-    if resume:
-        if not files:
-            raise ResumeError('--resume continues file outputs; this prediction writes none')
-        state = load_journal(journal, args)
-        logger.info(f"{stem}: resuming at row {state['rows_done']} of {height}")
-    elif journal.is_file():
-        logger.info(f'{stem}: an interrupted prediction was here; starting again (--resume '
-                    'continues one)')
-        remove_journal(journal)
-    total = len(window_grid(height, width, win, step)) - (state['window'] if state else 0)
-    bar = ProgressBar(total) if progress and total > 1 else None
-    collector = LabelCollector(height=height, width=width, num_classes=num_classes,
-                               probs=return_probs, uncertainty=uncertainty) if in_memory else None
-    polygons = writer = None
-    masked = bool(getattr(src, 'masked', False))
-    try:
-        if 'polygons' in save:
-            from altair.inference.polygons import PolygonWriter
-            meta = getattr(model, 'dataset_meta', None) or {}
-            polygons = PolygonWriter(
-                out / f'{stem}_polygons.{polygons_format}', width=width, height=height,
-                num_classes=num_classes, transform=getattr(src, 'transform', None),
-                crs=getattr(src, 'crs', None), class_names=meta.get('classes'),
-                min_area=min_area, simplify=simplify,
-                resume_state=state['polygons'] if state else None)
-        if files:  # labels always (polygons-only runs too): a resume reads them back
-            writer = PredictionWriter(
-                out / f'{stem}_labels.tif', height=height, width=width, num_classes=num_classes,
-                transform=getattr(src, 'transform', None), crs=getattr(src, 'crs', None),
-                probs_path=out / f'{stem}_probs.tif' if 'probs' in save else None,
-                probs_dtype=probs_dtype,
-                preview_path=out / f'{stem}_preview.png' if 'preview' in save else None,
-                palette=palette, masked=masked, format=fmt, uncertainty=uncertainty,
-                uncertainty_path=out / f'{stem}_uncertainty.tif' if uncertainty else None,
-                resume_rows=state['rows_done'] if state else None)
-    except BaseException:
-        if polygons is not None:
-            polygons.abort(keep=state is not None)
-        raise
-    sinks = [s for s in (writer, collector, polygons) if s is not None]
-    stats: dict = {}
-    journaled = state is not None
+    # one writer per output: a second prediction into these outputs is refused, not mixed in
+    lock = OutputLock(lock_path(out, stem), f"'{stem}_*'") if save or files else \
+        contextlib.nullcontext()
+    with lock:
+        journal = journal_path(out, stem)
+        args = dict(image=_identity(src),
+                    model=getattr(model, 'altair_source', type(model).__name__), window=win,
+                    stride=step, blend=blend, batch_size=batch_size,
+                    precision=precision, device=device.type, tta=tta, tta_scales=tta_scales,
+                    tta_merge=tta_merge, save=sorted(save), probs_dtype=probs_dtype,
+                    uncertainty=uncertainty, format=fmt, polygons_format=polygons_format,
+                    min_area=min_area, simplify=simplify, nodata=getattr(src, 'nodata', None),
+                    bands=getattr(src, 'bands', None))
+        state = None
+        # a requeued job (Slurm, a cron retry) runs the same command every time: with nothing
+        # to resume, --resume starts fresh
+        if resume and not files:
+            logger.info(f'{stem}: --resume: nothing to resume (only labels, probs, preview, '
+                        'polygons and uncertainty are streamed and journaled); starting fresh')
+        elif resume and not journal.is_file():
+            logger.info(f"{stem}: --resume: nothing to resume (no journal '{journal.name}' "
+                        f"in '{out}'); starting fresh")
+        elif resume:
+            state = load_journal(journal, args)
+            logger.info(f"{stem}: resuming at row {state['rows_done']} of {height}")
+        elif journal.is_file():
+            logger.info(f'{stem}: an interrupted prediction was here; starting again (--resume '
+                        'continues one)')
+            remove_journal(journal)
+        total = len(window_grid(height, width, win, step)) - (state['window'] if state else 0)
+        bar = ProgressBar(total) if progress and total > 1 else None
+        collector = LabelCollector(
+            height=height, width=width, num_classes=num_classes, probs=return_probs,
+            uncertainty=uncertainty) if in_memory else None
+        polygons = writer = None
+        masked = bool(getattr(src, 'masked', False))
+        try:
+            if 'polygons' in save:
+                from altair.inference.polygons import PolygonWriter
+                meta = getattr(model, 'dataset_meta', None) or {}
+                polygons = PolygonWriter(
+                    out / f'{stem}_polygons.{polygons_format}', width=width, height=height,
+                    num_classes=num_classes, transform=getattr(src, 'transform', None),
+                    crs=getattr(src, 'crs', None), class_names=meta.get('classes'),
+                    min_area=min_area, simplify=simplify,
+                    resume_state=state['polygons'] if state else None)
+            if files:  # labels always (polygons-only runs too): a resume reads them back
+                writer = PredictionWriter(
+                    out / f'{stem}_labels.tif', height=height, width=width, num_classes=num_classes,
+                    transform=getattr(src, 'transform', None), crs=getattr(src, 'crs', None),
+                    probs_path=out / f'{stem}_probs.tif' if 'probs' in save else None,
+                    probs_dtype=probs_dtype,
+                    preview_path=out / f'{stem}_preview.png' if 'preview' in save else None,
+                    palette=palette, masked=masked, format=fmt, uncertainty=uncertainty,
+                    uncertainty_path=out / f'{stem}_uncertainty.tif' if uncertainty else None,
+                    resume_rows=state['rows_done'] if state else None)
+        except BaseException:
+            if polygons is not None:
+                polygons.abort(keep=state is not None)
+            raise
+        sinks = [s for s in (writer, collector, polygons) if s is not None]
+        stats: dict = {}
+        journaled = state is not None
 
-    def checkpoint(rows_done: int, window_index: int, band: dict) -> None:
-        nonlocal journaled
-        if writer is not None:
-            writer.sync()
-        save_journal(journal, args, rows_done=rows_done, window=window_index, band=band,
-                     polygons=polygons.sync() if polygons is not None else None)
-        journaled = True
-    try:
-        sliding_window_inference(
-            src, predictor, window=win, stride=step, num_classes=channels,
-            batch_size=batch_size, blend=blend, precision=precision, device=device,
-            accumulate_device='cpu', channels_last=device.type == 'cpu',
-            preprocess=input_transform(model, bands), sink=tee(*sinks),
-            progress=bar.update if bar else None,
-            valid=src.read_valid if masked else None, stats=stats,
-            resume=(state['rows_done'], state['window'], state['band']) if state else None,
-            checkpoint=checkpoint if files else None)
-        written = writer.close() if writer is not None else {}
-        if polygons is not None:
-            written['polygons'] = polygons.close()
-    except BaseException as exc:
-        for sink in (writer, polygons):
-            if sink is not None:
-                sink.abort(keep=journaled)
-        if journaled:
-            logger.warning(f'{stem}: stopped ({type(exc).__name__}); the rows done are kept: '
-                           'the same command with --resume continues')
-        raise
-    remove_journal(journal)
-    if state is not None and collector is not None:  # rows before the resume: from the files
-        collector = _read_back(written, collector)
-    if bar:
-        print()
-    if stats.get('skipped'):
-        logger.info(f"{stem}: {stats['skipped']} of {stats['windows']} windows hold only "
-                    'nodata: skipped')
-    if 'labels' not in save and 'labels' in written:  # only written for probs / preview
-        written.pop('labels').unlink()
-    if 'overlay' in save:
-        written['overlay'] = write_overlay(
-            src, collector.labels if collector else written['labels'],
-            out / f'{stem}_overlay.png', palette=palette, num_classes=num_classes)
-    if uncertainty is not None and save & {'overlay', 'preview'}:
-        written['uncertainty_png'] = write_scalar_png(
-            written['uncertainty'], out / f'{stem}_uncertainty.png', height=height, width=width)
-    return Prediction(source=getattr(src, 'path', None),
-                      labels=collector.labels if collector else written['labels'],
-                      probs=collector.probs if collector else None,
-                      uncertainty=collector.uncertainty if collector else None,
-                      written=written, sliding_window=bool(sliding_window),
-                      windows=stats.get('windows', 0), skipped_windows=stats.get('skipped', 0))
+        def checkpoint(rows_done: int, window_index: int, band: dict) -> None:
+            nonlocal journaled
+            if writer is not None:
+                writer.sync()
+            save_journal(journal, args, rows_done=rows_done, window=window_index, band=band,
+                         polygons=polygons.sync() if polygons is not None else None)
+            journaled = True
+        try:
+            sliding_window_inference(
+                src, predictor, window=win, stride=step, num_classes=channels,
+                batch_size=batch_size, blend=blend, precision=precision, device=device,
+                accumulate_device='cpu', channels_last=device.type == 'cpu',
+                preprocess=input_transform(model, bands), sink=tee(*sinks),
+                progress=bar.update if bar else None,
+                valid=src.read_valid if masked else None, stats=stats,
+                resume=(state['rows_done'], state['window'], state['band']) if state else None,
+                checkpoint=checkpoint if files else None)
+            written = writer.close() if writer is not None else {}
+            if polygons is not None:
+                written['polygons'] = polygons.close()
+        except BaseException as exc:
+            for sink in (writer, polygons):
+                if sink is not None:
+                    sink.abort(keep=journaled)
+            if journaled:
+                logger.warning(f'{stem}: stopped ({type(exc).__name__}); the rows done are kept: '
+                               'the same command with --resume continues')
+            raise
+        remove_journal(journal)
+        if state is not None and collector is not None:  # rows before the resume: from the files
+            collector = _read_back(written, collector)
+        if bar:
+            print()
+        if stats.get('skipped'):
+            logger.info(f"{stem}: {stats['skipped']} of {stats['windows']} windows hold only "
+                        'nodata: skipped')
+        if 'labels' not in save and 'labels' in written:  # only written for probs / preview
+            written.pop('labels').unlink()
+        if 'overlay' in save:
+            written['overlay'] = write_overlay(
+                src, collector.labels if collector else written['labels'],
+                out / f'{stem}_overlay.png', palette=palette, num_classes=num_classes)
+        if uncertainty is not None and save & {'overlay', 'preview'}:
+            written['uncertainty_png'] = write_scalar_png(
+                written['uncertainty'], out / f'{stem}_uncertainty.png', height=height, width=width)
+        return Prediction(source=getattr(src, 'path', None),
+                          labels=collector.labels if collector else written['labels'],
+                          probs=collector.probs if collector else None,
+                          uncertainty=collector.uncertainty if collector else None,
+                          written=written, sliding_window=bool(sliding_window),
+                          windows=stats.get('windows', 0), skipped_windows=stats.get('skipped', 0))
 
 
 def output_format(src, format: str | None) -> str:
@@ -580,7 +637,8 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
             (default) or ``'geojson'``; regions below ``min_area`` (map units²) dropped;
             outlines simplified with tolerance ``simplify`` (map units).
         resume: continue interrupted predictions from their journals (the same arguments
-            are required; an image without a journal is an error).
+            are required); an image without a journal starts fresh, so a requeued job can
+            run the same command every time.
         mosaic: predict all the images as one seamless scene named ``mosaic`` (outputs
             ``<mosaic>_labels.tif``, ...): adjacent rasters on one pixel grid, read through
             a VRT (``altair.inference.mosaic``).
@@ -711,17 +769,22 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
                 ctx = open_image(item, bands=trained.get('bands'), nodata=nodata,
                                  default_nodata=trained.get('nodata'))
             with ctx as src:
+                check_bands(net, src.shape[0], _image_name(src, stem))
                 src.fill = nodata_fill(net, src.shape[0])
                 _, h, w = src.shape
                 slide = sliding_window if sliding_window != 'auto' else (
                     h > (crop or window)[0] or w > (crop or window)[1])
+                fitted, fitted_stride = fit_window(window, stride, h, w)
+                if slide and fitted != window:  # nothing pads or batches a window of void
+                    logger.info(f'{stem}: window {window[0]}x{window[1]} is larger than the '
+                                f'{h}x{w} image; using {fitted[0]}x{fitted[1]}')
                 # a whole-image prediction is one window: nothing to batch
-                batch = batch_size or (images_per_call(net, src.shape[0], window, precision,
+                batch = batch_size or (images_per_call(net, src.shape[0], fitted, precision,
                                                        probe=world == 1) if slide else 1)
                 if split and slide:
                     results.append(predict_dist.predict_blocks(
                         net, src, out, stem, rank=rank, world=world, group=group,
-                        window=window, overlap=overlap, stride=stride, blend=blend,
+                        window=fitted, overlap=overlap, stride=fitted_stride, blend=blend,
                         batch_size=batch, save=set(save), probs_dtype=probs_dtype,
                         precision=precision, tta=transforms, tta_scales=tta_scales,
                         tta_merge=tta_merge, uncertainty=uncertainty, format=format,
@@ -730,8 +793,8 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
                 if split and rank > 0:  # a whole-image prediction is one rank's work
                     continue
                 results.append(predict_source(
-                    net, src, out, stem, sliding_window=slide,
-                    window=window, overlap=None if stride else overlap, stride=stride,
+                    net, src, out, stem, sliding_window=slide, window=fitted,
+                    overlap=None if stride else overlap, stride=fitted_stride,
                     blend=blend, batch_size=batch, save=save,
                     probs_dtype=probs_dtype, return_probs=return_probs, precision=precision,
                     tta=transforms, tta_scales=tta_scales, tta_merge=tta_merge,

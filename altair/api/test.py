@@ -8,12 +8,29 @@ from mmengine.config import Config
 
 from altair.api.runs import CheckpointNotFoundError, resolve_model_source
 from altair.api.train import build_runner, fresh_visualizer, prepare_config, set_console
-from altair.config import load_model_config
+from altair.config import dataset_leaves, load_config, load_model_config, require_model
 from altair.errors import AltairError
 
 
 class TTAConfigMissingError(AltairError, KeyError):
     """``--tta`` asked of a config without what it needs."""
+
+
+class ShowDirError(AltairError, ValueError):
+    """``--show-dir`` asked of a test set whose samples are not whole image files."""
+
+
+def _reads_parts(dataset: dict) -> str | None:
+    """What makes a test set's samples parts of its files (windows of raster scenes, slices
+    of volumes), which mmseg's SegVisualizationHook would draw over the whole file; None
+    for whole images."""
+    if any(isinstance(t, dict) and t.get('type') == 'LoadVolumeSlice'
+           for t in dataset.get('pipeline') or []):
+        return 'slices of volumes (LoadVolumeSlice)'
+    if dataset.get('type') == 'RasterSceneDataset' and dataset.get('window_size',
+                                                                    (512, 512)) is not None:
+        return f"windows of scenes (RasterSceneDataset window_size={dataset.get('window_size')})"
+    return None
 
 
 def enable_tta(cfg: Config) -> Config:
@@ -39,10 +56,27 @@ def enable_tta(cfg: Config) -> Config:
 
 def enable_show(cfg: Config, show_dir: str) -> Config:
     """Draw every test prediction next to its ground truth into ``<work_dir>/<show_dir>``
-    (``show_dir`` itself when absolute); images land in its ``vis_data/vis_image/``."""
-    hook = cfg.default_hooks.get('visualization')
-    if hook is None:
-        raise KeyError("--show-dir needs default_hooks.visualization (SegVisualizationHook)")
+    (``show_dir`` itself when absolute); images land in its ``vis_data/vis_image/``. A config
+    without ``default_hooks.visualization`` (``altair init``'s) gets mmseg's
+    ``SegVisualizationHook``.
+
+    Raises:
+        ShowDirError: a test set read by windows of scenes or slices of volumes, which that
+            hook cannot draw.
+    """
+    dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
+    for leaf in dataset_leaves(dataset):
+        parts = _reads_parts(leaf)
+        if parts:
+            raise ShowDirError(
+                f'--show-dir draws each test image whole, but this test set reads {parts}; '
+                'see whole predictions with altair predict RUN IMAGES --save overlay instead')
+    if cfg.get('default_hooks') is None:
+        cfg.default_hooks = {}
+    # configs `altair init` writes leave the hook out: add it
+    if cfg.default_hooks.get('visualization') is None:
+        cfg.default_hooks['visualization'] = dict(type='SegVisualizationHook')
+    hook = cfg.default_hooks['visualization']  # the config's copy of the dict
     hook['draw'] = True
     hook['interval'] = 1
     cfg.visualizer['save_dir'] = os.path.join(cfg.work_dir, show_dir)
@@ -58,7 +92,9 @@ def test_checkpoint(config, checkpoint: str | os.PathLike, *, tta: bool = False,
     trackers are not logged to again."""
     if not os.path.isfile(checkpoint):
         raise CheckpointNotFoundError(f"checkpoint '{checkpoint}' does not exist")
-    cfg = load_model_config(config, cfg_options=cfg_options)
+    cfg = load_config(config, cfg_options=cfg_options)
+    require_model(cfg, config if isinstance(config, (str, os.PathLike)) else checkpoint)
+    cfg = load_model_config(cfg)
     cfg = prepare_config(cfg, work_dir=work_dir, launcher=launcher,
                          config_path=None if isinstance(config, (dict, Config)) else str(config))
     cfg.load_from = str(checkpoint)

@@ -79,12 +79,17 @@ def _apply_augmentations(cfg: Config) -> None:
     spec = cfg.pop('augmentations', None)
     if not spec:
         return
+    from altair.datasets.transforms import UnknownPresetError
     from altair.datasets.transforms.aug_preset import with_preset
     dataset = split_dataset(cfg, 'train')
     ignore = (cfg.model.get('decode_head') or {}).get('ignore_index', 255)
-    dataset.pipeline = with_preset(dataset.pipeline, spec['preset'],
-                                   crop_size=spec.get('crop_size', cfg.get('crop_size')),
-                                   ignore_index=ignore)
+    try:
+        dataset.pipeline = with_preset(dataset.pipeline, spec['preset'],
+                                       crop_size=spec.get('crop_size', cfg.get('crop_size')),
+                                       ignore_index=ignore)
+    except UnknownPresetError as exc:  # the choices are named; say where the name came from
+        where = f' in {cfg.filename}' if cfg.filename else ''
+        raise UnknownPresetError(f'{exc} (config key augmentations.preset{where})') from None
 
 
 def _check_samples(cfg: Config) -> None:

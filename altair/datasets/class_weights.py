@@ -8,6 +8,10 @@ model is built, so the run's saved config holds the numbers it trained with.
   classes is 1.
 
 A class with no training pixel gets weight 1 (no pixel of it ever reaches the loss).
+
+A method name is for Altair's losses (``AutoWeightCrossEntropyLoss``, ``SoftmaxFocalLoss``):
+built outside Altair's training (mmseg's ``init_model``, ``MODELS.build``) they take it as
+"no weights", where mmseg's ``CrossEntropyLoss`` would read ``'auto'`` as a file name.
 """
 from __future__ import annotations
 
@@ -15,17 +19,13 @@ import logging
 
 import numpy as np
 
-from altair.config import is_weight_method, loss_configs
-from altair.errors import AltairError
+from altair.config import (CLASS_WEIGHT_METHODS, ClassWeightError, check_weight_method,
+                           is_weight_method, loss_configs)
 
 logger = logging.getLogger('altair')
 
-METHODS = ('median_frequency', 'inverse_frequency')
-AUTO = 'auto'  # = median_frequency
-
-
-class ClassWeightError(AltairError, ValueError):
-    """A ``class_weight`` Altair cannot compute (unknown method, no labelled pixel)."""
+METHODS = CLASS_WEIGHT_METHODS[1:]  # ('median_frequency', 'inverse_frequency')
+AUTO = CLASS_WEIGHT_METHODS[0]  # 'auto' = median_frequency
 
 
 def weights_from_counts(counts, method: str = 'median_frequency') -> list[float]:
@@ -62,11 +62,7 @@ def resolve_class_weights(cfg) -> dict[str, list[float]]:
     if not wanted:
         return {}
     for key, loss in wanted:
-        method = loss['class_weight']
-        if method != AUTO and method not in METHODS:
-            raise ClassWeightError(f"{key}.class_weight '{method}' is not one of "
-                                   f"{', '.join((AUTO,) + METHODS)} (or a list of floats / a "
-                                   ".npy, .json, .pkl or .yaml file)")
+        check_weight_method(loss['class_weight'], key)
     counts, classes = training_class_pixels(cfg)
     done = {}
     for key, loss in wanted:

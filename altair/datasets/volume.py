@@ -10,6 +10,7 @@ import glob
 import math
 import os
 from collections import OrderedDict
+from contextlib import contextmanager
 from typing import Any, Sequence
 
 import numpy as np
@@ -61,22 +62,95 @@ def open_volume(path: str, *, role: str = 'volume') -> Any:
     if not os.path.isfile(path):
         raise DataNotFoundError(f"{role} '{path}' does not exist; fix the path or drop the "
                                 'volume from the list')
-    if path.lower().endswith('.npy'):
-        arr = np.load(path, mmap_mode='r')
-    else:
-        import nibabel as nib
-        # keep_file_open: one handle per process (the cache is keyed by pid), so a .nii.gz
-        # is not reopened for every slice (and is seekable when indexed_gzip is installed).
-        arr = nib.load(path, mmap=True, keep_file_open=True).dataobj
-        if not path.lower().endswith('.gz') and arr.slope == 1 and arr.inter == 0:
-            # unscaled .nii: asanyarray memory-maps the file, and a slice across the
-            # Fortran order costs a strided copy instead of thousands of small reads
-            whole = np.asanyarray(arr)
-            arr = whole if isinstance(whole, np.memmap) else arr
+    with _read_errors(path, role):
+        if path.lower().endswith('.npy'):
+            arr = np.load(path, mmap_mode='r')
+        else:
+            import nibabel as nib
+            # keep_file_open: one handle per process (the cache is keyed by pid), so a .nii.gz
+            # is not reopened for every slice (and is seekable when indexed_gzip is installed).
+            img = nib.load(path, mmap=True, keep_file_open=True)
+            arr = img.dataobj
+            if not path.lower().endswith('.gz'):
+                _check_nifti_size(path, arr, role)
+                if arr.slope == 1 and arr.inter == 0:
+                    # unscaled .nii: asanyarray memory-maps the file, and a slice across the
+                    # Fortran order costs a strided copy instead of thousands of small reads
+                    whole = np.asanyarray(arr)
+                    arr = whole if isinstance(whole, np.memmap) else arr
+            else:  # a .nii.gz is only found cut short when the cut is read
+                arr = _Guarded(arr, path, role)
     if len(arr.shape) != 3:
         raise VolumeError(f"{role} '{path}' has shape {tuple(arr.shape)}; VolumeSliceDataset "
                           'reads 3-D volumes, save one 3-D array per file')
     return arr
+
+
+# what reading a cut or corrupt volume raises: nibabel's ImageFileError (not its header),
+# OSError ('Expected N bytes'; gzip.BadGzipFile), EOFError and zlib.error (a .nii.gz cut
+# short), ValueError (a .npy shorter than its header says)
+def _read_failures() -> tuple:
+    import zlib
+
+    from nibabel.filebasedimages import ImageFileError
+    return (OSError, EOFError, ValueError, zlib.error, ImageFileError)
+
+
+@contextmanager
+def _read_errors(path: str, role: str):
+    """A volume that fails to open or read as one :class:`VolumeError` line naming it."""
+    try:
+        yield
+    except VolumeError:
+        raise
+    except _read_failures() as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise VolumeError(f"cannot read {role} '{path}': {reason}; the file may be truncated "
+                          'or corrupt (copy it again)') from None
+
+
+def _check_nifti_size(path: str, proxy: Any, role: str) -> None:
+    """Refuse a ``.nii`` shorter than its data offset + voxels x bytes per voxel (from the
+    header, as nibabel's ``ArrayProxy`` holds them)."""
+    need = int(proxy.offset) + math.prod(int(d) for d in proxy.shape) * proxy.dtype.itemsize
+    size = os.path.getsize(path)
+    if size < need:
+        raise VolumeError(f"{role} '{path}' is truncated: the file has {size} of the {need} "
+                          'bytes its header gives (a copy or download cut short?); copy it '
+                          'again')
+
+
+class _Guarded:
+    """A nibabel ``ArrayProxy`` whose reads fail as :class:`VolumeError` (a ``.nii.gz``
+    cut short opens, and fails when the cut is reached); otherwise the proxy itself."""
+
+    def __init__(self, proxy: Any, path: str, role: str) -> None:
+        self._proxy, self._path, self._role = proxy, path, role
+
+    @property
+    def shape(self) -> tuple:
+        return self._proxy.shape
+
+    @property
+    def ndim(self) -> int:
+        return len(self._proxy.shape)
+
+    @property
+    def dtype(self):
+        return self._proxy.dtype
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith('_'):  # not set yet (a copy being built): no recursion
+            raise AttributeError(name)
+        return getattr(self._proxy, name)
+
+    def __getitem__(self, index) -> np.ndarray:
+        with _read_errors(self._path, self._role):
+            return self._proxy[index]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        with _read_errors(self._path, self._role):
+            return np.asarray(self._proxy, dtype=dtype)
 
 
 def cached_volume(path: str) -> Any:

@@ -166,3 +166,61 @@ def read_geotiff(path: str | os.PathLike) -> tuple[np.ndarray, dict]:
         data = src.read()
         meta = dict(transform=src.transform, crs=src.crs, nodata=src.nodata)
     return (data[0] if data.shape[0] == 1 else np.moveaxis(data, 0, -1)), meta
+
+
+# Pixel-block lookups spent on one raster by :func:`truncated_tiff` (each a few microseconds):
+# every block of a raster of up to this many blocks, else the last block of each band.
+_ALL_BLOCKS = 20_000
+
+
+def truncated_tiff(ds, path: str | os.PathLike) -> tuple[int, int] | None:
+    """``(bytes the pixel data need, bytes the file has)`` when the GeoTIFF ``ds`` (open, at
+    ``path``) ends before its pixel blocks do — a copy or download cut short — else None
+    (also for other formats and files GDAL reads through a network).
+
+    The blocks' offsets and sizes come from the TIFF directory GDAL read on opening (its
+    ``BLOCK_OFFSET_x_y`` / ``BLOCK_SIZE_x_y`` metadata), so nothing of the pixels is read:
+    every block of the full resolution (up to :data:`_ALL_BLOCKS` lookups; beyond, the last
+    block of each band, which GDAL writes last) and the last block of each overview.
+    """
+    from rasterio.enums import Interleaving
+
+    if ds.driver not in ('GTiff', 'COG') or not ds.count or not os.path.isfile(path):
+        return None
+    size = os.path.getsize(path)
+    bands = [1] if ds.interleaving == Interleaving.pixel else list(range(1, ds.count + 1))
+    block_h, block_w = ds.block_shapes[0]
+    nx, ny = -(-ds.width // block_w), -(-ds.height // block_h)
+    if nx * ny * len(bands) <= _ALL_BLOCKS:
+        blocks = [(None, x, y) for y in range(ny) for x in range(nx)]
+    else:
+        blocks = [(None, nx - 1, ny - 1)]
+    for level, factor in enumerate(ds.overviews(1)):
+        oh, ow = -(-ds.height // factor), -(-ds.width // factor)
+        blocks.append((level, -(-ow // block_w) - 1, -(-oh // block_h) - 1))
+    end = 0
+    for band in bands:
+        for level, x, y in blocks:
+            offset = ds.get_tag_item(f'BLOCK_OFFSET_{x}_{y}', 'TIFF', bidx=band, ovr=level)
+            nbytes = ds.get_tag_item(f'BLOCK_SIZE_{x}_{y}', 'TIFF', bidx=band, ovr=level)
+            if offset and nbytes:  # 0 / None: a sparse block, or an overview of other tiles
+                end = max(end, int(offset) + int(nbytes))
+    return (end, size) if end > size else None
+
+
+def truncation_message(what: str, path: str | os.PathLike, short: tuple[int, int]) -> str:
+    """One line for :func:`truncated_tiff`'s answer: ``"<what> '<path>' is truncated: ..."``."""
+    need, size = short
+    return (f"{what} '{path}' is truncated: its pixel data run to byte {need} but the file "
+            f'has {size} bytes (a copy or download cut short?); copy it again')
+
+
+def read_error_message(what: str, path: str | os.PathLike, exc: BaseException) -> str:
+    """One line for a raster that failed to read: ``what`` and ``path``, GDAL's first reason
+    (rasterio chains the specific one below a generic 'Read failed')."""
+    reason = exc
+    while reason.__cause__ is not None or reason.__context__ is not None:
+        reason = reason.__cause__ or reason.__context__
+    text = (str(reason).strip().splitlines() or [type(reason).__name__])[0][:200]
+    return (f"cannot read {what} '{path}': {text}; the file may be truncated or corrupt "
+            '(copy it again)')

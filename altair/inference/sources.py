@@ -16,6 +16,7 @@ from torch import Tensor
 
 from altair.errors import AltairError
 from altair.inference.nodata import check_nodata, fill_invalid, invalid_pixels
+from altair.inference.raster import read_error_message, truncated_tiff, truncation_message
 from altair.inference.sliding import TensorSource
 
 RASTER_SUFFIXES = ('.tif', '.tiff', '.vrt', '.img', '.jp2')
@@ -28,6 +29,10 @@ class UnsupportedImageError(AltairError, ValueError):
 
 class ImageNotFoundError(AltairError, FileNotFoundError):
     """An image path or folder that does not exist or holds no image."""
+
+
+class ImageReadError(UnsupportedImageError):
+    """An image file that is truncated or corrupt (it opens, but its pixels do not read)."""
 
 
 class RasterSource:
@@ -64,9 +69,14 @@ class RasterSource:
         try:
             self._ds = rasterio.open(self.path)
         except rasterio.errors.RasterioIOError as exc:
-            raise UnsupportedImageError(f"cannot read '{self.path}' as a raster: {exc}") from None
+            reason = (str(exc).strip().splitlines() or ['unreadable'])[0]
+            raise UnsupportedImageError(f"cannot read '{self.path}' as a raster: {reason}; the "
+                                        'file may be truncated or not an image') from None
         try:
             ds = self._ds
+            short = truncated_tiff(ds, self.path)
+            if short is not None:  # found now, not after outputs were started
+                raise ImageReadError(truncation_message('image', self.path, short))
             self.dtype = ds.dtypes[0]
             if bands is None:
                 bands = [i + 1 for i, c in enumerate(ds.colorinterp) if c != ColorInterp.alpha]
@@ -94,19 +104,21 @@ class RasterSource:
         self._last: tuple | None = None  # (region, data, bad) of the last region read
 
     def _region(self, y0: int, y1: int, x0: int, x1: int) -> tuple[np.ndarray, np.ndarray]:
+        from rasterio.errors import RasterioIOError
         from rasterio.windows import Window
 
         key = (y0, y1, x0, x1)
         if self._last is not None and self._last[0] == key:
             return self._last[1], self._last[2]
         window = Window(x0, y0, x1 - x0, y1 - y0)
-        data = self._ds.read(self.bands, window=window)
-        if self._dataset_mask:
-            bad = self._ds.dataset_mask(window=window) == 0
-        elif self.masked:
-            bad = invalid_pixels(data, self.nodata)
-        else:
-            bad = np.zeros(data.shape[1:], bool)
+        try:
+            data = self._ds.read(self.bands, window=window)
+            bad = self._ds.dataset_mask(window=window) == 0 if self._dataset_mask else None
+        except RasterioIOError as exc:
+            raise ImageReadError(read_error_message('image', self.path, exc)) from None
+        if bad is None:
+            bad = (invalid_pixels(data, self.nodata) if self.masked
+                   else np.zeros(data.shape[1:], bool))
         self._last = (key, data, bad)
         return data, bad
 
@@ -123,9 +135,13 @@ class RasterSource:
         """(C, ceil(H / step), ceil(W / step)) every ``step``-th pixel (GDAL decimation, file
         dtype): a preview without reading the full image into memory."""
         from rasterio.enums import Resampling
+        from rasterio.errors import RasterioIOError
         c, h, w = self.shape
-        return self._ds.read(self.bands, out_shape=(c, -(-h // step), -(-w // step)),
-                             resampling=Resampling.nearest)
+        try:
+            return self._ds.read(self.bands, out_shape=(c, -(-h // step), -(-w // step)),
+                                 resampling=Resampling.nearest)
+        except RasterioIOError as exc:
+            raise ImageReadError(read_error_message('image', self.path, exc)) from None
 
     def close(self) -> None:
         self._ds.close()
@@ -149,6 +165,10 @@ class ArraySource(TensorSource):
             raise ImageNotFoundError(f"image '{self.path}' does not exist")
         img = cv2.imread(str(self.path), cv2.IMREAD_UNCHANGED)
         if img is None:
+            if _cut_png(self.path):
+                raise ImageReadError(f"image '{self.path}' is truncated: the PNG ends before "
+                                     'its end chunk (a copy or download cut short?); copy it '
+                                     'again')
             raise UnsupportedImageError(f"cannot decode '{self.path}' as an image")
         if img.ndim == 2:
             img = img[:, :, None]
@@ -159,6 +179,16 @@ class ArraySource(TensorSource):
                          nodata=check_nodata(nodata, self.dtype, self.path), fill=fill)
         self.transform = None
         self.crs = None
+
+
+def _cut_png(path: Path) -> bool:
+    """Whether ``path`` starts as a PNG but does not end with the PNG end chunk (IEND)."""
+    with open(path, 'rb') as f:
+        if f.read(8) != b'\x89PNG\r\n\x1a\n':
+            return False
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - 12))
+        return f.read(12)[4:8] != b'IEND'
 
 
 def raster_env(cache_mb: int = 128):

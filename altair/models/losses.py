@@ -1,4 +1,5 @@
-"""Losses mmseg lacks on the CPU: a softmax focal loss.
+"""Losses mmseg lacks: a softmax focal loss, and a cross-entropy whose class weights may be
+computed from the training masks.
 
 mmseg's ``FocalLoss`` is the sigmoid form; off CUDA it one-hot encodes the target and keeps one
 column of it instead of all of them (``target[:, num_classes]``), so on the CPU it fails for
@@ -6,14 +7,46 @@ every multi-class input. ``SoftmaxFocalLoss`` is the multi-class form of Lin et 
 ``FL = -w_y (1 - p_y)^gamma log p_y`` per labelled pixel, with mmseg's ``class_weight``
 (``'auto'`` included, see ``altair.datasets.class_weights``) as ``w``; ``gamma = 0`` is
 mmseg's weighted cross-entropy.
+
+``AutoWeightCrossEntropyLoss`` is mmseg's ``CrossEntropyLoss`` that also takes a method name
+(``class_weight='auto'``, ``'median_frequency'``, ``'inverse_frequency'``). ``altair train``
+replaces the name by the weights counted from the training masks before the model is built
+(``altair.datasets.class_weights.resolve_class_weights``), so the run's saved config holds the
+numbers. Built anywhere else (mmseg's ``init_model``, ``MODELS.build``, ``tools/train.py``)
+there are no masks to count: the loss is built without class weights and warns. mmseg's
+own ``CrossEntropyLoss`` would read ``'auto'`` as a file name and fail to build.
 """
 from __future__ import annotations
 
+import logging
+
 import torch
 import torch.nn.functional as F
+from mmseg.models.losses import CrossEntropyLoss
 from torch import Tensor, nn
 
+from altair.config import check_weight_method, is_weight_method
 from altair.registry import MODELS
+
+logger = logging.getLogger('altair')
+
+
+def split_class_weight(class_weight, owner: str) -> tuple[list[float] | str | None, str | None]:
+    """``(weights, method)`` of a loss's ``class_weight``: a method name (checked) gives
+    ``(None, name)`` and a warning that the loss is built without weights; anything else
+    (numbers, a file name, None) is returned as the weights, with method None.
+
+    Raises:
+        ClassWeightError: an unknown method name, naming ``owner`` and the accepted ones.
+    """
+    if not is_weight_method(class_weight):
+        return class_weight, None
+    check_weight_method(class_weight, owner)
+    logger.warning("%s: class_weight %r is counted from the training masks by `altair "
+                   "train`; built here without class weights (inference is unchanged; to "
+                   "train with them elsewhere, call altair.datasets.class_weights."
+                   "resolve_class_weights(cfg) before building)", owner, class_weight)
+    return None, class_weight
 
 
 def softmax_focal_loss(logits: Tensor, target: Tensor, *, gamma: float = 2.0,
@@ -44,14 +77,15 @@ def softmax_focal_loss(logits: Tensor, target: Tensor, *, gamma: float = 2.0,
 class SoftmaxFocalLoss(nn.Module):
     """``softmax_focal_loss`` as an mmseg decode-head loss (``loss_name`` ``loss_focal``)."""
 
-    def __init__(self, *, gamma: float = 2.0, class_weight: list[float] | None = None,
+    def __init__(self, *, gamma: float = 2.0, class_weight: list[float] | str | None = None,
                  loss_weight: float = 1.0, ignore_index: int = 255,
                  loss_name: str = 'loss_focal') -> None:
         super().__init__()
         if gamma < 0:
             raise ValueError(f'SoftmaxFocalLoss: gamma {gamma} is negative')
         self.gamma, self.loss_weight, self.ignore_index = float(gamma), loss_weight, ignore_index
-        self.class_weight = class_weight
+        self.class_weight, self.weight_method = split_class_weight(class_weight,
+                                                                   type(self).__name__)
         self._loss_name = loss_name
 
     def forward(self, pred: Tensor, target: Tensor, weight=None, ignore_index: int | None = None,
@@ -64,3 +98,18 @@ class SoftmaxFocalLoss(nn.Module):
     @property
     def loss_name(self) -> str:
         return self._loss_name
+
+
+@MODELS.register_module()
+class AutoWeightCrossEntropyLoss(CrossEntropyLoss):
+    """mmseg's ``CrossEntropyLoss`` (same arguments, same ``loss_ce`` name and numbers) whose
+    ``class_weight`` may also be a method name; see the module docstring.
+
+    Attributes:
+        weight_method: the method name it was given (None for numbers, a file or None).
+    """
+
+    def __init__(self, *, class_weight: list[float] | str | None = None, **kwargs) -> None:
+        weights, method = split_class_weight(class_weight, type(self).__name__)
+        super().__init__(class_weight=weights, **kwargs)
+        self.weight_method = method

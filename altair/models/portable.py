@@ -37,7 +37,7 @@ def model_header(model: nn.Module, cfg) -> dict:
     meta = getattr(model, 'dataset_meta', None) or {}
     crop = getattr(model, 'altair_train_crop', None)
     return dict(
-        format=HEADER_FORMAT, altair_version=__version__, config=cfg.pretty_text,
+        format=HEADER_FORMAT, altair_version=__version__, config=config_as_data(cfg),
         classes=list(meta.get('classes') or []),
         palette=[list(map(int, c)) for c in meta.get('palette') or []],
         num_classes=int(model.out_channels),
@@ -51,29 +51,87 @@ def model_header(model: nn.Module, cfg) -> dict:
         output='float32 logits (N, K, H, W)')
 
 
+def config_as_data(cfg) -> dict | str:
+    """The resolved config as data for a header: a JSON-ready dict, else (a value JSON cannot
+    hold, e.g. a set) mmengine's literal text, checked to read back without executing it."""
+    data = cfg.to_dict()
+    try:
+        json.dumps(data, allow_nan=False)
+        return data
+    except (TypeError, ValueError):
+        from altair.config_data import literal_config_dict
+        text = cfg.pretty_text
+        literal_config_dict(text, source='the exported config')
+        return text
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _ints(v, n: int | None = None) -> bool:
+    return (isinstance(v, list) and (n is None or len(v) == n)
+            and all(isinstance(i, int) and not isinstance(i, bool) for i in v))
+
+
+# header key -> (accepts the value, what was expected): every key prediction reads
+_HEADER_FIELDS = {
+    'config': (lambda v: isinstance(v, (dict, str)), 'a config dict or literal text'),
+    'classes': (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v),
+                'a list of class names'),
+    'palette': (lambda v: isinstance(v, list) and all(_ints(c, 3) for c in v),
+                'a list of [r, g, b] integer triples'),
+    'num_classes': (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 < v < 65536,
+                    'an integer from 1 to 65535'),
+    'normalization': (lambda v: isinstance(v, dict) and all(
+        v.get(k) is None or (isinstance(v[k], list) and all(map(_is_num, v[k])))
+        for k in ('mean', 'std')), 'a dict with mean and std lists of numbers (or null)'),
+    'raster': (lambda v: v is None or (isinstance(v, dict) and (
+        v.get('bands') is None or (isinstance(v['bands'], list) and all(
+            isinstance(b, (int, str)) and not isinstance(b, bool) for b in v['bands'])))
+        and (v.get('nodata') is None or _is_num(v['nodata']))),
+        'a dict of raster options (bands: a list of indices or names, nodata: a number)'),
+    'train_crop': (lambda v: v is None or _ints(v, 2), 'null or [height, width]'),
+    'input_size': (lambda v: v is None or _ints(v, 2), 'null or [height, width]'),
+}
+
+
 def parse_header(text: str | None, path: str | os.PathLike) -> dict:
-    """The header JSON of ``path``.
+    """The header JSON of ``path``, each field checked for the type prediction reads.
 
     Raises:
-        PortableModelError: missing, not JSON, or another format.
+        PortableModelError: missing, not JSON, another format, or a field of the wrong type.
     """
     if not text:
         raise PortableModelError(f"'{path}' has no Altair header (metadata key "
                                  f"'{HEADER_KEY}'): export it with `altair export`")
     try:
         header = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PortableModelError(f"'{path}': the Altair header is not JSON ({exc})") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise PortableModelError(f"'{path}': the Altair header is not JSON "
+                                 f'({str(exc)[:120]})') from None
+    if not isinstance(header, dict):
+        raise PortableModelError(f"'{path}': the Altair header is a {type(header).__name__}, "
+                                 'expected a JSON object')
     if header.get('format') != HEADER_FORMAT:
-        raise PortableModelError(f"'{path}': header format {header.get('format')!r}, this "
-                                 f"Altair reads {HEADER_FORMAT!r}")
+        raise PortableModelError(f"'{path}': header format {str(header.get('format'))[:60]!r}, "
+                                 f'this Altair reads {HEADER_FORMAT!r}')
+    for key, (ok, expected) in _HEADER_FIELDS.items():
+        optional = key in ('raster', 'train_crop', 'input_size')
+        if key not in header and optional:
+            continue
+        if key not in header or not ok(header[key]):
+            found = 'missing' if key not in header else f'{str(header[key])[:60]!r}'
+            raise PortableModelError(f"'{path}': header field '{key}' is {found}; expected "
+                                     f'{expected}')
     return header
 
 
-def header_config(header: dict):
-    """The mmengine ``Config`` a header holds."""
-    from mmengine.config import Config
-    return Config.fromstring(header['config'], '.py')
+def header_config(header: dict, path: str | os.PathLike = 'the header', *,
+                  trust: bool | None = None):
+    """The mmengine ``Config`` a header holds, read as data (:mod:`altair.config_data`)."""
+    from altair.config_data import config_from_data
+    return config_from_data(header['config'], source=str(path), trust=trust)
 
 
 def apply_header(model: nn.Module, header: dict, source: dict) -> nn.Module:
@@ -130,10 +188,16 @@ class OnnxSegmentor(nn.Module):
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
         self.path = Path(path)
-        self.session = ort.InferenceSession(str(path), options,
-                                            providers=['CPUExecutionProvider'])
+        try:
+            self.session = ort.InferenceSession(str(path), options,
+                                                providers=['CPUExecutionProvider'])
+        except Exception as exc:  # onnxruntime's InvalidProtobuf / Fail: truncated or not ONNX
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            raise PortableModelError(f"'{path}' cannot be read as an ONNX model ({first})"
+                                     ) from None
         header = parse_header(self.session.get_modelmeta().custom_metadata_map.get(HEADER_KEY),
                               path)
+        header_config(header, path)  # the config must be data, though only its digest is used
         self.header = header
         self.out_channels = int(header['num_classes'])
         self.align_corners = False

@@ -11,4 +11,8 @@ data_preprocessor = dict(size=crop_size)
 model = dict(data_preprocessor=data_preprocessor, decode_head=dict(num_classes=150))
 train_dataloader = dict(batch_size=2)
 runner_type = 'FlexibleRunner'
-optim_wrapper = dict(type='DeepSpeedOptimWrapper')
+# DeepSpeedOptimWrapper takes the optimizer (and its builder the paramwise_cfg) only: the
+# base's clip_grad is DeepSpeed's gradient_clipping (configs/_base_/strategies/)
+optim_wrapper = dict(_delete_=True, type='DeepSpeedOptimWrapper',
+                     optimizer={{_base_.optim_wrapper.optimizer}},
+                     paramwise_cfg={{_base_.optim_wrapper.paramwise_cfg}})

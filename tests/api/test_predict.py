@@ -214,8 +214,6 @@ def test_predict_nodata_and_uncertainty_errors(checkpoint, crop, tmp_path, cli):
     proc = run('--save', 'polygons', '--min-area', '-3')
     assert proc.returncode == 2 and proc.stderr.strip().endswith(
         'error: min_area must be a number >= 0, got -3.0')
-    proc = run('--resume')
-    assert proc.returncode == 2 and "error: --resume: no journal '" in proc.stderr
     proc = run('--uncertainty', 'tta-variance')
     assert proc.returncode == 2 and proc.stderr.strip().endswith(
         "error: uncertainty 'tta-variance' needs test-time augmentation (--tta / tta=True)")
@@ -328,8 +326,10 @@ def test_interrupted_then_resumed_prediction_is_byte_identical(checkpoint, frame
     assert list(a[2]) == list(b[2]) and all(np.array_equal(x, y) for x, y in zip(a[3], b[3]))
     assert sorted(p.name for p in (tmp_path / 'cut').iterdir()) == sorted(
         p.name for p in (tmp_path / 'ref').iterdir())
-    with pytest.raises(ResumeError, match="no journal '.*framed.journal.json'"):
-        predict(net, framed, out_dir=tmp_path / 'cut', resume=True, **kw)
+    # finished: nothing left to resume, so --resume starts fresh (a requeued job) and
+    # writes the same files again
+    [again] = predict(net, framed, out_dir=tmp_path / 'cut', resume=True, **kw)
+    assert again.written['labels'].read_bytes() == ref.written['labels'].read_bytes()
 
 
 def test_models_trained_through_loadraster_see_file_band_order(checkpoint, tmp_path):
@@ -400,3 +400,136 @@ def test_same_named_images_in_sub_folders_get_their_own_outputs(checkpoint, crop
         [alone] = predict(net, tmp_path / 'in' / sub / 'x.png', save=(), progress=False)
         with rasterio.open(pred.written['labels']) as out:
             assert np.array_equal(out.read(1), alone.labels)
+
+
+def test_resume_with_nothing_to_resume_starts_fresh(checkpoint, crop, tmp_path, cli):
+    """A requeued job (Slurm, a cron retry) runs the same command every time: --resume with
+    no journal starts the prediction and says so in one line."""
+    from altair.api.predict import load_model, predict
+    args = ['predict', 'configs/pspnet.py', checkpoint, crop, '--window', '128', '128',
+            '--save', 'labels', '--batch-size', '4', '--format', 'gtiff']
+    proc = cli(*args, '--out', tmp_path / 'a', '--resume')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    said = [ln for ln in proc.stderr.splitlines() if 'nothing to resume' in ln]
+    assert said == [f"altair: africa: --resume: nothing to resume (no journal "
+                    f"'.africa.journal.json' in '{tmp_path / 'a'}'); starting fresh"]
+    net = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
+    [ref] = predict(net, crop, out_dir=tmp_path / 'b', window_size=(128, 128), batch_size=4,
+                    save=('labels',), format='gtiff', progress=False)
+    assert (tmp_path / 'a' / 'africa_labels.tif').read_bytes() == \
+        ref.written['labels'].read_bytes()
+    assert sorted(p.name for p in (tmp_path / 'a').iterdir()) == ['africa_labels.tif']
+    # an overlay alone is not journaled: never anything to resume
+    proc = cli(*args[:-6], '--save', 'overlay', '--out', tmp_path / 'c', '--resume')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'africa: --resume: nothing to resume (only labels, probs, preview, polygons and ' \
+        'uncertainty are streamed and journaled); starting fresh' in proc.stderr
+    assert sorted(p.name for p in (tmp_path / 'c').iterdir()) == ['africa_overlay.png']
+
+
+def test_a_window_larger_than_the_image_is_cut_to_it(checkpoint, crop, tmp_path, monkeypatch,
+                                                     caplog):
+    """--window 100000 100000 on a 300x420 image: the engine gets a 300x420 window (nothing
+    allocates the 10^10-pixel window), one log line says so, and the labels are the
+    whole-image prediction's."""
+    import logging
+
+    import altair.inference.sliding as sliding
+    from altair.api.predict import load_model, predict
+    net = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
+    real, windows = sliding.sliding_window_inference, []
+
+    def spy(src, predictor, *, window, stride, **kw):
+        windows.append((window, stride))
+        assert window[0] <= src.shape[1] and window[1] <= src.shape[2], window  # not run
+        return real(src, predictor, window=window, stride=stride, **kw)
+    monkeypatch.setattr(sliding, 'sliding_window_inference', spy)
+    with caplog.at_level(logging.INFO, logger='altair'):
+        [big] = predict(net, crop, sliding_window=True, window_size=(100000, 100000),
+                        save=(), progress=False)
+        [big_stride] = predict(net, crop, sliding_window=True, window_size=(100000, 256),
+                               stride=(50000, 200), save=(), progress=False)
+    assert windows == [((300, 420), (225, 315)), ((300, 256), (300, 200))]
+    assert [r.getMessage() for r in caplog.records if 'larger than' in r.getMessage()] == [
+        'africa: window 100000x100000 is larger than the 300x420 image; using 300x420',
+        'africa: window 100000x256 is larger than the 300x420 image; using 300x256']
+    [whole] = predict(net, crop, sliding_window=False, save=(), progress=False)
+    assert np.array_equal(big.labels, whole.labels)
+    assert big_stride.labels.shape == (300, 420)
+
+
+_HOLDER = """
+import sys
+from altair.inference.lock import OutputLock, lock_path
+lock = OutputLock(lock_path(sys.argv[1], 'africa'), "'africa_*'")
+lock.acquire()
+print('held', flush=True)
+sys.stdin.read()  # until the test closes our stdin (or kills us)
+lock.release()
+"""
+
+
+def _hold_lock(out: Path) -> subprocess.Popen:
+    """Another process holding the lock of ``out``'s africa_* outputs (as a running
+    prediction does), once this returns."""
+    out.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen([sys.executable, '-c', _HOLDER, str(out)], cwd=ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == 'held'
+    return proc
+
+
+def test_a_second_prediction_into_the_same_outputs_is_refused(checkpoint, crop, tmp_path,
+                                                              cli):
+    """Two predictions writing the same outputs: the one that comes second is told in one
+    line who holds them and exits 2, writing nothing; once the holder ends it runs; a lock
+    whose process was killed is taken over."""
+    import signal
+    import socket
+    out = tmp_path / 'out'
+    args = ['predict', 'configs/pspnet.py', checkpoint, crop, '--out', out, '--window', '128',
+            '128', '--save', 'labels', '--batch-size', '4']
+    holder = _hold_lock(out)
+    try:
+        proc = cli(*args)
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        assert proc.stderr.strip().splitlines()[-1].startswith(
+            f"error: outputs 'africa_*' in '{out}' are being written by another prediction "
+            f'(pid {holder.pid} on {socket.gethostname()}, since ')
+        assert sorted(p.name for p in out.iterdir()) == ['.africa.lock']  # the holder's
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    assert list(out.iterdir()) == []  # released and removed
+    proc = cli(*args)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == ['africa_labels.tif']
+    # a holder killed outright leaves its lock file; the kernel released the lock with it
+    holder = _hold_lock(out)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=60)
+    assert (out / '.africa.lock').is_file()
+    proc = cli(*args)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"of pid {holder.pid} on {socket.gethostname()}, which ended without releasing " \
+        'it' in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ['africa_labels.tif']
+
+
+def test_the_lock_is_one_holder_at_a_time(tmp_path):
+    """Within one process too (flock is per open file): the second acquire fails while the
+    first holds, and succeeds after its release; the lock file goes with the release."""
+    import os
+
+    from altair.errors import AltairError
+    from altair.inference.lock import OutputLock, OutputLockedError, lock_path
+    path = lock_path(tmp_path, 'x')
+    first, second = OutputLock(path, "'x_*'"), OutputLock(path, "'x_*'")
+    with first:
+        with pytest.raises(OutputLockedError, match=rf"\(pid {os.getpid()} on "):
+            second.acquire()
+        assert isinstance(OutputLockedError('m'), AltairError)
+    assert not path.exists()
+    with second:
+        assert json.loads(path.read_text())['pid'] == os.getpid()
+    assert not path.exists()

@@ -1,7 +1,7 @@
 import pytest
 from mmengine.config import Config
 
-from altair.api.test import TTAConfigMissingError, enable_tta
+from altair.api.test import ShowDirError, TTAConfigMissingError, enable_show, enable_tta
 
 
 def _cfg(**extra):
@@ -25,3 +25,81 @@ def test_missing_pieces_are_named():
         enable_tta(_cfg())
     with pytest.raises(TTAConfigMissingError, match="SegTTAModel needs 'tta_pipeline'"):
         enable_tta(_cfg(tta_model=dict(type='SegTTAModel')))
+
+
+def test_show_dir_adds_the_visualization_hook_a_config_lacks():
+    """`altair init` configs have no default_hooks.visualization (it was a KeyError): the
+    hook is added, drawing every image; one the config has is switched on."""
+    vis = dict(type='SegLocalVisualizer', vis_backends=[dict(type='LocalVisBackend')])
+    cfg = enable_show(_cfg(work_dir='/w', visualizer=vis), 'vis')
+    assert cfg.default_hooks.visualization == dict(type='SegVisualizationHook', draw=True,
+                                                   interval=1)
+    assert cfg.visualizer.save_dir == '/w/vis'
+    cfg = enable_show(_cfg(work_dir='/w', visualizer=vis, default_hooks=dict(
+        visualization=dict(type='SegVisualizationHook', interval=50))), '/abs/vis')
+    assert cfg.default_hooks.visualization == dict(type='SegVisualizationHook', draw=True,
+                                                   interval=1)
+    assert cfg.visualizer.save_dir == '/abs/vis'
+
+
+@pytest.mark.parametrize('dataset, named', [
+    (dict(type='RasterSceneDataset', window_size=(256, 256), pipeline=[dict(type='LoadRaster')]),
+     r'windows of scenes \(RasterSceneDataset window_size=\(256, 256\)\)'),
+    (dict(type='RasterSceneDataset', pipeline=[dict(type='LoadRaster')]),  # default windows
+     r'windows of scenes \(RasterSceneDataset window_size=None\)'),
+    (dict(type='VolumeSliceDataset', pipeline=[dict(type='LoadVolumeSlice')]),
+     r'slices of volumes \(LoadVolumeSlice\)'),
+    (dict(type='ConcatDataset', datasets=[
+        dict(type='BlueMarbleDataset', pipeline=['plain']),
+        dict(type='RasterSceneDataset', window_size=64, pipeline=[dict(type='LoadRaster')])]),
+     r'windows of scenes \(RasterSceneDataset window_size=64\)'),
+])
+def test_show_dir_refuses_test_sets_of_windows_and_slices(dataset, named):
+    """SegVisualizationHook draws a prediction over the whole file it came from: a window's
+    or a slice's would not fit it (an IndexError deep in mmseg)."""
+    cfg = Config(dict(model=dict(type='AltairEncoderDecoder'), work_dir='/w',
+                      test_dataloader=dict(dataset=dataset)))
+    with pytest.raises(ShowDirError, match=r'^--show-dir draws each test image whole, but this '
+                                           rf'test set reads {named}; see whole predictions'):
+        enable_show(cfg, 'vis')
+
+
+def test_show_dir_draws_whole_scenes(tmp_path):
+    cfg = Config(dict(model=dict(type='AltairEncoderDecoder'), work_dir='/w', visualizer={},
+                      test_dataloader=dict(dataset=dict(
+                          type='RasterSceneDataset', window_size=None,
+                          pipeline=[dict(type='LoadRaster')]))))
+    assert enable_show(cfg, 'vis').default_hooks.visualization.draw is True
+
+
+def test_altair_test_show_dir_on_an_init_config(tmp_path, cli):
+    """End to end: a config `altair init` wrote for an images/ + masks/ folder, tested with
+    --show-dir, draws each test image (it stopped with a KeyError before)."""
+    import cv2
+    import numpy as np
+    import torch
+    from mmengine.registry import DefaultScope
+
+    from altair.config import load_config
+    from altair.registry import MODELS
+    rng = np.random.default_rng(0)
+    for kind in ('images', 'masks'):
+        (tmp_path / 'data' / kind).mkdir(parents=True)
+    for i in range(5):
+        cv2.imwrite(str(tmp_path / 'data' / 'images' / f'{i}.png'),
+                    rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+        cv2.imwrite(str(tmp_path / 'data' / 'masks' / f'{i}.png'),
+                    rng.integers(0, 2, (64, 64), dtype=np.uint8))
+    assert cli('init', tmp_path / 'data', '--model', 'pspnet', '--crop', '64').returncode == 0
+    config = tmp_path / 'data' / 'altair_config.py'
+    cfg = load_config(config)
+    assert 'visualization' not in cfg.default_hooks
+    with DefaultScope.overwrite_default_scope('altair'):
+        torch.save({'state_dict': MODELS.build(cfg.model).state_dict(), 'meta': {}},
+                   tmp_path / 'model.pth')
+    proc = cli('test', config, tmp_path / 'model.pth', '--show-dir', 'vis', '--work-dir',
+               tmp_path / 'work', '--cfg-options', 'test_dataloader.num_workers=0',
+               'test_dataloader.persistent_workers=False')
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    drawn = list((tmp_path / 'work' / 'vis' / 'vis_data' / 'vis_image').glob('*.png'))
+    assert [p.name for p in drawn] == ['test_2.png_0.png']  # the test split: 1 of the 5

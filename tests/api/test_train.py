@@ -138,3 +138,60 @@ def test_number_of_workers(monkeypatch, caplog):
     assert num_workers(True) == 4 and num_workers(True, gpus=2) == 2
     with pytest.raises(alt.TrainOptionError, match='gpus=8 but only 4 GPU'):
         num_workers(gpus=8)
+
+
+def _compiled(config, tmp_path, monkeypatch, **kwargs):
+    """The config ``alt.train`` hands the runner (training itself replaced by nothing)."""
+    import altair.api.train as api
+    seen = []
+
+    class Runner:
+        def train(self):
+            pass
+    monkeypatch.setattr(api, 'build_runner', lambda cfg: seen.append(cfg) or Runner())
+    alt.train(config, root=tmp_path / 'runs', **kwargs)
+    [cfg] = seen
+    return cfg
+
+
+def test_yaml_training_section_trains_like_the_train_arguments(tmp_path, monkeypatch):
+    from pathlib import Path
+    base = Path('configs/pspnet.py').resolve()
+    yaml = tmp_path / 'accum.yaml'
+    yaml.write_text(f'_base_: {base}\ntraining:\n  gradient_accumulation: 2\n'
+                    '  mixed_precision: bf16\n')
+    ours = _compiled(yaml, tmp_path, monkeypatch)
+    reference = _compiled('configs/pspnet.py', tmp_path, monkeypatch, grad_accum=2, amp='bf16')
+    plain = _compiled('configs/pspnet.py', tmp_path, monkeypatch)
+    assert ours.optim_wrapper == reference.optim_wrapper != plain.optim_wrapper
+    wrapper = ours.optim_wrapper
+    assert wrapper['accumulative_counts'] == 2 and 'accumulative_counts' not in plain.optim_wrapper
+    assert (wrapper['type'], wrapper['dtype']) in (('AutocastOptimWrapper', 'bfloat16'),
+                                                   ('AmpOptimWrapper', 'bfloat16'))
+    assert 'training' not in ours and 'amp' not in ours
+
+
+def test_yaml_augmentation_preset_is_the_preset_shorthand(tmp_path, monkeypatch):
+    from pathlib import Path
+    yaml = tmp_path / 'heavy.yaml'
+    yaml.write_text(f"_base_: {Path('configs/pspnet.py').resolve()}\n"
+                    'augmentations:\n  preset: heavy\n')
+    ours = _compiled(yaml, tmp_path, monkeypatch).train_dataloader.dataset.pipeline
+    reference = _compiled('configs/pspnet.py', tmp_path, monkeypatch, cfg_options={
+        'augmentations': dict(preset='heavy')}).train_dataloader.dataset.pipeline
+    plain = _compiled('configs/pspnet.py', tmp_path, monkeypatch
+                      ).train_dataloader.dataset.pipeline
+    assert ours == reference != plain
+    [step] = [s for s in ours if s['type'] == 'AugPreset']
+    assert step['name'] == 'heavy' and tuple(step['crop_size']) == (256, 256)
+
+
+def test_an_unknown_preset_in_a_yaml_config_names_the_key(tmp_path):
+    from pathlib import Path
+    yaml = tmp_path / 'hevy.yaml'
+    yaml.write_text(f"_base_: {Path('configs/pspnet.py').resolve()}\n"
+                    'augmentations:\n  preset: hevy\n')
+    with pytest.raises(KeyError) as info:
+        alt.train(yaml, root=tmp_path)
+    assert str(info.value) == ("unknown preset 'hevy'; choose one of light, medium, heavy, "
+                               f'medical, satellite (config key augmentations.preset in {yaml})')

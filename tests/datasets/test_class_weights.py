@@ -60,8 +60,16 @@ def test_the_shipped_config_trains_with_weights_from_its_masks(tmp_path, in_repo
                       cfg_options={'train_dataloader.dataset.data_root': str(tmp_path)})
     assert cfg.model.decode_head.loss_decode.class_weight == 'auto'
     prepare_config(cfg, work_dir=tmp_path / 'work')
-    assert cfg.model.decode_head.loss_decode.class_weight == pytest.approx(
-        list(_median_frequency(counts)), abs=1e-4)
+    weights = list(_median_frequency(counts))
+    assert cfg.model.decode_head.loss_decode.class_weight == pytest.approx(weights, abs=1e-4)
+    # and the model Altair trains is built with them
+    from mmengine.registry import DefaultScope
+
+    from altair.registry import MODELS
+    with DefaultScope.overwrite_default_scope('altair'):
+        loss = MODELS.build(cfg.model).decode_head.loss_decode
+    assert type(loss).__name__ == 'AutoWeightCrossEntropyLoss' and loss.weight_method is None
+    assert loss.class_weight == pytest.approx(weights, abs=1e-4)
 
 
 def _cfg(root: Path, losses) -> Config:
@@ -134,3 +142,45 @@ def test_cli_refuses_an_unknown_method_in_one_line(cli, tmp_path):
         "median_frequency, inverse_frequency (or a list of floats / a .npy, .json, .pkl or "
         ".yaml file)")
     assert not list((tmp_path / 'work').glob('*.pth'))
+
+
+def _ce_by_hand(logits: np.ndarray, target: np.ndarray, weights=None) -> float:
+    """mmseg's mean cross-entropy: ``-log softmax_y`` averaged over the pixels with weights
+    ``w_y`` (sum of ``w_y * nll`` over the sum of ``w_y``, as torch's weighted mean)."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    nll = -np.take_along_axis(logp, target[:, None], axis=1)[:, 0]
+    w = np.ones(logits.shape[1]) if weights is None else np.asarray(weights)
+    return float((w[target] * nll).sum() / w[target].sum())
+
+
+def test_auto_weight_loss_is_weighted_cross_entropy_or_unweighted_for_a_method(caplog):
+    """AutoWeightCrossEntropyLoss: numbers weight it as by hand; a method name (no training
+    masks at hand outside `altair train`) builds it unweighted, with a warning; a misspelt one
+    is refused with its name."""
+    import logging
+
+    import torch
+
+    from altair.models.losses import AutoWeightCrossEntropyLoss, SoftmaxFocalLoss
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(2, 4, 5, 6))
+    target = rng.integers(0, 4, (2, 5, 6))
+    x, y = torch.from_numpy(logits).float(), torch.from_numpy(target)
+    w = [0.5, 2.0, 1.0, 3.0]
+    assert float(AutoWeightCrossEntropyLoss(class_weight=w)(x, y)) == pytest.approx(
+        _ce_by_hand(logits, target, w), rel=1e-5)
+    for method in ('auto', 'median_frequency', 'inverse_frequency'):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger='altair'):
+            loss = AutoWeightCrossEntropyLoss(class_weight=method, loss_weight=2.0)
+        assert loss.class_weight is None and loss.weight_method == method
+        assert f"class_weight '{method}' is counted from the training masks" in caplog.text
+        assert float(loss(x, y)) == pytest.approx(2 * _ce_by_hand(logits, target), rel=1e-5)
+    assert loss.loss_name == 'loss_ce'
+    focal = SoftmaxFocalLoss(class_weight='auto')
+    assert focal.class_weight is None and focal.weight_method == 'auto'
+    assert float(focal(x, y)) == pytest.approx(float(SoftmaxFocalLoss()(x, y)), rel=1e-6)
+    with pytest.raises(ClassWeightError, match=r"^AutoWeightCrossEntropyLoss\.class_weight "
+                                               r"'median' is not one of auto, median_frequency"):
+        AutoWeightCrossEntropyLoss(class_weight='median')

@@ -6,6 +6,7 @@ Pure functions over open rasterio datasets and NumPy arrays; the dataset and the
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -38,12 +39,24 @@ def open_raster(path: str | os.PathLike):
 
     if not os.path.isfile(path):
         raise DataNotFoundError(f"raster '{path}' does not exist")
+    from altair.inference.raster import truncated_tiff, truncation_message
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', NotGeoreferencedWarning)
-            return rasterio.open(path)
+            src = rasterio.open(path)
     except RasterioIOError as exc:
-        raise DataError(f"cannot read raster '{path}': {exc}") from None
+        reason = (str(exc).strip().splitlines() or ['unreadable'])[0]
+        raise DataError(f"cannot read raster '{path}': {reason}; the file may be truncated or "
+                        'not a raster') from None
+    try:
+        short = truncated_tiff(src, path)
+    except BaseException:
+        src.close()
+        raise
+    if short is not None:  # refused on opening, before any window of it is read
+        src.close()
+        raise DataError(truncation_message('raster', path, short))
+    return src
 
 
 def resolve_bands(src, bands: Sequence[int | str] | None) -> list[int]:
@@ -85,8 +98,22 @@ def read_bands(src, bands: Sequence[int], window: tuple[int, int, int, int] | No
 
     win = Window(*window) if window is not None else None
     shape = (len(bands), *out_shape) if out_shape is not None else None
-    data = src.read(list(bands), window=win, out_shape=shape)
+    with _read_errors(src):
+        data = src.read(list(bands), window=win, out_shape=shape)
     return np.moveaxis(data, 0, -1)
+
+
+@contextmanager
+def _read_errors(src):
+    """A pixel read of ``src`` that fails (a truncated or corrupt file) as one
+    :class:`DataError` line naming the file."""
+    from rasterio.errors import RasterioIOError, WarpOperationError
+
+    from altair.inference.raster import read_error_message
+    try:
+        yield
+    except (RasterioIOError, WarpOperationError) as exc:
+        raise DataError(read_error_message('raster', src.name, exc)) from None
 
 
 def nodata_mask(img: np.ndarray, nodata: float | None) -> np.ndarray:
@@ -228,16 +255,19 @@ def read_label_raster(lab, image: Grid, *, label_grid: Grid | None = None) -> np
     labels do not reach. Read directly when both share a pixel grid (identical CRS and
     transform, or two plain rasters), else reprojected with nearest neighbour."""
     label_grid = label_grid or scene_grid(lab)
-    if image.crs is None or label_grid.crs is None:
-        from rasterio.windows import Window
-        win = Window(*image.offset, image.width, image.height)  # same pixels, same indices
-        return lab.read(1, window=win, boundless=True, fill_value=np.nan, out_dtype='float64')
-    if image.crs == label_grid.crs and _same_pixels(image.transform, label_grid.transform):
-        from rasterio.windows import from_bounds
-        win = from_bounds(*image.bounds, transform=label_grid.transform)
-        win = win.round_offsets().round_lengths()
-        return lab.read(1, window=win, boundless=True, fill_value=np.nan, out_dtype='float64')
-    return _reproject_nearest(lab, image, label_grid)
+    with _read_errors(lab):
+        if image.crs is None or label_grid.crs is None:
+            from rasterio.windows import Window
+            win = Window(*image.offset, image.width, image.height)  # same pixels, same indices
+            return lab.read(1, window=win, boundless=True, fill_value=np.nan,
+                            out_dtype='float64')
+        if image.crs == label_grid.crs and _same_pixels(image.transform, label_grid.transform):
+            from rasterio.windows import from_bounds
+            win = from_bounds(*image.bounds, transform=label_grid.transform)
+            win = win.round_offsets().round_lengths()
+            return lab.read(1, window=win, boundless=True, fill_value=np.nan,
+                            out_dtype='float64')
+        return _reproject_nearest(lab, image, label_grid)
 
 
 def _same_pixels(a, b) -> bool:

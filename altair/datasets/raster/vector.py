@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
 from altair.datasets.raster.io import Grid, VectorLabelError
-from altair.errors import DataNotFoundError
+from altair.errors import DataError, DataNotFoundError
 
 VECTOR_SUFFIXES = ('.geojson', '.gpkg', '.shp', '.fgb')
 
@@ -17,12 +18,24 @@ def is_vector(path: str | os.PathLike) -> bool:
     return str(path).lower().endswith(VECTOR_SUFFIXES)
 
 
+class VectorFileError(DataError):
+    """A vector file that is truncated or corrupt."""
+
+
 def vector_fields(path: str | os.PathLike) -> dict[str, Any]:
-    """``{'fields': [...], 'crs': ..., 'features': N, 'bounds': (...)}`` of a vector file."""
+    """``{'fields': [...], 'crs': ..., 'features': N, 'bounds': (...)}`` of a vector file.
+
+    Raises:
+        DataNotFoundError: no such file.
+        VectorFileError: a file cut short (by the sizes its headers give: shapefile, dBASE,
+            GeoPackage) or one GDAL cannot read.
+    """
     import pyogrio
     if not os.path.isfile(path):
         raise DataNotFoundError(f"vector labels '{path}' do not exist")
-    info = pyogrio.read_info(path)
+    check_complete(path)
+    with _read_errors(path):
+        info = pyogrio.read_info(path)
     return dict(fields=list(info['fields']), crs=info['crs'], features=int(info['features']),
                 bounds=tuple(info.get('total_bounds') or ()))
 
@@ -43,8 +56,79 @@ def _read(path, class_field: str) -> tuple[Any, np.ndarray, Any]:
         raise VectorLabelError(
             f"vector labels '{path}' have no attribute '{class_field}' (their attributes: "
             f"{', '.join(fields) or 'none'}); name the class attribute with --class-field")
-    meta, _, geometry, field_data = read(path, columns=[class_field])
+    with _read_errors(path):
+        meta, _, geometry, field_data = read(path, columns=[class_field])
     return meta, np.asarray(field_data[0], dtype=object), geometry
+
+
+@contextmanager
+def _read_errors(path):
+    """GDAL failing to read ``path`` (pyogrio's errors) as one :class:`VectorFileError`."""
+    from pyogrio.errors import DataLayerError, DataSourceError, FieldError, GeometryError
+    try:
+        yield
+    except (DataSourceError, DataLayerError, FieldError, GeometryError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise VectorFileError(f"cannot read vector labels '{path}': {reason}; the file may be "
+                              'truncated or corrupt (copy it again)') from None
+
+
+def check_complete(path: str | os.PathLike) -> None:
+    """Refuse a vector file shorter than its own header says it is: a shapefile's ``.shp`` /
+    ``.shx`` (file length at byte 24) and ``.dbf`` (records x record length), a GeoPackage's
+    SQLite pages (page size x page count). GDAL reads such files without a word, dropping
+    the geometries cut off. Other formats fail to parse instead (see :func:`_read_errors`).
+
+    Raises:
+        VectorFileError: naming the file and the sizes.
+    """
+    path = str(path)
+    lower = path.lower()
+    if lower.endswith('.shp'):
+        stem = path[:-4]
+        for suffix in ('.shp', '.shx', '.dbf'):
+            part = next((stem + s for s in (suffix, suffix.upper()) if os.path.isfile(stem + s)),
+                        None)
+            if part is not None:
+                _check_size(part, path, _shapefile_size if suffix != '.dbf' else _dbf_size)
+    elif lower.endswith('.gpkg'):
+        _check_size(path, path, _sqlite_size)
+
+
+def _check_size(part: str, labels: str, expected) -> None:
+    size = os.path.getsize(part)
+    with open(part, 'rb') as f:
+        head = f.read(100)
+    need = expected(head)
+    if need is not None and size < need:
+        which = '' if part == labels else f' (its {os.path.basename(part)})'
+        raise VectorFileError(f"vector labels '{labels}' are truncated{which}: the file has "
+                              f'{size} of the {need} bytes its header gives (a copy or download '
+                              'cut short?); copy it again')
+
+
+def _shapefile_size(head: bytes) -> int | None:
+    """.shp / .shx: the file length in 16-bit words, big-endian, at byte 24."""
+    return 100 if len(head) < 100 else int.from_bytes(head[24:28], 'big') * 2
+
+
+def _dbf_size(head: bytes) -> int | None:
+    """dBASE: header length + records x record length."""
+    if len(head) < 32:
+        return 32
+    records = int.from_bytes(head[4:8], 'little')
+    return int.from_bytes(head[8:10], 'little') + records * int.from_bytes(head[10:12], 'little')
+
+
+def _sqlite_size(head: bytes) -> int | None:
+    """SQLite: page size x pages, when the header's page count is valid (its change counter
+    at byte 24 equals the version-valid-for number at byte 92)."""
+    if len(head) < 100:
+        return 100
+    if head[24:28] != head[92:96]:
+        return None
+    page = int.from_bytes(head[16:18], 'big')
+    return (65536 if page == 1 else page) * int.from_bytes(head[28:32], 'big')
 
 
 @dataclass(frozen=True)
