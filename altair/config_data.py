@@ -143,8 +143,8 @@ def _construct(node: ast.AST) -> str:
 def _refuse(source: str, node: ast.AST, what: str):
     raise UntrustedConfigError(
         f"'{source}': the config it carries has {what} on line {getattr(node, 'lineno', '?')}; "
-        'only literal assignments are read from a model file. If you wrote this file, '
-        f'pass --trust-config (or set {TRUST_ENV}=1) to execute it')
+        'only literal assignments are read from a model file or a saved run. If you wrote this '
+        f'file, pass --trust-config (or set {TRUST_ENV}=1) to execute it')
 
 
 def _short(exc: BaseException) -> str:
@@ -171,7 +171,19 @@ def trusted_module(name: str) -> bool:
     return False
 
 
-def config_from_data(data: str | dict, *, source: str, trust: bool | None = None) -> Config:
+def installed_module(name: str) -> bool:
+    """Whether ``name`` is a module this environment has (found without importing it; a
+    dotted name's parent packages are imported to look inside them)."""
+    if not isinstance(name, str) or not all(p.isidentifier() for p in name.split('.')):
+        return False
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def config_from_data(data: str | dict, *, source: str, trust: bool | None = None,
+                     installed_modules: bool = False) -> Config:
     """The ``Config`` a file carries: a dict (JSON header) or literal Python text.
 
     Args:
@@ -179,10 +191,14 @@ def config_from_data(data: str | dict, *, source: str, trust: bool | None = None
         source: the file it came from (named in errors).
         trust: execute text outside the literal subset, as mmengine does (default: the
             ``ALTAIR_TRUST_CONFIG`` environment variable).
+        installed_modules: ``custom_imports`` may name any module this environment has (a
+            run's saved config: the modules its training imported), not only those of
+            :func:`trusted_module` (a model file from anywhere).
 
     Raises:
         UntrustedConfigError: the text needs executing and is not trusted, or it asks to
             import a module Altair does not trust.
+        ConfigDataError: not a config, or a module it imports fails to import.
     """
     if isinstance(data, dict):
         cfg_dict = data
@@ -199,12 +215,14 @@ def config_from_data(data: str | dict, *, source: str, trust: bool | None = None
     imports = (cfg_dict.get('custom_imports') or {})
     modules = imports.get('imports', []) if isinstance(imports, dict) else imports
     modules = [modules] if isinstance(modules, str) else list(modules or [])
-    refused = [m for m in modules if not trusted_module(m)]
+    allowed = installed_module if installed_modules else trusted_module
+    refused = [m for m in modules if not allowed(m)]
     if refused and not trusted_by_user(trust):
+        why = ('this environment has no such module' if installed_modules else
+               "it is neither Altair's, an installed Altair plugin's nor under projects/")
         raise UntrustedConfigError(
-            f"'{source}': the config it carries imports {refused[0]!r}, which is neither "
-            "Altair's, an installed Altair plugin's nor under projects/; if you wrote this "
-            f'file, pass --trust-config (or set {TRUST_ENV}=1)')
+            f"'{source}': the config it carries imports {str(refused[0])[:80]!r} and {why}; "
+            f'if you wrote this file, pass --trust-config (or set {TRUST_ENV}=1)')
     try:
         cfg = Config(cfg_dict)
     except (KeyError, TypeError, ValueError) as exc:  # e.g. a reserved key ('filename')
@@ -212,8 +230,10 @@ def config_from_data(data: str | dict, *, source: str, trust: bool | None = None
                               f'{_short(exc)}') from None
     if modules:
         from mmengine.utils import import_modules_from_strings
-        import_modules_from_strings(imports=modules,
-                                    allow_failed_imports=bool(
-                                        isinstance(imports, dict)
-                                        and imports.get('allow_failed_imports')))
+        try:
+            import_modules_from_strings(imports=modules, allow_failed_imports=bool(
+                isinstance(imports, dict) and imports.get('allow_failed_imports')))
+        except ImportError as exc:
+            raise ConfigDataError(f"'{source}': the config it carries imports a module that "
+                                  f'fails to import ({_short(exc)})') from None
     return cfg

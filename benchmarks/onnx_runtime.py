@@ -63,7 +63,6 @@ def main() -> None:
     p.add_argument('--reps', type=int, default=5)
     p.add_argument('--windows', type=int, default=16)
     args = p.parse_args()
-    import numpy as np
     import torch
 
     from altair.api.export import export_model

@@ -51,6 +51,22 @@ def small_bluemarble(full_bluemarble, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory):
+    """Random weights of configs/pspnet.py saved as an mmengine-style checkpoint."""
+    import torch
+    from mmengine.registry import DefaultScope
+
+    from altair.config import load_config
+    from altair.registry import MODELS
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('altair'):
+        model = MODELS.build(load_config(ROOT / 'configs/pspnet.py').model)
+    path = tmp_path_factory.mktemp('ckpt') / 'model.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return path
+
+
 @pytest.fixture
 def cli(capsys, monkeypatch):
     """``altair ARGS...`` run in this process from the repo root: a

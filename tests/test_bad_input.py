@@ -24,8 +24,9 @@ def files(tmp_path_factory):
     """A PSPNet checkpoint (random weights), a small image, a non-image, a 3-band GeoTIFF,
     a data folder that matches no layout, a one-band image, a GeoTIFF cut short, a config
     without a model (and a checkpoint carrying it), one whose test set reads windows of
-    scenes, and an output folder whose lock this process holds (another prediction writing
-    there)."""
+    scenes, an output folder whose lock this process holds (another prediction writing
+    there), a checkpoint, a safetensors and an ONNX file cut short, and a checkpoint whose
+    config is code."""
     from mmengine.registry import DefaultScope
 
     from altair.config import load_config
@@ -62,6 +63,13 @@ def files(tmp_path_factory):
         "data_root='%s', scenes=[dict(img='scene.tif', ann='labels.tif')], classes=['a', 'b'], "
         "window_size=(16, 16), pipeline=[dict(type='LoadRaster'), dict(type='PackSegInputs')]))"
         "\n" % (root / 'scenes'))
+    ckpt = (root / 'model.pth').read_bytes()
+    (root / 'cut.pth').write_bytes(ckpt[:len(ckpt) // 2])
+    (root / 'cut.safetensors').write_bytes(b'\x40\x00\x00\x00\x00\x00\x00\x00{"a":')
+    (root / 'cut.onnx').write_bytes(b'\x08\x09\x12\x07pytorch\x1a')
+    torch.save({'state_dict': model.state_dict(),
+                'meta': {'cfg': "model = dict(type='EncoderDecoder')\nimport os\n"}},
+               root / 'code.pth')
     from altair.inference.lock import OutputLock, lock_path
     (root / 'locked').mkdir()
     held = OutputLock(lock_path(root / 'locked', 'img'), "'img_*'")
@@ -70,7 +78,8 @@ def files(tmp_path_factory):
         ckpt='model.pth', img='img.png', broken='broken.png', tif='scene.tif', loose='loose',
         scenes='scenes', config='config.py', gray='gray.png', cut='cut.tif',
         nomodel='nomodel.py', nomodel_ckpt='nomodel.pth', windows='windows.py',
-        locked='locked').items()}
+        locked='locked', cut_pth='cut.pth', cut_st='cut.safetensors', cut_onnx='cut.onnx',
+        code_pth='code.pth').items()}
     held.release()
 
 
@@ -166,6 +175,18 @@ CASES = [
     ('predict-checkpoint-config-without-model', ['predict', '{nomodel_ckpt}', '{img}', '--out',
                                                  '{out}'],
      r"config of '.*nomodel\.pth' has no 'model' section"),
+    ('predict-truncated-checkpoint', ['predict', '{cut_pth}', '{img}', '--out', '{out}'],
+     r"cannot read checkpoint '.*cut\.pth': it is truncated or not a PyTorch checkpoint"),
+    ('predict-truncated-safetensors', ['predict', '{cut_st}', '{img}', '--out', '{out}'],
+     r"'.*cut\.safetensors' cannot be read as a \.safetensors file"),
+    ('predict-truncated-onnx', ['predict', '{cut_onnx}', '{img}', '--out', '{out}'],
+     r"'.*cut\.onnx' cannot be read as an ONNX model"),
+    ('predict-checkpoint-config-is-code', ['predict', '{code_pth}', '{img}', '--out', '{out}'],
+     r"'.*code\.pth': the config it carries has a statement other than `name = value` on "
+     r'line 2; only literal assignments are read'),
+    ('export-checkpoint-config-is-code', ['export', '{code_pth}', '--format', 'onnx', '--out',
+                                          '{out}/m.onnx'],
+     r"'.*code\.pth': the config it carries has a statement other than `name = value`"),
     ('predict-output-locked', ['predict', P, '{ckpt}', '{img}', '--out', '{locked}'],
      r"outputs 'img_\*' in '.*locked' are being written by another prediction \(pid \d+ on "
      r'\S+, since'),

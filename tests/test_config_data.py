@@ -76,6 +76,18 @@ def test_custom_imports_only_of_modules_altair_trusts(monkeypatch):
         config_from_data("custom_imports = dict(imports=['antigravity'])", source='m.pth')
     cfg = config_from_data("custom_imports = dict(imports=['altair.models'])", source='m.pth')
     assert cfg.custom_imports.imports == ['altair.models']
+    # a run's saved config: any module the environment has, not one it lacks
+    text = "custom_imports = dict(imports=['tests.engine.rank_hooks'])"
+    with pytest.raises(UntrustedConfigError, match="and it is neither Altair's"):
+        config_from_data(text, source='m.pth')
+    assert config_from_data(text, source='run/config.py', installed_modules=True)
+    with pytest.raises(UntrustedConfigError, match="imports 'no_such_mod' and this "
+                                                   'environment has no such module'):
+        config_from_data("custom_imports = dict(imports=['no_such_mod'])",
+                         source='run/config.py', installed_modules=True)
+    with pytest.raises(ConfigDataError, match='imports a module that fails to import'):
+        config_from_data("custom_imports = dict(imports=['altair.no_such_mod'])",
+                         source='m.pth')
 
 
 def test_a_projects_package_outside_the_checkout_is_not_trusted(tmp_path, monkeypatch):

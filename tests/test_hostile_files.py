@@ -207,6 +207,38 @@ def test_altair_test_refuses_a_pickle_payload(small_bluemarble, tiny, tmp_path, 
     assert not canary.exists()
 
 
+def _run_with_config(root: Path, text: str, state) -> str:
+    """A run in the store ``root`` whose saved ``config.py`` is ``text`` (as a colleague's run
+    folder copied in), with a checkpoint of ``state``."""
+    from altair.api.runs import create_run
+    run = create_run('shared', root=root)
+    run.config_path.write_text(text)
+    torch.save(dict(state_dict=state, meta=dict(cfg=tiny_config_text())), run.dir / 'iter_1.pth')
+    (run.dir / 'last_checkpoint').write_text(str(run.dir / 'iter_1.pth'))
+    return run.id
+
+
+def test_a_run_folder_config_is_data_too(model_files, tmp_path, cli):
+    """A run's saved config.py is read as data by predict, export, test and load_model: one
+    written by Altair (mmengine's dump) works, one carrying code is refused."""
+    import altair as alt
+    canary, store = tmp_path / 'canary', tmp_path / 'runs'
+    good = _run_with_config(store, tiny_config_text(), model_files['state'])
+    model = alt.load_model(good, root=store, device='cpu')
+    torch.testing.assert_close(model.state_dict(), model_files['state'])
+    evil = _run_with_config(store, tiny_config_text() + payload(canary) + '\n',
+                            model_files['state'])
+    config = store / evil / 'config.py'
+    for args in (['predict', evil, model_files['img'], '--out', tmp_path / 'out'],
+                 ['export', evil, '--format', 'safetensors', '--out', tmp_path / 'x.safetensors'],
+                 ['test', evil]):
+        one_error_line(cli(*args, '--runs-root', store), f"'{config}': the config it carries")
+    with pytest.raises(AltairError, match='the config it carries has a statement other than'):
+        alt.load_model(evil, root=store, device='cpu')
+    out = tmp_path / 'out'
+    assert not canary.exists() and (not out.exists() or not any(out.rglob('*')))
+
+
 # --- hostile data folders: altair init + loading the config it wrote --------------------------
 
 HOSTILE_NAMES = [
@@ -252,22 +284,17 @@ def test_hostile_class_names_stay_literals(tmp_path, cli, template):
 
 @pytest.mark.slow
 def test_hostile_polygon_attribute_values_stay_literals(tmp_path, cli):
-    from rasterio.warp import transform as warp_points
-
     from altair.config import load_config
-    from tests.datasets.raster_fixtures import write_geojson, write_tif
+    from tests.datasets.raster_fixtures import utm_boxes, write_geojson, write_tif
     canary = tmp_path / 'canary'
     data = tmp_path / 'poly'
     data.mkdir()
     write_tif(data / 'scene.tif', np.random.default_rng(1).integers(
         0, 255, (3, 96, 96)).astype(np.uint8))
-    xs, ys = warp_points('EPSG:32633', 'EPSG:4326', [500100, 500500, 500200, 500800],
-                         [4999900, 4999500, 4999400, 4999300])
-    ring = lambda a, b: [(xs[a], ys[a]), (xs[b], ys[a]), (xs[b], ys[b]), (xs[a], ys[b]),  # noqa
-                         (xs[a], ys[a])]
+    rings = utm_boxes([(500100, 4999900, 500500, 4999500), (500200, 4999400, 500800, 4999300)])
     values = ['a\n' + payload(canary) + '\n#', "b'); " + payload(canary) + " #"]
-    write_geojson(data / 'labels.geojson', [(ring(0, 1), {'kind': values[0]}),
-                                            (ring(2, 3), {'kind': values[1]})])
+    write_geojson(data / 'labels.geojson', [(rings[0], {'kind': values[0]}),
+                                            (rings[1], {'kind': values[1]})])
     res = cli('init', data, '--class-field', 'kind', '--iters', 10)
     assert res.returncode == 0, res.stderr
     cfg = load_config(data / 'altair_config.py')
@@ -378,6 +405,34 @@ def test_generated_configs_keep_any_string_a_literal(tmp_path_factory, text):
     path = tmp_path_factory.mktemp('cfg') / 'c.py'
     path.write_text(f'{comment}\nvalue = {source}\n', encoding='utf-8')
     assert Config.fromfile(str(path)).to_dict()['value'] == [text, {'k': text}, {text: 1}]
+
+
+MODEL_PART = st.fixed_dictionaries(
+    {'type': st.sampled_from(['AltairEncoderDecoder', 'EncoderDecoder', 'ResNetV1c', 'Nope',
+                              '', 'mmseg.EncoderDecoder'])},
+    optional={'backbone': JSON, 'decode_head': JSON, 'data_preprocessor': JSON,
+              'test_cfg': JSON, 'pretrained': JSON})
+
+
+@FUZZ
+@given(model=MODEL_PART, part=st.sampled_from(['model', 'backbone', 'decode_head']))
+def test_fuzzed_model_configs_fail_in_one_line(model_files, tmp_path_factory, model, part):
+    """A header whose model (or one part of the good model) is arbitrary: it loads or
+    raises an ``AltairError`` naming the file."""
+    from safetensors.torch import save_file
+
+    import altair as alt
+    from altair.models.portable import HEADER_KEY
+    good = tiny_model_cfg()
+    cfg = model if part == 'model' else dict(good, **{part: model})
+    header = dict(model_files['header'], config=dict(model=cfg, default_scope='altair'))
+    path = tmp_path_factory.mktemp('fuzz') / 'm.safetensors'
+    save_file({k: v.contiguous() for k, v in model_files['state'].items()}, str(path),
+              metadata={HEADER_KEY: json.dumps(header)})
+    try:
+        alt.load_model(path, device='cpu')
+    except AltairError as exc:
+        assert str(path) in str(exc) and '\n' not in str(exc), str(exc)
 
 
 # --- truncated model files ---------------------------------------------------------------------

@@ -11,9 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
-ROOT = Path(__file__).resolve().parents[1]
 CUTS = 5  # random offsets per file (with the same seed every run)
 TRANSFORM = (0.001, 0, 10, 0, -0.001, 45)  # 64 x 80 pixels of 0.001 degrees
 
@@ -44,20 +42,6 @@ def error_line(proc, path: Path) -> str:
     assert len(errors) == 1 and errors[0] == lines[-1], lines[-5:]
     assert f"'{path}'" in errors[0], errors[0]
     return errors[0]
-
-
-@pytest.fixture(scope='module')
-def checkpoint(tmp_path_factory) -> Path:
-    from mmengine.registry import DefaultScope
-
-    from altair.config import load_config
-    from altair.registry import MODELS
-    torch.manual_seed(0)
-    with DefaultScope.overwrite_default_scope('altair'):
-        model = MODELS.build(load_config(ROOT / 'configs/pspnet.py').model)
-    path = tmp_path_factory.mktemp('ckpt') / 'model.pth'
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
-    return path
 
 
 @pytest.fixture(scope='module')

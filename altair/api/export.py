@@ -30,15 +30,13 @@ class ExportError(AltairError, ValueError):
 
 def _source_config(source, root):
     """(loaded model on the CPU, its full config, default output stem folder)."""
-    from mmengine.config import Config
-
     from altair.api.load import checkpoint_config, load_checkpoint_model
     from altair.api.runs import is_run_reference, load_run
     if is_run_reference(source):
         run = load_run(source, root)
         checkpoint = run.checkpoint()
         return (load_checkpoint_model(run.config_path, checkpoint, device='cpu'),
-                Config.fromfile(str(run.config_path)), run.dir / 'export' / run.id)
+                run.config, run.dir / 'export' / run.id)
     path = Path(source)
     if path.suffix.lower() != '.pth' or not path.is_file():
         from altair.api.runs import CheckpointNotFoundError

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import torch
 
-from altair.config import (load_config, load_model_config, raster_options, require_model,
-                           training_crop)
+from altair.config import load_model_config, raster_options, require_model, training_crop
 from altair.errors import AltairError
 
 PORTABLE_SUFFIXES = ('.safetensors', '.onnx')
@@ -23,26 +22,45 @@ class ModelSourceError(AltairError, ValueError):
     """Something ``load_model`` cannot make a model of."""
 
 
-def _segmentor(cfg, checkpoint: str | None, device: str):
+def _segmentor(cfg, checkpoint: str | None, device: str, *, carried_by: str | None = None):
+    """mmseg's ``init_model``. ``carried_by``: the file whose config this is (a checkpoint,
+    a header, a saved run): a model it cannot build is one line naming that file, as it is
+    someone else's data, not the user's code to debug."""
     from mmseg.apis import init_model
 
     import altair.engine  # noqa: F401  (safe checkpoint globals)
     import altair.models  # noqa: F401
-    return init_model(cfg, checkpoint, device=device)
+    if carried_by is None:
+        return init_model(cfg, checkpoint, device=device)
+    from altair.config import check_model_types
+    from altair.engine.checkpoint import CheckpointReadError, UnsafeCheckpointError
+    try:
+        check_model_types(cfg.model)
+    except AltairError as exc:  # an unknown type: named, with the file it came from
+        raise type(exc)(f"'{carried_by}': {exc}") from None
+    try:
+        return init_model(cfg, checkpoint, device=device)
+    except (CheckpointReadError, UnsafeCheckpointError):
+        raise
+    except Exception as exc:  # noqa: BLE001  (any failure of a foreign config: one line)
+        raise ModelSourceError(f"'{carried_by}': the model its config describes cannot be "
+                               f'built ({type(exc).__name__}: {_first_line(exc)})') from None
 
 
 def load_checkpoint_model(config, checkpoint: str | os.PathLike, *, device: str | None = None):
     """Build the config's model and load ``checkpoint`` (weights-only, see engine.checkpoint)."""
-    from altair.api.runs import CheckpointNotFoundError
+    from altair.api.runs import CheckpointNotFoundError, read_config
     from altair.inference.journal import file_identity
     if not os.path.isfile(checkpoint):
         raise CheckpointNotFoundError(f"checkpoint '{checkpoint}' does not exist")
+    from altair.api.runs import is_saved_config
     source = config if isinstance(config, (str, os.PathLike)) else checkpoint
-    cfg = load_config(config)
+    cfg = read_config(config)
     require_model(cfg, source)
     cfg = load_model_config(cfg)
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    model = _segmentor(cfg, str(checkpoint), device)
+    carried = is_saved_config(config) or getattr(cfg, 'filename', None) is None
+    model = _segmentor(cfg, str(checkpoint), device, carried_by=str(source) if carried else None)
     model.altair_train_crop = training_crop(cfg)
     model.altair_raster = raster_options(cfg)
     model.altair_source = dict(  # what a resumed prediction must find unchanged
@@ -91,7 +109,7 @@ def load_safetensors_model(path: str | os.PathLike, *, device: str | None = None
     require_model(cfg, path)
     cfg = load_model_config(cfg)
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    model = _segmentor(cfg, None, device)
+    model = _segmentor(cfg, None, device, carried_by=str(path))
     try:
         state = load_file(str(path), device=str(device))
         model.load_state_dict(state, strict=True)

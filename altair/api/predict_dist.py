@@ -110,11 +110,36 @@ def total(value: int, group: Group) -> int:
 
 
 def predict_blocks(model, src, out: Path, stem: str, *, rank: int, world: int, group,
-                   window: tuple[int, int], overlap: float | None,
-                   stride: tuple[int, int] | None, blend: str, batch_size: int,
-                   save: set, probs_dtype: str, precision: str, tta, tta_scales, tta_merge,
-                   uncertainty: str | None, format: str | None,
-                   progress: bool) -> Prediction:
+                   **options) -> Prediction:
+    """:func:`_predict_blocks` while rank 0 holds the outputs' lock
+    (``altair.inference.lock``): when another prediction writes them, every rank raises
+    ``OutputLockedError`` before any block is written (rank 0's names the holder)."""
+    from altair.inference.lock import OutputLock, OutputLockedError, lock_path
+    lock = OutputLock(lock_path(out, stem), f"'{stem}_*'")
+    refused = None
+    if rank == 0:
+        try:
+            lock.acquire()
+        except OutputLockedError as exc:
+            refused = exc
+    try:
+        if total(int(refused is not None), group):
+            raise refused or OutputLockedError(
+                f"outputs '{stem}_*' in '{out}' are being written by another prediction "
+                '(rank 0 names it)')
+        return _predict_blocks(model, src, out, stem, rank=rank, world=world, group=group,
+                               **options)
+    finally:
+        if rank == 0:
+            lock.release()
+
+
+def _predict_blocks(model, src, out: Path, stem: str, *, rank: int, world: int, group,
+                    window: tuple[int, int], overlap: float | None,
+                    stride: tuple[int, int] | None, blend: str, batch_size: int,
+                    save: set, probs_dtype: str, precision: str, tta, tta_scales, tta_merge,
+                    uncertainty: str | None, format: str | None,
+                    progress: bool) -> Prediction:
     """Rank ``rank`` of ``world``'s part of one image's sliding-window prediction: its row
     block into block files under ``out``; rank 0 then joins every block into the outputs
     (``<stem>_labels.tif``, ``_probs.tif``, ``_uncertainty.tif``; previews and the overlay

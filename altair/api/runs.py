@@ -111,9 +111,9 @@ class Run:
 
     @property
     def config(self):
-        """The resolved mmengine ``Config`` the run trains with."""
-        from mmengine.config import Config
-        return Config.fromfile(str(self.config_path))
+        """The resolved mmengine ``Config`` the run trains with, read as data
+        (:func:`read_config`)."""
+        return read_config(self.config_path)
 
     @property
     def metrics(self) -> list[dict]:
@@ -251,6 +251,31 @@ def is_run_reference(value) -> bool:
         return True
     return isinstance(value, str) and not Path(value).exists() and \
         Path(value).suffix.lower() not in ('.py', '.yaml', '.yml', '.json', '.pth')
+
+
+def is_saved_config(path) -> bool:
+    """Whether ``path`` is the config a run saved (``<run>/config.py`` beside ``run.json``)."""
+    if not isinstance(path, (str, os.PathLike)):
+        return False
+    path = Path(path)
+    return path.name == CONFIG_FILE and (path.parent / RUN_FILE).is_file()
+
+
+def read_config(config, *, cfg_options: dict | None = None):
+    """``load_config`` for what the commands take as a config, except that a run's saved
+    ``config.py`` (written by Altair as literals, but a run folder may be someone else's) is
+    read as data, never executed (:mod:`altair.config_data`; ``--trust-config`` lifts it);
+    its ``custom_imports`` may name any module this environment has.
+
+    Raises:
+        UntrustedConfigError: a saved config that only executing it could read.
+    """
+    from altair.config import load_config
+    if is_saved_config(config):
+        from altair.config_data import config_from_data
+        config = config_from_data(Path(config).read_text(encoding='utf-8'), source=str(config),
+                                  installed_modules=True)
+    return load_config(config, cfg_options=cfg_options)
 
 
 class CheckpointNotFoundError(AltairError, FileNotFoundError):

@@ -6,9 +6,9 @@ import secrets
 
 from mmengine.config import Config
 
-from altair.api.runs import CheckpointNotFoundError, resolve_model_source
+from altair.api.runs import CheckpointNotFoundError, read_config, resolve_model_source
 from altair.api.train import build_runner, fresh_visualizer, prepare_config, set_console
-from altair.config import dataset_leaves, load_config, load_model_config, require_model
+from altair.config import dataset_leaves, load_model_config, require_model
 from altair.errors import AltairError
 
 
@@ -92,7 +92,7 @@ def test_checkpoint(config, checkpoint: str | os.PathLike, *, tta: bool = False,
     trackers are not logged to again."""
     if not os.path.isfile(checkpoint):
         raise CheckpointNotFoundError(f"checkpoint '{checkpoint}' does not exist")
-    cfg = load_config(config, cfg_options=cfg_options)
+    cfg = read_config(config, cfg_options=cfg_options)
     require_model(cfg, config if isinstance(config, (str, os.PathLike)) else checkpoint)
     cfg = load_model_config(cfg)
     cfg = prepare_config(cfg, work_dir=work_dir, launcher=launcher,

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from mmengine.config import Config
 
-from altair.api.runs import Run, RunNotFoundError, create_run, list_runs, load_run, run_name
+from altair.api.runs import (Run, RunNotFoundError, create_run, list_runs, load_run, read_config,
+                             run_name)
 from altair.config import check_config_keys, check_model_types, load_config, split_dataset
 from altair.engine.accelerate_env import check_accelerate_env, one_process_fsdp
 from altair.engine.amp import apply_amp
@@ -262,7 +263,7 @@ def _open_run(config, cfg_options, *, work_dir, resume, root) -> tuple[Run, Conf
     """(run, loaded config, whether it resumes) for ``train``'s arguments."""
     if resume and resume is not True:  # a run id or Run: continue it with its saved config
         run = load_run(resume, root)
-        return run, load_config(run.config_path, cfg_options=cfg_options), True
+        return run, read_config(run.config_path, cfg_options=cfg_options), True
     source = None if isinstance(config, (dict, Config)) else str(config)
     cfg = load_config(config, cfg_options=cfg_options)
     if resume:
@@ -272,7 +273,7 @@ def _open_run(config, cfg_options, *, work_dir, resume, root) -> tuple[Run, Conf
             and r.status != 'finished')]
         if same:
             run = same[-1]
-            return run, load_config(run.config_path, cfg_options=cfg_options), True
+            return run, read_config(run.config_path, cfg_options=cfg_options), True
         if work_dir is None:
             raise RunNotFoundError(f"nothing to resume: no unfinished run of '{run_name(config)}'"
                                    f" in the run store; pass resume=<run id> or a work_dir")

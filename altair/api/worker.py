@@ -16,11 +16,11 @@ from torch.distributed.elastic.multiprocessing.errors import record
 def main(argv: list[str] | None = None) -> None:
     import torch
 
+    from altair.api.runs import read_config
     from altair.api.train import run_training
-    from altair.config import load_config
     config, threads = (argv if argv is not None else sys.argv[1:])[:2]
     torch.set_num_threads(int(threads))
-    cfg = load_config(config)
+    cfg = read_config(config)
     cfg.launcher = 'pytorch'
     run_training(cfg)
 

@@ -1,30 +1,13 @@
-"""Fixtures of the prediction tests: a PSPNet checkpoint and Blue Marble cuts."""
+"""Fixtures of the prediction tests: Blue Marble cuts (the PSPNet checkpoint is
+tests/conftest.py's)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
-import torch
 from rasterio.windows import Window
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope='module')
-def checkpoint(tmp_path_factory):
-    """Random weights of configs/pspnet.py saved as an mmengine-style checkpoint."""
-    from mmengine.registry import DefaultScope
-
-    from altair.config import load_config
-    from altair.registry import MODELS
-    torch.manual_seed(0)
-    with DefaultScope.overwrite_default_scope('altair'):
-        model = MODELS.build(load_config(ROOT / 'configs/pspnet.py').model)
-    path = tmp_path_factory.mktemp('ckpt') / 'model.pth'
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
-    return path
 
 
 @pytest.fixture(scope='module')

@@ -13,7 +13,7 @@ import pytest
 import altair as alt
 from altair.datasets.inspect import DataLayoutError
 from altair.errors import DataError
-from tests.datasets.raster_fixtures import write_geojson, write_tif
+from tests.datasets.raster_fixtures import utm_boxes, write_geojson, write_tif
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,17 +121,13 @@ def test_scene_with_labels_in_another_grid(tiny, tmp_path):
 
 @pytest.mark.slow
 def test_scene_with_polygons(tiny, tmp_path):
-    from rasterio.warp import transform as warp_points
     data = tmp_path / 'poly'
     data.mkdir()
     write_tif(data / 'scene.tif', np.random.default_rng(1).integers(
         0, 255, (3, 160, 160)).astype(np.uint8))
-    xs, ys = warp_points('EPSG:32633', 'EPSG:4326', [500100, 500900, 500300, 501400],
-                         [4999900, 4999100, 4998900, 4998500])
-    ring = lambda a, b: [(xs[a], ys[a]), (xs[b], ys[a]), (xs[b], ys[b]), (xs[a], ys[b]),  # noqa
-                         (xs[a], ys[a])]
-    write_geojson(data / 'labels.geojson', [(ring(0, 1), {'kind': 'field'}),
-                                            (ring(2, 3), {'kind': 'forest'})])
+    rings = utm_boxes([(500100, 4999900, 500900, 4999100), (500300, 4998900, 501400, 4998500)])
+    write_geojson(data / 'labels.geojson', [(rings[0], {'kind': 'field'}),
+                                            (rings[1], {'kind': 'forest'})])
     with pytest.raises(DataError, match="need --class-field"):
         alt.init(data, iters=10)
     assert not (data / 'altair_config.py').exists()

@@ -129,3 +129,22 @@ def test_a_failing_worker_stops_the_prediction_with_its_error(checkpoint, crop, 
                     out_dir=tmp_path / 'out', processes=2, save=('labels',), **OPTIONS)
     import torch.distributed as dist
     assert not dist.is_initialized()  # the parent left no process group behind
+
+
+@pytest.mark.slow
+def test_processes_refuse_outputs_another_prediction_holds(checkpoint, framed, tmp_path, cli):
+    """One image split over 2 processes into outputs whose lock is held (as another
+    prediction writing there would): one line naming the holder, no block file written."""
+    from altair.inference.lock import OutputLock, lock_path
+    out = tmp_path / 'out'
+    out.mkdir()
+    stem = Path(framed).stem
+    with OutputLock(lock_path(out, stem), f"'{stem}_*'"):
+        res = cli('predict', 'configs/pspnet.py', checkpoint, framed, '--out', out,
+                  '--processes', 2, '--window', 64, 64)
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert 'Traceback' not in res.stderr
+    error = [ln for ln in res.stderr.splitlines() if ln.startswith('error: ')]
+    assert len(error) == 1 and f"outputs '{stem}_*' in '{out}' are being written by " \
+        'another prediction (pid' in error[0], res.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == []

@@ -43,3 +43,15 @@ def write_geojson(path: Path, features: list[tuple[list, dict]]) -> Path:
         for ring, props in features])
     path.write_text(json.dumps(fc))
     return path
+
+
+def utm_boxes(boxes: list[tuple[float, float, float, float]], crs: str = 'EPSG:32633'
+              ) -> list[list[tuple[float, float]]]:
+    """Exterior rings in lon/lat of rectangles given as (x0, y0, x1, y1) in ``crs``
+    (:func:`write_tif`'s default grid), for :func:`write_geojson`."""
+    from rasterio.warp import transform as warp_points
+    rings = []
+    for x0, y0, x1, y1 in boxes:
+        xs, ys = warp_points(crs, 'EPSG:4326', [x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0])
+        rings.append(list(zip(xs, ys)))
+    return rings
