@@ -241,16 +241,22 @@ def test_a_run_folder_config_is_data_too(model_files, tmp_path, cli):
 
 # --- hostile data folders: altair init + loading the config it wrote --------------------------
 
-HOSTILE_NAMES = [
+# names that end a line: refused (exit 2, one line naming the sidecar and the character)
+LINE_ENDING_NAMES = [
     'x\n' + '{payload}' + '\n#',
     'x\r' + '{payload}',
     'x\u2028{payload}',
+    'x\\\n{payload}',
+    '# not a comment \x0c {payload}',
+    'x\x00{payload}',
+]
+# names that would end a string or be substituted by mmengine: kept, as literals
+QUOTING_NAMES = [
     "x'); {payload}; ('",
     'x"""; {payload}; """',
-    'x\\\n{payload}',
     '{{ fileDirname }}',
     "{{ fileBasename }}'); {payload} #",
-    '# not a comment \x0c {payload}',
+    "# farmer's field \\ {payload}",
 ]
 
 
@@ -269,7 +275,7 @@ def _pairs_folder(root: Path, names: list[str]) -> Path:
     return root
 
 
-@pytest.mark.parametrize('template', HOSTILE_NAMES)
+@pytest.mark.parametrize('template', QUOTING_NAMES)
 def test_hostile_class_names_stay_literals(tmp_path, cli, template):
     from altair.config import load_config
     canary = tmp_path / 'canary'
@@ -282,6 +288,16 @@ def test_hostile_class_names_stay_literals(tmp_path, cli, template):
     assert not canary.exists()
 
 
+@pytest.mark.parametrize('template', LINE_ENDING_NAMES)
+def test_class_names_that_end_a_line_are_refused(tmp_path, cli, template):
+    canary = tmp_path / 'canary'
+    name = template.replace('{payload}', payload(canary))
+    data = _pairs_folder(tmp_path / 'd', ['background', name])
+    res = cli('init', data, '--out', tmp_path / 'cfg.py', '--iters', 10)
+    one_error_line(res, f"in classes sidecar '{data / 'classes.json'}' holds")
+    assert not (tmp_path / 'cfg.py').exists() and not canary.exists()
+
+
 @pytest.mark.slow
 def test_hostile_polygon_attribute_values_stay_literals(tmp_path, cli):
     from altair.config import load_config
@@ -292,7 +308,11 @@ def test_hostile_polygon_attribute_values_stay_literals(tmp_path, cli):
     write_tif(data / 'scene.tif', np.random.default_rng(1).integers(
         0, 255, (3, 96, 96)).astype(np.uint8))
     rings = utm_boxes([(500100, 4999900, 500500, 4999500), (500200, 4999400, 500800, 4999300)])
-    values = ['a\n' + payload(canary) + '\n#', "b'); " + payload(canary) + " #"]
+    values = ['a', "b'); " + payload(canary) + " #"]
+    write_geojson(data / 'labels.geojson', [(rings[0], {'kind': 'a\n' + payload(canary)}),
+                                            (rings[1], {'kind': values[1]})])
+    one_error_line(cli('init', data, '--class-field', 'kind', '--iters', 10),
+                   'in the label values holds')
     write_geojson(data / 'labels.geojson', [(rings[0], {'kind': values[0]}),
                                             (rings[1], {'kind': values[1]})])
     res = cli('init', data, '--class-field', 'kind', '--iters', 10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -360,11 +361,29 @@ def infer_classes(counts: dict[Any, int], sidecar: Path | None, *,
         # sidecar values typed like the labels (JSON keys are strings)
         typed = {str(v): v for v in found}
         classes.values = [typed.get(str(v), v) for v in classes.values]
+        check_class_names(classes.names, f"classes sidecar '{sidecar}'")
         return classes
     if len(found) < 2:
         raise DataError(f'the labels hold {len(found)} class value(s) ({found}); segmentation '
                         'needs at least 2 classes')
+    check_class_names([str(v) for v in found], 'the label values')
     return Classes([f'class_{v}' for v in found], found)
+
+
+def check_class_names(names: list[str], source: str) -> None:
+    """Refuse a class name holding a line break or another control character (Unicode
+    categories Cc, Zl, Zp): names go into the generated config and its comment lines, and
+    such a name is a hostile file's way to end a line and start code there.
+
+    Raises:
+        DataError: naming ``source``, the name and the character.
+    """
+    for name in names:
+        bad = next((ch for ch in str(name) if unicodedata.category(ch) in ('Cc', 'Zl', 'Zp')),
+                   None)
+        if bad is not None:
+            raise DataError(f'class name {str(name)[:60]!r} in {source} holds {bad!r}, a line '
+                            'break or control character; rename the class without it')
 
 
 def label_shares(counts: dict[Any, int], classes: Classes) -> list[float]:
