@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from altair.errors import AltairError
@@ -410,6 +410,8 @@ def test_fuzzed_headers_load_or_fail_in_one_line(model_files, tmp_path_factory, 
 
 @FUZZ
 @given(st.text(min_size=1, max_size=40))
+@example('º')  # an identifier Python reads NFKC-normalised, as 'o'
+@example('{{ fileDirname }}')
 def test_generated_configs_keep_any_string_a_literal(tmp_path_factory, text):
     """``altair init``'s writer: any string is one literal that mmengine reads back equal (its
     ``{{ }}`` substitution included), and as a comment it stays one comment line."""

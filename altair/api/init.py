@@ -9,6 +9,7 @@ import os
 import re
 import shlex
 import sys
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -62,8 +63,10 @@ def _fmt(value: Any, indent: int = 0) -> str:
     if isinstance(value, dict):
         if not value:
             return 'dict()'
+        # Python reads identifiers NFKC-normalised (dict(º=1) has the key 'o'): such keys
+        # are written as strings
         named = all(isinstance(k, str) and k.isidentifier() and not keyword.iskeyword(k)
-                    for k in value)
+                    and unicodedata.normalize('NFKC', k) == k for k in value)
         items = [f'{k}={_fmt(v, indent + 4)}' if named else
                  f'{_fmt(k, indent + 4)}: {_fmt(v, indent + 4)}' for k, v in value.items()]
         opening, closing = ('dict(', ')') if named else ('{', '}')
