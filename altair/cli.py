@@ -251,7 +251,14 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument('--nodata', type=float, help="the images' nodata value (default: the "
                       "files' own, else an all-zero border)")
     init.add_argument('--class-field', metavar='NAME',
-                      help='the attribute of polygon labels that holds the class')
+                      help='the attribute of polygon labels that holds the class (without '
+                           'it, polygons are footprints: one class inside them, background '
+                           'elsewhere)')
+    init.add_argument('--class-name', metavar='NAME',
+                      help="the footprints' class (default: the labels file's name)")
+    init.add_argument('--unlabelled-outside', action='store_true',
+                      help='pixels outside the polygons are unlabelled (ignored), not '
+                           'background: for sparse annotations given with --class-field')
     init.add_argument('--crop', type=int, metavar='N', help='training crop N x N')
     init.add_argument('--batch-size', type=int, default=8, help='(default: %(default)s)')
     init.add_argument('--force', action='store_true', help='overwrite an existing config')
@@ -418,7 +425,8 @@ def _init(args) -> int:
     from altair.api.init import init
     bands = [int(b) if b.isdigit() else b for b in args.bands] if args.bands else None
     init(args.data, model=args.model, out=args.out, iters=args.iters, bands=bands,
-         nodata=args.nodata, class_field=args.class_field, crop_size=args.crop,
+         nodata=args.nodata, class_field=args.class_field, class_name=args.class_name,
+         unlabelled_outside=args.unlabelled_outside, crop_size=args.crop,
          batch_size=args.batch_size, force=args.force, echo=True)
     return 0
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from altair.datasets.inspect import (BandStats, Classes, Layout, check_label_values,
-                                     detect_layout, image_stats, infer_classes, label_counts,
-                                     label_shares)
+from altair.datasets.inspect import (BandStats, Classes, Layout, check_class_names,
+                                     check_label_values, detect_layout, image_stats,
+                                     infer_classes, label_counts, label_shares)
 from altair.datasets.raster.vector import is_vector
 from altair.errors import AltairError
 from altair.fileio import write_text
@@ -128,10 +128,16 @@ def _rel(path: str, root: Path) -> str:
 def init(data: str | os.PathLike, *, model: str = 'unet', out: str | os.PathLike | None = None,
          iters: int = 1000, bands: Sequence[int | str] | None = None,
          nodata: float | None = None, class_field: str | None = None,
+         class_name: str | None = None, unlabelled_outside: bool = False,
          crop_size: int | None = None, batch_size: int = 8, force: bool = False,
          echo: bool = False) -> InitResult:
     """Inspect ``data`` and write a training config for it (``<data>/altair_config.py`` by
     default).
+
+    Polygon labels with ``class_field`` carry each polygon's class; without it they are
+    footprints: one class (``class_name``, default the labels file's name) inside them and
+    ``background`` everywhere else in the image. ``unlabelled_outside``: pixels outside the
+    polygons are unlabelled (ignored) rather than background, for sparse annotations.
 
     Raises:
         InitOptionError: an unknown model, or an existing ``out`` without ``force``.
@@ -152,8 +158,9 @@ def init(data: str | os.PathLike, *, model: str = 'unet', out: str | os.PathLike
                                             batch_size=batch_size)
     else:
         sections, summary = _scene_sections(layout, bands=bands, nodata=nodata,
-                                            class_field=class_field, crop_size=crop_size,
-                                            batch_size=batch_size)
+                                            class_field=class_field, class_name=class_name,
+                                            unlabelled_outside=unlabelled_outside,
+                                            crop_size=crop_size, batch_size=batch_size)
     text = _compose(layout, model=model, out=out, iters=iters, sections=sections,
                     summary=summary)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -165,16 +172,30 @@ def init(data: str | os.PathLike, *, model: str = 'unet', out: str | os.PathLike
     return InitResult(out, command, text)
 
 
-def _scene_sections(layout: Layout, *, bands, nodata, class_field, crop_size,
-                    batch_size) -> tuple[dict, list[str]]:
+def _scene_sections(layout: Layout, *, bands, nodata, class_field, class_name,
+                    unlabelled_outside, crop_size, batch_size) -> tuple[dict, list[str]]:
     pairs = layout.pairs
+    vector = any(p.ann and is_vector(p.ann) for p in pairs)
+    footprints = vector and class_field is None
+    if class_name is not None and not footprints:
+        raise InitOptionError('--class-name names the one class of polygon footprints (vector '
+                              'labels without --class-field); these labels are not footprints')
+    if footprints and unlabelled_outside:
+        raise InitOptionError('--unlabelled-outside leaves footprints (polygons without '
+                              '--class-field) one class and nothing to tell it from: give '
+                              '--class-field, or drop --unlabelled-outside to make the rest '
+                              'of the image background')
     stats = image_stats([p.img for p in pairs], bands=list(bands) if bands else None,
                         nodata=nodata)
-    counts = label_counts(pairs, class_field=class_field)
-    classes = infer_classes(counts, layout.sidecar)
+    if footprints:
+        counts = label_counts(pairs, footprints=(1, 0))
+        classes = (infer_classes(counts, layout.sidecar) if layout.sidecar else
+                   footprint_classes(pairs, class_name))
+    else:
+        counts = label_counts(pairs, class_field=class_field)
+        classes = infer_classes(counts, layout.sidecar)
     for pair in pairs[:64]:
         check_label_values(pair, classes)
-    vector = any(p.ann and is_vector(p.ann) for p in pairs)
     min_side = min(min(s) for s in stats.sizes)
     few = len(pairs) < 5
     crop = crop_size or min(256, _floor32(min_side / (4 if few else 1)))
@@ -196,9 +217,12 @@ def _scene_sections(layout: Layout, *, bands, nodata, class_field, crop_size,
                       else 0.2, seed=0) if few else dict(by='scene', val_fraction=0.2, seed=0))
     opts = dict(bands=list(bands) if bands else None, nodata=stats.nodata,
                 label_values=classes.mapping())
-    if vector:
-        opts.update(class_field=class_field, vector_fill=0 if 'background' in
-                    [n.lower() for n in classes.names] else None)
+    if footprints:  # class 1 inside the polygons, background (0) elsewhere in the image
+        opts.update(footprint_class=1, vector_fill=0)
+    elif vector:
+        background = 'background' in [n.lower() for n in classes.names]
+        opts.update(class_field=class_field,
+                    vector_fill=0 if background and not unlabelled_outside else None)
     sections = dict(
         classes=classes, stats=stats, crop=crop, in_channels=stats.count,
         dataset_opts={k: v for k, v in opts.items() if v is not None},
@@ -212,13 +236,53 @@ def _scene_sections(layout: Layout, *, bands, nodata, class_field, crop_size,
     summary = [
         f'{len(pairs)} image(s) {_sizes(stats.sizes)}, {stats.count} band(s) {stats.dtype}, '
         f'nodata {nd}, {100 * stats.valid_fraction:.1f}% valid pixels',
-        class_summary(classes, shares, 'polygon pixels' if vector else 'pixels'),
+        class_summary(classes, shares, 'pixels' if footprints or not vector else
+                      'polygon pixels'),
+        *([footprint_line(pairs, classes)] if footprints else []),
         f'per-band mean {stats.mean}, std {stats.std}',
         f'crop {crop}x{crop}; split: ' + ('the train/val folders' if split is None else
                                         f"{split['by']}s, {int(100 * split['val_fraction'])}% "
                                         'held out' + (f", blocks of {block} px" if block else '')),
     ]
     return sections, summary
+
+
+def footprint_line(pairs, classes: Classes) -> str:
+    """What footprint mode did, and the attributes a class could come from instead."""
+    from altair.datasets.raster.vector import vector_fields
+    fields = sorted({f for p in pairs if p.ann and is_vector(p.ann)
+                     for f in vector_fields(p.ann)['fields']})
+    hint = (f"; the polygons' attributes ({', '.join(fields[:6])}) could give one class per "
+            'value: --class-field NAME' if fields else '')
+    return (f'polygons without --class-field: footprints, {classes.names[1]!r} inside, '
+            f'background elsewhere in the image{hint}')
+
+
+# words of a label file's name that say nothing of what its polygons are
+_GENERIC = re.compile(r'[_-]?(labels?|annotations?|polygons|footprints|masks?|vectors|gt)$')
+
+
+def footprint_classes(pairs, class_name: str | None) -> Classes:
+    """``background`` and the footprints' class: ``class_name``, else what the labels files'
+    name says (``buildings.geojson`` or ``buildings_labels.gpkg`` -> ``buildings``; names
+    that say nothing, such as ``labels.geojson`` or ``scene1_labels.shp`` beside
+    ``scene1.tif``, and files that disagree -> ``foreground``).
+
+    Raises:
+        DataError: a class name holding a line break or control character.
+    """
+    if class_name is None:
+        names = set()
+        for p in pairs:
+            stem = _GENERIC.sub('', Path(p.ann).stem.lower()) if p.ann else ''
+            names.add('' if stem == Path(p.img).stem.lower() else stem)
+        class_name = names.pop() if len(names) == 1 else ''
+        class_name = class_name or 'foreground'
+        source = 'the labels file name'
+    else:
+        source = '--class-name'
+    check_class_names([class_name], source)
+    return Classes(['background', class_name], [0, 1])
 
 
 def class_summary(classes: Classes, shares: list[float], what: str) -> str:

@@ -286,10 +286,13 @@ def image_stats(paths: list[str], *, bands: list[int] | None, nodata: float | No
 
 
 def label_counts(pairs: list[Pair], *, class_field: str | None = None,
+                 footprints: tuple[int, int | None] | None = None,
                  max_side: int = 1024, max_images: int = 64) -> dict[Any, int]:
     """{raw label value (or polygon attribute value): pixels} under the images (up to
     ``max_images`` of them, each on its grid decimated to ``max_side``): a label raster in
-    another grid is reprojected onto it, polygons are burned; nodata is not counted."""
+    another grid is reprojected onto it, polygons are burned; nodata is not counted.
+    ``footprints=(class, outside)``: polygons without a class attribute burn ``class`` and
+    the pixels outside them count as ``outside`` (None: not counted)."""
     from affine import Affine
 
     from altair.datasets.raster.io import (Grid, LabelAlignmentError, check_label_grid,
@@ -306,7 +309,14 @@ def label_counts(pairs: list[Pair], *, class_field: str | None = None,
         f = decimation(grid.height, grid.width, max_side)
         small = Grid(grid.crs, grid.transform @ Affine.scale(f), -(-grid.width // f),
                      -(-grid.height // f))
-        if is_vector(pair.ann):
+        if is_vector(pair.ann) and class_field is None and footprints is not None:
+            inside, outside = footprints
+            burned = burn(read_vector_labels(pair.ann, class_field=None, classes_of={},
+                                             dst_crs=small.crs, footprint_class=inside),
+                          small, fill=255 if outside is None else outside)
+            idx, n = np.unique(burned[burned != 255], return_counts=True)
+            found = list(zip(idx.tolist(), n.tolist()))
+        elif is_vector(pair.ann):
             if class_field is None:
                 raise VectorLabelError(
                     f"vector labels '{pair.ann}' need --class-field, the attribute that holds "

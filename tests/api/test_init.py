@@ -128,10 +128,11 @@ def test_scene_with_polygons(tiny, tmp_path):
     rings = utm_boxes([(500100, 4999900, 500900, 4999100), (500300, 4998900, 501400, 4998500)])
     write_geojson(data / 'labels.geojson', [(rings[0], {'kind': 'field'}),
                                             (rings[1], {'kind': 'forest'})])
-    with pytest.raises(DataError, match="need --class-field"):
-        alt.init(data, iters=10)
-    assert not (data / 'altair_config.py').exists()
-    res = alt.init(data, iters=10, class_field='kind')
+    # without --class-field the polygons are footprints, and the summary names the attribute
+    res = alt.init(data, iters=10)
+    assert _check_config(res.config).classes == ['background', 'foreground']
+    assert "attributes (kind) could give one class per value: --class-field NAME" in res.text
+    res = alt.init(data, iters=10, class_field='kind', force=True)
     cfg = _check_config(res.config)
     assert cfg.classes == ['class_field', 'class_forest']
     assert cfg.scene_options.class_field == 'kind'
@@ -259,3 +260,93 @@ def test_bad_data_one_line_exit_2_nothing_written(tmp_path, kind, cli):
     assert len(errors) == 1 and named in errors[0], proc.stderr
     assert 'Traceback' not in proc.stderr
     assert sorted(p.name for p in data.rglob('*')) == before  # no config, no temp file
+
+
+def _footprint_scene(data: Path, name: str = 'buildings.geojson', props=None) -> list:
+    """A 3-band 160x160 scene (10 m pixels, UTM 33N) and two footprint polygons in lon/lat
+    with no class attribute (``props``: the attributes each gets); returns the rings."""
+    data.mkdir()
+    write_tif(data / 'scene.tif', np.random.default_rng(2).integers(
+        0, 255, (3, 160, 160)).astype(np.uint8))
+    rings = utm_boxes([(500105, 4999895, 500395, 4999605), (500805, 4998805, 501205, 4998505)])
+    write_geojson(data / name, [(r, dict(props or {})) for r in rings])
+    return rings
+
+
+def _reference_labels(rings, shape=(160, 160)) -> np.ndarray:
+    """The footprints rasterised independently: each ring taken to UTM with pyproj and
+    burned by rasterio.features.rasterize on the scene's grid (1 inside, 0 outside)."""
+    from pyproj import Transformer
+    from rasterio.features import rasterize
+    from rasterio.transform import from_origin
+    to_utm = Transformer.from_crs('EPSG:4326', 'EPSG:32633', always_xy=True)
+    shapes = [({'type': 'Polygon', 'coordinates': [[to_utm.transform(x, y) for x, y in r]]}, 1)
+              for r in rings]
+    return rasterize(shapes, out_shape=shape, transform=from_origin(500000, 5000000, 10, 10),
+                     fill=0, dtype='uint8')
+
+
+def test_footprints_without_a_class_attribute_are_one_class_on_background(tmp_path):
+    """No --class-field, no classes.json: the polygons are 'buildings' (the file's name), the
+    rest of the image background; the labels the dataset burns equal an independent
+    rasterisation, and the summary counts the background pixels."""
+    from mmengine.config import Config
+
+    from altair.datasets.raster.io import scene_grid
+    from altair.datasets.raster.load import load_labels
+    from altair.datasets.raster.io import open_raster
+    rings = _footprint_scene(tmp_path / 'fp')
+    res = alt.init(tmp_path / 'fp', iters=10)
+    cfg = Config.fromfile(str(res.config))
+    assert cfg.classes == ['background', 'buildings']
+    opts = cfg.scene_options
+    assert opts.footprint_class == 1 and opts.vector_fill == 0 and 'class_field' not in opts
+    ref = _reference_labels(rings)
+    assert 0.02 < ref.mean() < 0.2  # sparse foreground, as footprints are
+    with open_raster(tmp_path / 'fp' / 'scene.tif') as src:
+        grid = scene_grid(src)
+    got = load_labels(str(tmp_path / 'fp' / 'buildings.geojson'), grid,
+                      footprint_class=opts.footprint_class, vector_fill=opts.vector_fill)
+    np.testing.assert_array_equal(got, ref)
+    share = 100 * ref.mean()
+    assert (f'background {100 - share:.1f}%, buildings {share:.1f}%' in res.text), res.text
+
+
+def test_footprint_class_name_and_sparse_annotations(tmp_path, cli):
+    _footprint_scene(tmp_path / 'fp', name='labels.geojson')
+    res = alt.init(tmp_path / 'fp', iters=10)
+    assert _check_config(res.config).classes == ['background', 'foreground']
+    res = alt.init(tmp_path / 'fp', iters=10, class_name='ponds', force=True)
+    assert _check_config(res.config).classes == ['background', 'ponds']
+    bad = cli('init', tmp_path / 'fp', '--unlabelled-outside', '--force')
+    assert bad.returncode == 2 and ('error: --unlabelled-outside leaves footprints (polygons '
+                                    'without --class-field) one class') in bad.stderr
+    bad = cli('init', tmp_path / 'fp', '--class-name', 'x\ny', '--force')
+    assert bad.returncode == 2 and "class name 'x\\ny' in --class-name holds" in bad.stderr
+
+
+def test_sparse_annotations_with_a_class_field_leave_the_outside_unlabelled(tmp_path):
+    """--unlabelled-outside: polygons with a class attribute that names a background too
+    leave the pixels outside them ignored (vector_fill unset) instead of background."""
+    data = tmp_path / 'sp'
+    rings = _footprint_scene(data, props={'kind': 'background'})
+    write_geojson(data / 'buildings.geojson', [(rings[0], {'kind': 'background'}),
+                                               (rings[1], {'kind': 'field'})])
+    (data / 'classes.json').write_text(json.dumps({'background': 'background',
+                                                   'field': 'field'}))
+    dense = _check_config(alt.init(data, iters=10, class_field='kind').config)
+    assert dense.scene_options.vector_fill == 0
+    sparse = _check_config(alt.init(data, iters=10, class_field='kind', force=True,
+                                    unlabelled_outside=True).config)
+    assert 'vector_fill' not in sparse.scene_options
+    with pytest.raises(alt.InitOptionError, match='--class-name names the one class of '
+                                                  'polygon footprints'):
+        alt.init(data, iters=10, class_field='kind', class_name='x', force=True)
+
+
+@pytest.mark.slow
+def test_footprints_train_a_step_with_no_classes_json(tiny, tmp_path):
+    _footprint_scene(tmp_path / 'fp')
+    res = alt.init(tmp_path / 'fp', iters=10)
+    assert not (tmp_path / 'fp' / 'classes.json').exists()
+    _one_step(tiny, res.config, tmp_path)

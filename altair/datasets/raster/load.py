@@ -37,25 +37,31 @@ def cached_raster(path: str):
     return _cached(_handles, (str(path),), lambda: open_raster(path))
 
 
-def cached_vectors(path: str, class_field: str, classes_of: dict, crs):
+def cached_vectors(path: str, class_field: str | None, classes_of: dict, crs,
+                   footprint_class: int | None = None):
     key = (str(path), class_field, tuple(sorted(classes_of.items(), key=str)),
-           crs.to_wkt() if crs is not None else None)
+           crs.to_wkt() if crs is not None else None, footprint_class)
     return _cached(_vectors, key, lambda: read_vector_labels(
-        path, class_field=class_field, classes_of=classes_of, dst_crs=crs))
+        path, class_field=class_field, classes_of=classes_of, dst_crs=crs,
+        footprint_class=footprint_class))
 
 
 def load_labels(seg_map_path: str, grid: Grid, *, ignore_index: int = 255,
                 classes_of: dict | None = None, class_field: str | None = None,
-                vector_fill: int | None = None) -> np.ndarray:
+                vector_fill: int | None = None,
+                footprint_class: int | None = None) -> np.ndarray:
     """(H, W) uint8 class indices of ``grid`` from a label raster (reprojected with nearest
-    neighbour when its grid differs) or from polygons (burned; ``vector_fill`` elsewhere,
-    default ``ignore_index``)."""
+    neighbour when its grid differs) or from polygons (burned: each polygon's
+    ``class_field`` value through ``classes_of``, or ``footprint_class`` for polygons without
+    a class attribute; ``vector_fill`` elsewhere, default ``ignore_index``)."""
     if is_vector(seg_map_path):
-        if class_field is None:
+        if class_field is None and footprint_class is None:
             from altair.datasets.raster.io import VectorLabelError
-            raise VectorLabelError(f"vector labels '{seg_map_path}' need class_field, the "
-                                   'attribute that holds each polygon\'s class')
-        vectors = cached_vectors(seg_map_path, class_field, classes_of or {}, grid.crs)
+            raise VectorLabelError(f"vector labels '{seg_map_path}' need class_field (the "
+                                   "attribute that holds each polygon's class) or "
+                                   'footprint_class (the class every polygon is)')
+        vectors = cached_vectors(seg_map_path, class_field, classes_of or {}, grid.crs,
+                                 footprint_class)
         return burn(vectors, grid, fill=ignore_index if vector_fill is None else vector_fill)
     lab = cached_raster(seg_map_path)
     raw = read_label_raster(lab, grid)
@@ -119,7 +125,8 @@ class LoadRaster(BaseTransform):
             label = load_labels(seg, grid, ignore_index=self.ignore_index,
                                 classes_of=results.get('label_values'),
                                 class_field=results.get('class_field'),
-                                vector_fill=results.get('vector_fill'))
+                                vector_fill=results.get('vector_fill'),
+                                footprint_class=results.get('footprint_class'))
             label[invalid] = self.ignore_index
             results['gt_seg_map'] = label
             results.setdefault('seg_fields', [])

@@ -73,7 +73,11 @@ class RasterSceneDataset(BaseDataset):
         label_values: ``{raw label value or attribute value: class index}``; default: label
             values are class indices.
         class_field: the class attribute of polygon labels.
-        vector_fill: the class of pixels no polygon covers (default ``ignore_index``).
+        footprint_class: the class index of every polygon in labels without a class
+            attribute (footprints: buildings, fields, lesions drawn as outlines), used when
+            ``class_field`` is None.
+        vector_fill: the class of pixels no polygon covers (default ``ignore_index``; the
+            background class for footprints).
         window_size: (H, W) of a window; ``None`` = the whole scene (grid mode only).
         mode: ``'random'`` (default for the train subset) or ``'grid'``.
         samples_per_epoch: random windows per epoch (default: valid area / window area).
@@ -93,7 +97,7 @@ class RasterSceneDataset(BaseDataset):
                  palette: Sequence[Sequence[int]] | None = None,
                  bands: Sequence[int | str] | None = None, nodata: float | None = None,
                  label_values: dict | None = None, class_field: str | None = None,
-                 vector_fill: int | None = None,
+                 vector_fill: int | None = None, footprint_class: int | None = None,
                  window_size: Sequence[int] | None = (512, 512), mode: str | None = None,
                  samples_per_epoch: int | None = None, min_valid_fraction: float = 0.5,
                  max_class_fraction: dict | None = None, split: dict | None = None,
@@ -115,6 +119,7 @@ class RasterSceneDataset(BaseDataset):
         self.bands_spec, self.nodata = bands, nodata
         self.label_values = dict(label_values) if label_values else None
         self.class_field, self.vector_fill = class_field, vector_fill
+        self.footprint_class = footprint_class
         self.samples_per_epoch = samples_per_epoch
         self.min_valid_fraction = min_valid_fraction
         self.max_class_fraction = {int(k): float(v) for k, v in
@@ -220,7 +225,7 @@ class RasterSceneDataset(BaseDataset):
         small = Grid(grid.crs, grid.transform * Affine.scale(factor), shape[1], shape[0])
         return load_labels(ann, small, ignore_index=self.ignore_index,
                            classes_of=self.label_values, class_field=self.class_field,
-                           vector_fill=self.vector_fill)
+                           vector_fill=self.vector_fill, footprint_class=self.footprint_class)
 
     def _check_band_counts(self, scenes: list[_Scene]) -> None:
         counts = {len(s.bands) for s in scenes}
@@ -349,5 +354,5 @@ class RasterSceneDataset(BaseDataset):
         info.update(img_path=s.img, seg_map_path=s.ann, bands=s.bands, nodata=s.nodata,
                     crs=s.crs, bounds=s.bounds, label_values=self.label_values,
                     class_field=self.class_field, vector_fill=self.vector_fill,
-                    reduce_zero_label=False, seg_fields=[], sample_idx=idx)
+                    footprint_class=self.footprint_class, reduce_zero_label=False, seg_fields=[], sample_idx=idx)
         return info

@@ -49,9 +49,15 @@ def class_values(path: str | os.PathLike, class_field: str) -> list:
     return sorted(set(_read(path, class_field)[1].tolist()), key=lambda v: (str(type(v)), v))
 
 
-def _read(path, class_field: str) -> tuple[Any, np.ndarray, Any]:
+def _read(path, class_field: str | None) -> tuple[Any, np.ndarray, Any]:
+    """(meta, each polygon's ``class_field`` value, WKB geometries); with ``class_field``
+    None (footprints) the values are all None."""
     from pyogrio.raw import read
     fields = vector_fields(path)['fields']
+    if class_field is None:
+        with _read_errors(path):
+            meta, _, geometry, _ = read(path, columns=[])
+        return meta, np.full(len(geometry), None, dtype=object), geometry
     if class_field not in fields:
         raise VectorLabelError(
             f"vector labels '{path}' have no attribute '{class_field}' (their attributes: "
@@ -139,10 +145,13 @@ class VectorLabels:
     bounds: np.ndarray   # (N, 4) west, south, east, north
 
 
-def read_vector_labels(path: str | os.PathLike, *, class_field: str,
-                       classes_of: dict, dst_crs: Any) -> VectorLabels:
+def read_vector_labels(path: str | os.PathLike, *, class_field: str | None,
+                       classes_of: dict, dst_crs: Any,
+                       footprint_class: int | None = None) -> VectorLabels:
     """Read polygons and their class attribute, mapped through ``classes_of`` ({attribute
-    value: class index}), reprojected to ``dst_crs``.
+    value: class index}), reprojected to ``dst_crs``. Footprints (``class_field`` None:
+    polygons without a class attribute, such as building outlines) all burn
+    ``footprint_class``.
 
     Raises:
         VectorLabelError: no ``class_field`` attribute, a value ``classes_of`` lacks, or a
@@ -152,6 +161,12 @@ def read_vector_labels(path: str | os.PathLike, *, class_field: str,
     from rasterio.warp import transform_geom
 
     meta, values, wkb = _read(path, class_field)
+    if class_field is None:
+        if footprint_class is None:
+            raise VectorLabelError(f"vector labels '{path}' need class_field (the attribute "
+                                   "that holds each polygon's class) or footprint_class (the "
+                                   'class every polygon is)')
+        classes_of = {None: int(footprint_class)}
     unknown = sorted({str(v) for v in values if v not in classes_of})
     if unknown:
         raise VectorLabelError(
