@@ -341,10 +341,11 @@ def _compose(layout: Layout, *, model: str, out: Path, iters: int, sections: dic
     lines.append(')')
     lines += _data_lines(sections)
     lines += [
-        '# fp32 everywhere: bf16 autocast (altair train --amp bf16) pays only where the CPU has',
-        '# AVX512-BF16/AMX or on a GPU; fp16 is never chosen implicitly.',
+        "# precision 'auto': bf16 autocast where it is native (AVX512-BF16/AMX, a GPU), fp32",
+        '# elsewhere (emulated bf16 is slower); fp16 is never chosen implicitly; --amp overrides.',
         f'optimizer = {OPTIMIZERS[optim]}',
-        'optim_wrapper = dict(type=\'OptimWrapper\', optimizer=optimizer, clip_grad=None)',
+        "optim_wrapper = dict(type='AutocastOptimWrapper', dtype='auto', optimizer=optimizer,",
+        '                     clip_grad=None)',
         'param_scheduler = [',
         f"    dict(type='LinearLR', start_factor=0.1, begin=0, end={max(1, iters // 12)}, "
         'by_epoch=False),',

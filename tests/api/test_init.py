@@ -301,6 +301,8 @@ def test_footprints_without_a_class_attribute_are_one_class_on_background(tmp_pa
     assert cfg.classes == ['background', 'buildings']
     opts = cfg.scene_options
     assert opts.footprint_class == 1 and opts.vector_fill == 0 and 'class_field' not in opts
+    # the short configs' precision rule: bf16 autocast where native, fp32 elsewhere
+    assert (cfg.optim_wrapper.type, cfg.optim_wrapper.dtype) == ('AutocastOptimWrapper', 'auto')
     ref = _reference_labels(rings)
     assert 0.02 < ref.mean() < 0.2  # sparse foreground, as footprints are
     with open_raster(tmp_path / 'fp' / 'scene.tif') as src:
