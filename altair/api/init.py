@@ -230,6 +230,7 @@ def _scene_sections(layout: Layout, *, bands, nodata, class_field, class_name,
         root=str(root),
         load="dict(type='LoadRaster', fill=mean)")
     shares = label_shares(counts, classes)
+    sections['shares'] = shares
     nd = ('none' if stats.nodata is None else
           f'{stats.nodata:g} (inferred from the all-{stats.nodata:g} border)'
           if stats.nodata_inferred else f'{stats.nodata:g}')
@@ -314,10 +315,18 @@ def _compose(layout: Layout, *, model: str, out: Path, iters: int, sections: dic
     classes: Classes = sections['classes']
     stats: BandStats | None = sections.get('stats')
     crop = sections['crop']
+    plan = recipe(classes.names, sections['shares'], scenes='volume_lines' not in sections)
+    over = plan.get('oversampling')
+    if over is not None and over.value['fraction'] > 0:
+        sections['oversample'] = dict(share=round(over.value['fraction'], 4),
+                                      classes=over.value['classes'])
     lines = [
         '# ' + _comment(f'Written by `altair init {layout.root}` on {datetime.date.today()}: '
                         f'{layout.title}.'),
         *['# ' + _comment(s) for s in summary],
+        '# plan (from the data statistics):',
+        *['#   ' + _comment(f'{name}: {choice.summary or choice.value} -- {choice.reason}')
+          for name, choice in plan.items()],
         '# ' + _comment(f'Train: altair train {out}'),
         '_base_ = [',
         f'    {_fmt(base_dir + "/" + base_model)},',
@@ -328,13 +337,14 @@ def _compose(layout: Layout, *, model: str, out: Path, iters: int, sections: dic
         f'mean = {_fmt(sections["mean"] if stats is None else stats.mean)}',
         f'std = {_fmt(sections["std"] if stats is None else stats.std)}',
         f'crop_size = ({crop}, {crop})',
+        f'loss_decode = {_fmt(plan["loss"].value)}',
         'data_preprocessor = dict(mean=mean, std=std, bgr_to_rgb=False, size=crop_size,',
         '                         size_divisor=None, pad_val=0, seg_pad_val=255,',
         '                         test_cfg=dict(size_divisor=32))',
         'model = dict(',
         '    data_preprocessor=data_preprocessor,',
         f'    backbone=dict({backbone}in_channels={sections["in_channels"]}),',
-        '    decode_head=dict(num_classes=len(classes)),',
+        '    decode_head=dict(num_classes=len(classes), loss_decode=loss_decode),',
     ]
     if has_aux:
         lines.append('    auxiliary_head=dict(num_classes=len(classes)),')
@@ -363,11 +373,25 @@ def _compose(layout: Layout, *, model: str, out: Path, iters: int, sections: dic
         f"    logger=dict(type='LoggerHook', interval={max(1, min(50, iters // 20))}, "
         'log_metric_by_epoch=False),',
         f"    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval={max(1, iters // 4)},"
-        " save_best='mIoU',",
-        '                    max_keep_ckpts=1))',
+        f" save_best={_fmt(plan['checkpoint'].value)},",
+        "                    rule='greater', max_keep_ckpts=1))",
         '',
     ]
     return '\n'.join(lines)
+
+
+def recipe(names: list[str], shares: list[float], *, scenes: bool) -> dict:
+    """The training choices ``altair init`` derives from the data (``altair.datasets.plan``):
+    ``{name: Choice}`` for the loss, the checkpoint metric, the precision and (raster scenes:
+    ``RasterSceneDataset`` draws them) the share of training windows centred on rare
+    classes."""
+    from altair.datasets import plan
+    out = dict(loss=plan.loss_choice(shares), checkpoint=plan.checkpoint_metric(names))
+    if scenes:
+        out['oversampling'] = plan.foreground_oversampling(
+            shares, background=0 if len(names) == 2 else None)
+    out['precision'] = plan.precision_choice()
+    return out
 
 
 def _palette(n: int) -> list[list[int]]:
@@ -403,6 +427,8 @@ def _data_lines(sections: dict) -> list[str]:
         "    sampler=dict(type='InfiniteSampler', shuffle=True),",
         '    dataset=dict(scene_options, scenes=train_scenes, split=split, subset=\'train\',',
         '                 window_size=crop_size, min_valid_fraction=0.5,',
+        *([f'                 oversample={_fmt(sections["oversample"], 17)},']
+          if sections.get('oversample') else []),
         '                 pipeline=train_pipeline))',
         'val_dataloader = dict(',
         '    batch_size=1, num_workers=1, persistent_workers=True,',

@@ -89,6 +89,6 @@ def volume_sections(layout: Layout, *, crop_size: int | None, batch_size: int,
         class_summary(classes, shares, 'voxels'),
         f'crop {crop}x{crop}; split: volumes, 20% held out; empty training slices skipped',
     ]
-    sections = dict(classes=classes, stats=None, mean=[round(float(mean), 4)],
+    sections = dict(classes=classes, shares=shares, stats=None, mean=[round(float(mean), 4)],
                     std=[round(std, 4)], crop=crop, in_channels=1, volume_lines=lines)
     return sections, summary

@@ -312,6 +312,14 @@ def test_footprints_without_a_class_attribute_are_one_class_on_background(tmp_pa
     np.testing.assert_array_equal(got, ref)
     share = 100 * ref.mean()
     assert (f'background {100 - share:.1f}%, buildings {share:.1f}%' in res.text), res.text
+    # the plan for a sparse binary task (buildings under 10 % of the pixels), with its reasons
+    assert share < 10 and '# plan (from the data statistics):' in res.text
+    assert [loss.type for loss in cfg.model.decode_head.loss_decode] == [
+        'AutoWeightCrossEntropyLoss', 'TverskyLoss']
+    assert cfg.train_dataloader.dataset.oversample == dict(share=0.3333, classes=[1])
+    assert 'oversample' not in cfg.val_dataloader.dataset
+    hook = cfg.default_hooks.checkpoint
+    assert (hook.save_best, hook.rule) == ('IoU.buildings', 'greater')
 
 
 def test_footprint_class_name_and_sparse_annotations(tmp_path, cli):

@@ -91,3 +91,87 @@ def grid_windows(row0: int, col0: int, row1: int, col1: int,
             out.append(hi - n)
         return out
     return [(r, c, h, w) for r in starts(row0, row1, h) for c in starts(col0, col1, w)]
+
+
+# --- foreground oversampling (nnU-Net: Isensee et al., Nature Methods 2021, draws a third of
+# its patches centred on a voxel of a foreground class) -----------------------------------
+def rare_classes(counts: np.ndarray) -> list[int]:
+    """The classes with pixels, except the most frequent one (the lowest index on a tie).
+
+    Args:
+        counts: (num_classes,) pixel count of each class.
+    """
+    counts = np.asarray(counts)
+    if not (counts > 0).any():
+        return []
+    top = int(np.argmax(counts))
+    return [int(k) for k in np.flatnonzero(counts > 0) if k != top]
+
+
+def centred_origin(centre, size: int, extent: int):
+    """Start of a ``size``-pixel window whose centre pixel (``start + size // 2``) is
+    ``centre``, moved inside ``[0, extent)``; ints or arrays."""
+    return np.clip(np.asarray(centre) - size // 2, 0, extent - size)
+
+
+def centre_cells_allowed(shape: tuple[int, int], factor: int, size: tuple[int, int],
+                         extent: tuple[int, int], split: BlockSplit | None, *,
+                         val: bool) -> np.ndarray:
+    """(h, w) bool over the cells of a mask decimated by ``factor``: True where every window
+    of ``size`` centred on a full-resolution pixel of the cell (clamped to the scene of
+    ``extent`` (height, width)) stays off the blocks of the ``val`` side (see
+    :meth:`BlockSplit.touches`); all True without a split."""
+    if split is None:
+        return np.ones(shape, bool)
+
+    def spans(n: int, win: int, ext: int) -> tuple[np.ndarray, np.ndarray]:
+        first = np.arange(n) * factor  # the cell's first and last full-resolution pixel
+        last = np.minimum(first + factor - 1, ext - 1)
+        lo = centred_origin(first, win, ext)
+        hi = centred_origin(last, win, ext) + win - 1  # origins grow with the centre
+        return lo // split.block, hi // split.block
+    r0, r1 = spans(shape[0], size[0], extent[0])
+    c0, c1 = spans(shape[1], size[1], extent[1])
+    ii = integral(split.val if val else ~split.val)
+    hits = (ii[r1[:, None] + 1, c1[None] + 1] - ii[r0[:, None], c1[None] + 1]
+            - ii[r1[:, None] + 1, c0[None]] + ii[r0[:, None], c0[None]])
+    return hits == 0
+
+
+def class_cells(labels: np.ndarray, classes, mask: np.ndarray | None = None, *,
+                limit: int = 10_000, seed: int = 0) -> dict[int, np.ndarray]:
+    """Flat indices into ``labels`` (h, w) of each class's cells where ``mask``, at most
+    ``limit`` per class (a seeded uniform subset, sorted; nnU-Net keeps 10,000 locations per
+    class too), so a scene costs ~80 kB per class; classes without a cell are left out."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for k in classes:
+        hit = labels == k
+        if mask is not None:
+            hit &= mask
+        idx = np.flatnonzero(hit)
+        if len(idx) > limit:
+            idx = np.sort(rng.choice(idx, limit, replace=False))
+        if len(idx):
+            out[int(k)] = idx
+    return out
+
+
+def draw_centred(rng, cells: dict[int, np.ndarray], *, grid_width: int, factor: int,
+                 size: tuple[int, int], extent: tuple[int, int]) -> tuple[int, int]:
+    """``(row, col)`` of a ``size`` (h, w) window centred on a pixel of a rare class: the class
+    uniform among ``cells``' keys (so a class of a few pixels is drawn as often as a common
+    one), a cell of it uniform, a full-resolution pixel uniform inside the cell, the window
+    clamped to the scene of ``extent`` (height, width).
+
+    Args:
+        rng: ``numpy.random`` or a ``RandomState`` (its ``randint``).
+        cells: :func:`class_cells` of a mask decimated by ``factor``, ``grid_width`` wide.
+    """
+    keys = sorted(cells)
+    idx = cells[keys[int(rng.randint(len(keys)))]]
+    r, c = divmod(int(idx[int(rng.randint(len(idx)))]), grid_width)
+    pr = min(r * factor + int(rng.randint(factor)), extent[0] - 1)
+    pc = min(c * factor + int(rng.randint(factor)), extent[1] - 1)
+    return (int(centred_origin(pr, size[0], extent[0])),
+            int(centred_origin(pc, size[1], extent[1])))

@@ -12,8 +12,10 @@ from mmengine.dataset import BaseDataset
 from altair.datasets.raster.io import (check_label_grid, nodata_mask, read_bands,
                                        resolve_bands, scene_grid)
 from altair.datasets.raster.load import cached_raster
-from altair.datasets.raster.sampling import (BlockSplit, Coverage, block_split, decimation,
-                                             grid_windows, integral)
+from altair.datasets.raster.sampling import (BlockSplit, Coverage, block_split,
+                                             centre_cells_allowed, class_cells, decimation,
+                                             draw_centred, grid_windows, integral,
+                                             rare_classes)
 from altair.datasets.raster.vector import is_vector, vector_fields
 from altair.errors import DataError, DataNotFoundError
 from altair.registry import DATASETS
@@ -33,6 +35,37 @@ def package_path(uri: str) -> str:
 
 SPLIT_BY = ('block', 'scene', 'none')
 SUBSETS = ('train', 'val', 'all')
+OVERSAMPLE_KEYS = ('share', 'classes')
+
+
+def oversample_options(cfg: dict | None, num_classes: int) -> tuple[float, tuple | None]:
+    """``(share, classes)`` of the ``oversample`` option (``(0.0, None)`` without it).
+
+    Raises:
+        SceneConfigError: an unknown key, a share outside [0, 1] or an unknown class index.
+    """
+    if cfg is None:
+        return 0.0, None
+    if not isinstance(cfg, dict):
+        raise SceneConfigError(f'RasterSceneDataset oversample {cfg!r}: give '
+                               'dict(share=1/3, classes=None)')
+    unknown = sorted(set(cfg) - set(OVERSAMPLE_KEYS))
+    if unknown:
+        raise SceneConfigError(f"RasterSceneDataset oversample key '{unknown[0]}': choose "
+                               f"{' or '.join(OVERSAMPLE_KEYS)}")
+    share = cfg.get('share', 1 / 3)
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise SceneConfigError(f'RasterSceneDataset oversample share {share!r}: give a '
+                               'fraction in [0, 1]')
+    classes = cfg.get('classes')
+    if classes is not None:
+        bad = [k for k in classes if isinstance(k, bool) or not isinstance(k, (int, np.integer))
+               or not 0 <= k < num_classes] or ([] if len(classes) else ['[]'])
+        if bad:
+            raise SceneConfigError(f'RasterSceneDataset oversample classes: {bad[0]!r} is not a '
+                                   f'class index; give indices in [0, {num_classes - 1}] or None')
+        classes = tuple(sorted({int(k) for k in classes}))
+    return float(share), classes
 
 
 @dataclass
@@ -49,6 +82,8 @@ class _Scene:
     split: BlockSplit | None = None
     is_val: bool = False
     class_cover: dict | None = None  # class index -> Coverage of its pixels
+    small: tuple | None = None  # (decimated labels, valid cells) until the centres are found
+    centres: dict | None = None  # rare class -> flat indices of its centre cells (decimated)
 
 
 @DATASETS.register_module()
@@ -85,6 +120,17 @@ class RasterSceneDataset(BaseDataset):
         max_class_fraction: ``{class index: fraction}``: random windows where one of these
             classes covers more are redrawn (measured on a decimated label map, like the
             valid fraction), e.g. ``{0: 0.95}`` keeps open-ocean windows out of training.
+        oversample: ``dict(share=1/3, classes=None)``: that share of the random windows is
+            centred on a valid pixel of a rare class (nnU-Net's foreground oversampling):
+            the class uniform among those the drawn scene holds on its side of the split,
+            then a pixel of it, the window clamped to the scene and never touching a
+            held-out block. ``classes``: the class indices to centre on (default: every class
+            except the most frequent one of the training pixels, counted on the decimated
+            label map). A centred window breaking ``min_valid_fraction`` or
+            ``max_class_fraction`` is redrawn on another rare pixel, like any random window.
+            The draws use the same ``numpy.random`` stream as the uniform ones (seeded per
+            data worker by mmengine, replayed on resume), so ``share=0`` (the default
+            without the option) draws exactly the windows it drew before the option existed.
         split: ``dict(by='block'|'scene'|'none', val_fraction=0.2, block_size=1024, seed=0)``;
             with ``by='block'``, ``val_blocks=[(row, col), ...]`` (``None`` = every row or
             column) holds out those blocks instead of a random draw.
@@ -100,8 +146,8 @@ class RasterSceneDataset(BaseDataset):
                  vector_fill: int | None = None, footprint_class: int | None = None,
                  window_size: Sequence[int] | None = (512, 512), mode: str | None = None,
                  samples_per_epoch: int | None = None, min_valid_fraction: float = 0.5,
-                 max_class_fraction: dict | None = None, split: dict | None = None,
-                 subset: str = 'train', ignore_index: int = 255,
+                 max_class_fraction: dict | None = None, oversample: dict | None = None,
+                 split: dict | None = None, subset: str = 'train', ignore_index: int = 255,
                  data_root: str = '', pipeline: Sequence = (), **kwargs) -> None:
         if subset not in SUBSETS:
             raise SceneConfigError(f"RasterSceneDataset subset '{subset}': choose one of "
@@ -130,6 +176,9 @@ class RasterSceneDataset(BaseDataset):
             raise SceneConfigError(
                 f'RasterSceneDataset max_class_fraction {{{bad[0][0]}: {bad[0][1]}}}: give '
                 f'class indices in [0, {len(classes) - 1}] and fractions in [0, 1]')
+        self.oversample_share, self.oversample_classes = oversample_options(oversample,
+                                                                            len(classes))
+        self.rare_classes: tuple = ()
         self.split_cfg = dict(by='none') if split is None else dict(split)
         by = self.split_cfg.setdefault('by', 'block')
         if by not in SPLIT_BY:
@@ -198,14 +247,17 @@ class RasterSceneDataset(BaseDataset):
             small = read_bands(src, bands, out_shape=(-(-src.height // factor),
                                                       -(-src.width // factor)))
             valid = ~nodata_mask(small, nodata)
-        cover = None
-        if self.max_class_fraction and ann and self.subset != 'val':
-            small = self._decimated_labels(ann, grid, factor, valid.shape)
-            cover = {k: Coverage(integral(small == k), factor, src.height, src.width)
+        cover, labels = None, None
+        centring = self.oversample_share > 0 and self.mode == 'random'
+        if (self.max_class_fraction or centring) and ann and self.subset != 'val':
+            labels = self._decimated_labels(ann, grid, factor, valid.shape)
+        if self.max_class_fraction and labels is not None:
+            cover = {k: Coverage(integral(labels == k), factor, src.height, src.width)
                      for k in self.max_class_fraction}
         return _Scene(spec['img'], ann, spec.get('crs'), spec.get('bounds'), bands, nodata,
                       src.height, src.width, Coverage(integral(valid), factor, src.height,
-                                                      src.width), class_cover=cover)
+                                                      src.width), class_cover=cover,
+                      small=(labels, valid) if centring and labels is not None else None)
 
     def _decimated_labels(self, ann: str, grid, factor: int, shape) -> np.ndarray:
         """The scene's class indices on its decimated grid (for ``max_class_fraction``)."""
@@ -273,6 +325,7 @@ class RasterSceneDataset(BaseDataset):
             return [dict(scene=i, window=w) for i, s in enumerate(scenes)
                     for w in self._grid(s)]
         self._weights, areas = self._train_weights()
+        self._find_centres()
         n = self.samples_per_epoch or max(len(scenes), int(round(
             sum(areas) / (self.window_size[0] * self.window_size[1]))))
         return [dict(scene=-1, window=None) for _ in range(n)]
@@ -316,17 +369,55 @@ class RasterSceneDataset(BaseDataset):
                                    f'subset in {len(self.scenes)} scene(s)')
         return np.asarray(areas) / total, areas
 
+    def _find_centres(self) -> None:
+        """Each drawable scene's candidate centre cells of the rare classes (``oversample``):
+        valid cells whose centred windows stay on the subset's side of the split; the default
+        rare classes are counted over those cells of every scene."""
+        drawn = [(i, s) for i, s in enumerate(self.scenes)
+                 if s.small is not None and self._weights[i] > 0]
+        allowed = {}
+        for i, s in drawn:
+            labels, valid = s.small
+            size = (min(self.window_size[0], s.height), min(self.window_size[1], s.width))
+            allowed[i] = valid & centre_cells_allowed(
+                labels.shape, s.coverage.factor, size, (s.height, s.width), s.split,
+                val=self.subset != 'val')
+        rare = self.oversample_classes
+        if rare is None:
+            n = len(self.metainfo['classes'])
+            counts = np.zeros(n, np.int64)
+            for i, s in drawn:
+                kept = s.small[0][allowed[i]]
+                kept = kept[(kept >= 0) & (kept < n)].astype(np.int64)
+                counts += np.bincount(kept, minlength=n)
+            rare = rare_classes(counts)
+        for i, s in drawn:
+            s.centres = class_cells(s.small[0], rare, allowed[i], seed=i)
+        for s in self.scenes:
+            s.small = None  # the label maps are not needed any more
+        self.rare_classes = tuple(rare) if drawn else ()
+
     def draw_window(self, rng=np.random, tries: int = 200) -> tuple[int, tuple]:
         """A random ``(scene, (col, row, w, h))``: inside the subset's side of the split,
         with at least ``min_valid_fraction`` valid pixels (the best of ``tries`` otherwise)
-        and no class above its ``max_class_fraction``."""
+        and no class above its ``max_class_fraction``; with probability
+        ``oversample['share']`` every try is centred on a rare-class pixel of the scene
+        (:func:`~altair.datasets.raster.sampling.draw_centred`) instead of uniform."""
         i = int(rng.choice(len(self.scenes), p=self._weights))
         s = self.scenes[i]
         h, w = min(self.window_size[0], s.height), min(self.window_size[1], s.width)
+        # the coin is tossed only when oversampling is on, so share=0 keeps the old stream
+        centred = (self.oversample_share > 0 and rng.random_sample() < self.oversample_share
+                   and bool(s.centres))
         best, best_frac, crowded = None, -1.0, None
         for _ in range(tries):
-            row = int(rng.randint(0, s.height - h + 1))
-            col = int(rng.randint(0, s.width - w + 1))
+            if centred:
+                f = s.coverage.factor
+                row, col = draw_centred(rng, s.centres, grid_width=-(-s.width // f), factor=f,
+                                        size=(h, w), extent=(s.height, s.width))
+            else:
+                row = int(rng.randint(0, s.height - h + 1))
+                col = int(rng.randint(0, s.width - w + 1))
             if s.split is not None and s.split.touches(row, col, h, w,
                                                        val=self.subset != 'val'):
                 continue

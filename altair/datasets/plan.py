@@ -1,0 +1,418 @@
+"""The training recipe ``altair init`` writes, planned from the data's statistics.
+
+Each rule is a small pure function of measured statistics (class shares of the labelled
+pixels, connected-object sizes, image sides, band count, a measured step time) that returns a
+:class:`Choice`: the value and a one-line reason naming the statistic and the threshold that
+decided it. :class:`Plan` gathers the choices and renders the reasons for the config header
+and the console.
+
+The idea of planning from a data fingerprint is nnU-Net's (Isensee et al., "nnU-Net: a
+self-configuring method for deep learning-based biomedical image segmentation", Nature Methods
+18, 2021); the rules and thresholds below are ours, and each constant says where it comes from.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from scipy import ndimage
+
+from altair.errors import AltairError
+
+IGNORE_INDEX = 255
+# A class under this share of the labelled pixels is "rare": class-weighted cross-entropy and
+# foreground oversampling start here (the issue's "about 10 %": below it a class that the
+# model never predicts still leaves pixel accuracy above 90 %, so the loss barely sees it).
+RARE_SHARE = 0.10
+# nnU-Net forces a third of each batch to hold foreground (its oversample_foreground_percent).
+FOREGROUND_OVERSAMPLE = 1 / 3
+# The crop holds this many of the large objects' diameters, so each object is seen whole with
+# context around it (the Dice term and the decoder need the object's edges inside the crop).
+CONTEXT_DIAMETERS = 4
+# Total stride of the configs' encoders (SegFormer MiT, UNet s4): crops are multiples of it.
+CROP_MULTIPLE = 32
+MIN_CROP, MAX_CROP = 64, 512
+DEFAULT_CROP = 256  # when no object was measured: what `altair init` wrote before this plan
+# Training memory per input pixel and band, model and optimiser included: mmseg's metafile
+# gives SegFormer MiT-B0 2.1 GB per GPU for 2 images of 512 x 512 x 3 bands (1.34 kB), and
+# 3.64 GB for one 1024 x 1024 x 3 image (1.16 kB); rounded up.
+BYTES_PER_PIXEL_BAND = 1400
+DEFAULT_MEMORY_BUDGET = 4 * 1024 ** 3  # bytes: what a laptop spares for training next to the OS
+MIN_BATCH, MAX_BATCH = 2, 16  # batch norm needs 2; beyond 16 a step mostly costs more time
+DEFAULT_TIME_BUDGET_S = 600.0  # ten minutes of training on the CPU: a first model while you wait
+# Fewer than MIN_ITERS leaves the warm-up (iters // 12) and four validations with too little
+# between them; MAX_ITERS is mmseg's longest standard schedule (160k).
+MIN_ITERS, MAX_ITERS = 100, 160_000
+DEFAULT_ITERS = 600  # when no step was timed: the short configs' schedule
+# Post-processing needs this many measured objects of a class: the smallest of fewer is a
+# poor estimate of how small the class's objects get.
+MIN_OBJECTS = 20
+# Drop predicted components under this share of the smallest training object's area: the
+# training minimum is a sample minimum, and new images hold somewhat smaller objects.
+MIN_AREA_MARGIN = 0.5
+
+
+class PlanError(AltairError, ValueError):
+    """Statistics a plan cannot be made from (no labelled pixel, a negative share, ...)."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One planned setting: ``value``, and a one-line ``reason`` that names what decided it.
+
+    ``summary`` is the value as the reason line shows it, where ``value`` is long (loss dicts).
+    """
+    value: Any
+    reason: str
+    summary: str | None = None
+
+    def line(self, name: str) -> str:
+        shown = self.summary if self.summary is not None else repr(self.value)
+        return f'{name}: {shown} -- {self.reason}'
+
+
+@dataclass(frozen=True)
+class ObjectStats:
+    """Connected objects of one class, in full-resolution pixels.
+
+    Attributes:
+        count: number of components measured.
+        median_diameter, p90_diameter: equivalent diameters ``2 sqrt(area / pi)`` (the
+            diameter of the disc of the same area); None when ``count`` is 0.
+        min_area: the smallest component's area; None when ``count`` is 0.
+        pixel_area: the area of one measured pixel (``factor ** 2``), the resolution of
+            ``min_area``.
+    """
+    count: int
+    median_diameter: float | None
+    p90_diameter: float | None
+    min_area: float | None
+    pixel_area: float = 1.0
+
+
+def _check_shares(shares: Sequence[float]) -> np.ndarray:
+    s = np.asarray(shares, dtype=float)
+    if s.ndim != 1 or s.size < 2 or not np.isfinite(s).all() or (s < 0).any() or s.sum() <= 0:
+        raise PlanError(f'class shares {list(shares)} are not shares of labelled pixels: '
+                        'expected one non-negative number per class (2 or more), not all 0')
+    return s / s.sum()
+
+
+def rare_classes(shares: Sequence[float], *, threshold: float = RARE_SHARE,
+                 exclude: int | None = None) -> list[int]:
+    """Indices of the classes present with a share of the labelled pixels under
+    ``threshold`` (absent classes, share 0, are not counted; ``exclude`` is left out).
+
+    ``shares`` may be counts: they are normalised to sum to 1.
+    """
+    s = _check_shares(shares)
+    return [i for i, v in enumerate(s) if 0 < v < threshold and i != exclude]
+
+
+def _pct(value: float) -> str:
+    return f'{100 * value:.3g} %'
+
+
+def loss_choice(shares: Sequence[float], *, threshold: float = RARE_SHARE) -> Choice:
+    """Cross-entropy + Dice (nnU-Net's default loss), the cross-entropy class-weighted
+    (``class_weight='auto'``, median frequency from the training masks) where a class is rare.
+
+    The Dice term is mmseg's ``TverskyLoss`` with ``alpha = beta = 0.5`` (per-class soft Dice
+    averaged over the classes, as configs/segformer/*dice-ce*.py writes it).
+
+    Returns:
+        A Choice whose value is the decode head's ``loss_decode`` list of loss config dicts.
+    """
+    s = _check_shares(shares)
+    rare = rare_classes(s, threshold=threshold)
+    ce = dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0, loss_name='loss_ce')
+    if rare:
+        ce.update(type='AutoWeightCrossEntropyLoss', class_weight='auto')
+    dice = dict(type='TverskyLoss', alpha=0.5, beta=0.5, smooth=1.0, loss_weight=1.0,
+                loss_name='loss_dice')
+    rarest = min((i for i in range(len(s)) if s[i] > 0), key=lambda i: s[i])
+    if rare:
+        why = (f'class {rarest} has {_pct(s[rarest])} of the labelled pixels (< '
+               f"{_pct(threshold)}): cross-entropy weighted by class_weight='auto', + Dice")
+        return Choice([ce, dice], why, "Dice + CE, class_weight='auto'")
+    why = (f'the rarest class ({rarest}) has {_pct(s[rarest])} of the labelled pixels (>= '
+           f"{_pct(threshold)}): unweighted cross-entropy + Dice (nnU-Net's default)")
+    return Choice([ce, dice], why, 'Dice + CE')
+
+
+def component_areas(label_map: np.ndarray, classes: Sequence[int], *, factor: int = 1,
+                    connectivity: int = 8,
+                    ignore_index: int = IGNORE_INDEX) -> dict[int, np.ndarray]:
+    """Areas of the connected components of each class, in full-resolution pixels.
+
+    Args:
+        label_map: ``(H, W)`` class indices, read decimated by ``factor`` (every
+            ``factor``-th pixel of the full-resolution map); ``ignore_index`` is unlabelled
+            and belongs to no component.
+        classes: the class indices to measure.
+        factor: the decimation factor; a measured pixel stands for ``factor ** 2`` pixels.
+        connectivity: 8 (default: pixels touching at a corner are one object, so thin
+            diagonal objects, which decimation turns into corner-touching chains, stay whole)
+            or 4 (edges only).
+
+    Returns:
+        ``{class: (n,) float areas}``. Components cut by the map's edge count as measured.
+    """
+    if connectivity not in (4, 8):
+        raise PlanError(f'connectivity {connectivity}: choose 4 or 8')
+    if factor < 1:
+        raise PlanError(f'decimation factor {factor} must be >= 1')
+    lm = np.asarray(label_map)
+    if lm.ndim != 2:
+        raise PlanError(f'label map of shape {lm.shape}: expected (H, W)')
+    structure = ndimage.generate_binary_structure(2, 2 if connectivity == 8 else 1)
+    out = {}
+    for c in classes:
+        if c == ignore_index:
+            continue
+        labels, n = ndimage.label(lm == c, structure=structure)
+        out[int(c)] = np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(float) * factor ** 2
+    return out
+
+
+def summarise_areas(areas: Mapping[int, Sequence[float]], *,
+                    factor: int = 1) -> dict[int, ObjectStats]:
+    """:class:`ObjectStats` per class from full-resolution component areas (e.g. those of
+    :func:`component_areas` over several images, concatenated)."""
+    out = {}
+    for c, a in areas.items():
+        a = np.asarray(a, dtype=float)
+        if a.size == 0:
+            out[c] = ObjectStats(0, None, None, None, float(factor ** 2))
+            continue
+        d = 2 * np.sqrt(a / math.pi)
+        out[c] = ObjectStats(int(a.size), float(np.median(d)), float(np.percentile(d, 90)),
+                             float(a.min()), float(factor ** 2))
+    return out
+
+
+def object_sizes(label_map: np.ndarray, classes: Sequence[int], *, factor: int = 1,
+                 connectivity: int = 8,
+                 ignore_index: int = IGNORE_INDEX) -> dict[int, ObjectStats]:
+    """Per-class connected-object statistics of one (decimated) label map, in
+    full-resolution pixels; see :func:`component_areas` for the arguments."""
+    return summarise_areas(component_areas(label_map, classes, factor=factor,
+                                           connectivity=connectivity,
+                                           ignore_index=ignore_index), factor=factor)
+
+
+def _foreground(sizes: Mapping[int, ObjectStats], background: int | None) -> dict:
+    return {c: s for c, s in sizes.items() if c != background and s.count > 0}
+
+
+def crop_size(sizes: Mapping[int, ObjectStats], *, min_side: int,
+              background: int | None = None) -> Choice:
+    """The training crop side: ``CONTEXT_DIAMETERS`` x the largest 90th-percentile object
+    diameter of the non-background classes, rounded up to ``CROP_MULTIPLE``, clamped to
+    ``[MIN_CROP, MAX_CROP]`` and to the smallest image side.
+
+    Small objects get a small crop on purpose: a step costs about crop^2, so a 64-pixel crop
+    that still holds several whole objects with context gives some 16 times the steps of a
+    256-pixel one in the same time, and more varied batches. ``DEFAULT_CROP`` where no object
+    was measured.
+    """
+    if min_side < 1:
+        raise PlanError(f'smallest image side {min_side} must be >= 1')
+    fg = _foreground(sizes, background)
+    if fg:
+        cls = max(fg, key=lambda c: fg[c].p90_diameter)
+        d = fg[cls].p90_diameter
+        want = CROP_MULTIPLE * math.ceil(CONTEXT_DIAMETERS * d / CROP_MULTIPLE)
+        crop = min(max(want, MIN_CROP), MAX_CROP)
+        why = (f'{CONTEXT_DIAMETERS} x the 90th-percentile object diameter ({d:.1f} px, class '
+               f'{cls}) = {want}, clamped to {MIN_CROP}..{MAX_CROP}')
+    else:
+        crop, why = DEFAULT_CROP, 'no object measured: the default crop'
+    limit = CROP_MULTIPLE * (min_side // CROP_MULTIPLE) if min_side >= CROP_MULTIPLE else min_side
+    if crop > limit:
+        crop = limit
+        why += f'; cut to the smallest image side ({min_side} px)'
+    return Choice(crop, why, f'{crop} x {crop}')
+
+
+def batch_size_for_memory(crop: int, *, bands: int,
+                          budget_bytes: float = DEFAULT_MEMORY_BUDGET,
+                          bytes_per_pixel_band: float = BYTES_PER_PIXEL_BAND) -> Choice:
+    """The largest batch with ``bytes_per_pixel_band * bands * crop^2 * batch <= budget``,
+    clamped to ``[MIN_BATCH, MAX_BATCH]`` (the lower clamp may pass the budget; the reason
+    says so)."""
+    if crop < 1 or bands < 1 or budget_bytes <= 0 or bytes_per_pixel_band <= 0:
+        raise PlanError(f'crop {crop}, bands {bands}, budget {budget_bytes} and bytes per '
+                        f'pixel {bytes_per_pixel_band} must all be positive')
+    per_image = bytes_per_pixel_band * bands * crop * crop
+    fit = int(budget_bytes // per_image)
+    batch = min(max(fit, MIN_BATCH), MAX_BATCH)
+    why = (f'{per_image / 2 ** 20:.0f} MiB per {crop}^2 x {bands}-band image in a '
+           f'{budget_bytes / 2 ** 30:.3g} GiB budget fits {fit}, clamped to '
+           f'{MIN_BATCH}..{MAX_BATCH}')
+    if fit < MIN_BATCH:
+        why += ' (over the budget: lower the crop or raise the budget)'
+    return Choice(batch, why)
+
+
+def iterations_for_budget(seconds_per_iteration: float,
+                          budget_seconds: float = DEFAULT_TIME_BUDGET_S, *,
+                          min_iters: int = MIN_ITERS, max_iters: int = MAX_ITERS) -> Choice:
+    """The most iterations of a measured step that fit in ``budget_seconds`` (default: ten
+    minutes of training on the CPU), clamped to ``[min_iters, max_iters]``."""
+    if not seconds_per_iteration > 0 or not budget_seconds > 0 or not 1 <= min_iters <= max_iters:
+        raise PlanError(f'step time {seconds_per_iteration} s and budget {budget_seconds} s '
+                        f'must be positive and 1 <= min_iters ({min_iters}) <= max_iters '
+                        f'({max_iters})')
+    fit = int(budget_seconds // seconds_per_iteration)
+    # `//` is exact, the product is rounded: agree with the product, which is what is checked
+    while fit > 0 and fit * seconds_per_iteration > budget_seconds:
+        fit -= 1
+    while (fit + 1) * seconds_per_iteration <= budget_seconds:
+        fit += 1
+    iters = min(max(fit, min_iters), max_iters)
+    why = (f'{budget_seconds / 60:.3g} min budget / {seconds_per_iteration:.3g} s per measured '
+           f'step = {fit}, clamped to {min_iters}..{max_iters}')
+    if fit < min_iters:
+        why += f' (about {iters * seconds_per_iteration / 60:.3g} min, over the budget)'
+    return Choice(iters, why)
+
+
+def checkpoint_metric(classes: Sequence[str], *, background: int = 0) -> Choice:
+    """The validation metric the best checkpoint is chosen by: the foreground class's IoU
+    (``IoU.<name>``, the key ``ClassIoUMetric`` returns) for a binary task, else ``mIoU``.
+
+    Use it with ``rule='greater'`` (see :func:`checkpoint_hook_args`): mmengine's
+    ``CheckpointHook`` infers the rule from the key's name and knows ``mIoU`` but not
+    ``IoU.<name>``.
+    """
+    if len(classes) < 2:
+        raise PlanError(f'classes {list(classes)}: a segmentation task needs 2 or more')
+    if len(classes) == 2:
+        if background not in (0, 1):
+            raise PlanError(f'background {background} of a binary task must be 0 or 1')
+        name = classes[1 - background]
+        return Choice(f'IoU.{name}', f"binary task: the foreground's IoU ({name}); mIoU would "
+                      'average in the background IoU, near 100 and slow to move')
+    return Choice('mIoU', f'{len(classes)} classes: the mean IoU over all of them')
+
+
+def checkpoint_hook_args(metric: str) -> dict:
+    """``CheckpointHook`` keywords that keep the best checkpoint by ``metric`` (higher is
+    better)."""
+    return dict(save_best=metric, rule='greater')
+
+
+def foreground_oversampling(shares: Sequence[float], *, background: int | None = None,
+                            threshold: float = RARE_SHARE) -> Choice:
+    """The share of training windows drawn to hold a rare class (``FOREGROUND_OVERSAMPLE``,
+    nnU-Net's third) and those classes; share 0 when no class but ``background`` is rare.
+
+    Returns:
+        A Choice whose value is ``dict(fraction=..., classes=[...])``.
+    """
+    rare = rare_classes(shares, threshold=threshold, exclude=background)
+    if not rare:
+        return Choice(dict(fraction=0.0, classes=[]),
+                      f'no class under {_pct(threshold)} of the labelled pixels: windows drawn '
+                      'uniformly', 'off')
+    frac = FOREGROUND_OVERSAMPLE
+    return Choice(dict(fraction=frac, classes=rare),
+                  f'classes {rare} under {_pct(threshold)} of the labelled pixels: '
+                  f"{frac:.2g} of the windows hold one (nnU-Net's share)",
+                  f'{frac:.2g} of windows, classes {rare}')
+
+
+def postprocess_min_areas(sizes: Mapping[int, ObjectStats], *, background: int | None = None,
+                          min_objects: int = MIN_OBJECTS,
+                          margin: float = MIN_AREA_MARGIN) -> Choice:
+    """Per-class minimum area (full-resolution pixels) below which predicted components are
+    dropped: ``margin`` x the smallest training object, for the classes with at least
+    ``min_objects`` measured objects whose smallest is more than one measured pixel (smaller
+    is below the measurement's resolution) and whose threshold drops something (>= 2 px).
+
+    A gentler form of nnU-Net's connected-component post-processing (which keeps only the
+    largest component where that helps on validation). None (off) when no class qualifies.
+    """
+    areas = {}
+    for c, s in sorted(_foreground(sizes, background).items()):
+        if s.count >= min_objects and s.min_area > s.pixel_area:
+            threshold = int(margin * s.min_area)
+            if threshold >= 2:
+                areas[c] = threshold
+    if not areas:
+        return Choice(None, f'no class with >= {min_objects} measured objects larger than one '
+                      'measured pixel: predictions kept as they are', 'off')
+    return Choice(areas, f'drop predicted components under {margin:g} x the smallest training '
+                  f'object of their class ({min_objects}+ objects measured)',
+                  'min area ' + ', '.join(f'class {c}: {a} px' for c, a in areas.items()))
+
+
+def precision_choice() -> Choice:
+    """``'auto'``: bf16 autocast where it is native, fp32 elsewhere, fp16 never implicitly
+    (``AutocastOptimWrapper(dtype='auto')``, as the short configs train)."""
+    return Choice('auto', 'bf16 autocast where native (AVX512-BF16/AMX CPU, bf16 GPU), fp32 '
+                  'elsewhere; fp16 never implicitly')
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The planned recipe; each field a :class:`Choice`."""
+    loss: Choice
+    crop: Choice
+    batch_size: Choice
+    iterations: Choice
+    checkpoint: Choice
+    oversampling: Choice
+    postprocess: Choice
+    precision: Choice
+
+    def lines(self) -> list[str]:
+        """One line per choice: ``name: value -- reason``."""
+        return [getattr(self, f.name).line(f.name) for f in fields(self)]
+
+    def header(self) -> str:
+        """The lines as a config-file comment block."""
+        return '\n'.join(['# plan (from the data statistics):']
+                         + [f'#   {x}' for x in self.lines()])
+
+
+def make_plan(*, classes: Sequence[str], shares: Sequence[float],
+              sizes: Mapping[int, ObjectStats], min_side: int, bands: int,
+              seconds_per_iteration: float | None = None,
+              time_budget_s: float = DEFAULT_TIME_BUDGET_S,
+              memory_budget_bytes: float = DEFAULT_MEMORY_BUDGET,
+              background: int | None = None) -> Plan:
+    """Every rule applied to one data set's statistics.
+
+    Args:
+        classes: class names, by index.
+        shares: per-class shares (or counts) of the labelled pixels.
+        sizes: :func:`object_sizes` per class.
+        min_side: the smallest image side, pixels.
+        bands: input bands.
+        seconds_per_iteration: a measured training step at the planned crop and batch; None
+            gives ``DEFAULT_ITERS``.
+        background: the class not counted as objects; defaults to 0 for a binary task and
+            to none otherwise.
+    """
+    if len(shares) != len(classes):
+        raise PlanError(f'{len(shares)} class shares for {len(classes)} classes {list(classes)}')
+    if background is None and len(classes) == 2:
+        background = 0
+    crop = crop_size(sizes, min_side=min_side, background=background)
+    if seconds_per_iteration is None:
+        iters = Choice(DEFAULT_ITERS, 'no step timed: the short configs\' schedule')
+    else:
+        iters = iterations_for_budget(seconds_per_iteration, time_budget_s)
+    return Plan(
+        loss=loss_choice(shares), crop=crop,
+        batch_size=batch_size_for_memory(crop.value, bands=bands,
+                                         budget_bytes=memory_budget_bytes),
+        iterations=iters,
+        checkpoint=checkpoint_metric(classes, background=background or 0),
+        oversampling=foreground_oversampling(shares, background=background),
+        postprocess=postprocess_min_areas(sizes, background=background),
+        precision=precision_choice())

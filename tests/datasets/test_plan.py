@@ -1,0 +1,319 @@
+"""The planned recipe: each rule on constructed statistics (both sides of every threshold),
+``object_sizes`` against label maps whose component sizes are known by construction, and
+the loss / checkpoint choices against what mmseg and mmengine do with them."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from altair.datasets import plan as P
+from altair.datasets.plan import Choice, ObjectStats, PlanError
+from altair.errors import AltairError
+
+
+def _eqd(area: float) -> float:
+    return 2 * math.sqrt(area / math.pi)
+
+
+def _stats(d: float, *, count: int = 50, min_area: float = 100.0, pixel_area: float = 1.0):
+    return ObjectStats(count, d, d, min_area, pixel_area)
+
+
+# ---------------------------------------------------------------- rare classes, loss
+
+
+@pytest.mark.parametrize('share, rare', [(0.0999, True), (0.10, False), (0.5, False)])
+def test_the_rare_threshold_on_both_sides(share, rare):
+    shares = [1 - share, share]
+    loss = P.loss_choice(shares)
+    ce = loss.value[0]
+    assert (ce.get('class_weight') == 'auto') is rare
+    assert ce['type'] == ('AutoWeightCrossEntropyLoss' if rare else 'CrossEntropyLoss')
+    assert loss.value[1] == dict(type='TverskyLoss', alpha=0.5, beta=0.5, smooth=1.0,
+                                 loss_weight=1.0, loss_name='loss_dice')
+    assert P.rare_classes(shares) == ([1] if rare else [])
+    over = P.foreground_oversampling(shares, background=0)
+    assert over.value == (dict(fraction=1 / 3, classes=[1]) if rare
+                          else dict(fraction=0.0, classes=[]))
+
+
+def test_counts_are_normalised_and_absent_classes_are_not_rare():
+    # counts 900 / 95 / 5 / 0: shares 0.9, 0.095, 0.005, 0
+    assert P.rare_classes([900, 95, 5, 0]) == [1, 2]
+    assert P.rare_classes([900, 95, 5, 0], exclude=2) == [1]
+    over = P.foreground_oversampling([900, 95, 5, 0])
+    assert over.value == dict(fraction=1 / 3, classes=[1, 2])
+    assert 'class 2 has 0.5 %' in P.loss_choice([900, 95, 5, 0]).reason
+
+
+def test_a_rare_background_is_not_oversampled_but_weighted():
+    shares = [0.05, 0.95]
+    assert P.foreground_oversampling(shares, background=0).value['fraction'] == 0
+    assert P.loss_choice(shares).value[0]['class_weight'] == 'auto'
+
+
+@pytest.mark.parametrize('bad', [[1.0], [0, 0], [0.5, -0.1], [0.5, float('nan')]])
+def test_shares_that_are_not_shares_are_refused(bad):
+    with pytest.raises(PlanError, match='not shares of labelled pixels') as err:
+        P.loss_choice(bad)
+    assert isinstance(err.value, AltairError) and isinstance(err.value, ValueError)
+
+
+def test_the_planned_losses_build_and_the_dice_term_is_dice():
+    """Built through Altair's registry (class_weight='auto' builds unweighted outside
+    `altair train`); the Tversky term with alpha = beta = 0.5 equals 1 - soft Dice computed
+    by hand per class (smooth 1 in Tversky's form is 2 in Dice's), averaged over classes."""
+    from mmengine.registry import DefaultScope
+
+    from altair.registry import MODELS
+    ce_cfg, dice_cfg = P.loss_choice([0.95, 0.05]).value
+    with DefaultScope.overwrite_default_scope('altair'):
+        ce, dice = MODELS.build(ce_cfg), MODELS.build(dice_cfg)
+    assert type(ce).__name__ == 'AutoWeightCrossEntropyLoss' and ce.weight_method == 'auto'
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(1, 3, 6, 5, generator=g)
+    target = torch.randint(0, 3, (1, 6, 5), generator=g)
+    target[0, 0, :] = 255
+    p = logits.softmax(1)[0]
+    valid = target[0] != 255
+    ref = []
+    for c in range(3):
+        pc, tc = p[c][valid], (target[0][valid] == c).float()
+        tp, fp, fn = (pc * tc).sum(), (pc * (1 - tc)).sum(), ((1 - pc) * tc).sum()
+        ref.append(1 - (2 * tp + 2) / (2 * tp + fp + fn + 2))
+    assert float(dice(logits, target)) == pytest.approx(float(sum(ref) / 3), rel=1e-5)
+
+
+# ---------------------------------------------------------------- object sizes
+
+
+def _squares(sides, *, cls=1, gap=3, shape=(64, 200)):
+    """Squares of the given sides in a row, ``gap`` pixels apart, on background 0."""
+    lm = np.zeros(shape, np.uint8)
+    x = gap
+    for s in sides:
+        lm[gap:gap + s, x:x + s] = cls
+        x += s + gap
+    return lm
+
+
+def test_object_sizes_of_squares_and_a_disc_by_construction():
+    sides = [2, 3, 5, 8, 13, 21]
+    lm = _squares(sides)
+    yy, xx = np.mgrid[:64, :200]
+    disc = (yy - 45) ** 2 + (xx - 150) ** 2 <= 9 ** 2  # well away from the squares
+    lm[disc] = 2
+    s = P.object_sizes(lm, [0, 1, 2])
+    d = [_eqd(a * a) for a in sides]
+    assert s[1].count == 6 and s[1].min_area == 4
+    assert s[1].median_diameter == pytest.approx(float(np.median(d)))
+    assert s[1].p90_diameter == pytest.approx(float(np.percentile(d, 90)))
+    assert s[2].count == 1 and s[2].min_area == disc.sum()
+    assert s[2].median_diameter == pytest.approx(_eqd(disc.sum()))
+    assert s[2].median_diameter == pytest.approx(18, rel=0.05)  # a disc of radius 9
+    assert s[0].count == 1  # the background is one connected region
+
+
+def test_absent_class_and_the_ignore_index():
+    lm = np.zeros((10, 10), np.uint8)
+    lm[2:8, 1:9] = 1
+    lm[:, 5] = 255  # an unlabelled column cuts the rectangle in two and is no object itself
+    s = P.object_sizes(lm, [1, 3, 255])
+    assert s[1].count == 2 and s[1].min_area == 6 * 3  # columns 1-4 and 6-8 of 6 rows
+    assert s[3] == ObjectStats(0, None, None, None, 1.0)
+    assert 255 not in s
+
+
+def test_connectivity_8_joins_corners_and_4_does_not():
+    lm = np.zeros((8, 8), np.uint8)
+    lm[1:3, 1:3] = 1
+    lm[3:5, 3:5] = 1  # touches the first square at one corner
+    assert P.object_sizes(lm, [1])[1].count == 1
+    assert P.object_sizes(lm, [1], connectivity=8)[1].min_area == 8
+    four = P.object_sizes(lm, [1], connectivity=4)[1]
+    assert four.count == 2 and four.min_area == 4
+    with pytest.raises(PlanError, match='choose 4 or 8'):
+        P.object_sizes(lm, [1], connectivity=6)
+
+
+def test_decimation_factor_scales_areas_back_to_full_resolution():
+    """Squares aligned to the 4-pixel grid: the every-4th-pixel map measured with factor 4
+    gives the full-resolution areas and diameters exactly."""
+    lm = np.zeros((128, 256), np.uint8)
+    for i, side in enumerate([8, 16, 24, 32]):
+        lm[8:8 + side, 8 + 48 * i:8 + 48 * i + side] = 1
+    full = P.object_sizes(lm, [1])
+    dec = P.object_sizes(lm[::4, ::4], [1], factor=4)
+    assert dec[1].count == full[1].count == 4
+    assert dec[1].min_area == full[1].min_area == 64
+    assert dec[1].p90_diameter == pytest.approx(full[1].p90_diameter)
+    assert dec[1].pixel_area == 16
+    # without the factor the decimated map would read 16 times too small
+    assert P.object_sizes(lm[::4, ::4], [1])[1].min_area == 4
+
+
+def test_summarise_areas_pools_images():
+    a = P.component_areas(_squares([2, 3]), [1])
+    b = P.component_areas(_squares([5, 8]), [1])
+    s = P.summarise_areas({1: np.concatenate([a[1], b[1]])})
+    assert s[1].count == 4 and s[1].min_area == 4
+    assert s[1].median_diameter == pytest.approx(float(np.median([_eqd(9), _eqd(25)])))
+
+
+# ---------------------------------------------------------------- crop and batch
+
+
+@pytest.mark.parametrize('d, crop', [
+    (5.0, 64),      # 4 x 5 = 20 -> 32, up to the minimum 64: small objects, small crop
+    (16.0, 64),     # exactly 64
+    (16.5, 96),     # 66 -> the next multiple of 32
+    (100.0, 416),   # 400 -> 416
+    (300.0, 512),   # 1200, down to the maximum
+])
+def test_crop_from_the_large_objects(d, crop):
+    c = P.crop_size({0: _stats(1000.0), 1: _stats(d)}, min_side=2000, background=0)
+    assert c.value == crop and c.value % 32 == 0
+    assert f'{d:.1f} px' in c.reason
+
+
+def test_crop_takes_the_largest_class_and_tiny_images_clamp_it():
+    sizes = {1: _stats(10.0), 2: _stats(60.0)}
+    assert P.crop_size(sizes, min_side=1000).value == 256  # 240 -> 256, class 2
+    clamped = P.crop_size(sizes, min_side=100)
+    assert clamped.value == 96 and 'smallest image side (100 px)' in clamped.reason
+    assert P.crop_size(sizes, min_side=20).value == 20  # under one stride: the image itself
+    # without measured objects: the default, still cut to the image
+    empty = {1: ObjectStats(0, None, None, None)}
+    assert P.crop_size(empty, min_side=1000).value == P.DEFAULT_CROP
+    assert P.crop_size(empty, min_side=150).value == 128
+
+
+def test_batch_size_budget_arithmetic():
+    per = P.BYTES_PER_PIXEL_BAND * 3 * 256 * 256
+    assert P.batch_size_for_memory(256, bands=3, budget_bytes=4 * per).value == 4
+    assert P.batch_size_for_memory(256, bands=3, budget_bytes=4 * per - 1).value == 3
+    assert P.batch_size_for_memory(256, bands=6, budget_bytes=4 * per).value == 2
+    low = P.batch_size_for_memory(256, bands=3, budget_bytes=per)
+    assert low.value == 2 and 'over the budget' in low.reason
+    assert P.batch_size_for_memory(64, bands=3, budget_bytes=1e12).value == 16
+    # the default budget: a 256^2 RGB crop fits 15
+    assert P.batch_size_for_memory(256, bands=3).value == 15
+
+
+# ---------------------------------------------------------------- iterations
+
+
+@pytest.mark.parametrize('spi', [0.1, 0.3, 0.7, 1.1, 0.013, 1 / 3, 0.05])
+def test_iterations_fit_the_budget_and_one_more_would_not(spi):
+    iters = P.iterations_for_budget(spi, 600.0).value
+    assert iters * spi <= 600.0 < (iters + 1) * spi
+
+
+def test_iterations_clamps_and_reason():
+    slow = P.iterations_for_budget(10.0, 600.0)  # 60 fit
+    assert slow.value == P.MIN_ITERS and 'over the budget' in slow.reason
+    assert P.iterations_for_budget(1e-4, 600.0, min_iters=10, max_iters=500).value == 500
+    default = P.iterations_for_budget(0.5)
+    assert default.value == 1200 and '10 min budget' in default.reason
+    with pytest.raises(PlanError):
+        P.iterations_for_budget(0.0, 600.0)
+    with pytest.raises(PlanError):
+        P.iterations_for_budget(0.1, 600.0, min_iters=10, max_iters=5)
+
+
+# ---------------------------------------------------------------- checkpoint metric
+
+
+def test_checkpoint_metric_is_the_key_class_iou_metric_returns():
+    from altair.evaluation.iou import ClassIoUMetric
+    classes = ('background', 'landslide_loss')
+    key = P.checkpoint_metric(classes).value
+    assert key == 'IoU.landslide_loss'
+    assert P.checkpoint_metric(classes, background=1).value == 'IoU.background'
+    assert P.checkpoint_metric(('a', 'b', 'c')).value == 'mIoU'
+    metric = ClassIoUMetric(iou_metrics=['mIoU'])
+    metric.dataset_meta = dict(classes=classes)
+    t = torch.tensor
+    results = [(t([5., 3.]), t([6., 4.]), t([5., 4.]), t([6., 3.]))]
+    assert metric.compute_metrics(results)[key] == 75.0
+
+
+def test_checkpoint_hook_needs_the_rule_for_a_class_key():
+    """mmengine infers the rule from the key's name: 'IoU.<class>' is unknown to it (or read
+    as 'less' when the class name holds 'loss'), so the plan passes rule='greater'."""
+    from mmengine.hooks import CheckpointHook
+    with pytest.raises(ValueError, match='Cannot infer the rule'):
+        CheckpointHook(interval=1, save_best='IoU.building')
+    assert CheckpointHook(interval=1, save_best='IoU.landslide_loss').rules == ['less']
+    hook = CheckpointHook(interval=1, **P.checkpoint_hook_args('IoU.landslide_loss'))
+    assert hook.rules == ['greater']
+    assert CheckpointHook(interval=1, **P.checkpoint_hook_args('mIoU')).rules == ['greater']
+
+
+def test_checkpoint_metric_refuses_one_class():
+    with pytest.raises(PlanError, match='2 or more'):
+        P.checkpoint_metric(('only',))
+
+
+# ---------------------------------------------------------------- post-processing, precision
+
+
+def test_postprocess_from_the_smallest_training_object():
+    sizes = {0: _stats(500.0, min_area=10_000.0),
+             1: _stats(20.0, count=20, min_area=40.0),      # on: 20 objects, threshold 20
+             2: _stats(20.0, count=19, min_area=40.0),      # too few objects
+             3: _stats(20.0, count=50, min_area=16.0, pixel_area=16.0),  # one measured pixel
+             4: _stats(20.0, count=50, min_area=3.0)}       # threshold 1 drops nothing
+    pp = P.postprocess_min_areas(sizes, background=0)
+    assert pp.value == {1: 20}
+    assert 'class 1: 20 px' in pp.line('postprocess')
+    off = P.postprocess_min_areas({1: _stats(20.0, count=5)})
+    assert off.value is None and 'off' in off.line('postprocess')
+
+
+def test_precision_is_auto():
+    c = P.precision_choice()
+    assert c.value == 'auto' and 'bf16' in c.reason and 'fp16 never' in c.reason
+
+
+# ---------------------------------------------------------------- the plan
+
+
+def test_a_plan_renders_one_line_per_choice_naming_its_value():
+    lm = _squares([4, 6, 8, 10] * 6, shape=(64, 400))
+    sizes = P.object_sizes(lm, [0, 1])
+    plan = P.make_plan(classes=('background', 'building'), shares=[0.93, 0.07], sizes=sizes,
+                       min_side=64, bands=4, seconds_per_iteration=0.25)
+    lines = plan.lines()
+    names = ['loss', 'crop', 'batch_size', 'iterations', 'checkpoint', 'oversampling',
+             'postprocess', 'precision']
+    assert [x.split(':')[0] for x in lines] == names
+    assert plan.crop.value == 64 and plan.iterations.value == 2400
+    assert plan.checkpoint.value == 'IoU.building'
+    assert plan.oversampling.value == dict(fraction=1 / 3, classes=[1])
+    assert plan.postprocess.value == {1: 8}  # 24 squares, the smallest 4 x 4
+    for name, line in zip(names, lines):
+        choice = getattr(plan, name)
+        shown = choice.summary if choice.summary is not None else repr(choice.value)
+        assert line.startswith(f'{name}: {shown} -- ') and len(line.splitlines()) == 1
+    assert "loss: Dice + CE, class_weight='auto' -- " in lines[0]
+    assert "checkpoint: 'IoU.building' -- " in lines[4]
+    header = plan.header().splitlines()
+    assert len(header) == 1 + len(names) and all(x.startswith('#') for x in header)
+
+
+def test_plan_without_a_timed_step_and_mismatched_shares():
+    sizes = {1: ObjectStats(0, None, None, None)}
+    plan = P.make_plan(classes=('a', 'b', 'c'), shares=[1, 1, 1], sizes=sizes, min_side=512,
+                       bands=3)
+    assert plan.iterations.value == P.DEFAULT_ITERS and plan.checkpoint.value == 'mIoU'
+    assert plan.postprocess.value is None and plan.oversampling.value['fraction'] == 0
+    with pytest.raises(PlanError, match='2 class shares for 3 classes'):
+        P.make_plan(classes=('a', 'b', 'c'), shares=[1, 1], sizes=sizes, min_side=512, bands=3)
+
+
+def test_choice_line():
+    assert Choice(3, 'because').line('x') == 'x: 3 -- because'
