@@ -9,15 +9,15 @@ import pytest
 
 from altair.datasets.raster import LoadRaster, RasterSceneDataset, SceneConfigError
 from altair.datasets.raster.sampling import (BlockSplit, centre_cells_allowed, centred_origin,
-                                             class_cells, draw_centred, rare_classes)
+                                             class_cells, draw_centred, minority_classes)
 from tests.datasets.raster_fixtures import write_tif
 
 
-def test_rare_classes_drop_only_the_most_frequent():
-    assert rare_classes([5, 0, 90, 3]) == [0, 3]
-    assert rare_classes([7, 7, 1]) == [1, 2]  # a tie: the lowest index is the common one
-    assert rare_classes([0, 4, 0]) == []
-    assert rare_classes([0, 0]) == []
+def test_minority_classes_drop_only_the_most_frequent():
+    assert minority_classes([5, 0, 90, 3]) == [0, 3]
+    assert minority_classes([7, 7, 1]) == [1, 2]  # a tie: the lowest index is the common one
+    assert minority_classes([0, 4, 0]) == []
+    assert minority_classes([0, 0]) == []
 
 
 def test_centred_origin_is_the_nearest_start_to_centring():

@@ -95,7 +95,7 @@ def grid_windows(row0: int, col0: int, row1: int, col1: int,
 
 # --- foreground oversampling (nnU-Net: Isensee et al., Nature Methods 2021, draws a third of
 # its patches centred on a voxel of a foreground class) -----------------------------------
-def rare_classes(counts: np.ndarray) -> list[int]:
+def minority_classes(counts: np.ndarray) -> list[int]:
     """The classes with pixels, except the most frequent one (the lowest index on a tie).
 
     Args:

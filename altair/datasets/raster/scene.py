@@ -15,7 +15,7 @@ from altair.datasets.raster.load import cached_raster
 from altair.datasets.raster.sampling import (BlockSplit, Coverage, block_split,
                                              centre_cells_allowed, class_cells, decimation,
                                              draw_centred, grid_windows, integral,
-                                             rare_classes)
+                                             minority_classes)
 from altair.datasets.raster.vector import is_vector, vector_fields
 from altair.errors import DataError, DataNotFoundError
 from altair.registry import DATASETS
@@ -390,7 +390,7 @@ class RasterSceneDataset(BaseDataset):
                 kept = s.small[0][allowed[i]]
                 kept = kept[(kept >= 0) & (kept < n)].astype(np.int64)
                 counts += np.bincount(kept, minlength=n)
-            rare = rare_classes(counts)
+            rare = minority_classes(counts)
         for i, s in drawn:
             s.centres = class_cells(s.small[0], rare, allowed[i], seed=i)
         for s in self.scenes:
