@@ -272,12 +272,13 @@ def dataset_leaves(dataset: dict) -> list[dict]:
 
 def training_crop(cfg) -> tuple[int, int] | None:
     """The crop (h, w) the config trains on: ``crop_size``, else the train pipeline's
-    ``RandomCrop``, else the data preprocessor's ``size``."""
+    ``RandomCrop`` (or ``CentredRandomCrop``), else the data preprocessor's ``size``."""
     crop = cfg.get('crop_size')
     if crop is None:
         pipeline = split_dataset(cfg, 'train').get('pipeline', [])
         crop = next((t.get('crop_size') for t in pipeline
-                     if isinstance(t, dict) and t.get('type') == 'RandomCrop'), None)
+                     if isinstance(t, dict)
+                     and t.get('type') in ('RandomCrop', 'CentredRandomCrop')), None)
     if crop is None:
         crop = cfg.get('model', {}).get('data_preprocessor', {}).get('size')
     if crop is None:

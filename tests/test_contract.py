@@ -38,11 +38,15 @@ CORE = components('altair')
 SWEPT = ('model', 'transform', 'hook', 'parameter scheduler', 'optim_wrapper', 'metric',
          'strategy', 'function')
 # components Altair adds to a run itself (no config names them), as altair.api.train adds
-# them: the run's metrics file, the augmentation presets, the sample check
+# them: the run's metrics file, the augmentation presets, the sample check; and the crop
+# altair init writes into volume configs
 ADDED_BY_ALTAIR = {
     'RunMetricsHook': [dict(type='RunMetricsHook', path='metrics.json')],
     'AugPreset': [dict(type='AugPreset', name=name, seed=0) for name in PRESETS],
     'CheckSegSample': [dict(type='CheckSegSample', num_classes=8, ignore_index=255)],
+    # altair init writes it into volume configs
+    'CentredRandomCrop': [dict(type='CentredRandomCrop', crop_size=(24, 32)),
+                          dict(type='CentredRandomCrop', crop_size=24, cat_max_ratio=0.75)],
 }
 
 

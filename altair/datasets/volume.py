@@ -17,6 +17,8 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.dataset import BaseDataset
 
+from altair.datasets.raster.sampling import (class_cells, draw_cell, minority_classes,
+                                             oversample_options)
 from altair.errors import DataError, DataNotFoundError
 from altair.registry import DATASETS, TRANSFORMS
 
@@ -305,17 +307,34 @@ class VolumeSliceDataset(BaseDataset):
             chosen by ``numpy.random.default_rng(seed).permutation``; None: no split.
         subset: ``'train'`` or ``'val'`` (side of ``split``), or ``'all'``.
         ignore_index: the label not to train or evaluate on (0..255).
+        oversample: ``dict(share=1/3, classes=None)`` (ignored by ``subset='val'``):
+            nnU-Net's foreground oversampling for slices. With probability ``share`` a
+            sample's slice is replaced by a slice of the same volume holding a rare class,
+            and ``crop_centre`` = (row, col) of a pixel of it is recorded for
+            :class:`~altair.datasets.transforms.CentredRandomCrop` (use it instead of
+            ``RandomCrop``): the class uniform among those the volume holds on its kept
+            slices, then a voxel of it uniform among at most 10,000 per class and volume.
+            ``classes``: the class indices to centre on (default: every class except the
+            most frequent one of the kept training slices). Reads every label volume whole
+            here (twice without ``classes``). The coin and draws use the same
+            ``numpy.random`` stream as the rest of the pipeline (seeded per data worker by
+            mmengine), tossed only when ``share > 0``, so ``share=0`` gives exactly the
+            samples the dataset gives without the option.
 
     Attributes:
         volumes: the subset's volumes, ``dict(img, ann, shape, norm)`` each.
+        rare_classes: the classes centred on (empty without oversampling).
     """
+
+    CENTRES_PER_CLASS = 10_000  # nnU-Net keeps 10,000 locations per class and case too
 
     def __init__(self, *, volumes: Sequence[dict] | None = None, img_glob: str | None = None,
                  ann_pattern: str | None = None, classes: Sequence[str],
                  palette: Sequence[Sequence[int]] | None = None, axis: int = 2,
                  normalize: dict | None = None, skip_empty: bool = False,
                  split: dict | None = None, subset: str = 'all', ignore_index: int = 255,
-                 data_root: str = '', pipeline: Sequence = (), **kwargs) -> None:
+                 oversample: dict | None = None, data_root: str = '',
+                 pipeline: Sequence = (), **kwargs) -> None:
         if axis not in AXES or isinstance(axis, bool):
             raise VolumeError(f'VolumeSliceDataset axis {axis!r}: choose 0, 1 or 2 (the index '
                               'into the array as stored)')
@@ -335,6 +354,12 @@ class VolumeSliceDataset(BaseDataset):
         self.axis, self.subset, self.ignore_index = axis, subset, ignore_index
         self.normalize = _check_normalize(normalize)
         self.skip_empty = skip_empty
+        self.oversample_share, self.oversample_classes = oversample_options(
+            oversample, len(classes), owner='VolumeSliceDataset', error=VolumeError)
+        if subset == 'val':
+            self.oversample_share = 0.0
+        self.rare_classes: tuple = ()
+        self.centres: dict[tuple, dict[int, np.ndarray]] = {}
         self.split_cfg = None if split is None else dict(split)
         self.specs = self._volume_specs(volumes, img_glob, ann_pattern, data_root)
         metainfo = dict(kwargs.pop('metainfo', None) or {}, classes=tuple(classes))
@@ -397,7 +422,7 @@ class VolumeSliceDataset(BaseDataset):
 
     def load_data_list(self) -> list[dict]:
         self.volumes = [self._resolve(self.specs[i]) for i in self._split(len(self.specs))]
-        data_list = []
+        data_list, kept = [], []
         for v in self.volumes:
             keep = range(v['shape'][self.axis])
             if self.skip_empty:
@@ -407,11 +432,63 @@ class VolumeSliceDataset(BaseDataset):
                 fg = foreground_slices(open_volume(v['ann']), self.axis, path=v['ann'],
                                        ignore_index=self.ignore_index)
                 keep = np.flatnonzero(fg).tolist()
+            kept.append(keep)
             data_list += [dict(img_path=v['img'], seg_map_path=v['ann'], axis=self.axis,
                                slice_index=int(k), norm=v['norm'],
                                ignore_index=self.ignore_index, reduce_zero_label=False,
                                seg_fields=[]) for k in keep]
+        if self.oversample_share > 0:
+            self._find_centres(kept)
         return data_list
+
+    def _kept_labels(self, v: dict, keep: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """A label volume, read whole and checked, and the (D, H, W)-shaped bool mask of
+        its slices in ``keep`` (a broadcast view)."""
+        lab = np.asarray(open_volume(v['ann'], role='label volume'))
+        check_labels(lab, path=v['ann'], ignore_index=self.ignore_index)
+        on = np.zeros(lab.shape[self.axis], bool)
+        on[list(keep)] = True
+        shape = [1, 1, 1]
+        shape[self.axis] = -1
+        return lab, np.broadcast_to(on.reshape(shape), lab.shape)
+
+    def _find_centres(self, kept: list) -> None:
+        """Each labelled volume's candidate centre voxels of the rare classes (flat indices
+        on its kept slices, :func:`~altair.datasets.raster.sampling.class_cells`); the
+        default rare classes are counted over the kept slices of every volume."""
+        labelled = [(i, v, keep) for i, (v, keep) in enumerate(zip(self.volumes, kept))
+                    if v['ann'] is not None]
+        rare = self.oversample_classes
+        if rare is None:
+            n = len(self.metainfo['classes'])
+            counts = np.zeros(n, np.int64)
+            for _, v, keep in labelled:
+                lab, on = self._kept_labels(v, keep)
+                vals = lab[on]
+                vals = vals[(vals < n) & (vals != self.ignore_index)].astype(np.int64)
+                counts += np.bincount(vals, minlength=n)
+            rare = minority_classes(counts)
+        for i, v, keep in labelled:
+            lab, on = self._kept_labels(v, keep)
+            cells = class_cells(lab, rare, on, limit=self.CENTRES_PER_CLASS, seed=i)
+            if cells:
+                self.centres[(v['img'], v['ann'])] = cells
+        self.rare_classes = tuple(rare)
+
+    def get_data_info(self, idx: int) -> dict:
+        """The entry ``idx``; with ``oversample``, with probability ``share`` its slice is
+        replaced by one of the same volume holding a rare class and ``crop_centre`` = (row,
+        col) names a voxel of that class in it (see the class docstring)."""
+        info = super().get_data_info(idx)
+        # the coin is tossed only when oversampling is on, so share=0 keeps the old stream
+        if self.oversample_share > 0 and np.random.random_sample() < self.oversample_share:
+            cells = self.centres.get((info['img_path'], info['seg_map_path']))
+            if cells:
+                shape = next(v['shape'] for v in self.volumes if v['img'] == info['img_path'])
+                at = np.unravel_index(draw_cell(np.random, cells), shape)
+                row, col = (int(at[a]) for a in AXES if a != self.axis)
+                info['slice_index'], info['crop_centre'] = int(at[self.axis]), (row, col)
+        return info
 
 
 # --- the transform ------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from altair.errors import DataError
+
 
 def integral(mask: np.ndarray) -> np.ndarray:
     """Summed-area table of a (h, w) mask: (h + 1, w + 1) int64, ``ii[r, c]`` = sum of
@@ -95,6 +97,44 @@ def grid_windows(row0: int, col0: int, row1: int, col1: int,
 
 # --- foreground oversampling (nnU-Net: Isensee et al., Nature Methods 2021, draws a third of
 # its patches centred on a voxel of a foreground class) -----------------------------------
+OVERSAMPLE_KEYS = ('share', 'classes')
+
+
+def oversample_options(cfg: dict | None, num_classes: int, *, owner: str,
+                       error: type[DataError] = DataError) -> tuple[float, tuple | None]:
+    """``(share, classes)`` of the ``oversample`` option (``(0.0, None)`` without it).
+
+    Args:
+        cfg: ``dict(share=1/3, classes=None)`` or None.
+        num_classes: how many classes the dataset has.
+        owner: the dataset class named in the messages.
+        error: the :class:`~altair.errors.DataError` subclass raised.
+
+    Raises:
+        DataError: (``error``) an unknown key, a share outside [0, 1] or an unknown class index.
+    """
+    if cfg is None:
+        return 0.0, None
+    if not isinstance(cfg, dict):
+        raise error(f"{owner} oversample {cfg!r}: give dict(share=1/3, classes=None)")
+    unknown = sorted(set(cfg) - set(OVERSAMPLE_KEYS))
+    if unknown:
+        raise error(f"{owner} oversample key '{unknown[0]}': choose "
+                    f"{' or '.join(OVERSAMPLE_KEYS)}")
+    share = cfg.get('share', 1 / 3)
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise error(f'{owner} oversample share {share!r}: give a fraction in [0, 1]')
+    classes = cfg.get('classes')
+    if classes is not None:
+        bad = [k for k in classes if isinstance(k, bool) or not isinstance(k, (int, np.integer))
+               or not 0 <= k < num_classes] or ([] if len(classes) else ['[]'])
+        if bad:
+            raise error(f'{owner} oversample classes: {bad[0]!r} is not a class index; give '
+                        f'indices in [0, {num_classes - 1}] or None')
+        classes = tuple(sorted({int(k) for k in classes}))
+    return float(share), classes
+
+
 def minority_classes(counts: np.ndarray) -> list[int]:
     """The classes with pixels, except the most frequent one (the lowest index on a tie).
 
@@ -157,6 +197,18 @@ def class_cells(labels: np.ndarray, classes, mask: np.ndarray | None = None, *,
     return out
 
 
+def draw_cell(rng, cells: dict[int, np.ndarray]) -> int:
+    """One flat index of ``cells`` (:func:`class_cells`): the class uniform among the keys (so a
+    class of a few pixels is drawn as often as a common one), then an index of it uniform.
+
+    Args:
+        rng: ``numpy.random`` or a ``RandomState`` (its ``randint``).
+    """
+    keys = sorted(cells)
+    idx = cells[keys[int(rng.randint(len(keys)))]]
+    return int(idx[int(rng.randint(len(idx)))])
+
+
 def draw_centred(rng, cells: dict[int, np.ndarray], *, grid_width: int, factor: int,
                  size: tuple[int, int], extent: tuple[int, int]) -> tuple[int, int]:
     """``(row, col)`` of a ``size`` (h, w) window centred on a pixel of a rare class: the class
@@ -168,9 +220,7 @@ def draw_centred(rng, cells: dict[int, np.ndarray], *, grid_width: int, factor: 
         rng: ``numpy.random`` or a ``RandomState`` (its ``randint``).
         cells: :func:`class_cells` of a mask decimated by ``factor``, ``grid_width`` wide.
     """
-    keys = sorted(cells)
-    idx = cells[keys[int(rng.randint(len(keys)))]]
-    r, c = divmod(int(idx[int(rng.randint(len(idx)))]), grid_width)
+    r, c = divmod(draw_cell(rng, cells), grid_width)
     pr = min(r * factor + int(rng.randint(factor)), extent[0] - 1)
     pc = min(c * factor + int(rng.randint(factor)), extent[1] - 1)
     return (int(centred_origin(pr, size[0], extent[0])),

@@ -15,7 +15,7 @@ from altair.datasets.raster.load import cached_raster
 from altair.datasets.raster.sampling import (BlockSplit, Coverage, block_split,
                                              centre_cells_allowed, class_cells, decimation,
                                              draw_centred, grid_windows, integral,
-                                             minority_classes)
+                                             minority_classes, oversample_options)
 from altair.datasets.raster.vector import is_vector, vector_fields
 from altair.errors import DataError, DataNotFoundError
 from altair.registry import DATASETS
@@ -35,37 +35,6 @@ def package_path(uri: str) -> str:
 
 SPLIT_BY = ('block', 'scene', 'none')
 SUBSETS = ('train', 'val', 'all')
-OVERSAMPLE_KEYS = ('share', 'classes')
-
-
-def oversample_options(cfg: dict | None, num_classes: int) -> tuple[float, tuple | None]:
-    """``(share, classes)`` of the ``oversample`` option (``(0.0, None)`` without it).
-
-    Raises:
-        SceneConfigError: an unknown key, a share outside [0, 1] or an unknown class index.
-    """
-    if cfg is None:
-        return 0.0, None
-    if not isinstance(cfg, dict):
-        raise SceneConfigError(f'RasterSceneDataset oversample {cfg!r}: give '
-                               'dict(share=1/3, classes=None)')
-    unknown = sorted(set(cfg) - set(OVERSAMPLE_KEYS))
-    if unknown:
-        raise SceneConfigError(f"RasterSceneDataset oversample key '{unknown[0]}': choose "
-                               f"{' or '.join(OVERSAMPLE_KEYS)}")
-    share = cfg.get('share', 1 / 3)
-    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
-        raise SceneConfigError(f'RasterSceneDataset oversample share {share!r}: give a '
-                               'fraction in [0, 1]')
-    classes = cfg.get('classes')
-    if classes is not None:
-        bad = [k for k in classes if isinstance(k, bool) or not isinstance(k, (int, np.integer))
-               or not 0 <= k < num_classes] or ([] if len(classes) else ['[]'])
-        if bad:
-            raise SceneConfigError(f'RasterSceneDataset oversample classes: {bad[0]!r} is not a '
-                                   f'class index; give indices in [0, {num_classes - 1}] or None')
-        classes = tuple(sorted({int(k) for k in classes}))
-    return float(share), classes
 
 
 @dataclass
@@ -176,8 +145,8 @@ class RasterSceneDataset(BaseDataset):
             raise SceneConfigError(
                 f'RasterSceneDataset max_class_fraction {{{bad[0][0]}: {bad[0][1]}}}: give '
                 f'class indices in [0, {len(classes) - 1}] and fractions in [0, 1]')
-        self.oversample_share, self.oversample_classes = oversample_options(oversample,
-                                                                            len(classes))
+        self.oversample_share, self.oversample_classes = oversample_options(
+            oversample, len(classes), owner='RasterSceneDataset', error=SceneConfigError)
         self.rare_classes: tuple = ()
         self.split_cfg = dict(by='none') if split is None else dict(split)
         by = self.split_cfg.setdefault('by', 'block')

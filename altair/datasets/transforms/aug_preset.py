@@ -58,8 +58,8 @@ class AugPreset(BaseTransform):
 
 # random steps of an mmseg train pipeline that a preset replaces (resizing stays: it sets the
 # scale the model trains at)
-REPLACED = ('RandomCrop', 'RandomFlip', 'RandomRotate', 'RandomRotFlip', 'PhotoMetricDistortion',
-            'RandomCutOut', 'Albu', 'AugPreset')
+REPLACED = ('RandomCrop', 'CentredRandomCrop', 'RandomFlip', 'RandomRotate', 'RandomRotFlip',
+            'PhotoMetricDistortion', 'RandomCutOut', 'Albu', 'AugPreset')
 
 
 def with_preset(pipeline: list, preset: str, *, crop_size=None,
