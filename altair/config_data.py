@@ -30,7 +30,7 @@ from typing import Any
 
 from mmengine.config import Config
 
-from altair.errors import AltairError
+from altair.errors import AltairError, first_line
 
 TRUST_ENV = 'ALTAIR_TRUST_CONFIG'
 _CALLS = {'dict': dict}
@@ -68,7 +68,7 @@ def literal_config_dict(text: str, *, source: str) -> dict:
         line = getattr(exc, 'lineno', None)
         raise UntrustedConfigError(
             f"'{source}': the config it carries is not valid Python source"
-            f"{f' (line {line})' if line else ''}: {_short(exc)}") from None
+            f"{f' (line {line})' if line else ''}: {first_line(exc, 120)}") from None
     names: dict[str, Any] = {}
     for stmt in tree.body:
         if (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
@@ -147,10 +147,6 @@ def _refuse(source: str, node: ast.AST, what: str):
         f'file, pass --trust-config (or set {TRUST_ENV}=1) to execute it')
 
 
-def _short(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:120]
-
-
 def trusted_module(name: str) -> bool:
     """Whether ``custom_imports`` may import ``name`` from a config inside a file: Altair's
     own modules, an installed Altair plugin's, or a package under the checkout's
@@ -227,7 +223,7 @@ def config_from_data(data: str | dict, *, source: str, trust: bool | None = None
         cfg = Config(cfg_dict)
     except (KeyError, TypeError, ValueError) as exc:  # e.g. a reserved key ('filename')
         raise ConfigDataError(f"'{source}': the config it carries cannot be read as a config: "
-                              f'{_short(exc)}') from None
+                              f'{first_line(exc, 120)}') from None
     if modules:
         from mmengine.utils import import_modules_from_strings
         try:
@@ -235,5 +231,5 @@ def config_from_data(data: str | dict, *, source: str, trust: bool | None = None
                 isinstance(imports, dict) and imports.get('allow_failed_imports')))
         except ImportError as exc:
             raise ConfigDataError(f"'{source}': the config it carries imports a module that "
-                                  f'fails to import ({_short(exc)})') from None
+                                  f'fails to import ({first_line(exc, 120)})') from None
     return cfg

@@ -24,3 +24,9 @@ class DataError(AltairError, ValueError):
 
 class DataNotFoundError(AltairError, FileNotFoundError):
     """A data file or folder that does not exist."""
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of ``exc``'s message (its type's name when empty), at most ``limit``
+    characters: a library's multi-line error as the reason in a one-line Altair error."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:limit]

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from altair.config import load_model_config, raster_options, require_model, training_crop
-from altair.errors import AltairError
+from altair.errors import AltairError, first_line
 
 PORTABLE_SUFFIXES = ('.safetensors', '.onnx')
 
@@ -44,7 +44,7 @@ def _segmentor(cfg, checkpoint: str | None, device: str, *, carried_by: str | No
         raise
     except Exception as exc:  # noqa: BLE001  (any failure of a foreign config: one line)
         raise ModelSourceError(f"'{carried_by}': the model its config describes cannot be "
-                               f'built ({type(exc).__name__}: {_first_line(exc)})') from None
+                               f'built ({type(exc).__name__}: {first_line(exc, 160)})') from None
 
 
 def load_checkpoint_model(config, checkpoint: str | os.PathLike, *, device: str | None = None):
@@ -104,7 +104,7 @@ def load_safetensors_model(path: str | os.PathLike, *, device: str | None = None
         raise
     except Exception as exc:  # safetensors' SafetensorError: truncated or not safetensors
         raise PortableModelError(f"'{path}' cannot be read as a .safetensors file "
-                                 f'({_first_line(exc)})') from None
+                                 f'({first_line(exc, 160)})') from None
     cfg = header_config(header, path, trust=trust_config)
     require_model(cfg, path)
     cfg = load_model_config(cfg)
@@ -115,13 +115,9 @@ def load_safetensors_model(path: str | os.PathLike, *, device: str | None = None
         model.load_state_dict(state, strict=True)
     except Exception as exc:  # truncated data, or tensors that are not this model's
         raise PortableModelError(f"'{path}': its weights do not load into the model its header "
-                                 f'describes ({_first_line(exc)})') from None
+                                 f'describes ({first_line(exc, 160)})') from None
     model.eval()
     return apply_header(model, header, dict(safetensors=file_identity(path)))
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
 
 
 def load_model(source, checkpoint: str | os.PathLike | None = None, *,

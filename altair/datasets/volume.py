@@ -19,7 +19,7 @@ from mmengine.dataset import BaseDataset
 
 from altair.datasets.raster.sampling import (class_cells, draw_cell, minority_classes,
                                              oversample_options)
-from altair.errors import DataError, DataNotFoundError
+from altair.errors import DataError, DataNotFoundError, first_line
 from altair.registry import DATASETS, TRANSFORMS
 
 SUFFIXES = ('.nii.gz', '.nii', '.npy')
@@ -106,7 +106,7 @@ def _read_errors(path: str, role: str):
     except VolumeError:
         raise
     except _read_failures() as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        reason = first_line(exc, 200)
         raise VolumeError(f"cannot read {role} '{path}': {reason}; the file may be truncated "
                           'or corrupt (copy it again)') from None
 

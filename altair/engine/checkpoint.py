@@ -32,7 +32,7 @@ from urllib.parse import urldefrag, urlparse
 import numpy as np
 import torch
 
-from altair.errors import AltairError
+from altair.errors import AltairError, first_line
 from altair.fileio import atomic_write
 
 
@@ -120,7 +120,7 @@ def safe_load(path, map_location=None):
         if isinstance(exc, FileNotFoundError):
             raise
         # torch's "PytorchStreamReader failed reading zip archive", a pickle cut short, ...
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        first = first_line(exc, 160)
         raise CheckpointReadError(f"cannot read checkpoint '{path}': it is truncated or not a "
                                   f'PyTorch checkpoint ({first})') from None
     except pickle.UnpicklingError as exc:

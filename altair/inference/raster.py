@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from altair.errors import first_line
 from altair.fileio import atomic_write, discard, partial_path
 
 
@@ -221,6 +222,6 @@ def read_error_message(what: str, path: str | os.PathLike, exc: BaseException) -
     reason = exc
     while reason.__cause__ is not None or reason.__context__ is not None:
         reason = reason.__cause__ or reason.__context__
-    text = (str(reason).strip().splitlines() or [type(reason).__name__])[0][:200]
+    text = first_line(reason, 200)
     return (f"cannot read {what} '{path}': {text}; the file may be truncated or corrupt "
             '(copy it again)')

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from altair.errors import AltairError
+from altair.errors import AltairError, first_line
 
 HEADER_KEY = 'altair'
 HEADER_FORMAT = 'altair-model/1'
@@ -192,7 +192,7 @@ class OnnxSegmentor(nn.Module):
             self.session = ort.InferenceSession(str(path), options,
                                                 providers=['CPUExecutionProvider'])
         except Exception as exc:  # onnxruntime's InvalidProtobuf / Fail: truncated or not ONNX
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            first = first_line(exc, 160)
             raise PortableModelError(f"'{path}' cannot be read as an ONNX model ({first})"
                                      ) from None
         header = parse_header(self.session.get_modelmeta().custom_metadata_map.get(HEADER_KEY),

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from altair.datasets.raster.io import Grid, VectorLabelError
-from altair.errors import DataError, DataNotFoundError
+from altair.errors import DataError, DataNotFoundError, first_line
 
 VECTOR_SUFFIXES = ('.geojson', '.gpkg', '.shp', '.fgb')
 
@@ -74,7 +74,7 @@ def _read_errors(path):
     try:
         yield
     except (DataSourceError, DataLayerError, FieldError, GeometryError) as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        reason = first_line(exc, 200)
         raise VectorFileError(f"cannot read vector labels '{path}': {reason}; the file may be "
                               'truncated or corrupt (copy it again)') from None
 
