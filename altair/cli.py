@@ -244,8 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument('--model', default='unet', help='unet (default: full resolution, small '
                       'structures), pspnet, deeplabv3plus or segformer')
     init.add_argument('--out', metavar='CONFIG', help='(default: DATA/altair_config.py)')
-    init.add_argument('--iters', type=int, default=1000, help='training iterations '
-                      '(default: %(default)s)')
+    init.add_argument('--time', metavar='DURATION', dest='time_budget',
+                      help='training time budget, e.g. 10m, 90s, 1.5h: a few steps are timed '
+                      'here and max_iters fills it (default: 10m)')
+    init.add_argument('--iters', type=int, help='training iterations instead of a time budget '
+                      '(no step timed)')
     init.add_argument('--bands', nargs='+', metavar='BAND',
                       help='1-based band indices or band descriptions (default: all)')
     init.add_argument('--nodata', type=float, help="the images' nodata value (default: the "
@@ -260,7 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help='pixels outside the polygons are unlabelled (ignored), not '
                            'background: for sparse annotations given with --class-field')
     init.add_argument('--crop', type=int, metavar='N', help='training crop N x N')
-    init.add_argument('--batch-size', type=int, default=8, help='(default: %(default)s)')
+    init.add_argument('--batch-size', type=int, help='(default: planned from the time per '
+                      'image and memory; 8 with --iters)')
     init.add_argument('--force', action='store_true', help='overwrite an existing config')
 
     sub.add_parser('plugins', help='list installed plugins and what each registers',
@@ -424,7 +428,8 @@ def _plugins(args) -> int:
 def _init(args) -> int:
     from altair.api.init import init
     bands = [int(b) if b.isdigit() else b for b in args.bands] if args.bands else None
-    init(args.data, model=args.model, out=args.out, iters=args.iters, bands=bands,
+    init(args.data, model=args.model, out=args.out, iters=args.iters,
+         time_budget=args.time_budget, bands=bands,
          nodata=args.nodata, class_field=args.class_field, class_name=args.class_name,
          unlabelled_outside=args.unlabelled_outside, crop_size=args.crop,
          batch_size=args.batch_size, force=args.force, echo=True)

@@ -228,6 +228,10 @@ CASES = [
      r"unknown model 'bogus'; choose one of unet, pspnet"),
     ('init-existing-config', ['init', '{scenes}', '--out', '{config}'],
      r"config '.*config\.py' exists; pass --force to overwrite it"),
+    ('init-bad-time', ['init', '{scenes}', '--time', '10 minutes'],
+     r"time budget '10 minutes': expected a positive duration such as 600, 90s, 10m"),
+    ('init-iters-and-time', ['init', '{scenes}', '--iters', '50', '--time', '1m'],
+     r'--iters and --time both set how long to train; give one'),
     # demo
     ('demo-missing-config', ['demo', '--config', 'configs/nope.py', '--work-dir', '{out}'],
      r"config file 'configs/nope\.py' does not exist"),

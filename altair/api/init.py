@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from altair.datasets import plan
 from altair.datasets.inspect import (BandStats, Classes, Layout, check_class_names,
                                      check_label_values, detect_layout, image_stats,
-                                     infer_classes, label_counts, label_shares)
+                                     infer_classes, label_counts, label_shares, object_stats)
 from altair.datasets.raster.vector import is_vector
 from altair.errors import AltairError
 from altair.fileio import write_text
@@ -44,9 +45,12 @@ class InitOptionError(AltairError, ValueError):
 
 @dataclass
 class InitResult:
+    """The config written, the command that trains it, its text, and the timed steps the
+    schedule was planned from (None with ``iters``)."""
     config: Path
     command: str
     text: str
+    timing: Any = None
 
 
 def _floor32(n: float) -> int:
@@ -125,14 +129,39 @@ def _rel(path: str, root: Path) -> str:
     return path if rel.startswith('..') else rel
 
 
+# validations during training: the config validates every max_iters // 4 iterations
+VALIDATIONS = 4
+DEFAULT_BATCH = 8  # with --iters and no --batch-size: no step is timed to plan the batch
+
+
+def parse_duration(text: str) -> float:
+    """Seconds of ``'90s'``, ``'10m'``, ``'1.5h'`` or a bare number of seconds.
+
+    Raises:
+        InitOptionError: anything else, or a duration that is not positive.
+    """
+    m = re.fullmatch(r'\s*(\d+(?:\.\d*)?|\.\d+)\s*([smh]?)\s*', str(text))
+    if not m or float(m.group(1)) <= 0:
+        raise InitOptionError(f"time budget '{text}': expected a positive duration such as "
+                              '600, 90s, 10m or 1.5h')
+    return float(m.group(1)) * {'': 1, 's': 1, 'm': 60, 'h': 3600}[m.group(2)]
+
+
 def init(data: str | os.PathLike, *, model: str = 'unet', out: str | os.PathLike | None = None,
-         iters: int = 1000, bands: Sequence[int | str] | None = None,
+         iters: int | None = None, time_budget: float | str | None = None,
+         bands: Sequence[int | str] | None = None,
          nodata: float | None = None, class_field: str | None = None,
          class_name: str | None = None, unlabelled_outside: bool = False,
-         crop_size: int | None = None, batch_size: int = 8, force: bool = False,
+         crop_size: int | None = None, batch_size: int | None = None, force: bool = False,
          echo: bool = False) -> InitResult:
     """Inspect ``data`` and write a training config for it (``<data>/altair_config.py`` by
-    default).
+    default), planned from the data's statistics (``altair.datasets.plan``; the plan and
+    its reasons are the config's header).
+
+    The length of training: ``iters``, or else a time budget (``time_budget`` seconds or a
+    duration such as ``'10m'``; default ``plan.DEFAULT_TIME_BUDGET_S``): a few training steps
+    and a validation window are timed on this machine, the batch is planned from the time
+    per image, and ``max_iters`` fills the budget.
 
     Polygon labels with ``class_field`` carry each polygon's class; without it they are
     footprints: one class (``class_name``, default the labels file's name) inside them and
@@ -145,8 +174,15 @@ def init(data: str | os.PathLike, *, model: str = 'unet', out: str | os.PathLike
     """
     if model not in MODELS:
         raise InitOptionError(f"unknown model '{model}'; choose one of {', '.join(MODELS)}")
-    if iters < 1 or batch_size < 1:
+    if (iters is not None and iters < 1) or (batch_size is not None and batch_size < 1):
         raise InitOptionError(f'iters ({iters}) and batch size ({batch_size}) must be >= 1')
+    if iters is not None and time_budget is not None:
+        raise InitOptionError('--iters and --time both set how long to train; give one')
+    budget = (plan.DEFAULT_TIME_BUDGET_S if time_budget is None else
+              parse_duration(time_budget) if isinstance(time_budget, str) else
+              float(time_budget))
+    if not budget > 0:
+        raise InitOptionError(f'time budget {time_budget}: expected a positive duration')
     layout = detect_layout(data)
     out = Path(out) if out is not None else layout.root / 'altair_config.py'
     if out.exists() and not force:
@@ -154,26 +190,70 @@ def init(data: str | os.PathLike, *, model: str = 'unet', out: str | os.PathLike
                               'to write another')
     if layout.kind == 'volumes':
         from altair.api.init_volume import volume_sections
-        sections, summary = volume_sections(layout, crop_size=crop_size,
-                                            batch_size=batch_size)
+        sections, summary = volume_sections(layout, crop_size=crop_size)
     else:
         sections, summary = _scene_sections(layout, bands=bands, nodata=nodata,
                                             class_field=class_field, class_name=class_name,
                                             unlabelled_outside=unlabelled_outside,
-                                            crop_size=crop_size, batch_size=batch_size)
-    text = _compose(layout, model=model, out=out, iters=iters, sections=sections,
-                    summary=summary)
+                                            crop_size=crop_size)
     out.parent.mkdir(parents=True, exist_ok=True)
+    schedule, timing = _schedule(layout, model=model, out=out, sections=sections,
+                                 summary=summary, iters=iters, budget=budget,
+                                 batch_size=batch_size, echo=echo)
+    text = _compose(layout, model=model, out=out, sections=sections, summary=summary,
+                    schedule=schedule)
     write_text(out, text)
     command = f'altair train {shlex.quote(str(out))}'
     if echo:
         print(text)
         print(f'# wrote {out}\n# train it with:\n{command}', file=sys.stderr)
-    return InitResult(out, command, text)
+    return InitResult(out, command, text, timing)
+
+
+def _schedule(layout: Layout, *, model: str, out: Path, sections: dict, summary: list[str],
+              iters: int | None, budget: float, batch_size: int | None,
+              echo: bool) -> tuple[dict, Any]:
+    """The batch and iteration choices, given or planned from timed steps (a config with
+    the batch to time is written beside ``out`` and removed), and the timing (or None)."""
+    if iters is not None:
+        sections['batch_size'] = batch_size or DEFAULT_BATCH
+        why = '--batch-size' if batch_size else 'the default (--iters given: no step timed)'
+        return dict(batch_size=plan.Choice(sections['batch_size'], why),
+                    iterations=plan.Choice(iters, '--iters')), None
+    from altair.api.step_time import time_steps
+    probe = out.with_name(f'.{out.stem}.timing.py')
+
+    def timed(batch: int):
+        sections['batch_size'] = batch
+        schedule = dict(iterations=plan.Choice(plan.DEFAULT_ITERS, 'timing'))
+        write_text(probe, _compose(layout, model=model, out=probe, sections=sections,
+                                   summary=summary, schedule=schedule))
+        if echo:
+            print(f'# timing training steps of batch {batch} on this machine ...',
+                  file=sys.stderr)
+        try:
+            return time_steps(probe, echo=echo)
+        finally:
+            probe.unlink(missing_ok=True)
+
+    timing = timed(batch_size or plan.MIN_BATCH)
+    if batch_size:
+        batch = plan.Choice(batch_size, '--batch-size')
+    else:
+        batch = plan.batch_size_for_budget(sections['crop'], bands=sections['in_channels'],
+                                           seconds_per_image=timing.seconds_per_image,
+                                           budget_seconds=budget)
+        if batch.value != timing.batch_size:
+            timing = timed(batch.value)
+    sections['batch_size'] = batch.value
+    iterations = plan.iterations_for_budget(
+        timing.seconds_per_step, budget,
+        fixed_seconds=VALIDATIONS * timing.seconds_per_validation)
+    return dict(batch_size=batch, iterations=iterations), timing
 
 
 def _scene_sections(layout: Layout, *, bands, nodata, class_field, class_name,
-                    unlabelled_outside, crop_size, batch_size) -> tuple[dict, list[str]]:
+                    unlabelled_outside, crop_size) -> tuple[dict, list[str]]:
     pairs = layout.pairs
     vector = any(p.ann and is_vector(p.ann) for p in pairs)
     footprints = vector and class_field is None
@@ -187,19 +267,26 @@ def _scene_sections(layout: Layout, *, bands, nodata, class_field, class_name,
                               'of the image background')
     stats = image_stats([p.img for p in pairs], bands=list(bands) if bands else None,
                         nodata=nodata)
+    maps: list = []
     if footprints:
-        counts = label_counts(pairs, footprints=(1, 0))
+        counts = label_counts(pairs, footprints=(1, 0), maps=maps)
         classes = (infer_classes(counts, layout.sidecar) if layout.sidecar else
                    footprint_classes(pairs, class_name))
     else:
-        counts = label_counts(pairs, class_field=class_field)
+        counts = label_counts(pairs, class_field=class_field, maps=maps)
         classes = infer_classes(counts, layout.sidecar)
     for pair in pairs[:64]:
         check_label_values(pair, classes)
     min_side = min(min(s) for s in stats.sizes)
     few = len(pairs) < 5
-    crop = crop_size or min(256, _floor32(min_side / (4 if few else 1)))
-    crop = min(crop, min_side)
+    # with few images, training and validation windows come from blocks of each image: the
+    # crop leaves at least 4 blocks along the shorter side
+    side = _floor32(min_side / 4) if few else min_side
+    background = 0 if len(classes.names) == 2 else None
+    crop_choice = (plan.crop_size(object_stats(maps, classes, background=background),
+                                  min_side=side, background=background)
+                   if crop_size is None else plan.Choice(crop_size, '--crop'))
+    crop = min(crop_choice.value, min_side)
     block = max(2 * crop, _floor32(min_side / 4)) if few else None
     val_side = None if max(max(s) for s in stats.sizes) <= 1024 and not few else (
         min(2 * crop, block) if few else 512)
@@ -220,13 +307,15 @@ def _scene_sections(layout: Layout, *, bands, nodata, class_field, class_name,
     if footprints:  # class 1 inside the polygons, background (0) elsewhere in the image
         opts.update(footprint_class=1, vector_fill=0)
     elif vector:
-        background = 'background' in [n.lower() for n in classes.names]
+        lower = [n.lower() for n in classes.names]
+        fill = lower.index('background') if 'background' in lower else None
         opts.update(class_field=class_field,
-                    vector_fill=0 if background and not unlabelled_outside else None)
+                    vector_fill=None if unlabelled_outside else fill)
     sections = dict(
-        classes=classes, stats=stats, crop=crop, in_channels=stats.count,
+        classes=classes, stats=stats, crop=crop, crop_choice=crop_choice,
+        in_channels=stats.count,
         dataset_opts={k: v for k, v in opts.items() if v is not None},
-        scenes=scenes, split=split, val_window=val_window, batch_size=batch_size,
+        scenes=scenes, split=split, val_window=val_window,
         root=str(root),
         load="dict(type='LoadRaster', fill=mean)")
     shares = label_shares(counts, classes)
@@ -304,8 +393,8 @@ def _sizes(sizes: list[tuple[int, int]]) -> str:
     return f'of {min(ws)}-{max(ws)} x {min(hs)}-{max(hs)}'
 
 
-def _compose(layout: Layout, *, model: str, out: Path, iters: int, sections: dict,
-             summary: list[str]) -> str:
+def _compose(layout: Layout, *, model: str, out: Path, sections: dict, summary: list[str],
+             schedule: dict) -> str:
     from mmengine.config import Config
 
     base_model, optim, backbone = MODELS[model]
@@ -315,8 +404,11 @@ def _compose(layout: Layout, *, model: str, out: Path, iters: int, sections: dic
     classes: Classes = sections['classes']
     stats: BandStats | None = sections.get('stats')
     crop = sections['crop']
-    plan = recipe(classes.names, sections['shares'], scenes='volume_lines' not in sections)
-    over = plan.get('oversampling')
+    iters = schedule['iterations'].value
+    choices = recipe(classes.names, sections['shares'], scenes='volume_lines' not in sections)
+    choices = dict(loss=choices.pop('loss'), crop=sections['crop_choice'], **schedule,
+                   **choices)
+    over = choices.get('oversampling')
     if over is not None and over.value['fraction'] > 0:
         sections['oversample'] = dict(share=round(over.value['fraction'], 4),
                                       classes=over.value['classes'])
@@ -326,7 +418,7 @@ def _compose(layout: Layout, *, model: str, out: Path, iters: int, sections: dic
         *['# ' + _comment(s) for s in summary],
         '# plan (from the data statistics):',
         *['#   ' + _comment(f'{name}: {choice.summary or choice.value} -- {choice.reason}')
-          for name, choice in plan.items()],
+          for name, choice in choices.items()],
         '# ' + _comment(f'Train: altair train {out}'),
         '_base_ = [',
         f'    {_fmt(base_dir + "/" + base_model)},',
@@ -337,7 +429,7 @@ def _compose(layout: Layout, *, model: str, out: Path, iters: int, sections: dic
         f'mean = {_fmt(sections["mean"] if stats is None else stats.mean)}',
         f'std = {_fmt(sections["std"] if stats is None else stats.std)}',
         f'crop_size = ({crop}, {crop})',
-        f'loss_decode = {_fmt(plan["loss"].value)}',
+        f'loss_decode = {_fmt(choices["loss"].value)}',
         'data_preprocessor = dict(mean=mean, std=std, bgr_to_rgb=False, size=crop_size,',
         '                         size_divisor=None, pad_val=0, seg_pad_val=255,',
         '                         test_cfg=dict(size_divisor=32))',
@@ -373,7 +465,7 @@ def _compose(layout: Layout, *, model: str, out: Path, iters: int, sections: dic
         f"    logger=dict(type='LoggerHook', interval={max(1, min(50, iters // 20))}, "
         'log_metric_by_epoch=False),',
         f"    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval={max(1, iters // 4)},"
-        f" save_best={_fmt(plan['checkpoint'].value)},",
+        f" save_best={_fmt(choices['checkpoint'].value)},",
         "                    rule='greater', max_keep_ckpts=1))",
         '',
     ]
@@ -385,7 +477,6 @@ def recipe(names: list[str], shares: list[float], *, scenes: bool) -> dict:
     ``{name: Choice}`` for the loss, the checkpoint metric, the precision and (raster scenes:
     ``RasterSceneDataset`` draws them) the share of training windows centred on rare
     classes."""
-    from altair.datasets import plan
     out = dict(loss=plan.loss_choice(shares), checkpoint=plan.checkpoint_metric(names))
     if scenes:
         out['oversampling'] = plan.foreground_oversampling(
@@ -403,7 +494,8 @@ def _palette(n: int) -> list[list[int]]:
 
 def _data_lines(sections: dict) -> list[str]:
     if 'volume_lines' in sections:
-        return sections['volume_lines']
+        from altair.api.init_volume import volume_loader_lines
+        return sections['volume_lines'] + volume_loader_lines(sections['batch_size'])
     opts = sections['dataset_opts']
     split = sections['split']
     lines = [

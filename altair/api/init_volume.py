@@ -5,14 +5,14 @@ import numpy as np
 
 from altair.api.init import _fmt  # init imports this module only inside a function
 from altair.datasets.inspect import Classes, Layout, infer_classes, label_shares
+from altair.datasets.plan import Choice
 from altair.datasets.volume import norm_range, open_volume
 from altair.errors import DataError
 
 NORMALIZE = dict(mode='percentile', lower=0.5, upper=99.5)
 
 
-def volume_sections(layout: Layout, *, crop_size: int | None, batch_size: int,
-                    axis: int = 2, max_voxels: int = 2_000_000) -> tuple[dict, list[str]]:
+def volume_sections(layout: Layout, *, crop_size: int | None, axis: int = 2, max_voxels: int = 2_000_000) -> tuple[dict, list[str]]:
     """The config sections and summary lines of a volume layout.
 
     Raises:
@@ -70,6 +70,27 @@ def volume_sections(layout: Layout, *, crop_size: int | None, batch_size: int,
         "    dict(type='PackSegInputs'),",
         ']',
         "test_pipeline = [dict(type='LoadVolumeSlice'), dict(type='PackSegInputs')]",
+    ]
+
+    shares = label_shares(counts, classes)
+    summary = [
+        f"{len(pairs)} volume(s) of {', '.join('x'.join(map(str, s)) for s in shapes[:4])}"
+        f"{', ...' if len(shapes) > 4 else ''}, {'/'.join(sorted(dtypes))}; slices along axis "
+        f'{axis}, intensities clipped to each volume\'s 0.5-99.5th percentiles and scaled to '
+        '[0, 1]',
+        class_summary(classes, shares, 'voxels'),
+        f'crop {crop}x{crop}; split: volumes, 20% held out; empty training slices skipped',
+    ]
+    sections = dict(classes=classes, shares=shares, stats=None, mean=[round(float(mean), 4)],
+                    std=[round(std, 4)], crop=crop, in_channels=1, volume_lines=lines,
+                    crop_choice=Choice(crop, '--crop' if crop_size else
+                                       f'{_floor32(min(plane))} px slices (<= 256)'))
+    return sections, summary
+
+
+def volume_loader_lines(batch_size: int) -> list[str]:
+    """The data loaders of a volume config (training batch ``batch_size``)."""
+    return [
         'train_dataloader = dict(',
         f'    batch_size={batch_size}, num_workers=2, persistent_workers=True,',
         "    sampler=dict(type='InfiniteSampler', shuffle=True),",
@@ -81,15 +102,3 @@ def volume_sections(layout: Layout, *, crop_size: int | None, batch_size: int,
         "    dataset=dict(volume_options, subset='val', pipeline=test_pipeline))",
         'test_dataloader = val_dataloader',
     ]
-    shares = label_shares(counts, classes)
-    summary = [
-        f"{len(pairs)} volume(s) of {', '.join('x'.join(map(str, s)) for s in shapes[:4])}"
-        f"{', ...' if len(shapes) > 4 else ''}, {'/'.join(sorted(dtypes))}; slices along axis "
-        f'{axis}, intensities clipped to each volume\'s 0.5-99.5th percentiles and scaled to '
-        '[0, 1]',
-        class_summary(classes, shares, 'voxels'),
-        f'crop {crop}x{crop}; split: volumes, 20% held out; empty training slices skipped',
-    ]
-    sections = dict(classes=classes, shares=shares, stats=None, mean=[round(float(mean), 4)],
-                    std=[round(std, 4)], crop=crop, in_channels=1, volume_lines=lines)
-    return sections, summary

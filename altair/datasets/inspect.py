@@ -287,67 +287,110 @@ def image_stats(paths: list[str], *, bands: list[int] | None, nodata: float | No
 
 def label_counts(pairs: list[Pair], *, class_field: str | None = None,
                  footprints: tuple[int, int | None] | None = None,
-                 max_side: int = 1024, max_images: int = 64) -> dict[Any, int]:
+                 max_side: int = 1024, max_images: int = 64,
+                 maps: list | None = None) -> dict[Any, int]:
     """{raw label value (or polygon attribute value): pixels} under the images (up to
     ``max_images`` of them, each on its grid decimated to ``max_side``): a label raster in
     another grid is reprojected onto it, polygons are burned; nodata is not counted.
     ``footprints=(class, outside)``: polygons without a class attribute burn ``class`` and
-    the pixels outside them count as ``outside`` (None: not counted)."""
+    the pixels outside them count as ``outside`` (None: not counted).
+
+    ``maps``: a list that receives one :class:`SmallLabels` per image read (the decimated
+    labels, for object sizes: :func:`object_stats`)."""
+    counts: dict[Any, int] = {}
+    step = max(1, len(pairs) // max_images)
+    for pair in pairs[::step]:
+        if not pair.ann:
+            continue
+        small = small_labels(pair, class_field=class_field, footprints=footprints,
+                             max_side=max_side)
+        n = np.bincount(small.index[small.index >= 0], minlength=len(small.values))
+        for v, c in zip(small.values, n.tolist()):
+            if c:
+                counts[v] = counts.get(v, 0) + c
+        if maps is not None:
+            maps.append(small)
+    return counts
+
+
+@dataclass
+class SmallLabels:
+    """One image's labels on its grid decimated by ``factor``: ``index`` (H, W) int64 holds
+    positions in ``values`` (the raw label values or polygon attribute values), -1 where
+    unlabelled."""
+    index: np.ndarray
+    values: list
+    factor: int
+
+
+def small_labels(pair: Pair, *, class_field: str | None,
+                 footprints: tuple[int, int | None] | None, max_side: int) -> SmallLabels:
+    """The labels under ``pair.img`` read decimated to ``max_side`` (see :func:`label_counts`)."""
     from affine import Affine
 
     from altair.datasets.raster.io import (Grid, LabelAlignmentError, check_label_grid,
                                            read_label_raster, scene_grid)
     from altair.datasets.raster.vector import (VectorLabelError, burn, read_vector_labels,
                                                vector_fields)
-    counts: dict[Any, int] = {}
-    step = max(1, len(pairs) // max_images)
-    for pair in pairs[::step]:
-        if not pair.ann:
-            continue
-        with open_raster(pair.img) as src:
-            grid = scene_grid(src)
-        f = decimation(grid.height, grid.width, max_side)
-        small = Grid(grid.crs, grid.transform @ Affine.scale(f), -(-grid.width // f),
-                     -(-grid.height // f))
-        if is_vector(pair.ann) and class_field is None and footprints is not None:
-            inside, outside = footprints
-            burned = burn(read_vector_labels(pair.ann, class_field=None, classes_of={},
-                                             dst_crs=small.crs, footprint_class=inside),
-                          small, fill=255 if outside is None else outside)
-            idx, n = np.unique(burned[burned != 255], return_counts=True)
-            found = list(zip(idx.tolist(), n.tolist()))
-        elif is_vector(pair.ann):
-            if class_field is None:
-                raise VectorLabelError(
-                    f"vector labels '{pair.ann}' need --class-field, the attribute that holds "
-                    f"each polygon's class (its attributes: "
-                    f"{', '.join(vector_fields(pair.ann)['fields'])})")
-            crs = vector_fields(pair.ann)['crs']
-            if grid.crs is None and crs:
-                raise LabelAlignmentError(
-                    f"image '{pair.img}' has no CRS but its polygons '{pair.ann}' are in {crs}; "
-                    'georeference the image')
-            values = class_values(pair.ann, class_field)
-            burned = burn(read_vector_labels(pair.ann, class_field=class_field,
-                                             classes_of={v: i for i, v in enumerate(values)},
-                                             dst_crs=small.crs), small, fill=255)
-            idx, n = np.unique(burned[burned != 255], return_counts=True)
-            found = [(values[i], c) for i, c in zip(idx.tolist(), n.tolist())]
+    with open_raster(pair.img) as src:
+        grid = scene_grid(src)
+    f = decimation(grid.height, grid.width, max_side)
+    small = Grid(grid.crs, grid.transform @ Affine.scale(f), -(-grid.width // f),
+                 -(-grid.height // f))
+    if is_vector(pair.ann) and class_field is None and footprints is not None:
+        inside, outside = footprints
+        burned = burn(read_vector_labels(pair.ann, class_field=None, classes_of={},
+                                         dst_crs=small.crs, footprint_class=inside),
+                      small, fill=255 if outside is None else outside)
+        index = np.where(burned == 255, -1, burned.astype(np.int64))
+        return SmallLabels(index, list(range(256)), f)
+    if is_vector(pair.ann):
+        if class_field is None:
+            raise VectorLabelError(
+                f"vector labels '{pair.ann}' need --class-field, the attribute that holds "
+                f"each polygon's class (its attributes: "
+                f"{', '.join(vector_fields(pair.ann)['fields'])})")
+        crs = vector_fields(pair.ann)['crs']
+        if grid.crs is None and crs:
+            raise LabelAlignmentError(
+                f"image '{pair.img}' has no CRS but its polygons '{pair.ann}' are in {crs}; "
+                'georeference the image')
+        values = class_values(pair.ann, class_field)
+        burned = burn(read_vector_labels(pair.ann, class_field=class_field,
+                                         classes_of={v: i for i, v in enumerate(values)},
+                                         dst_crs=small.crs), small, fill=255)
+        return SmallLabels(np.where(burned == 255, -1, burned.astype(np.int64)), values, f)
+    with open_raster(pair.ann) as lab:
+        check_label_grid(grid, scene_grid(lab), pair.img, pair.ann)
+        if small.crs is None or lab.crs is None:
+            raw = lab.read(1, out_shape=(small.height, small.width), out_dtype='float64')
         else:
-            with open_raster(pair.ann) as lab:
-                check_label_grid(grid, scene_grid(lab), pair.img, pair.ann)
-                if small.crs is None or lab.crs is None:
-                    raw = lab.read(1, out_shape=(small.height, small.width),
-                                   out_dtype='float64')
-                else:
-                    raw = read_label_raster(lab, small)
-                keep = np.isfinite(raw) & (raw != lab.nodata if lab.nodata is not None else True)
-            vals, n = np.unique(raw[keep], return_counts=True)
-            found = [(int(v) if float(v).is_integer() else float(v), c)
-                     for v, c in zip(vals.tolist(), n.tolist())]
-        for v, c in found:
-            counts[v] = counts.get(v, 0) + c
-    return counts
+            raw = read_label_raster(lab, small)
+        keep = np.isfinite(raw) & (raw != lab.nodata if lab.nodata is not None else True)
+    vals, inverse = np.unique(raw[keep], return_inverse=True)
+    index = np.full(raw.shape, -1, np.int64)
+    index[keep] = inverse.ravel()
+    return SmallLabels(index, [int(v) if float(v).is_integer() else float(v)
+                               for v in vals.tolist()], f)
+
+
+def object_stats(maps: list[SmallLabels], classes: Classes, *,
+                 background: int | None) -> dict[int, Any]:
+    """Connected-object statistics per class (``altair.datasets.plan.ObjectStats``, in
+    full-resolution pixels) over the decimated labels that :func:`label_counts` kept; the
+    ``background`` class is not measured."""
+    from altair.datasets.plan import component_areas, summarise_areas
+    position = {str(v): i for i, v in enumerate(classes.values)}
+    areas: dict[int, list] = {i: [] for i in range(len(classes.values)) if i != background}
+    factors = set()
+    for small in maps:
+        lut = np.array([position.get(str(v), 255) for v in small.values] + [255], np.int64)
+        index_map = lut[small.index]  # -1 picks the trailing 255: unlabelled
+        for c, a in component_areas(index_map, list(areas), factor=small.factor).items():
+            areas[c].append(a)
+        factors.add(small.factor)
+    return summarise_areas({c: np.concatenate(a) if a else np.zeros(0)
+                            for c, a in areas.items()}, factor=max(factors, default=1))
 
 
 def infer_classes(counts: dict[Any, int], sidecar: Path | None, *,
@@ -377,7 +420,8 @@ def infer_classes(counts: dict[Any, int], sidecar: Path | None, *,
         raise DataError(f'the labels hold {len(found)} class value(s) ({found}); segmentation '
                         'needs at least 2 classes')
     check_class_names([str(v) for v in found], 'the label values')
-    return Classes([f'class_{v}' for v in found], found)
+    # a polygon attribute's values are names already; label raster values are numbers
+    return Classes([v if isinstance(v, str) else f'class_{v}' for v in found], found)
 
 
 def check_class_names(names: list[str], source: str) -> None:

@@ -46,6 +46,10 @@ DEFAULT_TIME_BUDGET_S = 600.0  # ten minutes of training on the CPU: a first mod
 # between them; MAX_ITERS is mmseg's longest standard schedule (160k).
 MIN_ITERS, MAX_ITERS = 100, 160_000
 DEFAULT_ITERS = 600  # when no step was timed: the short configs' schedule
+# The batch is cut so that the time budget still holds this many optimiser steps: the
+# warm-up (1/12) and the poly decay of the schedule need a few hundred; the short configs
+# train 600.
+MIN_STEPS = 500
 # Post-processing needs this many measured objects of a class: the smallest of fewer is a
 # poor estimate of how small the class's objects get.
 MIN_OBJECTS = 20
@@ -257,26 +261,60 @@ def batch_size_for_memory(crop: int, *, bands: int,
     return Choice(batch, why)
 
 
+def batch_size_for_budget(crop: int, *, bands: int, seconds_per_image: float,
+                          budget_seconds: float = DEFAULT_TIME_BUDGET_S,
+                          memory_bytes: float = DEFAULT_MEMORY_BUDGET,
+                          min_steps: int = MIN_STEPS,
+                          bytes_per_pixel_band: float = BYTES_PER_PIXEL_BAND) -> Choice:
+    """The largest batch that fits both the memory budget (:func:`batch_size_for_memory`)
+    and the time budget with at least ``min_steps`` optimiser steps, given a measured
+    training time per image at this crop; clamped to ``[MIN_BATCH, MAX_BATCH]``.
+
+    On a CPU the time budget binds first: a step costs about its batch's pixels, so a larger
+    batch only trades steps for images per step, and the schedule needs steps.
+    """
+    if not seconds_per_image > 0 or not budget_seconds > 0 or min_steps < 1:
+        raise PlanError(f'time per image {seconds_per_image} s, budget {budget_seconds} s and '
+                        f'min_steps {min_steps} must be positive')
+    memory = batch_size_for_memory(crop, bands=bands, budget_bytes=memory_bytes,
+                                   bytes_per_pixel_band=bytes_per_pixel_band)
+    mem_fit = int(memory_bytes // (bytes_per_pixel_band * bands * crop * crop))
+    time_fit = int(budget_seconds // (min_steps * seconds_per_image))
+    batch = min(max(min(mem_fit, time_fit), MIN_BATCH), MAX_BATCH)
+    why = (f'{min_steps} steps of {seconds_per_image:.3g} s per {crop}^2 image in '
+           f'{budget_seconds / 60:.3g} min fit {time_fit} per step; memory fits {mem_fit}; '
+           f'clamped to {MIN_BATCH}..{MAX_BATCH}')
+    if batch == memory.value and mem_fit <= time_fit:
+        why = memory.reason + f'; the time budget fits {time_fit}'
+    return Choice(batch, why)
+
+
 def iterations_for_budget(seconds_per_iteration: float,
                           budget_seconds: float = DEFAULT_TIME_BUDGET_S, *,
+                          fixed_seconds: float = 0.0,
                           min_iters: int = MIN_ITERS, max_iters: int = MAX_ITERS) -> Choice:
     """The most iterations of a measured step that fit in ``budget_seconds`` (default: ten
-    minutes of training on the CPU), clamped to ``[min_iters, max_iters]``."""
-    if not seconds_per_iteration > 0 or not budget_seconds > 0 or not 1 <= min_iters <= max_iters:
+    minutes of training on the CPU) less ``fixed_seconds`` (the validations during
+    training), clamped to ``[min_iters, max_iters]``."""
+    if (not seconds_per_iteration > 0 or not budget_seconds > 0 or not fixed_seconds >= 0
+            or not 1 <= min_iters <= max_iters):
         raise PlanError(f'step time {seconds_per_iteration} s and budget {budget_seconds} s '
-                        f'must be positive and 1 <= min_iters ({min_iters}) <= max_iters '
-                        f'({max_iters})')
-    fit = int(budget_seconds // seconds_per_iteration)
+                        f'must be positive, fixed time {fixed_seconds} s >= 0, and 1 <= '
+                        f'min_iters ({min_iters}) <= max_iters ({max_iters})')
+    room = max(budget_seconds - fixed_seconds, 0.0)
+    fit = int(room // seconds_per_iteration)
     # `//` is exact, the product is rounded: agree with the product, which is what is checked
-    while fit > 0 and fit * seconds_per_iteration > budget_seconds:
+    while fit > 0 and fit * seconds_per_iteration > room:
         fit -= 1
-    while (fit + 1) * seconds_per_iteration <= budget_seconds:
+    while (fit + 1) * seconds_per_iteration <= room:
         fit += 1
     iters = min(max(fit, min_iters), max_iters)
-    why = (f'{budget_seconds / 60:.3g} min budget / {seconds_per_iteration:.3g} s per measured '
-           f'step = {fit}, clamped to {min_iters}..{max_iters}')
+    spent = f' less {fixed_seconds:.3g} s of validation' if fixed_seconds else ''
+    why = (f'{budget_seconds / 60:.3g} min budget{spent} / {seconds_per_iteration:.3g} s per '
+           f'measured step = {fit}, clamped to {min_iters}..{max_iters}')
     if fit < min_iters:
-        why += f' (about {iters * seconds_per_iteration / 60:.3g} min, over the budget)'
+        why += (f' (about {(iters * seconds_per_iteration + fixed_seconds) / 60:.3g} min, over '
+                'the budget)')
     return Choice(iters, why)
 
 

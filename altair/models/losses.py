@@ -15,6 +15,12 @@ replaces the name by the weights counted from the training masks before the mode
 numbers. Built anywhere else (mmseg's ``init_model``, ``MODELS.build``, ``tools/train.py``)
 there are no masks to count: the loss is built without class weights and warns. mmseg's
 own ``CrossEntropyLoss`` would read ``'auto'`` as a file name and fail to build.
+
+With class weights, mmseg's ``cross_entropy`` normalises the mean by ``class_weight[label]``
+for every pixel, the ignore index included, so any unlabelled or nodata pixel (255) makes it
+fail with an IndexError (open-mmlab/mmsegmentation#3734). ``AutoWeightCrossEntropyLoss``
+computes that normaliser over the labelled pixels only, which is PyTorch's weighted mean
+(``F.cross_entropy(weight=..., ignore_index=..., reduction='mean')``).
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ import logging
 import torch
 import torch.nn.functional as F
 from mmseg.models.losses import CrossEntropyLoss
+from mmseg.models.losses.cross_entropy_loss import cross_entropy
 from torch import Tensor, nn
 
 from altair.config import check_weight_method, is_weight_method
@@ -100,6 +107,25 @@ class SoftmaxFocalLoss(nn.Module):
         return self._loss_name
 
 
+def weighted_cross_entropy(pred: Tensor, label: Tensor, weight: Tensor | None = None,
+                           class_weight: Tensor | None = None, reduction: str = 'mean',
+                           avg_factor: float | None = None, ignore_index: int = -100,
+                           avg_non_ignore: bool = False) -> Tensor:
+    """mmseg's ``cross_entropy`` (same arguments), except that with ``class_weight`` and a
+    mean the normaliser is the sum of the class weights of the labelled pixels only.
+
+    Args:
+        pred: ``(N, C, H, W)`` logits.
+        label: ``(N, H, W)`` class indices, ``ignore_index`` where unlabelled.
+    """
+    if class_weight is not None and reduction == 'mean' and avg_factor is None:
+        labelled = label != ignore_index
+        avg_factor = class_weight[label[labelled]].sum()
+    return cross_entropy(pred, label, weight, class_weight=class_weight, reduction=reduction,
+                         avg_factor=avg_factor, ignore_index=ignore_index,
+                         avg_non_ignore=avg_non_ignore)
+
+
 @MODELS.register_module()
 class AutoWeightCrossEntropyLoss(CrossEntropyLoss):
     """mmseg's ``CrossEntropyLoss`` (same arguments, same ``loss_ce`` name and numbers) whose
@@ -113,3 +139,5 @@ class AutoWeightCrossEntropyLoss(CrossEntropyLoss):
         weights, method = split_class_weight(class_weight, type(self).__name__)
         super().__init__(class_weight=weights, **kwargs)
         self.weight_method = method
+        if self.cls_criterion is cross_entropy:  # not the sigmoid or mask forms
+            self.cls_criterion = weighted_cross_entropy

@@ -134,7 +134,7 @@ def test_scene_with_polygons(tiny, tmp_path):
     assert "attributes (kind) could give one class per value: --class-field NAME" in res.text
     res = alt.init(data, iters=10, class_field='kind', force=True)
     cfg = _check_config(res.config)
-    assert cfg.classes == ['class_field', 'class_forest']
+    assert cfg.classes == ['field', 'forest']
     assert cfg.scene_options.class_field == 'kind'
     _one_step(tiny, res.config, tmp_path)
 
@@ -352,6 +352,13 @@ def test_sparse_annotations_with_a_class_field_leave_the_outside_unlabelled(tmp_
     with pytest.raises(alt.InitOptionError, match='--class-name names the one class of '
                                                   'polygon footprints'):
         alt.init(data, iters=10, class_field='kind', class_name='x', force=True)
+    # the attribute values name the classes; the outside is the background's index
+    write_geojson(data / 'buildings.geojson', [(rings[0], {'kind': 'background'}),
+                                               (rings[1], {'kind': 'agriculture'})])
+    (data / 'classes.json').unlink()
+    named = _check_config(alt.init(data, iters=10, class_field='kind', force=True).config)
+    assert named.classes == ['agriculture', 'background']
+    assert named.scene_options.vector_fill == 1
 
 
 @pytest.mark.slow
@@ -360,3 +367,65 @@ def test_footprints_train_a_step_with_no_classes_json(tiny, tmp_path):
     res = alt.init(tmp_path / 'fp', iters=10)
     assert not (tmp_path / 'fp' / 'classes.json').exists()
     _one_step(tiny, res.config, tmp_path)
+
+
+# ---------------------------------------------------------------- the time budget
+
+
+def _nuclei(data: Path) -> Path:
+    """The stardist nuclei image (real, 512 x 512 uint16) and its mask as 0/1."""
+    import shutil
+
+    import rasterio
+
+    from altair.datasets.sample_data import nuclei_image
+    img, mask = nuclei_image()
+    (data / 'images').mkdir(parents=True)
+    (data / 'masks').mkdir()
+    shutil.copy(img, data / 'images' / 'n.tif')
+    with rasterio.open(mask) as src:
+        write_tif(data / 'masks' / 'n.tif', (src.read(1) > 0).astype(np.uint8)[None],
+                  crs=None)
+    return data
+
+
+@pytest.mark.parametrize('text, seconds', [('600', 600), ('90s', 90), ('10m', 600),
+                                           ('1.5h', 5400), (' 2m ', 120), ('.5m', 30)])
+def test_durations(text, seconds):
+    from altair.api.init import parse_duration
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize('text', ['', '0', '-5m', '10 minutes', 'm', '1e3', '5d'])
+def test_bad_durations_are_refused(text):
+    from altair.api.init import InitOptionError, parse_duration
+    with pytest.raises(InitOptionError, match='time budget'):
+        parse_duration(text)
+
+
+def test_iters_and_time_exclude_each_other(tmp_path):
+    from altair.api.init import InitOptionError
+    with pytest.raises(InitOptionError, match='--iters and --time'):
+        alt.init(tmp_path, iters=10, time_budget='1m')
+
+
+@pytest.mark.slow
+def test_the_time_budget_is_what_the_training_steps_take(tmp_path):
+    """``--time`` times steps here and fills the budget: the steps of the real training,
+    as mmengine logs them, times max_iters, plus the validations, land within 30 % of it."""
+    from mmengine.config import Config
+
+    from altair.api.plot import read_scalar_logs
+    budget = 45.0
+    res = alt.init(_nuclei(tmp_path / 'nuclei'), time_budget=f'{budget:g}s')
+    cfg = Config.fromfile(str(res.config))
+    iters = cfg.train_cfg.max_iters
+    assert 'budget' in res.text and res.timing.seconds_per_step > 0
+    # planned, not clamped: the iterations came from the budget
+    validation = 4 * res.timing.seconds_per_validation
+    assert iters == int((budget - validation) // res.timing.seconds_per_step)
+    assert iters > 100
+    run = alt.train(res.config, root=tmp_path / 'runs')
+    train, _ = read_scalar_logs(run.work_dir)
+    step = np.mean([e['time'] for e in train])
+    assert abs(step * iters + validation - budget) <= 0.3 * budget, (step, iters, validation)

@@ -203,6 +203,33 @@ def test_batch_size_budget_arithmetic():
     assert P.batch_size_for_memory(256, bands=3).value == 15
 
 
+@pytest.mark.parametrize('spi, budget, mem, batch', [
+    # time binds: 600 s / (500 steps x 0.1 s) = 12 per step
+    (0.1, 600.0, 1e12, 12),
+    # memory binds: 4 images of 256^2 x 3 bands fit, time would allow 120
+    (0.01, 600.0, 4 * P.BYTES_PER_PIXEL_BAND * 3 * 256 ** 2, 4),
+    # a slow image: the time budget fits 0 per step -> the batch-norm minimum
+    (2.0, 600.0, 1e12, P.MIN_BATCH),
+    # a fast one: clamped to the maximum
+    (0.001, 600.0, 1e12, P.MAX_BATCH),
+])
+def test_batch_for_the_time_and_memory_budgets(spi, budget, mem, batch):
+    got = P.batch_size_for_budget(256, bands=3, seconds_per_image=spi, budget_seconds=budget,
+                                  memory_bytes=mem)
+    assert got.value == batch
+    # every batch in range that both budgets hold is no larger than the choice
+    for b in range(batch + 1, P.MAX_BATCH + 1):
+        assert (b * P.BYTES_PER_PIXEL_BAND * 3 * 256 ** 2 > mem
+                or P.MIN_STEPS * b * spi > budget)
+
+
+def test_batch_for_the_budget_refuses_nonsense():
+    with pytest.raises(PlanError):
+        P.batch_size_for_budget(256, bands=3, seconds_per_image=0.0)
+    with pytest.raises(PlanError):
+        P.batch_size_for_budget(256, bands=3, seconds_per_image=0.1, budget_seconds=-1)
+
+
 # ---------------------------------------------------------------- iterations
 
 
@@ -210,6 +237,17 @@ def test_batch_size_budget_arithmetic():
 def test_iterations_fit_the_budget_and_one_more_would_not(spi):
     iters = P.iterations_for_budget(spi, 600.0).value
     assert iters * spi <= 600.0 < (iters + 1) * spi
+
+
+@pytest.mark.parametrize('fixed', [0.0, 12.5, 300.0])
+def test_validation_time_comes_off_the_budget(fixed):
+    it = P.iterations_for_budget(0.3, 600.0, fixed_seconds=fixed)
+    assert it.value * 0.3 + fixed <= 600.0 < (it.value + 1) * 0.3 + fixed
+    assert ('validation' in it.reason) == (fixed > 0)
+    over = P.iterations_for_budget(0.3, 600.0, fixed_seconds=700.0)
+    assert over.value == P.MIN_ITERS and 'over the budget' in over.reason
+    with pytest.raises(PlanError):
+        P.iterations_for_budget(0.3, 600.0, fixed_seconds=-1.0)
 
 
 def test_iterations_clamps_and_reason():

@@ -6,8 +6,10 @@ import pytest
 
 from altair.errors import AltairError
 from altair.evaluation.baselines import (BaselineError, accuracy, confusion, dice, fit_class_means,
-                                         majority_class, miou, nearest_class_mean, otsu_segment,
-                                         otsu_threshold)
+                                         fit_random_forest, iou, majority_class, miou,
+                                         nearest_class_mean, otsu_segment, otsu_threshold,
+                                         predict_random_forest, scene_features,
+                                         stratified_sample, volume_features)
 
 
 # ----------------------------------------------------------------------------- Otsu references
@@ -333,3 +335,105 @@ def test_metrics_reject_bad_input():
     with pytest.raises(BaselineError, match='cls 9'):
         dice(np.eye(2, dtype=np.int64), cls=9)
     assert np.isnan(miou(np.zeros((3, 3)))) and np.isnan(accuracy(np.zeros((3, 3))))
+
+
+def test_iou_matches_explicit_sets_and_mmseg():
+    pred, gt = _random_maps(32)
+    conf = confusion(pred, gt, num_classes=5)
+    valid = gt != 255
+    for cls in range(4):
+        a, b = (pred == cls) & valid, (gt == cls) & valid
+        assert iou(conf, cls=cls) == pytest.approx(100 * np.sum(a & b) / np.sum(a | b), abs=1e-10)
+    assert np.isnan(iou(conf, cls=4))
+    torch = pytest.importorskip('torch')
+    metrics = pytest.importorskip('mmseg.evaluation.metrics')
+    inter, union, *_ = metrics.IoUMetric.intersect_and_union(
+        torch.from_numpy(pred), torch.from_numpy(gt), 5, 255)
+    # mmseg's intersection and union counts (it divides them in float32, so divide here)
+    assert iou(conf, cls=2) == pytest.approx(float(inter[2]) / float(union[2]) * 100, abs=1e-9)
+    with pytest.raises(BaselineError, match='cls 9'):
+        iou(conf, cls=9)
+
+
+# ------------------------------------------------------------------- random forest
+
+
+def test_scene_features_are_the_bands_in_row_major_order():
+    image = np.arange(2 * 3 * 2, dtype=np.float64).reshape(2, 3, 2)
+    image[1, 2, 0] = np.nan
+    feats = scene_features(image)
+    assert feats.dtype == np.float32 and feats.shape == (6, 2)
+    assert feats[4].tolist() == image[1, 1].tolist() and feats[5].tolist() == [0.0, 11.0]
+    assert scene_features(np.ones((4, 5), np.uint16)).shape == (20, 1)
+
+
+def test_volume_features_match_a_pixel_loop():
+    rng = np.random.default_rng(40)
+    image = rng.random((3, 5, 1)).astype(np.float32)
+    feats = volume_features(image, index=2, depth=8)
+    expected = [[image[r, c, 0], 2 / 8, r / 3, c / 5] for r in range(3) for c in range(5)]
+    np.testing.assert_allclose(feats, np.array(expected, np.float32), rtol=0, atol=1e-7)
+    with pytest.raises(BaselineError, match='index 8'):
+        volume_features(image, index=8, depth=8)
+    with pytest.raises(BaselineError, match='one channel'):
+        volume_features(np.zeros((3, 5, 2)), index=0, depth=1)
+
+
+def test_stratified_sample_keeps_each_class_share_and_skips_ignored():
+    labels = np.repeat(np.array([0, 1, 2, 255]), [9000, 990, 10, 500])
+    np.random.default_rng(41).shuffle(labels)
+    idx = stratified_sample(labels, max_samples=1000, seed=3)
+    assert idx.size == len(np.unique(idx)) <= 1000
+    assert np.all(np.diff(idx) > 0)
+    counts = np.bincount(labels[idx], minlength=256)
+    assert counts[:3].tolist() == [900, 99, 1] and counts[255] == 0  # floor(n_k * 1000 / 10000)
+    assert np.array_equal(idx, stratified_sample(labels, max_samples=1000, seed=3))
+    assert not np.array_equal(idx, stratified_sample(labels, max_samples=1000, seed=4))
+    # fewer labelled pixels than max_samples: all of them
+    assert np.array_equal(stratified_sample(labels, max_samples=10**6),
+                          np.flatnonzero(labels != 255))
+    # a class too rare for its floor share still gets one pixel, taken from the largest
+    rare = np.repeat(np.array([0, 1]), [9999, 1])
+    assert np.bincount(rare[stratified_sample(rare, max_samples=100)]).tolist() == [99, 1]
+    with pytest.raises(BaselineError, match='one pixel of each'):
+        stratified_sample(labels, max_samples=2)
+    with pytest.raises(BaselineError, match='no labelled pixel'):
+        stratified_sample(np.full(5, 255), max_samples=2)
+
+
+def _separable(rng: np.random.Generator, n: int):
+    """Three classes decided by thresholds on the first of three features (others noise)."""
+    x = rng.random((n, 3)).astype(np.float32)
+    y = np.digitize(x[:, 0], [0.3, 0.7]).astype(np.int64)
+    return x, y
+
+
+def test_random_forest_recovers_a_separable_problem():
+    pytest.importorskip('sklearn')
+    rng = np.random.default_rng(42)
+    x, y = _separable(rng, 3000)
+    y[:200] = 255  # ignored pixels with features of every class: never fitted on
+    model = fit_random_forest(x, y, max_samples=1000, n_trees=10, n_jobs=1, seed=0)
+    assert model.classes_.tolist() == [0, 1, 2]
+    x_test, y_test = _separable(rng, 2000)
+    margin = np.min(np.abs(x_test[:, :1] - [0.3, 0.7]), axis=1) > 0.02
+    pred = predict_random_forest(model, x_test)
+    assert pred.dtype == np.uint8
+    assert np.array_equal(pred[margin], y_test[margin])
+
+
+def test_random_forest_matches_sklearn_on_the_same_subsample():
+    sklearn_ensemble = pytest.importorskip('sklearn.ensemble')
+    rng = np.random.default_rng(43)
+    x = rng.normal(size=(2500, 4)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * rng.normal(size=2500) > 0.8).astype(np.int64)  # overlapping classes
+    model = fit_random_forest(x, y, max_samples=800, n_trees=7, n_jobs=2, seed=5)
+    keep = stratified_sample(y, max_samples=800, seed=5)
+    reference = sklearn_ensemble.RandomForestClassifier(n_estimators=7, random_state=5)
+    reference.fit(x[keep], y[keep])
+    x_test = rng.normal(size=(40, 50, 4)).astype(np.float32)
+    pred = predict_random_forest(model, x_test.reshape(-1, 4), shape=(40, 50), chunk=333)
+    assert pred.shape == (40, 50)
+    assert np.array_equal(pred.ravel(), reference.predict(x_test.reshape(-1, 4)))
+    with pytest.raises(BaselineError, match='features must be'):
+        fit_random_forest(x[:10], y, n_trees=2)

@@ -127,3 +127,27 @@ def test_softmax_focal_loss_against_numpy_and_mmsegs_cross_entropy():
         float(ce), rel=1e-5)
     with pytest.raises(ValueError, match='gamma -1'):
         SoftmaxFocalLoss(gamma=-1)
+
+
+@pytest.mark.parametrize('avg_non_ignore', [False, True])
+def test_weighted_cross_entropy_with_ignored_pixels_is_torchs_weighted_mean(avg_non_ignore):
+    """mmseg's weighted cross-entropy fails on the ignore index (mmseg#3734); Altair's equals
+    PyTorch's weighted mean over the labelled pixels, and without ignored pixels mmseg's."""
+    import torch.nn.functional as F
+    from mmseg.models.losses import CrossEntropyLoss
+
+    from altair.models.losses import AutoWeightCrossEntropyLoss
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 3, 8, 8, generator=g)
+    label = torch.randint(0, 3, (2, 8, 8), generator=g)
+    weights = [0.2, 1.0, 3.5]
+    ours = AutoWeightCrossEntropyLoss(class_weight=weights, avg_non_ignore=avg_non_ignore)
+    theirs = CrossEntropyLoss(class_weight=weights, avg_non_ignore=avg_non_ignore)
+    # no ignored pixel: mmseg's numbers
+    assert torch.allclose(ours(logits, label, ignore_index=255),
+                          theirs(logits, label, ignore_index=255))
+    label[:, :3] = 255
+    with pytest.raises(IndexError):
+        theirs(logits, label, ignore_index=255)
+    expected = F.cross_entropy(logits, label, weight=torch.tensor(weights), ignore_index=255)
+    assert torch.allclose(ours(logits, label, ignore_index=255), expected, atol=1e-6)
