@@ -38,6 +38,7 @@ bench-speed: $(STAMP)
 	$(PY) benchmarks/raster_loader.py
 	$(PY) benchmarks/predict_scale.py
 	$(PY) benchmarks/onnx_runtime.py
+	$(PY) benchmarks/recipe_speed.py
 
 # One GPU, under 8 minutes (exits 2 without one).
 bench-gpu: $(STAMP)

@@ -16,8 +16,9 @@ from typing import Any, Sequence
 
 from altair.datasets import plan
 from altair.datasets.inspect import (BandStats, Classes, Layout, check_class_names,
-                                     check_label_values, detect_layout, image_stats,
-                                     infer_classes, label_counts, label_shares, object_stats)
+                                     check_label_values, class_index_map, detect_layout,
+                                     image_stats, infer_classes, label_counts, label_shares,
+                                     object_stats)
 from altair.datasets.raster.vector import is_vector
 from altair.errors import AltairError
 from altair.fileio import write_text
@@ -210,6 +211,12 @@ def init(data: str | os.PathLike, *, model: str = 'unet', out: str | os.PathLike
     return InitResult(out, command, text, timing)
 
 
+def fixed_seconds(timing) -> float:
+    """The part of a training's time that is not its steps: the validations and the
+    start-up (building the model and data, starting the loader workers)."""
+    return VALIDATIONS * timing.seconds_per_validation + timing.seconds_to_start
+
+
 def _schedule(layout: Layout, *, model: str, out: Path, sections: dict, summary: list[str],
               iters: int | None, budget: float, batch_size: int | None,
               echo: bool) -> tuple[dict, Any]:
@@ -247,8 +254,7 @@ def _schedule(layout: Layout, *, model: str, out: Path, sections: dict, summary:
             timing = timed(batch.value)
     sections['batch_size'] = batch.value
     iterations = plan.iterations_for_budget(
-        timing.seconds_per_step, budget,
-        fixed_seconds=VALIDATIONS * timing.seconds_per_validation)
+        timing.seconds_per_step, budget, fixed_seconds=fixed_seconds(timing))
     return dict(batch_size=batch, iterations=iterations), timing
 
 
@@ -302,6 +308,18 @@ def _scene_sections(layout: Layout, *, bands, nodata, class_field, class_name,
                   for s in ('train', 'val')}
         split = (dict(by='block', block_size=block, val_fraction=0.25 if len(pairs) == 1
                       else 0.2, seed=0) if few else dict(by='scene', val_fraction=0.2, seed=0))
+    split_choice = None
+    if split is not None and split['by'] == 'block' and len(pairs) == 1 and maps:
+        # one scene: the held-out blocks hold a fair share of every class
+        counts_by_block = plan.block_class_counts(
+            class_index_map(maps[0], classes), block=block, factor=maps[0].factor,
+            num_classes=len(classes.names))
+        try:
+            split_choice = plan.stratified_blocks(counts_by_block,
+                                                  val_fraction=split['val_fraction'])
+            split['val_blocks'] = split_choice.value
+        except plan.PlanError:  # labels in one block only: the random draw, as before
+            split_choice = None
     opts = dict(bands=list(bands) if bands else None, nodata=stats.nodata,
                 label_values=classes.mapping())
     if footprints:  # class 1 inside the polygons, background (0) elsewhere in the image
@@ -313,6 +331,7 @@ def _scene_sections(layout: Layout, *, bands, nodata, class_field, class_name,
                     vector_fill=None if unlabelled_outside else fill)
     sections = dict(
         classes=classes, stats=stats, crop=crop, crop_choice=crop_choice,
+        split_choice=split_choice,
         in_channels=stats.count,
         dataset_opts={k: v for k, v in opts.items() if v is not None},
         scenes=scenes, split=split, val_window=val_window,
@@ -408,6 +427,11 @@ def _compose(layout: Layout, *, model: str, out: Path, sections: dict, summary: 
     choices = recipe(classes.names, sections['shares'], scenes='volume_lines' not in sections)
     choices = dict(loss=choices.pop('loss'), crop=sections['crop_choice'], **schedule,
                    **choices)
+    if 'volume_lines' not in sections:
+        sections['augmentation'] = plan.augmentation_choice(layout.kind)
+        choices['augmentation'] = sections['augmentation']
+    if sections.get('split_choice') is not None:
+        choices['validation'] = sections['split_choice']
     over = choices.get('oversampling')
     if over is not None and over.value['fraction'] > 0:
         sections['oversample'] = dict(share=round(over.value['fraction'], 4),
@@ -501,7 +525,7 @@ def _data_lines(sections: dict) -> list[str]:
     lines = [
         'train_pipeline = [',
         f'    {sections["load"]},',
-        "    dict(type='RandomFlip', prob=0.5, direction=['horizontal', 'vertical']),",
+        f'    {_fmt(sections["augmentation"].value)},',
         "    dict(type='PackSegInputs'),",
         ']',
         f'test_pipeline = [{sections["load"]}, dict(type=\'PackSegInputs\')]',

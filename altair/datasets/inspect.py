@@ -374,18 +374,26 @@ def small_labels(pair: Pair, *, class_field: str | None,
                                for v in vals.tolist()], f)
 
 
+def class_index_map(small: SmallLabels, classes: Classes, *,
+                    ignore_index: int = 255) -> np.ndarray:
+    """``small``'s labels as class indices (``ignore_index`` where unlabelled or a value the
+    classes lack)."""
+    position = {str(v): i for i, v in enumerate(classes.values)}
+    lut = np.array([position.get(str(v), ignore_index) for v in small.values]
+                   + [ignore_index], np.int64)
+    return lut[small.index]  # -1 (unlabelled) picks the trailing ignore_index
+
+
 def object_stats(maps: list[SmallLabels], classes: Classes, *,
                  background: int | None) -> dict[int, Any]:
     """Connected-object statistics per class (``altair.datasets.plan.ObjectStats``, in
     full-resolution pixels) over the decimated labels that :func:`label_counts` kept; the
     ``background`` class is not measured."""
     from altair.datasets.plan import component_areas, summarise_areas
-    position = {str(v): i for i, v in enumerate(classes.values)}
     areas: dict[int, list] = {i: [] for i in range(len(classes.values)) if i != background}
     factors = set()
     for small in maps:
-        lut = np.array([position.get(str(v), 255) for v in small.values] + [255], np.int64)
-        index_map = lut[small.index]  # -1 picks the trailing 255: unlabelled
+        index_map = class_index_map(small, classes)
         for c, a in component_areas(index_map, list(areas), factor=small.factor).items():
             areas[c].append(a)
         factors.add(small.factor)

@@ -50,6 +50,9 @@ DEFAULT_ITERS = 600  # when no step was timed: the short configs' schedule
 # warm-up (1/12) and the poly decay of the schedule need a few hundred; the short configs
 # train 600.
 MIN_STEPS = 500
+# Random block splits tried for the one most representative of every class (a few hundred
+# cost milliseconds on the decimated labels).
+VAL_DRAWS = 256
 # Post-processing needs this many measured objects of a class: the smallest of fewer is a
 # poor estimate of how small the class's objects get.
 MIN_OBJECTS = 20
@@ -294,7 +297,7 @@ def iterations_for_budget(seconds_per_iteration: float,
                           fixed_seconds: float = 0.0,
                           min_iters: int = MIN_ITERS, max_iters: int = MAX_ITERS) -> Choice:
     """The most iterations of a measured step that fit in ``budget_seconds`` (default: ten
-    minutes of training on the CPU) less ``fixed_seconds`` (the validations during
+    minutes of training on the CPU) less ``fixed_seconds`` (start-up and the validations during
     training), clamped to ``[min_iters, max_iters]``."""
     if (not seconds_per_iteration > 0 or not budget_seconds > 0 or not fixed_seconds >= 0
             or not 1 <= min_iters <= max_iters):
@@ -309,13 +312,75 @@ def iterations_for_budget(seconds_per_iteration: float,
     while (fit + 1) * seconds_per_iteration <= room:
         fit += 1
     iters = min(max(fit, min_iters), max_iters)
-    spent = f' less {fixed_seconds:.3g} s of validation' if fixed_seconds else ''
+    spent = f' less {fixed_seconds:.3g} s of start-up and validation' if fixed_seconds else ''
     why = (f'{budget_seconds / 60:.3g} min budget{spent} / {seconds_per_iteration:.3g} s per '
            f'measured step = {fit}, clamped to {min_iters}..{max_iters}')
     if fit < min_iters:
         why += (f' (about {(iters * seconds_per_iteration + fixed_seconds) / 60:.3g} min, over '
                 'the budget)')
     return Choice(iters, why)
+
+
+def block_class_counts(index_map: np.ndarray, *, block: int, factor: int,
+                       num_classes: int, ignore_index: int = IGNORE_INDEX) -> np.ndarray:
+    """``(block rows, block cols, num_classes)`` labelled pixels of each class in each
+    ``block``-pixel block of a scene, from its class-index map read decimated by ``factor``
+    (pixel ``(i, j)`` of the map is pixel ``(i * factor, j * factor)`` of the scene)."""
+    if block < 1 or factor < 1:
+        raise PlanError(f'block {block} and factor {factor} must be >= 1')
+    h, w = index_map.shape
+    rows = (np.arange(h) * factor) // block
+    cols = (np.arange(w) * factor) // block
+    shape = (-(-h * factor // block), -(-w * factor // block))
+    keep = index_map != ignore_index
+    flat = (rows[:, None] * shape[1] + cols[None, :])[keep] * num_classes + index_map[keep]
+    return np.bincount(flat.astype(np.int64), minlength=shape[0] * shape[1] * num_classes
+                       ).reshape(shape[0], shape[1], num_classes)
+
+
+def stratified_blocks(counts: np.ndarray, *, val_fraction: float, draws: int = VAL_DRAWS,
+                      seed: int = 0) -> Choice:
+    """The blocks to hold out for validation: ``round(val_fraction x n)`` of the ``n``
+    blocks holding labelled pixels, the one of ``draws`` seeded random draws whose held-out
+    share of each present class is closest to ``val_fraction`` (mean absolute difference
+    over the classes), so that a rare class is measured on its fair share of pixels rather
+    than on whatever one random draw leaves (as scikit-learn's stratified splits do for
+    samples).
+
+    Args:
+        counts: :func:`block_class_counts`.
+
+    Returns:
+        A Choice whose value is ``[(block row, block col), ...]`` (``val_blocks`` of a
+        ``RasterSceneDataset`` split).
+    """
+    if counts.ndim != 3 or not 0 < val_fraction < 1 or draws < 1:
+        raise PlanError(f'block counts of shape {counts.shape} (expected rows x cols x '
+                        f'classes), val fraction {val_fraction} (0..1), draws {draws} (>= 1)')
+    labelled = np.flatnonzero(counts.sum(-1).ravel() > 0)
+    if len(labelled) < 2:
+        raise PlanError(f'{len(labelled)} block(s) hold labelled pixels: a block split needs 2')
+    per_block = counts.reshape(-1, counts.shape[-1])[labelled].astype(float)
+    totals = per_block.sum(0)
+    present = totals > 0
+    n_val = max(1, round(val_fraction * len(labelled)))
+    rng = np.random.default_rng(seed)
+    best, best_cost = None, math.inf
+    for _ in range(draws):
+        pick = rng.permutation(len(labelled))[:n_val]
+        shares = per_block[pick].sum(0)[present] / totals[present]
+        cost = float(np.abs(shares - val_fraction).mean())
+        if cost < best_cost - 1e-12:
+            best, best_cost = pick, cost
+    shape = counts.shape[1]
+    blocks = sorted((int(labelled[i] // shape), int(labelled[i] % shape)) for i in best)
+    held = per_block[best].sum(0)
+    rarest = int(np.argmin(np.where(present, totals, np.inf)))
+    return Choice(blocks, f'{n_val} of the {len(labelled)} labelled blocks, the best of {draws} '
+                  f'seeded draws: they hold {_pct(held.sum() / totals.sum())} of the labelled '
+                  f'pixels and {_pct(held[rarest] / totals[rarest])} of the rarest class\'s '
+                  f'({rarest}), against {_pct(val_fraction)} asked',
+                  f'{n_val} blocks {blocks}')
 
 
 def checkpoint_metric(classes: Sequence[str], *, background: int = 0) -> Choice:
@@ -386,6 +451,26 @@ def postprocess_min_areas(sizes: Mapping[int, ObjectStats], *, background: int |
     return Choice(areas, f'drop predicted components under {margin:g} x the smallest training '
                   f'object of their class ({min_objects}+ objects measured)',
                   'min area ' + ', '.join(f'class {c}: {a} px' for c, a in areas.items()))
+
+
+FLIPS = dict(type='RandomFlip', prob=0.5, direction=['horizontal', 'vertical'])
+
+
+def augmentation_choice(layout_kind: str) -> Choice:
+    """The training augmentation: for GeoTIFF scenes (overhead views, where no direction is
+    up) the ``satellite`` preset (the 8 rotations and mirrors, +-25 % scale, per-band gain
+    and offset, haze); for other images horizontal and vertical flips, which keep most
+    photographs and slices plausible.
+
+    Returns:
+        A Choice whose value is the train pipeline step (a transform config dict).
+    """
+    if layout_kind == 'scenes':
+        return Choice(dict(type='AugPreset', name='satellite'),
+                      'overhead scenes have no up: the 8 rotations and mirrors (D4), +-25 % '
+                      'scale, per-band gain and offset, haze (preset satellite)',
+                      "preset 'satellite'")
+    return Choice(FLIPS, f'{layout_kind}: horizontal and vertical flips', 'flips')
 
 
 def precision_choice() -> Choice:

@@ -355,3 +355,52 @@ def test_plan_without_a_timed_step_and_mismatched_shares():
 
 def test_choice_line():
     assert Choice(3, 'because').line('x') == 'x: 3 -- because'
+
+
+# ---------------------------------------------------------------- validation blocks
+
+
+def test_block_class_counts_against_a_pixel_loop():
+    rng = np.random.default_rng(3)
+    index_map = rng.integers(0, 3, (37, 45))
+    index_map[rng.random(index_map.shape) < 0.2] = P.IGNORE_INDEX
+    for factor, block in [(1, 16), (2, 24), (3, 50)]:
+        got = P.block_class_counts(index_map, block=block, factor=factor, num_classes=3)
+        want = np.zeros_like(got)
+        for (i, j), c in np.ndenumerate(index_map):
+            if c != P.IGNORE_INDEX:
+                want[i * factor // block, j * factor // block, c] += 1
+        assert np.array_equal(got, want)
+
+
+def test_stratified_blocks_hold_a_fair_share_of_a_rare_class():
+    """Four labelled blocks, the rare class in two: holding out half, one of each kind is
+    the split that gives every class half (a random draw misses it a third of the time)."""
+    counts = np.zeros((3, 3, 2), int)
+    counts[0, 0] = counts[0, 1] = (1000, 0)
+    counts[2, 1] = counts[2, 2] = (900, 100)  # block (1, *) unlabelled: never drawn
+    got = P.stratified_blocks(counts, val_fraction=0.5)
+    assert len(got.value) == 2 and {tuple(b)[0] for b in got.value} == {0, 2}
+    held = sum(counts[r, c] for r, c in got.value)
+    assert held[1] == 100 and "50 % of the rarest class's (1)" in got.reason
+    # one draw is the seed's first permutation, as a random split would be
+    one = P.stratified_blocks(counts, val_fraction=0.5, draws=1, seed=7)
+    labelled = np.flatnonzero(counts.sum(-1).ravel() > 0)
+    first = np.random.default_rng(7).permutation(len(labelled))[:2]
+    assert one.value == sorted((int(labelled[i] // 3), int(labelled[i] % 3)) for i in first)
+
+
+def test_stratified_blocks_refuse_what_cannot_be_split():
+    with pytest.raises(PlanError, match='1 block'):
+        P.stratified_blocks(np.ones((1, 1, 2)), val_fraction=0.25)
+    with pytest.raises(PlanError):
+        P.stratified_blocks(np.ones((2, 2, 2)), val_fraction=1.5)
+
+
+def test_augmentation_rotates_overhead_scenes_only():
+    from altair.datasets.transforms.presets import PRESETS
+    scenes = P.augmentation_choice('scenes')
+    assert scenes.value == dict(type='AugPreset', name='satellite')
+    assert 'satellite' in PRESETS and 'D4' in scenes.reason
+    for kind in ('pairs', 'mmseg'):
+        assert P.augmentation_choice(kind).value['type'] == 'RandomFlip'
