@@ -202,7 +202,7 @@ def compile_shorthands(cfg) -> None:
     if aug:
         if not isinstance(aug.get('preset'), str):
             raise ConfigValueError(f"config key 'augmentations.preset'{where} must name a "
-                                   f"preset (light, medium, heavy, medical or satellite), got "
+                                   f"preset (light, medium, heavy, medical, satellite or overhead), got "
                                    f"{aug.get('preset')!r}")
         crop = aug.get('crop_size')
         if crop is not None and not _is_size(crop):

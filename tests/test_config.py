@@ -139,7 +139,7 @@ def test_json_configs_are_checked_like_yaml(tmp_path):
      'mixed_precision, got 2'),
     ('augmentations:\n  preset: [heavy]\n',
      "config key 'augmentations.preset' in {path} must name a preset (light, medium, heavy, "
-     "medical or satellite), got ['heavy']"),
+     "medical, satellite or overhead), got ['heavy']"),
     ('augmentations:\n  preset: heavy\n  crop_size: [256]\n',
      "config key 'augmentations.crop_size' in {path} must be an int or [height, width] of "
      'ints >= 1, got [256]'),

@@ -29,15 +29,21 @@ CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
 # output stride 16 for the ResNet models, as the short configs (2.7x less compute than d8)
 _D16 = 'strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2), '
 MODELS = {
-    'unet': ('_base_/models/unet_s4-c32.py', 'sgd', ''),
+    'unet': ('_base_/models/unet_s4-c32.py', 'sgd_nnunet', ''),
     'pspnet': ('_base_/models/pspnet_r18-d8.py', 'sgd', _D16),
     'deeplabv3plus': ('_base_/models/deeplabv3plus_r18-d8.py', 'sgd', _D16),
     'segformer': ('_base_/models/segformer_mit-b0.py', 'adamw', ''),
 }
 OPTIMIZERS = {
     'sgd': "dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4)",
+    # nnU-Net's optimiser for a U-Net trained from scratch (Isensee et al. 2021), with its
+    # gradient clipping (CLIP_GRAD)
+    'sgd_nnunet': "dict(type='SGD', lr=0.01, momentum=0.99, nesterov=True, weight_decay=3e-5)",
     'adamw': "dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.01)",
 }
+
+
+CLIP_GRAD = {'sgd_nnunet': dict(max_norm=12.0)}
 
 
 class InitOptionError(AltairError, ValueError):
@@ -471,7 +477,8 @@ def _compose(layout: Layout, *, model: str, out: Path, sections: dict, summary: 
         '# elsewhere (emulated bf16 is slower); fp16 is never chosen implicitly; --amp overrides.',
         f'optimizer = {OPTIMIZERS[optim]}',
         "optim_wrapper = dict(type='AutocastOptimWrapper', dtype='auto', optimizer=optimizer,",
-        '                     clip_grad=None)',
+        f'                     clip_grad={_fmt(CLIP_GRAD.get(optim))})',
+        f"custom_hooks = [dict(type={_fmt(choices['memory_format'].value)})]",
         'param_scheduler = [',
         f"    dict(type='LinearLR', start_factor=0.1, begin=0, end={max(1, iters // 12)}, "
         'by_epoch=False),',
@@ -479,7 +486,7 @@ def _compose(layout: Layout, *, model: str, out: Path, sections: dict, summary: 
         f'end={iters}, by_epoch=False),',
         ']',
         f"train_cfg = dict(type='IterBasedTrainLoop', max_iters={iters}, "
-        f'val_interval={max(1, iters // 4)})',
+        f'val_interval={max(1, -(-iters // VALIDATIONS))})',
         "val_cfg = dict(type='ValLoop')",
         "test_cfg = dict(type='TestLoop')",
         "metrics = ['mIoU', 'mDice'] if len(classes) == 2 else ['mIoU']",
@@ -488,7 +495,8 @@ def _compose(layout: Layout, *, model: str, out: Path, sections: dict, summary: 
         'default_hooks = dict(',
         f"    logger=dict(type='LoggerHook', interval={max(1, min(50, iters // 20))}, "
         'log_metric_by_epoch=False),',
-        f"    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval={max(1, iters // 4)},"
+        f"    checkpoint=dict(type='CheckpointHook', by_epoch=False, "
+        f"interval={max(1, -(-iters // VALIDATIONS))},"
         f" save_best={_fmt(choices['checkpoint'].value)},",
         "                    rule='greater', max_keep_ckpts=1))",
         '',
@@ -506,6 +514,7 @@ def recipe(names: list[str], shares: list[float], *, scenes: bool) -> dict:
         out['oversampling'] = plan.foreground_oversampling(
             shares, background=0 if len(names) == 2 else None)
     out['precision'] = plan.precision_choice()
+    out['memory_format'] = plan.memory_format_choice()
     return out
 
 

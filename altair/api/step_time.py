@@ -42,6 +42,7 @@ def time_steps(config: str | Path, *, steps: int = 5, warmup: int = 2, seed: int
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
 
+    from altair.engine.hooks import to_channels_last
     from altair.registry import DATASETS, MODELS
     t0 = time.perf_counter()
     cfg = Config.fromfile(str(config))  # the file init just wrote: its own code
@@ -50,6 +51,8 @@ def time_steps(config: str | Path, *, steps: int = 5, warmup: int = 2, seed: int
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # class_weight='auto' outside `altair train`, etc.
         model = MODELS.build(cfg.model)
+        if any(h.get('type') == 'ChannelsLastHook' for h in cfg.get('custom_hooks', [])):
+            to_channels_last(model)
         optim = build_optim_wrapper(model, cfg.optim_wrapper)
         loader = Runner.build_dataloader(cfg.train_dataloader, seed=seed)
         batches = iter(loader)

@@ -458,19 +458,25 @@ FLIPS = dict(type='RandomFlip', prob=0.5, direction=['horizontal', 'vertical'])
 
 def augmentation_choice(layout_kind: str) -> Choice:
     """The training augmentation: for GeoTIFF scenes (overhead views, where no direction is
-    up) the ``satellite`` preset (the 8 rotations and mirrors, +-25 % scale, per-band gain
-    and offset, haze); for other images horizontal and vertical flips, which keep most
-    photographs and slices plausible.
+    up) the ``overhead`` preset (the 8 rotations and mirrors, +-25 % scale; the values are
+    left as measured, since a pixel's spectrum often decides its class); for other images
+    horizontal and vertical flips, which keep most photographs and slices plausible.
 
     Returns:
         A Choice whose value is the train pipeline step (a transform config dict).
     """
     if layout_kind == 'scenes':
-        return Choice(dict(type='AugPreset', name='satellite'),
-                      'overhead scenes have no up: the 8 rotations and mirrors (D4), +-25 % '
-                      'scale, per-band gain and offset, haze (preset satellite)',
-                      "preset 'satellite'")
+        return Choice(dict(type='AugPreset', name='overhead'),
+                      'overhead scenes have no up: the 8 rotations and mirrors (D4) and +-25 % '
+                      'scale, pixel values untouched (preset overhead)', "preset 'overhead'")
     return Choice(FLIPS, f'{layout_kind}: horizontal and vertical flips', 'flips')
+
+
+def memory_format_choice() -> Choice:
+    """Channels-last weights and activations (``ChannelsLastHook``): what oneDNN's CPU
+    convolutions and tensor cores compute in, so no layer reorders its input."""
+    return Choice('ChannelsLastHook', "channels-last (NHWC) model: the layout oneDNN's CPU "
+                  'convolutions and GPU tensor cores compute in', 'channels-last')
 
 
 def precision_choice() -> Choice:

@@ -194,4 +194,4 @@ def test_an_unknown_preset_in_a_yaml_config_names_the_key(tmp_path):
     with pytest.raises(KeyError) as info:
         alt.train(yaml, root=tmp_path)
     assert str(info.value) == ("unknown preset 'hevy'; choose one of light, medium, heavy, "
-                               f'medical, satellite (config key augmentations.preset in {yaml})')
+                               f'medical, satellite, overhead (config key augmentations.preset in {yaml})')

@@ -400,7 +400,7 @@ def test_stratified_blocks_refuse_what_cannot_be_split():
 def test_augmentation_rotates_overhead_scenes_only():
     from altair.datasets.transforms.presets import PRESETS
     scenes = P.augmentation_choice('scenes')
-    assert scenes.value == dict(type='AugPreset', name='satellite')
-    assert 'satellite' in PRESETS and 'D4' in scenes.reason
+    assert scenes.value == dict(type='AugPreset', name='overhead')
+    assert 'overhead' in PRESETS and 'D4' in scenes.reason
     for kind in ('pairs', 'mmseg'):
         assert P.augmentation_choice(kind).value['type'] == 'RandomFlip'

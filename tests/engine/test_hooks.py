@@ -160,3 +160,37 @@ def test_rng_state_hook_restores_torch_random_state_at_the_first_resumed_iterati
     state = torch.get_rng_state()
     resumed.before_train_iter(None, 1)  # only once
     assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_channels_last_hook_keeps_the_optimizer_and_the_numbers():
+    """The hook converts the model in place (the optimiser still steps its parameters), and a
+    training step gives the contiguous model's loss and gradients to float tolerance."""
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    from altair.engine.hooks import ChannelsLastHook
+    torch.manual_seed(0)
+
+    def net():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                             nn.Conv2d(8, 2, 1))
+    plain, nhwc = net(), net()
+    optim = torch.optim.SGD(nhwc.parameters(), lr=0.1)
+    before = [id(p) for p in nhwc.parameters()]
+    ChannelsLastHook().before_run(SimpleNamespace(model=nhwc))
+    assert [id(p) for p in nhwc.parameters()] == before
+    assert nhwc[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert not plain[0].weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.randn(2, 3, 16, 16)
+    out = nhwc(x)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    losses = [m(x).square().mean() for m in (plain, nhwc)]
+    for loss in losses:
+        loss.backward()
+    assert torch.allclose(*losses, atol=1e-6)
+    assert torch.allclose(plain[0].weight.grad, nhwc[0].weight.grad, atol=1e-5)
+    w = nhwc[0].weight.detach().clone()
+    optim.step()
+    assert not torch.equal(w, nhwc[0].weight)

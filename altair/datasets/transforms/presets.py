@@ -1,4 +1,5 @@
-"""Augmentation presets: ``light``, ``medium``, ``heavy``, ``medical``, ``satellite``.
+"""Augmentation presets: ``light``, ``medium``, ``heavy``, ``medical``, ``satellite``,
+``overhead``.
 
 Each preset is a list of albumentations transforms (``PRESETS``), applied by the registered
 ``AugPreset`` transform to the image and its mask together: masks are warped with nearest
@@ -179,8 +180,15 @@ def _satellite(ignore: int) -> list:
             HazeClouds(max_haze=0.3, max_cover=0.4, p=0.3)]
 
 
+def _overhead(ignore: int) -> list:
+    """satellite's geometry without its photometry: the pixels' values stay what the sensor
+    measured, for tasks a pixel's spectrum decides."""
+    return [A.D4(p=1.0), A.Affine(scale=(0.75, 1.25), fill=0, fill_mask=ignore, p=0.5)]
+
+
 PRESETS: dict[str, Callable[[int], list]] = dict(
-    light=_light, medium=_medium, heavy=_heavy, medical=_medical, satellite=_satellite)
+    light=_light, medium=_medium, heavy=_heavy, medical=_medical, satellite=_satellite,
+    overhead=_overhead)
 # ColorJitter (hue, saturation) is defined for 1- and 3-band images only
 RGB_ONLY = ('medium', 'heavy')
 

@@ -86,9 +86,9 @@ def test_padding_gets_the_ignore_index():
     assert (out['gt_seg_map'] == 255).sum() >= 200 * 200 - 128 * 128 * 1.6  # at least padding
 
 
-def test_unknown_preset_lists_the_five():
+def test_unknown_preset_lists_them_all():
     with pytest.raises(UnknownPresetError, match="unknown preset 'hevy'; choose one of light, "
-                                                 'medium, heavy, medical, satellite'):
+                                                 'medium, heavy, medical, satellite, overhead'):
         AugPreset('hevy')
 
 
