@@ -98,3 +98,22 @@ def test_unlabelled_sources_point_blue_marble_at_the_data_root():
     assert ssl.unlabelled_sources(concat, '/d') == [
         'Blue Marble crops outside the val longitudes', 'RasterCrops /s.tif']
     assert concat['datasets'][0]['data_root'] == '/d' and 'data_root' not in concat['datasets'][1]
+
+
+def test_the_readme_panel_table_is_the_results_file():
+    """The README's own-data table is `own_data.py --table` of the committed results file,
+    and every row of that file was measured (a ratio that is its score over its best
+    baseline, a commit, a CPU)."""
+    import json
+    import re
+    own = _script('own_data')
+    rows = json.loads(own.RESULTS.read_text())['rows']
+    for row in rows:
+        best = row['baselines'][row['best_baseline']]
+        assert best == max(row['baselines'].values())
+        assert row['ratio'] == pytest.approx(row['score'] / best, abs=1e-3)
+        assert row['commit'] and row['cpu'] and row['train_minutes'] > 0
+    readme = (ROOT / 'README.md').read_text()
+    block = re.search(r'<!-- own_data_panel:[^\n]*-->\n(.*?)<!-- /own_data_panel -->', readme,
+                      re.S).group(1)
+    assert block.strip() == own.table(rows)
