@@ -117,3 +117,20 @@ def test_the_readme_panel_table_is_the_results_file():
     block = re.search(r'<!-- own_data_panel:[^\n]*-->\n(.*?)<!-- /own_data_panel -->', readme,
                       re.S).group(1)
     assert block.strip() == own.table(rows)
+
+
+def test_the_readme_speed_table_is_the_results_file():
+    import json
+    import re
+    speed = _script('recipe_speed')
+    result = json.loads(speed.RESULT.read_text())
+    base = next(r for r in result['rows'] if r['name'] == 'recipe_speed_fp32')
+    for row in result['rows']:
+        assert row['ratio'] == pytest.approx(row['pixels_per_second'] / base['pixels_per_second'],
+                                             abs=1e-3)
+        assert row['pixels_per_second'] == pytest.approx(
+            row['crop'] ** 2 * row['batch'] / row['seconds_per_step'], rel=1e-3)
+    readme = (ROOT / 'README.md').read_text()
+    block = re.search(r'<!-- recipe_speed:[^\n]*-->\n(.*?)<!-- /recipe_speed -->', readme,
+                      re.S).group(1)
+    assert block.strip() == speed.table(result)
