@@ -136,7 +136,7 @@ def _rel(path: str, root: Path) -> str:
     return path if rel.startswith('..') else rel
 
 
-# validations during training: the config validates every max_iters // 4 iterations
+# validations during training: every ceil(max_iters / 4) iterations, the last at the end
 VALIDATIONS = 4
 DEFAULT_BATCH = 8  # with --iters and no --batch-size: no step is timed to plan the batch
 

@@ -12,7 +12,8 @@ from altair.errors import DataError
 NORMALIZE = dict(mode='percentile', lower=0.5, upper=99.5)
 
 
-def volume_sections(layout: Layout, *, crop_size: int | None, axis: int = 2, max_voxels: int = 2_000_000) -> tuple[dict, list[str]]:
+def volume_sections(layout: Layout, *, crop_size: int | None, axis: int = 2,
+                    max_voxels: int = 2_000_000) -> tuple[dict, list[str]]:
     """The config sections and summary lines of a volume layout.
 
     Raises:
