@@ -246,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument('--out', metavar='CONFIG', help='(default: DATA/altair_config.py)')
     init.add_argument('--time', metavar='DURATION', dest='time_budget',
                       help='training time budget, e.g. 10m, 90s, 1.5h: a few steps are timed '
-                      'here and max_iters fills it (default: 10m)')
+                      'here and max_iters fills it (default: 12m)')
     init.add_argument('--iters', type=int, help='training iterations instead of a time budget '
                       '(no step timed)')
     init.add_argument('--bands', nargs='+', metavar='BAND',

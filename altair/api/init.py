@@ -3,6 +3,7 @@ command. The inspection is ``altair.datasets.inspect``; this module only compose
 from __future__ import annotations
 
 import datetime
+import functools
 import keyword
 import math
 import os
@@ -44,6 +45,28 @@ OPTIMIZERS = {
 
 
 CLIP_GRAD = {'sgd_nnunet': dict(max_norm=12.0)}
+
+
+@functools.lru_cache(maxsize=None)
+def model_receptive_field(model: str) -> int | None:
+    """The receptive field in pixels of ``--model``'s network (built untrained, batch norm in
+    eval mode), measured on a probe just over ``MAX_CROP / RECEPTIVE_FIELDS``: None where it
+    reaches past that, so the crop cap it sets could not bind."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.model import revert_sync_batchnorm
+    from mmengine.registry import DefaultScope
+
+    from altair.models.receptive_field import receptive_field
+    from altair.registry import MODELS as REGISTRY
+
+    cfg = Config.fromfile(str(CONFIGS / MODELS[model][0]))
+    with DefaultScope.overwrite_default_scope('altair'):
+        net = revert_sync_batchnorm(REGISTRY.build(cfg.model)).eval()
+    size = plan.MAX_CROP // plan.RECEPTIVE_FIELDS + plan.CROP_MULTIPLE
+    with torch.enable_grad():
+        return receptive_field(lambda x: net(x, mode='tensor'), size=size,
+                               in_channels=cfg.model.backbone.get('in_channels', 3))
 
 
 class InitOptionError(AltairError, ValueError):
@@ -202,7 +225,7 @@ def init(data: str | os.PathLike, *, model: str = 'unet', out: str | os.PathLike
         sections, summary = _scene_sections(layout, bands=bands, nodata=nodata,
                                             class_field=class_field, class_name=class_name,
                                             unlabelled_outside=unlabelled_outside,
-                                            crop_size=crop_size)
+                                            crop_size=crop_size, model=model)
     out.parent.mkdir(parents=True, exist_ok=True)
     schedule, timing = _schedule(layout, model=model, out=out, sections=sections,
                                  summary=summary, iters=iters, budget=budget,
@@ -265,7 +288,7 @@ def _schedule(layout: Layout, *, model: str, out: Path, sections: dict, summary:
 
 
 def _scene_sections(layout: Layout, *, bands, nodata, class_field, class_name,
-                    unlabelled_outside, crop_size) -> tuple[dict, list[str]]:
+                    unlabelled_outside, crop_size, model) -> tuple[dict, list[str]]:
     pairs = layout.pairs
     vector = any(p.ann and is_vector(p.ann) for p in pairs)
     footprints = vector and class_field is None
@@ -296,7 +319,8 @@ def _scene_sections(layout: Layout, *, bands, nodata, class_field, class_name,
     side = _floor32(min_side / 4) if few else min_side
     background = 0 if len(classes.names) == 2 else None
     crop_choice = (plan.crop_size(object_stats(maps, classes, background=background),
-                                  min_side=side, background=background)
+                                  min_side=side, background=background,
+                                  receptive_field=model_receptive_field(model))
                    if crop_size is None else plan.Choice(crop_size, '--crop'))
     crop = min(crop_choice.value, min_side)
     block = max(2 * crop, _floor32(min_side / 4)) if few else None
@@ -431,7 +455,8 @@ def _compose(layout: Layout, *, model: str, out: Path, sections: dict, summary: 
     crop = sections['crop']
     iters = schedule['iterations'].value
     choices = recipe(classes.names, sections['shares'], scenes='volume_lines' not in sections)
-    choices = dict(loss=choices.pop('loss'), crop=sections['crop_choice'], **schedule,
+    choices = dict(loss=choices.pop('loss'), decision=choices.pop('decision'),
+                   crop=sections['crop_choice'], **schedule,
                    **choices)
     if 'volume_lines' not in sections:
         sections['augmentation'] = plan.augmentation_choice(layout.kind)
@@ -470,6 +495,8 @@ def _compose(layout: Layout, *, model: str, out: Path, sections: dict, summary: 
     ]
     if has_aux:
         lines.append('    auxiliary_head=dict(num_classes=len(classes)),')
+    if choices['decision'].value is not None:
+        lines.append(f"    test_cfg=dict(adjust_logits={_fmt(choices['decision'].value)}),")
     lines.append(')')
     lines += _data_lines(sections)
     lines += [
@@ -506,10 +533,12 @@ def _compose(layout: Layout, *, model: str, out: Path, sections: dict, summary: 
 
 def recipe(names: list[str], shares: list[float], *, scenes: bool) -> dict:
     """The training choices ``altair init`` derives from the data (``altair.datasets.plan``):
-    ``{name: Choice}`` for the loss, the checkpoint metric, the precision and (raster scenes:
+    ``{name: Choice}`` for the loss, how predictions are decided, the checkpoint metric, the precision and (raster scenes:
     ``RasterSceneDataset`` draws them) the share of training windows centred on rare
     classes."""
-    out = dict(loss=plan.loss_choice(shares), checkpoint=plan.checkpoint_metric(names))
+    loss = plan.loss_choice(shares)
+    out = dict(loss=loss, decision=plan.decision_choice(loss.value),
+               checkpoint=plan.checkpoint_metric(names))
     if scenes:
         out['oversampling'] = plan.foreground_oversampling(
             shares, background=0 if len(names) == 2 else None)

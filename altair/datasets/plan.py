@@ -34,6 +34,9 @@ CONTEXT_DIAMETERS = 4
 # Total stride of the configs' encoders (SegFormer MiT, UNet s4): crops are multiples of it.
 CROP_MULTIPLE = 32
 MIN_CROP, MAX_CROP = 64, 512
+# A crop past this many receptive fields adds pixels that see the same context as those
+# already in it: at a fixed cost per step, more, smaller crops give a more varied batch.
+RECEPTIVE_FIELDS = 2
 DEFAULT_CROP = 256  # when no object was measured: what `altair init` wrote before this plan
 # Training memory per input pixel and band, model and optimiser included: mmseg's metafile
 # gives SegFormer MiT-B0 2.1 GB per GPU for 2 images of 512 x 512 x 3 bands (1.34 kB), and
@@ -41,7 +44,7 @@ DEFAULT_CROP = 256  # when no object was measured: what `altair init` wrote befo
 BYTES_PER_PIXEL_BAND = 1400
 DEFAULT_MEMORY_BUDGET = 4 * 1024 ** 3  # bytes: what a laptop spares for training next to the OS
 MIN_BATCH, MAX_BATCH = 2, 16  # batch norm needs 2; beyond 16 a step mostly costs more time
-DEFAULT_TIME_BUDGET_S = 600.0  # ten minutes of training on the CPU: a first model while you wait
+DEFAULT_TIME_BUDGET_S = 720.0  # twelve minutes of training on the CPU: a first model while you wait
 # Fewer than MIN_ITERS leaves the warm-up (iters // 12) and four validations with too little
 # between them; MAX_ITERS is mmseg's longest standard schedule (160k).
 MIN_ITERS, MAX_ITERS = 100, 160_000
@@ -149,6 +152,23 @@ def loss_choice(shares: Sequence[float], *, threshold: float = RARE_SHARE) -> Ch
     return Choice([ce, dice], why, 'Dice + CE')
 
 
+def decision_choice(loss: Sequence[Mapping]) -> Choice:
+    """How predictions are decided from the logits: where the cross-entropy is
+    class-weighted, the log of its weights comes off the logits at inference
+    (``model.test_cfg.adjust_logits='class_weight'``, post-hoc logit adjustment): the weights
+    make the rare classes learnt, but with a median-frequency weight some 50 times the
+    background's, the plain argmax predicts a rare class wherever its probability passes
+    about 1/50, and its precision (so its IoU) suffers. Unweighted: the argmax as it is."""
+    weighted = any(item.get('class_weight') is not None for item in loss
+                   if 'CrossEntropy' in str(item.get('type', '')))
+    if weighted:
+        return Choice('class_weight', 'the cross-entropy is class-weighted: at inference '
+                      'log(class weight) comes off the logits, so the argmax follows '
+                      'p(class | pixel) and not the weights (Menon et al. 2021)',
+                      'logits - log(class weight)')
+    return Choice(None, 'the cross-entropy is unweighted: the argmax of the logits', 'argmax')
+
+
 def component_areas(label_map: np.ndarray, classes: Sequence[int], *, factor: int = 1,
                     connectivity: int = 8,
                     ignore_index: int = IGNORE_INDEX) -> dict[int, np.ndarray]:
@@ -215,33 +235,48 @@ def _foreground(sizes: Mapping[int, ObjectStats], background: int | None) -> dic
 
 
 def crop_size(sizes: Mapping[int, ObjectStats], *, min_side: int,
-              background: int | None = None) -> Choice:
+              background: int | None = None, receptive_field: int | None = None) -> Choice:
     """The training crop side: ``CONTEXT_DIAMETERS`` x the largest 90th-percentile object
     diameter of the non-background classes, rounded up to ``CROP_MULTIPLE``, clamped to
-    ``[MIN_CROP, MAX_CROP]`` and to the smallest image side.
+    ``[MIN_CROP, MAX_CROP]``, to ``RECEPTIVE_FIELDS`` x the model's receptive field (None:
+    unbounded, as with global attention) and to the smallest image side.
 
     Small objects get a small crop on purpose: a step costs about crop^2, so a 64-pixel crop
     that still holds several whole objects with context gives some 16 times the steps of a
-    256-pixel one in the same time, and more varied batches. ``DEFAULT_CROP`` where no object
-    was measured.
+    256-pixel one in the same time, and more varied batches. Objects larger than the model
+    sees add no context it can use, hence the receptive-field cap. ``DEFAULT_CROP`` where no
+    object was measured.
     """
     if min_side < 1:
         raise PlanError(f'smallest image side {min_side} must be >= 1')
+    if receptive_field is not None and receptive_field < 1:
+        raise PlanError(f'receptive field {receptive_field} must be >= 1 pixel')
     fg = _foreground(sizes, background)
     if fg:
         cls = max(fg, key=lambda c: fg[c].p90_diameter)
         d = fg[cls].p90_diameter
-        want = CROP_MULTIPLE * math.ceil(CONTEXT_DIAMETERS * d / CROP_MULTIPLE)
+        want = _round_up(CONTEXT_DIAMETERS * d)
         crop = min(max(want, MIN_CROP), MAX_CROP)
         why = (f'{CONTEXT_DIAMETERS} x the 90th-percentile object diameter ({d:.1f} px, class '
                f'{cls}) = {want}, clamped to {MIN_CROP}..{MAX_CROP}')
     else:
         crop, why = DEFAULT_CROP, 'no object measured: the default crop'
+    if receptive_field is not None:
+        cap = max(_round_up(RECEPTIVE_FIELDS * receptive_field), MIN_CROP)
+        if crop > cap:
+            crop = cap
+            why += (f'; cut to {RECEPTIVE_FIELDS} x the model\'s receptive field '
+                    f'({receptive_field} px)')
     limit = CROP_MULTIPLE * (min_side // CROP_MULTIPLE) if min_side >= CROP_MULTIPLE else min_side
     if crop > limit:
         crop = limit
         why += f'; cut to the smallest image side ({min_side} px)'
     return Choice(crop, why, f'{crop} x {crop}')
+
+
+def _round_up(px: float) -> int:
+    """``px`` rounded up to a multiple of ``CROP_MULTIPLE``."""
+    return CROP_MULTIPLE * math.ceil(px / CROP_MULTIPLE)
 
 
 def batch_size_for_memory(crop: int, *, bands: int,

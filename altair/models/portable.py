@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from altair.errors import AltairError, first_line
+from altair.models.segmentor import adjusted
 
 HEADER_KEY = 'altair'
 HEADER_FORMAT = 'altair-model/1'
@@ -145,8 +146,9 @@ def apply_header(model: nn.Module, header: dict, source: dict) -> nn.Module:
 
 class LogitsModule(nn.Module):
     """A segmentor as ``normalised (N, C, H, W) → logits (N, K, H, W)`` for export: the
-    decode head's output resized to the input, as ``encode_decode`` does, but with the size
-    taken from the input tensor so that it stays dynamic in the graph."""
+    decode head's output resized to the input and its logit offsets added, as
+    ``encode_decode`` does, but with the size taken from the input tensor so that it stays
+    dynamic in the graph."""
 
     def __init__(self, segmentor: nn.Module) -> None:
         super().__init__()
@@ -155,8 +157,9 @@ class LogitsModule(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         seg = self.segmentor
         logits = seg.decode_head.forward(seg.extract_feat(x))
-        return F.interpolate(logits, size=x.shape[2:], mode='bilinear',
-                             align_corners=seg.align_corners)
+        logits = F.interpolate(logits, size=x.shape[2:], mode='bilinear',
+                               align_corners=seg.align_corners)
+        return adjusted(logits, getattr(seg, 'logit_offsets', None))
 
 
 class _Normalization(nn.Module):

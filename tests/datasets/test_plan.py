@@ -191,6 +191,24 @@ def test_crop_takes_the_largest_class_and_tiny_images_clamp_it():
     assert P.crop_size(empty, min_side=150).value == 128
 
 
+@pytest.mark.parametrize('rf, crop', [
+    (108, 224),   # the UNet's 108 px: 216 -> 224, under the objects' 512
+    (20, 64),     # a tiny field still leaves the minimum crop
+    (300, 512),   # a field past MAX_CROP / 2 does not bind
+    (None, 512),  # global attention: no cap
+])
+def test_crop_is_capped_at_two_receptive_fields(rf, crop):
+    c = P.crop_size({0: _stats(1000.0), 1: _stats(300.0)}, min_side=2000, background=0,
+                    receptive_field=rf)
+    assert c.value == crop
+    assert (f'receptive field ({rf} px)' in c.reason) == (crop < 512)
+    # small objects are under the cap: it changes nothing
+    small = P.crop_size({1: _stats(10.0)}, min_side=2000, receptive_field=rf)
+    assert small.value == P.crop_size({1: _stats(10.0)}, min_side=2000).value == 64
+    with pytest.raises(P.PlanError, match='receptive field 0'):
+        P.crop_size({1: _stats(10.0)}, min_side=2000, receptive_field=0)
+
+
 def test_batch_size_budget_arithmetic():
     per = P.BYTES_PER_PIXEL_BAND * 3 * 256 * 256
     assert P.batch_size_for_memory(256, bands=3, budget_bytes=4 * per).value == 4
@@ -255,7 +273,7 @@ def test_iterations_clamps_and_reason():
     assert slow.value == P.MIN_ITERS and 'over the budget' in slow.reason
     assert P.iterations_for_budget(1e-4, 600.0, min_iters=10, max_iters=500).value == 500
     default = P.iterations_for_budget(0.5)
-    assert default.value == 1200 and '10 min budget' in default.reason
+    assert default.value == 1440 and '12 min budget' in default.reason
     with pytest.raises(PlanError):
         P.iterations_for_budget(0.0, 600.0)
     with pytest.raises(PlanError):
@@ -329,7 +347,7 @@ def test_a_plan_renders_one_line_per_choice_naming_its_value():
     names = ['loss', 'crop', 'batch_size', 'iterations', 'checkpoint', 'oversampling',
              'postprocess', 'precision']
     assert [x.split(':')[0] for x in lines] == names
-    assert plan.crop.value == 64 and plan.iterations.value == 2400
+    assert plan.crop.value == 64 and plan.iterations.value == 720 // 0.25
     assert plan.checkpoint.value == 'IoU.building'
     assert plan.oversampling.value == dict(fraction=1 / 3, classes=[1])
     assert plan.postprocess.value == {1: 8}  # 24 squares, the smallest 4 x 4
@@ -404,3 +422,11 @@ def test_augmentation_rotates_overhead_scenes_only():
     assert 'overhead' in PRESETS and 'D4' in scenes.reason
     for kind in ('pairs', 'mmseg'):
         assert P.augmentation_choice(kind).value['type'] == 'RandomFlip'
+
+
+def test_weighted_cross_entropy_adjusts_the_logits_at_inference():
+    weighted = P.loss_choice([0.98, 0.02]).value
+    assert P.decision_choice(weighted).value == 'class_weight'
+    plain = P.loss_choice([0.7, 0.3]).value
+    assert P.decision_choice(plain).value is None
+    assert P.decision_choice([dict(type='TverskyLoss', class_weight=[1.0, 2.0])]).value is None

@@ -70,3 +70,59 @@ def test_stride_and_overlap_together_is_an_error():
     model = _model(dict(mode='slide', crop_size=(32, 32), stride=(16, 16), overlap=0.5))
     with pytest.raises(ValueError, match="'stride' or 'overlap', not both"):
         model.slide_inference(torch.zeros(1, 3, 40, 40), _metas(40, 40))
+
+
+def test_logit_adjustment_undoes_the_weights_of_a_weighted_cross_entropy():
+    """The minimiser of a cross-entropy weighted by w has softmax proportional to w_c p(c):
+    fitted to labels drawn with p = (0.9, 0.1) under w = (0.5, 40), free logits end at
+    log(w p) + const, and the adjusted ones at log p + const."""
+    import math
+
+    import torch
+
+    from altair.models.segmentor import adjusted, class_weight_adjustment
+    p, w = torch.tensor([0.9, 0.1]), torch.tensor([0.5, 40.0])
+    logits = torch.zeros(2, requires_grad=True)
+    opt = torch.optim.LBFGS([logits], max_iter=200)
+
+    def closure():
+        opt.zero_grad()
+        loss = -(w * p * torch.log_softmax(logits, 0)).sum()  # expected weighted CE
+        loss.backward()
+        return loss
+    opt.step(closure)
+    offsets = torch.tensor(class_weight_adjustment(w.tolist())).view(1, 2, 1, 1)
+    out = adjusted(logits.detach().view(1, 2, 1, 1), offsets).flatten()
+    assert torch.softmax(out, 0).tolist() == pytest.approx(p.tolist(), abs=1e-4)
+    assert torch.softmax(logits.detach(), 0)[1] > 0.8  # unadjusted: the rare class wins
+    assert class_weight_adjustment([1.0, math.e]) == pytest.approx([0.0, -1.0])
+    with pytest.raises(ValueError, match='positive finite'):
+        class_weight_adjustment([1.0, 0.0])
+
+
+def test_adjust_logits_subtracts_the_log_class_weights_in_whole_and_slide_inference():
+    weights = [0.5, 1.0, 2.0, 4.0, 40.0]
+    cfg = segmentor_cfg(dict(mode='whole', adjust_logits='class_weight'))
+    cfg['decode_head']['loss_decode'] = dict(type='CrossEntropyLoss', class_weight=weights)
+    plain_cfg = segmentor_cfg(dict(mode='whole'))
+    with DefaultScope.overwrite_default_scope('altair'):
+        torch.manual_seed(0)
+        model = MODELS.build(cfg).eval()
+        plain = MODELS.build(plain_cfg).eval()
+    assert 'logit_offsets' not in model.state_dict()  # checkpoints load either way
+    plain.load_state_dict(model.state_dict())
+    x = torch.randn(1, 3, 48, 40)
+    with torch.no_grad():
+        got, ref = model.encode_decode(x, _metas(48, 40)), plain.encode_decode(x, _metas(48, 40))
+        offsets = -torch.log(torch.tensor(weights)).view(1, 5, 1, 1)
+        torch.testing.assert_close(got, ref + offsets)
+        model.test_cfg.update(mode='slide', crop_size=(32, 32), stride=(16, 16),
+                              precision='fp32')
+        plain.test_cfg.update(mode='slide', crop_size=(32, 32), stride=(16, 16),
+                              precision='fp32')
+        torch.testing.assert_close(model.slide_inference(x, _metas(48, 40)),
+                                   plain.slide_inference(x, _metas(48, 40)) + offsets,
+                                   rtol=1e-4, atol=1e-4)
+    bad = segmentor_cfg(dict(mode='whole', adjust_logits='prior'))
+    with DefaultScope.overwrite_default_scope('altair'), pytest.raises(ValueError, match='prior'):
+        MODELS.build(bad)
