@@ -3,8 +3,8 @@
 Each rule is a small pure function of measured statistics (class shares of the labelled
 pixels, connected-object sizes, image sides, band count, a measured step time) that returns a
 :class:`Choice`: the value and a one-line reason naming the statistic and the threshold that
-decided it. :class:`Plan` gathers the choices and renders the reasons for the config header
-and the console.
+decided it. ``altair init`` (``altair.api.init``) applies the rules and writes each choice's
+line into the config header and onto the console.
 
 The idea of planning from a data fingerprint is nnU-Net's (Isensee et al., "nnU-Net: a
 self-configuring method for deep learning-based biomedical image segmentation", Nature Methods
@@ -13,7 +13,7 @@ self-configuring method for deep learning-based biomedical image segmentation", 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -56,12 +56,6 @@ MIN_STEPS = 500
 # Random block splits tried for the one most representative of every class (a few hundred
 # cost milliseconds on the decimated labels).
 VAL_DRAWS = 256
-# Post-processing needs this many measured objects of a class: the smallest of fewer is a
-# poor estimate of how small the class's objects get.
-MIN_OBJECTS = 20
-# Drop predicted components under this share of the smallest training object's area: the
-# training minimum is a sample minimum, and new images hold somewhat smaller objects.
-MIN_AREA_MARGIN = 0.5
 
 
 class PlanError(AltairError, ValueError):
@@ -463,31 +457,6 @@ def foreground_oversampling(shares: Sequence[float], *, background: int | None =
                   f'{frac:.2g} of windows, classes {rare}')
 
 
-def postprocess_min_areas(sizes: Mapping[int, ObjectStats], *, background: int | None = None,
-                          min_objects: int = MIN_OBJECTS,
-                          margin: float = MIN_AREA_MARGIN) -> Choice:
-    """Per-class minimum area (full-resolution pixels) below which predicted components are
-    dropped: ``margin`` x the smallest training object, for the classes with at least
-    ``min_objects`` measured objects whose smallest is more than one measured pixel (smaller
-    is below the measurement's resolution) and whose threshold drops something (>= 2 px).
-
-    A gentler form of nnU-Net's connected-component post-processing (which keeps only the
-    largest component where that helps on validation). None (off) when no class qualifies.
-    """
-    areas = {}
-    for c, s in sorted(_foreground(sizes, background).items()):
-        if s.count >= min_objects and s.min_area > s.pixel_area:
-            threshold = int(margin * s.min_area)
-            if threshold >= 2:
-                areas[c] = threshold
-    if not areas:
-        return Choice(None, f'no class with >= {min_objects} measured objects larger than one '
-                      'measured pixel: predictions kept as they are', 'off')
-    return Choice(areas, f'drop predicted components under {margin:g} x the smallest training '
-                  f'object of their class ({min_objects}+ objects measured)',
-                  'min area ' + ', '.join(f'class {c}: {a} px' for c, a in areas.items()))
-
-
 FLIPS = dict(type='RandomFlip', prob=0.5, direction=['horizontal', 'vertical'])
 
 
@@ -519,64 +488,3 @@ def precision_choice() -> Choice:
     (``AutocastOptimWrapper(dtype='auto')``, as the short configs train)."""
     return Choice('auto', 'bf16 autocast where native (AVX512-BF16/AMX CPU, bf16 GPU), fp32 '
                   'elsewhere; fp16 never implicitly')
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The planned recipe; each field a :class:`Choice`."""
-    loss: Choice
-    crop: Choice
-    batch_size: Choice
-    iterations: Choice
-    checkpoint: Choice
-    oversampling: Choice
-    postprocess: Choice
-    precision: Choice
-
-    def lines(self) -> list[str]:
-        """One line per choice: ``name: value -- reason``."""
-        return [getattr(self, f.name).line(f.name) for f in fields(self)]
-
-    def header(self) -> str:
-        """The lines as a config-file comment block."""
-        return '\n'.join(['# plan (from the data statistics):']
-                         + [f'#   {x}' for x in self.lines()])
-
-
-def make_plan(*, classes: Sequence[str], shares: Sequence[float],
-              sizes: Mapping[int, ObjectStats], min_side: int, bands: int,
-              seconds_per_iteration: float | None = None,
-              time_budget_s: float = DEFAULT_TIME_BUDGET_S,
-              memory_budget_bytes: float = DEFAULT_MEMORY_BUDGET,
-              background: int | None = None) -> Plan:
-    """Every rule applied to one data set's statistics.
-
-    Args:
-        classes: class names, by index.
-        shares: per-class shares (or counts) of the labelled pixels.
-        sizes: :func:`object_sizes` per class.
-        min_side: the smallest image side, pixels.
-        bands: input bands.
-        seconds_per_iteration: a measured training step at the planned crop and batch; None
-            gives ``DEFAULT_ITERS``.
-        background: the class not counted as objects; defaults to 0 for a binary task and
-            to none otherwise.
-    """
-    if len(shares) != len(classes):
-        raise PlanError(f'{len(shares)} class shares for {len(classes)} classes {list(classes)}')
-    if background is None and len(classes) == 2:
-        background = 0
-    crop = crop_size(sizes, min_side=min_side, background=background)
-    if seconds_per_iteration is None:
-        iters = Choice(DEFAULT_ITERS, 'no step timed: the short configs\' schedule')
-    else:
-        iters = iterations_for_budget(seconds_per_iteration, time_budget_s)
-    return Plan(
-        loss=loss_choice(shares), crop=crop,
-        batch_size=batch_size_for_memory(crop.value, bands=bands,
-                                         budget_bytes=memory_budget_bytes),
-        iterations=iters,
-        checkpoint=checkpoint_metric(classes, background=background or 0),
-        oversampling=foreground_oversampling(shares, background=background),
-        postprocess=postprocess_min_areas(sizes, background=background),
-        precision=precision_choice())

@@ -430,3 +430,19 @@ def test_the_time_budget_is_what_the_training_steps_take(tmp_path):
     train, _ = read_scalar_logs(run.work_dir)
     step = np.mean([e['time'] for e in train])
     assert abs(step * iters + validation - budget) <= 0.3 * budget, (step, iters, validation)
+
+
+def test_the_recipe_is_one_choice_per_rule_each_one_line():
+    from altair.api.init import recipe
+    rare = recipe(['background', 'building'], [0.93, 0.07], scenes=True)
+    assert list(rare) == ['loss', 'decision', 'checkpoint', 'oversampling', 'precision',
+                          'memory_format']
+    assert rare['decision'].value == 'class_weight'  # weighted CE: adjusted at inference
+    assert rare['checkpoint'].value == 'IoU.building'
+    assert rare['oversampling'].value == dict(fraction=1 / 3, classes=[1])
+    for name, choice in rare.items():
+        line = choice.line(name)
+        assert line.startswith(f'{name}: ') and ' -- ' in line and '\n' not in line
+    even = recipe(['a', 'b', 'c'], [1, 1, 1], scenes=False)
+    assert 'oversampling' not in even and even['decision'].value is None
+    assert even['checkpoint'].value == 'mIoU'

@@ -317,58 +317,9 @@ def test_checkpoint_metric_refuses_one_class():
 # ---------------------------------------------------------------- post-processing, precision
 
 
-def test_postprocess_from_the_smallest_training_object():
-    sizes = {0: _stats(500.0, min_area=10_000.0),
-             1: _stats(20.0, count=20, min_area=40.0),      # on: 20 objects, threshold 20
-             2: _stats(20.0, count=19, min_area=40.0),      # too few objects
-             3: _stats(20.0, count=50, min_area=16.0, pixel_area=16.0),  # one measured pixel
-             4: _stats(20.0, count=50, min_area=3.0)}       # threshold 1 drops nothing
-    pp = P.postprocess_min_areas(sizes, background=0)
-    assert pp.value == {1: 20}
-    assert 'class 1: 20 px' in pp.line('postprocess')
-    off = P.postprocess_min_areas({1: _stats(20.0, count=5)})
-    assert off.value is None and 'off' in off.line('postprocess')
-
-
 def test_precision_is_auto():
     c = P.precision_choice()
     assert c.value == 'auto' and 'bf16' in c.reason and 'fp16 never' in c.reason
-
-
-# ---------------------------------------------------------------- the plan
-
-
-def test_a_plan_renders_one_line_per_choice_naming_its_value():
-    lm = _squares([4, 6, 8, 10] * 6, shape=(64, 400))
-    sizes = P.object_sizes(lm, [0, 1])
-    plan = P.make_plan(classes=('background', 'building'), shares=[0.93, 0.07], sizes=sizes,
-                       min_side=64, bands=4, seconds_per_iteration=0.25)
-    lines = plan.lines()
-    names = ['loss', 'crop', 'batch_size', 'iterations', 'checkpoint', 'oversampling',
-             'postprocess', 'precision']
-    assert [x.split(':')[0] for x in lines] == names
-    assert plan.crop.value == 64 and plan.iterations.value == 720 // 0.25
-    assert plan.checkpoint.value == 'IoU.building'
-    assert plan.oversampling.value == dict(fraction=1 / 3, classes=[1])
-    assert plan.postprocess.value == {1: 8}  # 24 squares, the smallest 4 x 4
-    for name, line in zip(names, lines):
-        choice = getattr(plan, name)
-        shown = choice.summary if choice.summary is not None else repr(choice.value)
-        assert line.startswith(f'{name}: {shown} -- ') and len(line.splitlines()) == 1
-    assert "loss: Dice + CE, class_weight='auto' -- " in lines[0]
-    assert "checkpoint: 'IoU.building' -- " in lines[4]
-    header = plan.header().splitlines()
-    assert len(header) == 1 + len(names) and all(x.startswith('#') for x in header)
-
-
-def test_plan_without_a_timed_step_and_mismatched_shares():
-    sizes = {1: ObjectStats(0, None, None, None)}
-    plan = P.make_plan(classes=('a', 'b', 'c'), shares=[1, 1, 1], sizes=sizes, min_side=512,
-                       bands=3)
-    assert plan.iterations.value == P.DEFAULT_ITERS and plan.checkpoint.value == 'mIoU'
-    assert plan.postprocess.value is None and plan.oversampling.value['fraction'] == 0
-    with pytest.raises(PlanError, match='2 class shares for 3 classes'):
-        P.make_plan(classes=('a', 'b', 'c'), shares=[1, 1], sizes=sizes, min_side=512, bands=3)
 
 
 def test_choice_line():

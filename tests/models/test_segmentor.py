@@ -126,3 +126,19 @@ def test_adjust_logits_subtracts_the_log_class_weights_in_whole_and_slide_infere
     bad = segmentor_cfg(dict(mode='whole', adjust_logits='prior'))
     with DefaultScope.overwrite_default_scope('altair'), pytest.raises(ValueError, match='prior'):
         MODELS.build(bad)
+
+
+def test_a_model_built_to_predict_keeps_numeric_weights_and_so_its_offsets():
+    """`altair test` / `altair predict` build from the run's config, where `altair train`
+    wrote the counted weights: the offsets follow; an unresolved 'auto' gives none."""
+    from mmengine.config import Config
+
+    from altair.config import load_model_config
+    for weight, has in (([1.0, 1.0, 2.0, 4.0, 8.0], True), ('auto', False)):
+        cfg = segmentor_cfg(dict(mode='whole', adjust_logits='class_weight'))
+        cfg['decode_head']['loss_decode'] = dict(type='AutoWeightCrossEntropyLoss',
+                                                 class_weight=weight)
+        built = load_model_config(Config(dict(model=cfg)))
+        with DefaultScope.overwrite_default_scope('altair'):
+            model = MODELS.build(built.model)
+        assert (model.logit_offsets is not None) == has
