@@ -533,7 +533,8 @@ def _compose(layout: Layout, *, model: str, out: Path, sections: dict, summary: 
 
 def recipe(names: list[str], shares: list[float], *, scenes: bool) -> dict:
     """The training choices ``altair init`` derives from the data (``altair.datasets.plan``):
-    ``{name: Choice}`` for the loss, how predictions are decided, the checkpoint metric, the precision and (raster scenes:
+    ``{name: Choice}`` for the loss, how predictions are decided from the logits, the
+    checkpoint metric, the precision, the memory format and (raster scenes:
     ``RasterSceneDataset`` draws them) the share of training windows centred on rare
     classes."""
     loss = plan.loss_choice(shares)

@@ -44,7 +44,7 @@ DEFAULT_CROP = 256  # when no object was measured: what `altair init` wrote befo
 BYTES_PER_PIXEL_BAND = 1400
 DEFAULT_MEMORY_BUDGET = 4 * 1024 ** 3  # bytes: what a laptop spares for training next to the OS
 MIN_BATCH, MAX_BATCH = 2, 16  # batch norm needs 2; beyond 16 a step mostly costs more time
-DEFAULT_TIME_BUDGET_S = 720.0  # twelve minutes of training on the CPU: a first model while you wait
+DEFAULT_TIME_BUDGET_S = 720.0  # twelve minutes of CPU training: a first model while you wait
 # Fewer than MIN_ITERS leaves the warm-up (iters // 12) and four validations with too little
 # between them; MAX_ITERS is mmseg's longest standard schedule (160k).
 MIN_ITERS, MAX_ITERS = 100, 160_000
