@@ -1,9 +1,9 @@
-"""Altair's segmentor: mmseg's EncoderDecoder with the bounded-memory sliding-window engine."""
+"""Altair's segmentor: mmseg's EncoderDecoder with the bounded-memory sliding-window engine
+and, for class-weighted losses, logit adjustment at inference."""
 from __future__ import annotations
 
-from typing import Callable
-
 import math
+from typing import Callable
 
 import torch
 from mmseg.models.segmentors import EncoderDecoder
