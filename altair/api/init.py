@@ -461,6 +461,7 @@ def _compose(layout: Layout, *, model: str, out: Path, sections: dict, summary: 
     if 'volume_lines' not in sections:
         sections['augmentation'] = plan.augmentation_choice(layout.kind)
         choices['augmentation'] = sections['augmentation']
+    choices['averaging'] = plan.weight_average_choice(iters)
     if sections.get('split_choice') is not None:
         choices['validation'] = sections['split_choice']
     over = choices.get('oversampling')
@@ -505,7 +506,8 @@ def _compose(layout: Layout, *, model: str, out: Path, sections: dict, summary: 
         f'optimizer = {OPTIMIZERS[optim]}',
         "optim_wrapper = dict(type='AutocastOptimWrapper', dtype='auto', optimizer=optimizer,",
         f'                     clip_grad={_fmt(CLIP_GRAD.get(optim))})',
-        f"custom_hooks = [dict(type={_fmt(choices['memory_format'].value)})]",
+        f"custom_hooks = [dict(type={_fmt(choices['memory_format'].value)}),",
+        f"                {_fmt(choices['averaging'].value)}]",
         'param_scheduler = [',
         f"    dict(type='LinearLR', start_factor=0.1, begin=0, end={max(1, iters // 12)}, "
         'by_epoch=False),',

@@ -53,6 +53,10 @@ DEFAULT_ITERS = 600  # when no step was timed: the short configs' schedule
 # warm-up (1/12) and the poly decay of the schedule need a few hundred; the short configs
 # train 600.
 MIN_STEPS = 500
+# The weights are averaged (exponentially) over about this share of the iterations, from
+# the second half of training on: long enough to average out the step noise of the short
+# schedule, short enough to forget the weights of the first half.
+AVERAGE_SHARE = 0.25
 # Random block splits tried for the one most representative of every class (a few hundred
 # cost milliseconds on the decimated labels).
 VAL_DRAWS = 256
@@ -481,6 +485,24 @@ def memory_format_choice() -> Choice:
     convolutions and tensor cores compute in, so no layer reorders its input."""
     return Choice('ChannelsLastHook', "channels-last (NHWC) model: the layout oneDNN's CPU "
                   'convolutions and GPU tensor cores compute in', 'channels-last')
+
+
+def weight_average_choice(iters: int, *, share: float = AVERAGE_SHARE) -> Choice:
+    """An exponential moving average of the weights over about ``share`` of the run, from
+    half-way (``WeightAverageHook``, mmengine's ``EMAHook`` with momentum
+    ``1 / (share * max_iters)``): validation, checkpoints and prediction use the averaged
+    weights. In a schedule of a few hundred to a few thousand steps the last steps still move
+    the weights enough that two validations a quarter of the run apart differ by points; the
+    average is a model the steps circle around (Polyak & Juditsky 1992; Izmailov et al.
+    2018). ``iters`` only words the reason; the hook takes the shares of the actual run."""
+    if iters < 1 or not 0 < share <= 1:
+        raise PlanError(f'iterations {iters} must be >= 1 and share {share} in (0, 1]')
+    hook = dict(type='WeightAverageHook', begin=0.5, span=share)
+    momentum = min(1.0, 1.0 / (share * iters))
+    return Choice(hook, f'an exponential average of the weights over about the last '
+                  f'{share:.0%} of the {iters} iterations (momentum {momentum:.3g}, from '
+                  f'iteration {iters // 2}); validation, checkpoints and prediction use it',
+                  f'EMA from iteration {iters // 2}')
 
 
 def precision_choice() -> Choice:

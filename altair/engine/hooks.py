@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 
 from mmengine.dist import barrier, is_main_process, master_only
-from mmengine.hooks import CheckpointHook, Hook
+from mmengine.hooks import CheckpointHook, EMAHook, Hook
 
 from altair.errors import AltairError
 from altair.fileio import commit, discard, partial_path, write_json, write_text
@@ -277,3 +277,28 @@ class ChannelsLastHook(Hook):
 
     def before_run(self, runner) -> None:
         to_channels_last(runner.model)
+
+
+@HOOKS.register_module()
+class WeightAverageHook(EMAHook):
+    """mmengine's ``EMAHook`` (an exponential moving average of the weights, swapped in for
+    validation and checkpoints) with its start and span given as shares of the run:
+    averaging starts at ``begin * max_iters`` with momentum ``1 / (span * max_iters)``.
+    The shares hold when the iterations change (``--cfg-options train_cfg.max_iters=…``),
+    where a fixed ``begin_iter`` past the new end would be refused.
+    """
+
+    def __init__(self, begin: float = 0.5, span: float = 0.25, **kwargs) -> None:
+        if not 0 <= begin < 1 or not 0 < span <= 1:
+            raise AltairError(f'WeightAverageHook: begin {begin} must be in [0, 1) and span '
+                              f'{span} in (0, 1]')
+        kwargs.setdefault('ema_type', 'ExponentialMovingAverage')
+        kwargs.setdefault('update_buffers', True)
+        super().__init__(**kwargs)
+        self.begin, self.span = begin, span
+
+    def before_train(self, runner) -> None:
+        self.begin_iter = int(self.begin * runner.max_iters)
+        self.enabled_by_epoch = False
+        self.ema_model.momentum = min(1.0, 1.0 / (self.span * runner.max_iters))
+        super().before_train(runner)

@@ -381,3 +381,13 @@ def test_weighted_cross_entropy_adjusts_the_logits_at_inference():
     plain = P.loss_choice([0.7, 0.3]).value
     assert P.decision_choice(plain).value is None
     assert P.decision_choice([dict(type='TverskyLoss', class_weight=[1.0, 2.0])]).value is None
+
+
+def test_weight_average_spans_a_quarter_of_the_run_from_half_way():
+    c = P.weight_average_choice(2000)
+    assert c.value == dict(type='WeightAverageHook', begin=0.5, span=0.25)
+    assert 'momentum 0.002' in c.reason and 'iteration 1000' in c.reason
+    with pytest.raises(PlanError):
+        P.weight_average_choice(0)
+    with pytest.raises(PlanError):
+        P.weight_average_choice(100, share=0)

@@ -194,3 +194,35 @@ def test_channels_last_hook_keeps_the_optimizer_and_the_numbers():
     w = nhwc[0].weight.detach().clone()
     optim.step()
     assert not torch.equal(w, nhwc[0].weight)
+
+
+@pytest.mark.parametrize('max_iters', [8, 1])
+def test_weight_average_hook_follows_the_shares_of_the_run(max_iters):
+    """From ``begin * max_iters`` on, the averaged weights are the exponential average of the
+    weights with momentum ``1 / (span * max_iters)`` (recomputed here); before, a copy. A run
+    shortened below the planned start (here to 1 iteration) still trains."""
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    from altair.engine.hooks import WeightAverageHook
+    from altair.errors import AltairError
+    model = nn.Linear(1, 1, bias=False)
+    hook = WeightAverageHook(begin=0.5, span=0.25)
+    runner = SimpleNamespace(model=model, iter=0, max_iters=max_iters, epoch=0)
+    hook.before_run(runner)
+    hook.before_train(runner)
+    m = min(1.0, 1 / (0.25 * max_iters))
+    begin = int(0.5 * max_iters)
+    ema = None
+    for i, x in enumerate([3.0, -1.0, 2.0, 5.0, 0.5, 4.0, -2.0, 1.0][:max_iters]):
+        with torch.no_grad():
+            model.weight.fill_(x)
+        runner.iter = i
+        hook.after_train_iter(runner, i)
+        # a copy up to the start (the first averaged step starts from the weights themselves)
+        ema = x if i + 1 <= max(begin, 1) else (1 - m) * ema + m * x
+        got = hook.ema_model.module.weight.item()
+        assert got == pytest.approx(ema, abs=1e-6), i
+    with pytest.raises(AltairError, match='begin 1.5'):
+        WeightAverageHook(begin=1.5)
