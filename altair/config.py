@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Iterator
 
 from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for tools)
 
@@ -17,10 +16,6 @@ from altair.errors import AltairError
 
 class ConfigNotFoundError(AltairError, FileNotFoundError):
     """A config path that does not exist."""
-
-
-class UnknownTypeError(AltairError, KeyError):
-    """A ``type=...`` in a config that no registry in scope knows."""
 
 
 def load_config(config: str | Path | Config | dict, *,
@@ -40,6 +35,7 @@ def load_config(config: str | Path | Config | dict, *,
         path = Path(config)
         if not path.is_file():
             raise ConfigNotFoundError(_missing_config_message(path))
+        check_pasted_folder(path)
         cfg = Config.fromfile(str(path))
         if path.suffix.lower() in DATA_SUFFIXES:
             check_data_config_keys(cfg, path)
@@ -51,6 +47,28 @@ def load_config(config: str | Path | Config | dict, *,
         import_modules_from_strings(**cfg.custom_imports)
     compile_shorthands(cfg)
     return cfg
+
+
+# mmengine's placeholders for the config's own folder and name, pasted into its source
+_PASTED = re.compile(r'\{\{\s*file(Dirname|Basename|BasenameNoExtension|Extname)\s*\}\}')
+_UNSAFE = frozenset('\'"\\\n\r')
+
+
+def check_pasted_folder(path: Path) -> None:
+    """Refuse a config that uses ``{{ fileDirname }}`` (or the file-name placeholders) where
+    its path holds a quote, backslash or line break: mmengine pastes the path into the
+    config's source before running it, so such a name would end the string and could run as
+    code.
+
+    Raises:
+        ConfigValueError: naming the config and what to do.
+    """
+    if path.suffix != '.py' or not _UNSAFE & set(str(path.resolve())):
+        return
+    if _PASTED.search(path.read_text(errors='replace')):
+        raise ConfigValueError(f"config '{path}' uses mmengine's {{{{ fileDirname }}}} but its "
+                               'path holds a quote, backslash or line break, which would be '
+                               'pasted into its code: move it to a folder without them')
 
 
 def _missing_config_message(path: Path) -> str:
@@ -248,14 +266,13 @@ def _is_size(value) -> bool:
                           and all(one(v) for v in value))
 
 
-def split_dataset(cfg, split: str) -> dict:
-    """The dataset config of ``cfg.<split>_dataloader``, inside wrappers such as
-    ``RepeatDataset`` (the innermost dict that has a ``pipeline``); ``{}`` without one. The
-    returned dict is the config's own: changes to it change the config."""
+def split_datasets(cfg, split: str) -> list[dict]:
+    """The dataset configs that read the data of ``cfg.<split>_dataloader``: its dataset, the
+    members of a ``ConcatDataset``, the inner dataset of a wrapper such as ``RepeatDataset``
+    (:func:`dataset_leaves`); ``[]`` without one. The dicts are the config's own: changes to
+    them change the config. Every walk over a config's datasets goes through here."""
     dataset = (cfg.get(f'{split}_dataloader') or {}).get('dataset') or {}
-    while 'pipeline' not in dataset and 'dataset' in dataset:
-        dataset = dataset['dataset']
-    return dataset
+    return [leaf for leaf in dataset_leaves(dataset) if leaf]
 
 
 def dataset_leaves(dataset: dict) -> list[dict]:
@@ -275,8 +292,8 @@ def training_crop(cfg) -> tuple[int, int] | None:
     ``RandomCrop`` (or ``CentredRandomCrop``), else the data preprocessor's ``size``."""
     crop = cfg.get('crop_size')
     if crop is None:
-        pipeline = split_dataset(cfg, 'train').get('pipeline', [])
-        crop = next((t.get('crop_size') for t in pipeline
+        crop = next((t.get('crop_size') for dataset in split_datasets(cfg, 'train')
+                     for t in dataset.get('pipeline', [])
                      if isinstance(t, dict)
                      and t.get('type') in ('RandomCrop', 'CentredRandomCrop')), None)
     if crop is None:
@@ -294,15 +311,15 @@ def raster_options(cfg) -> dict:
     OpenCV's BGR."""
     out: dict = {}
     for split in ('test', 'val', 'train'):
-        dataset = split_dataset(cfg, split)
-        loads = [t for t in dataset.get('pipeline', [])
-                 if isinstance(t, dict) and t.get('type') in ('LoadRaster', 'LoadVolumeSlice')]
-        if loads:
-            out.setdefault('file_order', True)  # bands as stored, not OpenCV's BGR
-        for source in [*loads, dataset]:
-            for key in ('bands', 'nodata'):
-                if source.get(key) is not None:
-                    out.setdefault(key, source[key])
+        for dataset in split_datasets(cfg, split):
+            loads = [t for t in dataset.get('pipeline', []) if isinstance(t, dict)
+                     and t.get('type') in ('LoadRaster', 'LoadVolumeSlice')]
+            if loads:
+                out.setdefault('file_order', True)  # bands as stored, not OpenCV's BGR
+            for source in [*loads, dataset]:
+                for key in ('bands', 'nodata'):
+                    if source.get(key) is not None:
+                        out.setdefault(key, source[key])
     return out
 
 
@@ -367,60 +384,6 @@ def load_model_config(config: str | Path | Config | dict, *,
     return cfg
 
 
-def _registry_names(registry) -> list[str]:
-    names: set[str] = set()
-    reg = registry
-    while reg is not None:
-        reg.import_from_location()
-        names.update(reg.module_dict)
-        reg = reg.parent
-    return sorted(names)
-
-
-MODEL_PARTS = ('backbone', 'neck', 'decode_head', 'auxiliary_head', 'data_preprocessor')
-
-
-def check_model_types(model_cfg: dict) -> None:
-    """Check that the model's ``type`` and those of its main parts are registered.
-
-    Raises:
-        UnknownTypeError: naming the config key, the unknown type and the closest registered
-            names (e.g. ``model.decode_head.type 'PSPHed' is not registered; did you mean
-            PSPHead?``).
-    """
-    from altair.registry import MODELS
-
-    names = _registry_names(MODELS)  # imports altair.models, mmseg.models, ... lazily
-    for key, sub in _model_parts(model_cfg):
-        typ = sub.get('type')
-        if isinstance(typ, str) and typ not in names and not _resolves(MODELS, typ):
-            close = difflib.get_close_matches(typ, names, n=5, cutoff=0.6)
-            hint = f"; did you mean {', '.join(close)}?" if close else ''
-            raise UnknownTypeError(f"{key}.type '{typ}' is not a registered model{hint}")
-
-
-def _resolves(registry, typ: str) -> bool:
-    """Whether a scoped/dotted name (``mmseg.PSPHead``, ``pkg.mod.Cls``) resolves."""
-    if '.' not in typ:
-        return False
-    try:
-        return registry.get(typ) is not None
-    except (RuntimeError, KeyError, ImportError):
-        return False
-
-
-def _model_parts(model_cfg: dict) -> list[tuple[str, dict]]:
-    out: list[tuple[str, Any]] = [('model', model_cfg)]
-    for part in MODEL_PARTS:
-        sub = model_cfg.get(part)
-        subs = sub if isinstance(sub, (list, tuple)) else [sub]
-        for i, s in enumerate(subs):
-            if isinstance(s, dict):
-                suffix = f'[{i}]' if isinstance(sub, (list, tuple)) else ''
-                out.append((f'model.{part}{suffix}', s))
-    return out
-
-
 class UnknownConfigKeyError(AltairError, KeyError):
     """A config key that nothing reads: one that looks like a misspelt one, any such key of a
     YAML/JSON config, or one inside ``training`` / ``augmentations``."""
@@ -435,120 +398,3 @@ READ_KEYS = frozenset({
     'default_scope', 'randomness', 'experiment_name', 'model_wrapper_cfg', 'compile',
     'strategy', 'runner_type', 'custom_imports', 'tta_model', 'tta_pipeline', 'amp',
     'augmentations', 'console', 'track', 'training'})
-
-
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance (insertions, deletions, substitutions)."""
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
-def check_config_keys(cfg) -> None:
-    """Refuse a top-level key that nothing reads but that is one or two edits away from one
-    that is read (``optim_wraper``, ``param_schedulers``, ``modle``): mmengine would ignore
-    it silently and train with the inherited value. Other unread keys are config variables
-    (``crop_size``, ``train_pipeline``, ...) and pass.
-
-    Raises:
-        UnknownConfigKeyError: naming the key, the config file and the key it resembles.
-    """
-    for key in cfg.keys():
-        if key in READ_KEYS or key.startswith('_') or len(key) < 4:
-            continue
-        near = sorted((edit_distance(key, known), known) for known in READ_KEYS)[0]
-        if near[0] <= 2:
-            where = f' in {cfg.filename}' if getattr(cfg, 'filename', None) else ''
-            raise UnknownConfigKeyError(
-                f"config key '{key}'{where} is not read by anything; did you mean "
-                f"'{near[1]}'? (as written it would be ignored and the inherited or default "
-                f"'{near[1]}' used)")
-
-
-# what Python says when a constructor is given keys it does not take, or misses one
-_KEY_MISMATCH = re.compile(r'unexpected keyword argument|missing \d+ required .*argument')
-
-
-class ConfigBuildError(AltairError, TypeError):
-    """A config section whose keys the class it names does not take."""
-
-
-@contextmanager
-def naming_the_section(key: str | Callable[[TypeError], str | None]):
-    """Turn a constructor's key mismatch while building config section ``key`` (or the
-    section ``key(error)`` names) into a :class:`ConfigBuildError` naming it; other errors,
-    one already named by an inner section, and one ``key(error)`` finds no section for, pass
-    unchanged."""
-    try:
-        yield
-    except TypeError as exc:
-        if isinstance(exc, ConfigBuildError) or not _KEY_MISMATCH.search(str(exc)):
-            raise
-        name = key(exc) if callable(key) else key
-        if name is None:
-            raise
-        raise ConfigBuildError(
-            f'config {name}: {exc}. A --cfg-options value changes one key and keeps the '
-            f'others of {name}: remove or replace the keys its new type does not take'
-        ) from None
-
-
-def section_of(cfg, exc: BaseException) -> str | None:
-    """The config key (``optim_wrapper``, ``train_dataloader.dataset``) whose ``type`` names
-    the class a constructor error ``exc`` is about: the innermost class mmengine's builder
-    names (``class `X` in ...``), else the one whose ``__init__()`` Python names; ``None``
-    when no section has that type. For runners Altair does not subclass (mmengine's
-    ``FlexibleRunner``), which build their sections unnamed."""
-    text = str(exc)
-    names = re.findall(r'class `(\w+)`', text) or re.findall(r'(\w+)\.__init__\(\)', text)
-    if not names:
-        return None
-    wanted = names[-1]
-    for key, sub in typed_sections(cfg.to_dict() if hasattr(cfg, 'to_dict') else cfg):
-        if str(sub.get('type', '')).split('.')[-1] == wanted:
-            return key
-    return None
-
-
-def typed_sections(tree, prefix: str = '') -> Iterator[tuple[str, dict]]:
-    """(dotted key, dict) of every dict with a ``type`` in a config tree (the tree itself
-    under ``prefix``, ``''`` by default), outermost first."""
-    if isinstance(tree, dict):
-        if 'type' in tree:
-            yield prefix, tree
-        for k, v in tree.items():
-            yield from typed_sections(v, f'{prefix}.{k}' if prefix else str(k))
-    elif isinstance(tree, (list, tuple)):
-        for i, v in enumerate(tree):
-            yield from typed_sections(v, f'{prefix}[{i}]')
-
-
-class MissingModelError(AltairError, KeyError):
-    """A config (a file, or one a checkpoint or model file carries) with no ``model``."""
-
-
-def require_model(cfg, source) -> None:
-    """Refuse a config that has no ``model`` section (a dict with a ``type``) before a model is
-    built from it: mmseg's ``init_model`` would fail with an AttributeError on ``cfg.model``.
-
-    Args:
-        cfg: the config (``Config`` or dict).
-        source: where it came from, for the message (a config path, a checkpoint, ...).
-
-    Raises:
-        MissingModelError: naming ``source`` and what it lacks.
-    """
-    model = cfg.get('model') if hasattr(cfg, 'get') else None
-    if model is None:
-        raise MissingModelError(
-            f"config of '{source}' has no 'model' section, so no model can be built from it: "
-            "give the config the model was trained with (model=dict(type='EncoderDecoder', "
-            '...) or its _base_)')
-    if not isinstance(model, dict) or not model.get('type'):
-        raise MissingModelError(
-            f"config of '{source}': 'model' must be a dict with a 'type' (the segmentor, e.g. "
-            f"type='EncoderDecoder'), got {str(model)[:60]!r}")

@@ -31,6 +31,7 @@ from typing import Any
 from mmengine.config import Config
 
 from altair.errors import AltairError, first_line
+from altair.plugins import installed
 
 TRUST_ENV = 'ALTAIR_TRUST_CONFIG'
 _CALLS = {'dict': dict}
@@ -156,7 +157,6 @@ def trusted_module(name: str) -> bool:
     top = name.split('.')[0]
     if top == 'altair':
         return True
-    from altair.plugins import installed
     if any(name == p.module or name.startswith(p.module + '.') for p in installed()):
         return True
     if top == 'projects':

@@ -179,3 +179,10 @@ def ensure_writable_dir(path: str | os.PathLike, what: str = 'output directory')
             f"{what} '{folder}' is not writable ({exc.strerror or exc}); choose another one "
             'or fix its permissions') from exc
     return folder
+
+
+def file_identity(path: str | os.PathLike) -> dict:
+    """What tells a file apart from an edited one: its resolved path, size and mtime."""
+    p = Path(path).resolve()
+    st = p.stat()
+    return dict(path=str(p), size=st.st_size, mtime_ns=st.st_mtime_ns)

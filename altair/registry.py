@@ -34,6 +34,7 @@ from mmseg.registry import VISUALIZERS as MMSEG_VISUALIZERS
 from mmseg.registry import WEIGHT_INITIALIZERS as MMSEG_WEIGHT_INITIALIZERS
 
 from altair.errors import AltairError
+from altair.plugins import load_plugins
 
 SCOPE = 'altair'
 
@@ -76,7 +77,6 @@ class AltairRegistry(Registry):
         super().import_from_location()
         if self.parent is not None:
             self.parent.import_from_location()
-        from altair.plugins import load_plugins
         load_plugins()
 
     def _register_module(self, module, module_name=None, force: bool = False) -> None:

@@ -37,7 +37,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from altair.plugins import Component, all_registries, components
+from altair.config import load_config, load_model_config
+from altair.config_checks import check_model_types, typed_sections
+from altair.introspect import Component, all_registries, components
+from altair.registry import DATASETS, MODELS, OPTIMIZERS, TRANSFORMS
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,6 @@ def _configs_using(name: str, cfg_files: list[Path]) -> Iterator[dict]:
 def configs_by_type(cfg_files: list[Path]) -> dict[str, list[dict]]:
     """Every distinct dict with a ``type`` in the configs ``cfg_files``, by type name (scope or
     module prefix dropped), each config loaded once."""
-    from altair.config import load_config, typed_sections
     out: dict[str, list[dict]] = {}
     for path in cfg_files:
         for _, sub in typed_sections(load_config(path).to_dict()):
@@ -182,7 +184,6 @@ def check_component_builds(comp: Component, cfg_files: list[Path] = (), *,
 
 def _optimizer(cfg: dict | None, param: torch.nn.Parameter):
     """The config's optimizer (default SGD, lr 0.1) over the single parameter ``param``."""
-    from altair.registry import OPTIMIZERS
     cfg = dict(cfg or dict(type='SGD', lr=0.1))
     return OPTIMIZERS.build(dict(cfg, params=[param]))
 
@@ -283,8 +284,6 @@ def check_config(path: str | Path, *, input_size: tuple[int, int] = (64, 64)):
     Returns:
         The model after the step (its parameters keep their gradients).
     """
-    from altair.config import check_model_types, load_model_config
-    from altair.registry import DATASETS, TRANSFORMS
     from mmengine.registry import DefaultScope
     cfg = load_model_config(path)  # class_weight='auto' counts training masks: unweighted here
     assert cfg.get('default_scope') == 'altair', (
@@ -354,7 +353,6 @@ def _train_one_step(path: str, model_cfg, input_size: tuple[int, int]):
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
 
-    from altair.registry import MODELS
     torch.manual_seed(0)
     model = revert_sync_batchnorm(MODELS.build(model_cfg))
     model.init_weights()

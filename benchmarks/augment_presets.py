@@ -39,7 +39,7 @@ def preset_rates(data_root: str, calls: int) -> dict:
     import numpy as np
 
     from altair.datasets.transforms import PRESETS, AugPreset
-    from altair.inference.raster import read_geotiff
+    from altair.raster.write import read_geotiff
     cv2.setNumThreads(1)
     rgb, _ = read_geotiff(Path(data_root) / 'bluemarble_rgb.tif')
     labels, _ = read_geotiff(Path(data_root) / 'bluemarble_labels.tif')

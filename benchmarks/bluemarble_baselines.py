@@ -29,8 +29,8 @@ def _pairs(root: Path, split: str):
 def main() -> None:
     from altair.datasets.bluemarble_build import ensure_bluemarble
     from altair.datasets.bluemarble_classes import CLASSES
-    from altair.evaluation.baselines import (confusion, fit_class_means, majority_class, miou,
-                                             nearest_class_mean)
+    from altair.evaluation.baselines import fit_class_means, majority_class, nearest_class_mean
+    from altair.evaluation.scores import confusion, miou
     root = ensure_bluemarble(ROOT / 'data' / 'bluemarble')
     k = len(CLASSES)
     train, val = list(_pairs(root, 'train')), list(_pairs(root, 'val'))

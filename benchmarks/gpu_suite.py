@@ -71,14 +71,14 @@ def _timed(fn) -> float:
 
 def sliding(data_root: str) -> None:
     import torch
+    from sliding_window import _model
 
-    from altair.api.predict import input_transform
+    from altair.predict.model import input_transform
     from altair.datasets.bluemarble_build import ensure_bluemarble
     from altair.inference.grid import window_grid
     from altair.inference.sliding import pad_to, sliding_window_inference
-    from altair.inference.sources import open_image, raster_env
     from altair.models.segmentor import window_predictor
-    from sliding_window import _model
+    from altair.raster.sources import open_image, raster_env
     model = _model(None).cuda()
     predictor = window_predictor(model)
     image = ensure_bluemarble(data_root) / 'bluemarble_rgb.tif'
@@ -118,10 +118,10 @@ def sliding(data_root: str) -> None:
 
 def tta() -> None:
     import torch
+    from sliding_window import _model
 
     from altair.inference.tta import default_max_batch, tta_predictor
     from altair.models.segmentor import window_predictor
-    from sliding_window import _model
     model = _model(None).cuda()
     single = window_predictor(model)
     d4 = tta_predictor(single, transforms=['d4'], merge='soft_vote', channels_last=True)

@@ -233,8 +233,8 @@ def _dataset(cfg, split: str, cls):
 def scene_pixels(cfg, split: str):
     """(features (H*W, C), labels (H*W,)) of a split: each training block (or scene) read
     whole, every pixel once; the validation windows as the val loop reads them."""
-    from altair.datasets.raster import LoadRaster, RasterSceneDataset
-    from altair.evaluation.baselines import scene_features
+    from altair.datasets.scenes import LoadRaster, RasterSceneDataset
+    from altair.evaluation.forest import scene_features
     ds, load = _dataset(cfg, split, RasterSceneDataset), LoadRaster()
     for i in range(len(ds)):
         out = load(ds.get_data_info(i))
@@ -245,7 +245,7 @@ def volume_pixels(cfg, split: str):
     """(features (H*W, 4), labels (H*W,)) of every slice of a split, as its dataset lists
     them (training: the slices ``skip_empty`` keeps)."""
     from altair.datasets.volume import LoadVolumeSlice, VolumeSliceDataset
-    from altair.evaluation.baselines import volume_features
+    from altair.evaluation.forest import volume_features
     ds, load = _dataset(cfg, split, VolumeSliceDataset), LoadVolumeSlice()
     depth = {v['img']: v['shape'][ds.axis] for v in ds.volumes}
     for i in range(len(ds)):

@@ -105,8 +105,8 @@ def parts(data_root: Path, tmp: Path, reps: int, only: set) -> None:
     from mmengine.registry import DefaultScope
 
     import altair.models.segmentor as seg
-    from altair.config import load_config
     from altair.api.predict import predict
+    from altair.config import load_config
     from altair.registry import MODELS
     torch.manual_seed(0)
     with DefaultScope.overwrite_default_scope('altair'):
@@ -187,10 +187,10 @@ def processes(data_root: Path, tmp: Path, n: int, reps: int, flag: str = '--proc
               ) -> None:
     """``altair predict`` of the tall scene in one process against ``n`` (fresh processes)."""
     import torch
+    from mmengine.registry import DefaultScope
 
     from altair.config import load_config
     from altair.registry import MODELS
-    from mmengine.registry import DefaultScope
     torch.manual_seed(0)
     with DefaultScope.overwrite_default_scope('altair'):
         model = MODELS.build(load_config(ROOT / 'configs/pspnet.py').model)
@@ -231,11 +231,13 @@ def region_net(x):
 
 
 def scale_worker(image: str, out_dir: str) -> dict:
-    from altair.inference.polygons import PolygonWriter
-    from altair.inference.sliding import sliding_window_inference
-    from altair.inference.sources import open_image, raster_env
-    from altair.inference.writers import PredictionWriter, tee
     from sliding_window import SCALE_CLASSES
+
+    from altair.inference.sliding import sliding_window_inference
+    from altair.predict.polygons import PolygonWriter
+    from altair.predict.sinks import FanOut
+    from altair.predict.writers import PredictionWriter
+    from altair.raster.sources import open_image, raster_env
     net = region_net
     t0 = time.perf_counter()
     with raster_env(), open_image(image) as src:
@@ -248,7 +250,7 @@ def scale_worker(image: str, out_dir: str) -> dict:
                                  crs=src.crs)
         sliding_window_inference(src, net, window=512, stride=384, num_classes=SCALE_CLASSES,
                                  batch_size=8, preprocess=lambda x: x / 255.0,
-                                 sink=tee(labels, polygons))
+                                 sink=FanOut([labels, polygons], SCALE_CLASSES))
         labels.close()
         polygons.close()
     import pyogrio

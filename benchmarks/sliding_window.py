@@ -48,8 +48,8 @@ def _model(checkpoint: str | None):
     import torch
     from mmengine.registry import DefaultScope
 
-    from altair.config import load_config
     from altair.api.predict import load_model
+    from altair.config import load_config
     from altair.registry import MODELS
     if checkpoint:
         return load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
@@ -64,13 +64,14 @@ def worker(method: str, image: str, checkpoint: str | None, out: str) -> dict:
     import numpy as np
     import torch
 
-    from altair.api.predict import input_transform
+    from altair.predict.model import input_transform
     from altair.inference.grid import window_grid
     from altair.inference.postprocess import labels_from_logits
     from altair.inference.sliding import pad_to, sliding_window_inference
-    from altair.inference.sources import open_image, raster_env
-    from altair.inference.writers import PredictionWriter
+    from altair.predict.sinks import FanOut
+    from altair.predict.writers import PredictionWriter
     from altair.models.segmentor import window_predictor
+    from altair.raster.sources import open_image, raster_env
 
     model = _model(checkpoint)
     predictor = window_predictor(model)
@@ -113,7 +114,8 @@ def worker(method: str, image: str, checkpoint: str | None, out: str) -> dict:
                 sliding_window_inference(src, predictor, window=WINDOW, stride=STRIDE,
                                          num_classes=model.out_channels, batch_size=batch,
                                          precision=precision, channels_last=channels_last,
-                                         preprocess=prep, sink=writer)
+                                         preprocess=prep,
+                                         sink=FanOut([writer], model.out_channels))
                 writer.close()
     return dict(method=method, seconds=time.perf_counter() - t0, peak_rss_mb=_rss_mb())
 
@@ -295,8 +297,9 @@ def scale_net():
 
 def scale_worker(image: str, out: str) -> dict:
     from altair.inference.sliding import sliding_window_inference
-    from altair.inference.sources import open_image, raster_env
-    from altair.inference.writers import PredictionWriter
+    from altair.predict.sinks import FanOut
+    from altair.predict.writers import PredictionWriter
+    from altair.raster.sources import open_image, raster_env
     net = scale_net()
     t0 = time.perf_counter()
     with raster_env(), open_image(image) as src:
@@ -305,7 +308,8 @@ def scale_worker(image: str, out: str) -> dict:
                               transform=src.transform, crs=src.crs) as writer:
             sliding_window_inference(src, net, window=WINDOW, stride=STRIDE,
                                      num_classes=SCALE_CLASSES, batch_size=8,
-                                     preprocess=lambda x: x / 255.0, sink=writer)
+                                     preprocess=lambda x: x / 255.0,
+                                     sink=FanOut([writer], SCALE_CLASSES))
             writer.close()
     return dict(seconds=time.perf_counter() - t0, peak_rss_mb=_rss_mb())
 

@@ -67,8 +67,9 @@ def worker(side: str, data_root: str, iters: int, batch: int, warmup: int,
         torch.cuda.reset_peak_memory_stats()
     with tempfile.TemporaryDirectory() as work:
         if side == 'altair':
-            from altair.api.train import build_runner, prepare_config
-            runner = build_runner(prepare_config(cfg, work_dir=work))
+            from altair.api.compile import compile_config
+            from altair.api.train import build_runner
+            runner = build_runner(compile_config(cfg, work_dir=work))
         else:
             from mmengine.runner import Runner
             _to_plain_mmseg(cfg)

@@ -117,14 +117,14 @@ def runs_home(tmp_path_factory) -> Path:
 def fresh_plugins(monkeypatch):
     """Forget which plugins were loaded; afterwards unregister what the test's own plugins
     registered (not the libraries' components a lazy import registered meanwhile)."""
-    from altair import plugins
+    from altair import introspect, plugins
     monkeypatch.setattr(plugins, '_loaded', set())
     monkeypatch.setattr(plugins, '_done', False)
     monkeypatch.delenv(plugins.DISABLE_ENV, raising=False)
-    before = {id(r): set(r.module_dict) for r in plugins.all_registries()}
+    before = {id(r): set(r.module_dict) for r in introspect.all_registries()}
     yield
     libraries = {'altair', 'mmseg', 'mmengine', 'mmcv', 'mmpretrain', 'torch', 'projects'}
-    for reg in plugins.all_registries():
+    for reg in introspect.all_registries():
         for name in set(reg.module_dict) - before.get(id(reg), set()):
             module = getattr(reg.module_dict[name], '__module__', '') or ''
             if module.split('.')[0] not in libraries:

@@ -30,7 +30,7 @@ def files(tmp_path_factory):
     from mmengine.registry import DefaultScope
 
     from altair.config import load_config
-    from altair.inference.raster import write_geotiff
+    from altair.raster.write import write_geotiff
     from altair.registry import MODELS
     root = tmp_path_factory.mktemp('bad_input')
     torch.manual_seed(0)
@@ -70,7 +70,7 @@ def files(tmp_path_factory):
     torch.save({'state_dict': model.state_dict(),
                 'meta': {'cfg': "model = dict(type='EncoderDecoder')\nimport os\n"}},
                root / 'code.pth')
-    from altair.inference.lock import OutputLock, lock_path
+    from altair.predict.lock import OutputLock, lock_path
     (root / 'locked').mkdir()
     held = OutputLock(lock_path(root / 'locked', 'img'), "'img_*'")
     held.acquire()  # as a prediction writing img_* there would

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from altair.api.runs import create_run
-from altair.cli import build_parser, runs_table
+from altair.cli import runs_table
+from altair.cli_parser import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ('train', 'test', 'predict', 'runs', 'plot', 'plugins', 'demo')
@@ -37,7 +38,7 @@ def test_help_lists_every_command_and_option(capsys):
 
 def test_amp_choices_are_the_engines():
     """`--amp` takes exactly what ``apply_amp`` accepts (the CLI keeps a literal copy)."""
-    from altair.cli import AMP_CHOICES
+    from altair.cli_parser import AMP_CHOICES
     from altair.engine.amp import AMP_CHOICES as ENGINE
     assert AMP_CHOICES == ENGINE
     for cmd in (['train', 'c.py'], ['demo']):
@@ -49,14 +50,15 @@ def test_prediction_precision_defaults_to_auto_everywhere():
     where native: benchmarks/precision_agreement.py found 99.9 % equal labels on the demo)."""
     import inspect
 
-    from altair.api.predict import predict, predict_source
+    from altair.api.predict import predict
+    from altair.predict.options import PredictOptions
     from altair.inference.precision import PRECISIONS
     args = build_parser().parse_args(['predict', 'last', 'x.tif'])
     assert args.precision == 'auto'
     assert build_parser().parse_args(['predict', 'last', 'x.tif', '--precision', 'fp32']
                                      ).precision == 'fp32'
-    for fn in (predict, predict_source):
-        assert inspect.signature(fn).parameters['precision'].default == 'auto'
+    assert inspect.signature(predict).parameters['precision'].default == 'auto'
+    assert PredictOptions().precision == 'auto'
     assert 'auto' in PRECISIONS
 
 

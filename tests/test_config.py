@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from altair.config import (ConfigNotFoundError, UnknownConfigKeyError, UnknownTypeError,
-                           check_config_keys, check_model_types, edit_distance, load_config)
+from altair.config import ConfigNotFoundError, UnknownConfigKeyError, load_config
+from altair.config_checks import (UnknownTypeError, check_config_keys, check_model_types,
+                                  edit_distance)
 
 
 def test_missing_config_names_the_path_and_close_configs(in_repo_root):

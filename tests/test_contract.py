@@ -28,8 +28,8 @@ import altair.inference  # noqa: F401
 import altair.models  # noqa: F401
 import altair.visualization  # noqa: F401
 from altair.datasets.transforms import PRESETS
-from altair.config import typed_sections
-from altair.plugins import components
+from altair.config_checks import typed_sections
+from altair.introspect import components
 from altair.testing import check_component_builds, check_config, configs_by_type
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -417,12 +417,12 @@ def test_generated_configs_keep_any_string_a_literal(tmp_path_factory, text):
     ``{{ }}`` substitution included), and as a comment it stays one comment line."""
     from mmengine.config import Config
 
-    from altair.api.init import _comment, _fmt
+    from altair.api.config_source import comment_text, literal
     from altair.config_data import literal_config_dict
-    source = _fmt([text, {'k': text}, {text: 1}])
+    source = literal([text, {'k': text}, {text: 1}])
     assert literal_config_dict(f'value = {source}', source='init')['value'] == \
         [text, {'k': text}, {text: 1}]
-    comment = '# ' + _comment(text)
+    comment = '# ' + comment_text(text)
     assert len(comment.splitlines()) == 1 and ast.parse(comment).body == []
     path = tmp_path_factory.mktemp('cfg') / 'c.py'
     path.write_text(f'{comment}\nvalue = {source}\n', encoding='utf-8')

@@ -1,77 +1,149 @@
-"""The import direction of DESIGN.md, read from the source (every import statement, those
-inside functions included): the packages below ``altair.api`` never import it or the CLI,
-``altair.config`` needs nothing of Altair's but the registry and the errors, and files are
-renamed into place only by ``altair.fileio``."""
+"""The import order of ../shared/DESIGN.md, read from the source: every import statement,
+those inside functions included, of every module of the package.
+
+A module imports only modules of its own package or of packages in lower layers; the
+graph of all imports has no cycle; no private name (``_x``) is imported from another
+module. Files are renamed into place only by ``altair.fileio``.
+"""
 from __future__ import annotations
 
 import ast
+from collections import defaultdict
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parents[1] / 'altair'
-LOWER = ('engine', 'datasets', 'models', 'inference', 'evaluation', 'visualization')
-# modules beside the packages that the lower packages (or plugins) import
-LOWER_MODULES = ('config.py', 'config_data.py', 'errors.py', 'fileio.py', 'registry.py',
-                 'plugins.py', 'testing.py', 'version.py')
+# lowest first; a module may import from its own layer's package and from lower layers only
+LAYERS = [
+    ('errors', 'version'),
+    ('fileio', 'plugins'),
+    ('registry',),
+    ('config', 'config_data', 'introspect'),
+    ('config_checks',),
+    ('raster',),
+    ('inference', 'evaluation', 'visualization'),
+    ('engine',),
+    ('models', 'datasets'),
+    ('predict',),
+    ('api', 'testing'),
+    ('cli_parser',),
+    ('cli',),
+    ('__main__', '__init__'),
+]
+RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 
 
-def imported_modules(path: Path) -> set[str]:
-    """Every module ``path`` imports (``from a.b import c`` gives ``a.b`` and ``a.b.c``)."""
-    out = set()
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix('').parts
+    return '.'.join(parts[:-1] if parts[-1] == '__init__' else parts)
+
+
+MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob('*.py'))}
+
+
+def unit(module: str) -> str:
+    """The layer unit of a module: its top-level package or module below ``altair``
+    (``altair`` itself is its ``__init__``)."""
+    parts = module.split('.')
+    return parts[1] if len(parts) > 1 else '__init__'
+
+
+def resolve(name: str) -> str | None:
+    """The Altair module ``name`` (a module, or a name in one) lives in."""
+    while name and name not in MODULES:
+        name = name.rpartition('.')[0]
+    return name or None
+
+
+def imports(path: Path) -> list[tuple[int, str, list[str]]]:
+    """(line, module, imported names) of every import statement of ``path``."""
+    out = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
-            out.update(alias.name for alias in node.names)
+            out += [(node.lineno, a.name, []) for a in node.names]
         elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, f'{path}: relative import (DESIGN.md: absolute only)'
-            out.add(node.module)
-            out.update(f'{node.module}.{alias.name}' for alias in node.names)
+            assert node.level == 0, f'{path}:{node.lineno}: relative import (absolute only)'
+            out.append((node.lineno, node.module, [a.name for a in node.names]))
     return out
 
 
-def _lower_files() -> list[Path]:
-    files = [PACKAGE / name for name in LOWER_MODULES]
-    for package in LOWER:
-        files += sorted((PACKAGE / package).rglob('*.py'))
-    return files
+def edges() -> dict[str, set[str]]:
+    """Module → the Altair modules it imports (``from a import b`` where ``b`` is a module
+    gives ``a.b``)."""
+    graph: dict[str, set[str]] = defaultdict(set)
+    for name, path in MODULES.items():
+        for _, module, names in imports(path):
+            if not module.startswith('altair'):
+                continue
+            targets = [resolve(f'{module}.{n}') for n in names] or [resolve(module)]
+            graph[name].update(t for t in targets if t and t != name)
+    return graph
 
 
-def test_the_sweep_sees_the_lower_packages():
-    files = _lower_files()
-    assert all(f.is_file() for f in files)
-    assert len(files) > 60  # every package's modules, not an empty glob
+def test_every_package_has_a_layer():
+    assert len(MODULES) > 100
+    assert {unit(m) for m in MODULES} <= set(RANK), {unit(m) for m in MODULES} - set(RANK)
 
 
-def test_an_import_inside_a_function_is_seen(tmp_path):
+def test_imports_follow_the_layers():
+    bad = []
+    for name, targets in edges().items():
+        for target in targets:
+            if unit(target) != unit(name) and RANK[unit(target)] >= RANK[unit(name)]:
+                bad.append(f'{name} imports {target}')
+    assert not bad, bad
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+    for v in list(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_import_graph_has_no_cycle():
+    assert cycles(edges()) == []
+
+
+def test_the_checks_see_what_they_check(tmp_path):
+    """A cycle and an import against the order are found (so the tests above can fail)."""
+    assert cycles({'a': {'b'}, 'b': {'c'}, 'c': {'a'}, 'd': {'a'}}) == [['a', 'b', 'c']]
     probe = tmp_path / 'probe.py'
     probe.write_text('import os\n\ndef f():\n    from altair.api.runs import write_json\n')
-    assert imported_modules(probe) == {'os', 'altair.api.runs', 'altair.api.runs.write_json'}
-    assert _api_or_cli(imported_modules(probe)) == ['altair.api.runs',
-                                                    'altair.api.runs.write_json']
+    assert imports(probe) == [(1, 'os', []), (4, 'altair.api.runs', ['write_json'])]
+    assert resolve('altair.api.runs.write_json') == 'altair.api.runs'
+    assert RANK[unit('altair.api.runs')] > RANK[unit('altair.raster.read')]
 
 
-def _api_or_cli(modules) -> list[str]:
-    return sorted(m for m in modules
-                  if m in ('altair.api', 'altair.cli') or m.startswith(('altair.api.',
-                                                                        'altair.cli.')))
-
-
-@pytest.mark.parametrize('path', _lower_files(), ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_lower_packages_never_import_the_api_or_the_cli(path):
-    bad = _api_or_cli(imported_modules(path))
-    assert not bad, f'{path.relative_to(PACKAGE.parent)} imports {bad}'
-
-
-def test_config_imports_only_the_registry_and_the_errors():
-    ours = {m.split('.')[1] for m in imported_modules(PACKAGE / 'config.py')
-            if m.startswith('altair.')}
-    assert ours == {'registry', 'errors'}
-
-
-def test_config_data_imports_only_the_errors_and_the_plugin_list():
-    ours = {m.split('.')[1] for m in imported_modules(PACKAGE / 'config_data.py')
-            if m.startswith('altair.')}
-    assert ours == {'errors', 'plugins'}
+def test_no_private_name_is_imported_from_another_module():
+    bad = [f'{name}:{line} imports {n} from {module}'
+           for name, path in MODULES.items() for line, module, names in imports(path)
+           if module.startswith('altair') for n in names
+           if n.startswith('_') and not n.startswith('__')]
+    assert not bad, bad
 
 
 def test_only_fileio_renames_files_into_place():

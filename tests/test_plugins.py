@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import altair.models  # noqa: F401  (the core is registered before collisions are tried)
-from altair import plugins
+from altair import introspect, plugins
 from altair.registry import MODELS, NameCollisionError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ def test_installed_reads_the_entry_point_group(tmp_path, monkeypatch, fresh_plug
     found = [p for p in plugins.installed() if p.name == 'acme']
     assert found == [plugins.Plugin('acme', 'acme_heads', 'acme-heads', '0.3.1')]
     assert plugins.load_plugins() == ['acme']
-    assert [c.name for c in plugins.components('acme_heads')] == ['AcmeHead']
+    assert [c.name for c in introspect.components('acme_heads')] == ['AcmeHead']
     assert MODELS.get('AcmeHead').__module__ == 'acme_heads'
 
 

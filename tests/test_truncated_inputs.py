@@ -52,7 +52,7 @@ def whole(tmp_path_factory) -> dict[str, Path]:
     import pyogrio.raw
     import shapely
 
-    from altair.inference.raster import write_geotiff
+    from altair.raster.write import write_geotiff
     root = tmp_path_factory.mktemp('whole')
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (64, 80, 3), dtype=np.uint8)

@@ -12,7 +12,15 @@ import json
 import time
 from pathlib import Path
 
+from altair.api.load import load_model
+from altair.api.test import test
+from altair.api.train import train
+from altair.datasets.bluemarble_build import ensure_bluemarble
+from altair.datasets.bluemarble_classes import CLASSES, IGNORE_INDEX, PALETTE
 from altair.fileio import write_json
+from altair.predict.pipeline import predict_file
+from altair.raster.write import read_geotiff, write_png
+from altair.visualization.overlay import blend, colorize
 
 
 def _step(i: int, n: int, text: str) -> None:
@@ -30,13 +38,6 @@ def run_demo(*, config: str = 'configs/segformer.py', work_dir: str = 'work_dirs
     """Run the four demo steps and return a summary (also saved as ``summary.json``).
     ``verbose``: mmengine's whole log on the console (else progress displays, the log in the
     run's log files); ``track``: trackers for the training (see ``alt.train``)."""
-    from altair.api.predict import load_model, predict_file
-    from altair.api.test import test
-    from altair.api.train import train
-    from altair.datasets.bluemarble_build import ensure_bluemarble
-    from altair.datasets.bluemarble_classes import CLASSES, IGNORE_INDEX, PALETTE
-    from altair.inference.raster import read_geotiff, write_png
-    from altair.visualization.overlay import blend, colorize
 
     t0 = time.time()
     out = Path(work_dir)

@@ -16,8 +16,11 @@ from pathlib import Path
 
 import torch
 
+from altair.api.load import checkpoint_config, load_checkpoint_model
+from altair.api.runs import CheckpointNotFoundError, is_run_reference, load_run
 from altair.errors import AltairError
-from altair.fileio import atomic_write
+from altair.fileio import atomic_write, ensure_writable_dir
+from altair.models.portable import HEADER_KEY, LogitsModule, model_header
 
 logger = logging.getLogger('altair')
 FORMATS = ('onnx', 'safetensors')
@@ -30,8 +33,6 @@ class ExportError(AltairError, ValueError):
 
 def _source_config(source, root):
     """(loaded model on the CPU, its full config, default output stem folder)."""
-    from altair.api.load import checkpoint_config, load_checkpoint_model
-    from altair.api.runs import is_run_reference, load_run
     if is_run_reference(source):
         run = load_run(source, root)
         checkpoint = run.checkpoint()
@@ -39,7 +40,6 @@ def _source_config(source, root):
                 run.config, run.dir / 'export' / run.id)
     path = Path(source)
     if path.suffix.lower() != '.pth' or not path.is_file():
-        from altair.api.runs import CheckpointNotFoundError
         raise CheckpointNotFoundError(f"'{source}' is neither a run nor an existing .pth "
                                       'checkpoint')
     cfg = checkpoint_config(path)
@@ -73,9 +73,7 @@ def export_model(source, *, format: str, out: str | os.PathLike | None = None,
         raise ExportError(f"output '{out}' should end in .{format}")
     model, cfg, stem = _source_config(source, root)
     path = Path(out) if out is not None else stem.with_name(stem.name + f'.{format}')
-    from altair.fileio import ensure_writable_dir
     ensure_writable_dir(path.parent, 'export folder')
-    from altair.models.portable import model_header
     header = model_header(model, cfg)
     if format == 'safetensors':
         return write_safetensors(model, header, path)
@@ -86,7 +84,6 @@ def write_safetensors(model: torch.nn.Module, header: dict, path: Path) -> Path:
     """The model's state dict and ``header`` as ``path``."""
     from safetensors.torch import save_file
 
-    from altair.models.portable import HEADER_KEY
     # safetensors refuses tensors sharing memory: each one as its own contiguous copy
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     with atomic_write(path) as tmp:
@@ -104,7 +101,6 @@ def write_onnx(model: torch.nn.Module, header: dict, path: Path, *, opset: int) 
     dynamic); ``header['input_size']`` then says so, and the onnxruntime predictor pads
     smaller inputs to it.
     """
-    from altair.models.portable import LogitsModule
     model.eval()
     crop = tuple(header.get('train_crop') or (256, 256))
     mean = header['normalization'].get('mean')
@@ -172,7 +168,6 @@ def _matches_torch(module: torch.nn.Module, path: Path, *, bands: int,
 def _add_header(path: Path, header: dict) -> None:
     import onnx
 
-    from altair.models.portable import HEADER_KEY
     graph = onnx.load(str(path))
     entry = graph.metadata_props.add()
     entry.key, entry.value = HEADER_KEY, json.dumps(header)

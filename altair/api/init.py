@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import datetime
 import functools
-import keyword
-import math
 import os
 import re
 import shlex
 import sys
-import unicodedata
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from altair.api.config_source import (class_summary, comment_text, data_root_source, floor32,
+                                      literal, rel_path)
+from altair.api.init_volume import volume_loader_lines, volume_sections
+from altair.api.step_time import time_steps
 from altair.datasets import plan
 from altair.datasets.inspect import (BandStats, Classes, Layout, check_class_names,
                                      check_label_values, class_index_map, detect_layout,
                                      image_stats, infer_classes, label_counts, label_shares,
                                      object_stats)
-from altair.datasets.raster.vector import is_vector
 from altair.errors import AltairError
 from altair.fileio import write_text
+from altair.models.receptive_field import receptive_field
+from altair.raster.vector import is_vector, vector_fields
+from altair.registry import MODELS as REGISTRY
+from altair.version import __version__
 
 CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
 # --model NAME -> (model base config, optimizer, backbone overrides). See the README table
@@ -57,8 +62,6 @@ def model_receptive_field(model: str) -> int | None:
     from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import DefaultScope
 
-    from altair.models.receptive_field import receptive_field
-    from altair.registry import MODELS as REGISTRY
 
     cfg = Config.fromfile(str(CONFIGS / MODELS[model][0]))
     with DefaultScope.overwrite_default_scope('altair'):
@@ -67,6 +70,27 @@ def model_receptive_field(model: str) -> int | None:
     with torch.enable_grad():
         return receptive_field(lambda x: net(x, mode='tensor'), size=size,
                                in_channels=cfg.model.backbone.get('in_channels', 3))
+
+
+def base_file(model: str) -> str:
+    """The file beside a config ``altair init`` writes that holds its model's base config and
+    the default runtime, merged (so the config resolves wherever the folder moves)."""
+    return f'altair_base_{model}.py'
+
+
+def base_text(model: str) -> str:
+    """``configs/<model base>`` and ``configs/_base_/default_runtime.py`` merged by mmengine,
+    as one config's source."""
+    from mmengine.config import Config
+    with tempfile.TemporaryDirectory() as tmp:
+        stub = Path(tmp) / 'stub.py'
+        stub.write_text('_base_ = [' + ', '.join(repr(str(CONFIGS / name)) for name in
+                                                (MODELS[model][0], '_base_/default_runtime.py'))
+                        + ']\n')
+        merged = Config.fromfile(str(stub))
+    return (f'# {MODELS[model][0]} and _base_/default_runtime.py of Altair {__version__}, '
+            'merged by `altair init`\n# for the config beside this file. Edit that one.\n'
+            + merged.pretty_text)
 
 
 class InitOptionError(AltairError, ValueError):
@@ -81,82 +105,6 @@ class InitResult:
     command: str
     text: str
     timing: Any = None
-
-
-def _floor32(n: float) -> int:
-    return max(32, int(n) // 32 * 32)
-
-
-def _fmt(value: Any, indent: int = 0) -> str:
-    """Python source for ``value`` (dicts with identifier keys as ``dict(k=v)``), wrapped at
-    92 columns. Strings go through :func:`_str`: a class name, path or attribute value from a
-    user's folder is a literal, never code."""
-    pad = ' ' * (indent + 4)
-    if hasattr(value, 'item') and not isinstance(value, (str, bytes)):
-        value = value.item()  # a NumPy scalar
-    if isinstance(value, dict):
-        if not value:
-            return 'dict()'
-        # Python reads identifiers NFKC-normalised (dict(º=1) has the key 'o'): such keys
-        # are written as strings
-        named = all(isinstance(k, str) and k.isidentifier() and not keyword.iskeyword(k)
-                    and unicodedata.normalize('NFKC', k) == k for k in value)
-        items = [f'{k}={_fmt(v, indent + 4)}' if named else
-                 f'{_fmt(k, indent + 4)}: {_fmt(v, indent + 4)}' for k, v in value.items()]
-        opening, closing = ('dict(', ')') if named else ('{', '}')
-    elif isinstance(value, (list, tuple)):
-        items = [_fmt(v, indent + 4) for v in value]
-        opening, closing = ('[', ']') if isinstance(value, list) else ('(', ')')
-        if isinstance(value, tuple) and len(value) == 1:
-            items[0] += ','
-    elif isinstance(value, str):
-        return _str(value)
-    elif value is None or isinstance(value, (bool, int)):
-        return repr(value)
-    elif isinstance(value, float):
-        return repr(value) if math.isfinite(value) else f"float('{value}')"
-    else:
-        raise TypeError(f'cannot write a {type(value).__name__} into a config: {value!r}')
-    one = opening + ', '.join(items) + closing
-    if len(one) + indent <= 92 and '\n' not in one:
-        return one
-    if not any('\n' in i or i.startswith(('dict(', '{', '[', '(')) for i in items):
-        lines, line = [], ''  # scalars: as many per line as fit
-        for item in items:
-            if line and len(pad) + len(line) + len(item) + 2 > 92:
-                lines.append(line.rstrip())
-                line = ''
-            line += item + ', '
-        lines.append(line.rstrip().rstrip(','))
-        body = '\n'.join(pad + ln for ln in lines)
-    else:
-        body = ',\n'.join(pad + i for i in items)
-    return f'{opening}\n{body},\n{" " * indent}{closing}'
-
-
-def _str(text: str) -> str:
-    """``repr(text)`` with ``{`` and ``}`` escaped (``\\x7b``, ``\\x7d``): mmengine substitutes
-    ``{{ fileDirname }}``-style placeholders in a config's source before parsing it, so a
-    brace pair inside a string could otherwise be replaced by text that ends the string."""
-    return repr(text).replace('{', '\\x7b').replace('}', '\\x7d')
-
-
-# characters that end a line for some reader of the file (Python, str.splitlines, editors)
-_BREAKS = re.compile('[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]')
-
-
-def _comment(text: str) -> str:
-    """``text`` safe for one ``# ...`` line: line breaks, other control and format characters
-    and braces written as escapes, so no user string can end the comment and start code."""
-    def escape(ch: str) -> str:
-        return repr(ch)[1:-1] if len(repr(ch)) > 3 else f'\\x{ord(ch):02x}'
-    return ''.join(escape(ch) if _BREAKS.match(ch) or ch in '{}' or not ch.isprintable()
-                   else ch for ch in text)
-
-
-def _rel(path: str, root: Path) -> str:
-    rel = os.path.relpath(path, root)
-    return path if rel.startswith('..') else rel
 
 
 # validations during training: every ceil(max_iters / 4) iterations, the last at the end
@@ -219,7 +167,6 @@ def init(data: str | os.PathLike, *, model: str = 'unet', out: str | os.PathLike
         raise InitOptionError(f"config '{out}' exists; pass --force to overwrite it or --out "
                               'to write another')
     if layout.kind == 'volumes':
-        from altair.api.init_volume import volume_sections
         sections, summary = volume_sections(layout, crop_size=crop_size)
     else:
         sections, summary = _scene_sections(layout, bands=bands, nodata=nodata,
@@ -227,6 +174,7 @@ def init(data: str | os.PathLike, *, model: str = 'unet', out: str | os.PathLike
                                             unlabelled_outside=unlabelled_outside,
                                             crop_size=crop_size, model=model)
     out.parent.mkdir(parents=True, exist_ok=True)
+    write_text(out.with_name(base_file(model)), base_text(model))
     schedule, timing = _schedule(layout, model=model, out=out, sections=sections,
                                  summary=summary, iters=iters, budget=budget,
                                  batch_size=batch_size, echo=echo)
@@ -256,7 +204,6 @@ def _schedule(layout: Layout, *, model: str, out: Path, sections: dict, summary:
         why = '--batch-size' if batch_size else 'the default (--iters given: no step timed)'
         return dict(batch_size=plan.Choice(sections['batch_size'], why),
                     iterations=plan.Choice(iters, '--iters')), None
-    from altair.api.step_time import time_steps
     probe = out.with_name(f'.{out.stem}.timing.py')
 
     def timed(batch: int):
@@ -316,25 +263,25 @@ def _scene_sections(layout: Layout, *, bands, nodata, class_field, class_name,
     few = len(pairs) < 5
     # with few images, training and validation windows come from blocks of each image: the
     # crop leaves at least 4 blocks along the shorter side
-    side = _floor32(min_side / 4) if few else min_side
+    side = floor32(min_side / 4) if few else min_side
     background = 0 if len(classes.names) == 2 else None
     crop_choice = (plan.crop_size(object_stats(maps, classes, background=background),
                                   min_side=side, background=background,
                                   receptive_field=model_receptive_field(model))
                    if crop_size is None else plan.Choice(crop_size, '--crop'))
     crop = min(crop_choice.value, min_side)
-    block = max(2 * crop, _floor32(min_side / 4)) if few else None
+    block = max(2 * crop, floor32(min_side / 4)) if few else None
     val_side = None if max(max(s) for s in stats.sizes) <= 1024 and not few else (
         min(2 * crop, block) if few else 512)
     val_window = None if val_side is None else (val_side, val_side)
     root = layout.root.resolve()
     given = {p.split for p in pairs}
     if given >= {'train', 'val'}:
-        scenes = {s: [dict(img=_rel(p.img, root), ann=_rel(p.ann, root)) for p in pairs
+        scenes = {s: [dict(img=rel_path(p.img, root), ann=rel_path(p.ann, root)) for p in pairs
                       if p.split == s] for s in ('train', 'val')}
         split = None
     else:
-        scenes = {s: [dict(img=_rel(p.img, root), ann=_rel(p.ann, root)) for p in pairs]
+        scenes = {s: [dict(img=rel_path(p.img, root), ann=rel_path(p.ann, root)) for p in pairs]
                   for s in ('train', 'val')}
         split = (dict(by='block', block_size=block, val_fraction=0.25 if len(pairs) == 1
                       else 0.2, seed=0) if few else dict(by='scene', val_fraction=0.2, seed=0))
@@ -388,7 +335,6 @@ def _scene_sections(layout: Layout, *, bands, nodata, class_field, class_name,
 
 def footprint_line(pairs, classes: Classes) -> str:
     """What footprint mode did, and the attributes a class could come from instead."""
-    from altair.datasets.raster.vector import vector_fields
     fields = sorted({f for p in pairs if p.ann and is_vector(p.ann)
                      for f in vector_fields(p.ann)['fields']})
     hint = (f"; the polygons' attributes ({', '.join(fields[:6])}) could give one class per "
@@ -424,17 +370,6 @@ def footprint_classes(pairs, class_name: str | None) -> Classes:
     return Classes(['background', class_name], [0, 1])
 
 
-def class_summary(classes: Classes, shares: list[float], what: str) -> str:
-    """``classes (share of labelled pixels): a 80.1%, b 19.9%`` (absent classes named once)."""
-    present = ', '.join(f'{n} {100 * s:.1f}%' for n, s in zip(classes.names, shares) if s > 0)
-    absent = [n for n, s in zip(classes.names, shares) if s == 0]
-    text = f'classes (share of labelled {what}): {present}'
-    if absent:
-        text += (f'; {len(absent)} of the {len(shares)} classes have no labelled pixel '
-                 f"({', '.join(absent)})")
-    return text
-
-
 def _sizes(sizes: list[tuple[int, int]]) -> str:
     hs, ws = [s[0] for s in sizes], [s[1] for s in sizes]
     if len(set(sizes)) == 1:
@@ -447,7 +382,6 @@ def _compose(layout: Layout, *, model: str, out: Path, sections: dict, summary: 
     from mmengine.config import Config
 
     base_model, optim, backbone = MODELS[model]
-    base_dir = os.path.relpath(CONFIGS, out.resolve().parent)
     base_cfg = Config.fromfile(str(CONFIGS / base_model))
     has_aux = base_cfg.model.get('auxiliary_head') is not None
     classes: Classes = sections['classes']
@@ -469,23 +403,21 @@ def _compose(layout: Layout, *, model: str, out: Path, sections: dict, summary: 
         sections['oversample'] = dict(share=round(over.value['fraction'], 4),
                                       classes=over.value['classes'])
     lines = [
-        '# ' + _comment(f'Written by `altair init {layout.root}` on {datetime.date.today()}: '
+        '# ' + comment_text(f'Written by `altair init {layout.root}` on {datetime.date.today()}: '
                         f'{layout.title}.'),
-        *['# ' + _comment(s) for s in summary],
+        *['# ' + comment_text(s) for s in summary],
         '# plan (from the data statistics):',
-        *['#   ' + _comment(f'{name}: {choice.summary or choice.value} -- {choice.reason}')
+        *['#   ' + comment_text(f'{name}: {choice.summary or choice.value} -- {choice.reason}')
           for name, choice in choices.items()],
-        '# ' + _comment(f'Train: altair train {out}'),
-        '_base_ = [',
-        f'    {_fmt(base_dir + "/" + base_model)},',
-        f'    {_fmt(base_dir + "/_base_/default_runtime.py")},',
-        ']',
-        f'classes = {_fmt(classes.names)}',
-        f'palette = {_fmt(classes.palette or _palette(len(classes.names)))}',
-        f'mean = {_fmt(sections["mean"] if stats is None else stats.mean)}',
-        f'std = {_fmt(sections["std"] if stats is None else stats.std)}',
+        '# ' + comment_text(f'Train: altair train {out}'),
+        f"_base_ = ['./{base_file(model)}']  # the model and runtime, beside this file",
+        f'data_root = {data_root_source(Path(sections["root"]), out)}',
+        f'classes = {literal(classes.names)}',
+        f'palette = {literal(classes.palette or _palette(len(classes.names)))}',
+        f'mean = {literal(sections["mean"] if stats is None else stats.mean)}',
+        f'std = {literal(sections["std"] if stats is None else stats.std)}',
         f'crop_size = ({crop}, {crop})',
-        f'loss_decode = {_fmt(choices["loss"].value)}',
+        f'loss_decode = {literal(choices["loss"].value)}',
         'data_preprocessor = dict(mean=mean, std=std, bgr_to_rgb=False, size=crop_size,',
         '                         size_divisor=None, pad_val=0, seg_pad_val=255,',
         '                         test_cfg=dict(size_divisor=32))',
@@ -497,7 +429,7 @@ def _compose(layout: Layout, *, model: str, out: Path, sections: dict, summary: 
     if has_aux:
         lines.append('    auxiliary_head=dict(num_classes=len(classes)),')
     if choices['decision'].value is not None:
-        lines.append(f"    test_cfg=dict(adjust_logits={_fmt(choices['decision'].value)}),")
+        lines.append(f"    test_cfg=dict(adjust_logits={literal(choices['decision'].value)}),")
     lines.append(')')
     lines += _data_lines(sections)
     lines += [
@@ -505,9 +437,9 @@ def _compose(layout: Layout, *, model: str, out: Path, sections: dict, summary: 
         '# elsewhere (emulated bf16 is slower); fp16 is never chosen implicitly; --amp overrides.',
         f'optimizer = {OPTIMIZERS[optim]}',
         "optim_wrapper = dict(type='AutocastOptimWrapper', dtype='auto', optimizer=optimizer,",
-        f'                     clip_grad={_fmt(CLIP_GRAD.get(optim))})',
-        f"custom_hooks = [dict(type={_fmt(choices['memory_format'].value)}),",
-        f"                {_fmt(choices['averaging'].value)}]",
+        f'                     clip_grad={literal(CLIP_GRAD.get(optim))})',
+        f"custom_hooks = [dict(type={literal(choices['memory_format'].value)}),",
+        f"                {literal(choices['averaging'].value)}]",
         'param_scheduler = [',
         f"    dict(type='LinearLR', start_factor=0.1, begin=0, end={max(1, iters // 12)}, "
         'by_epoch=False),',
@@ -526,7 +458,7 @@ def _compose(layout: Layout, *, model: str, out: Path, sections: dict, summary: 
         'log_metric_by_epoch=False),',
         f"    checkpoint=dict(type='CheckpointHook', by_epoch=False, "
         f"interval={max(1, -(-iters // VALIDATIONS))},"
-        f" save_best={_fmt(choices['checkpoint'].value)},",
+        f" save_best={literal(choices['checkpoint'].value)},",
         "                    rule='greater', max_keep_ckpts=1))",
         '',
     ]
@@ -559,39 +491,38 @@ def _palette(n: int) -> list[list[int]]:
 
 def _data_lines(sections: dict) -> list[str]:
     if 'volume_lines' in sections:
-        from altair.api.init_volume import volume_loader_lines
         return sections['volume_lines'] + volume_loader_lines(sections['batch_size'])
     opts = sections['dataset_opts']
     split = sections['split']
     lines = [
         'train_pipeline = [',
         f'    {sections["load"]},',
-        f'    {_fmt(sections["augmentation"].value)},',
+        f'    {literal(sections["augmentation"].value)},',
         "    dict(type='PackSegInputs'),",
         ']',
         f'test_pipeline = [{sections["load"]}, dict(type=\'PackSegInputs\')]',
     ]
     for s in ('train', 'val'):
         scenes = sections['scenes'][s]
-        lines.append(f'{s}_scenes = {_fmt(scenes)}')
-    lines.append(f'split = {_fmt(split)}')
-    data = ''.join(f', {k}={_fmt(v)}' for k, v in opts.items())
+        lines.append(f'{s}_scenes = {literal(scenes)}')
+    lines.append(f'split = {literal(split)}')
+    data = ''.join(f', {k}={literal(v)}' for k, v in opts.items())
     lines += [
-        f'scene_options = dict(type=\'RasterSceneDataset\', data_root={_fmt(sections["root"])},',
+        "scene_options = dict(type='RasterSceneDataset', data_root=data_root,",
         f'                     classes=classes, palette=palette{data})',
         'train_dataloader = dict(',
         f'    batch_size={sections["batch_size"]}, num_workers=2, persistent_workers=True,',
         "    sampler=dict(type='InfiniteSampler', shuffle=True),",
         '    dataset=dict(scene_options, scenes=train_scenes, split=split, subset=\'train\',',
         '                 window_size=crop_size, min_valid_fraction=0.5,',
-        *([f'                 oversample={_fmt(sections["oversample"], 17)},']
+        *([f'                 oversample={literal(sections["oversample"], 17)},']
           if sections.get('oversample') else []),
         '                 pipeline=train_pipeline))',
         'val_dataloader = dict(',
         '    batch_size=1, num_workers=1, persistent_workers=True,',
         "    sampler=dict(type='DefaultSampler', shuffle=False),",
         '    dataset=dict(scene_options, scenes=val_scenes, split=split, subset=\'val\',',
-        f'                 window_size={_fmt(sections["val_window"])}, '
+        f'                 window_size={literal(sections["val_window"])}, '
         'pipeline=test_pipeline))',
         'test_dataloader = val_dataloader',
     ]

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from altair.api.init import _fmt  # init imports this module only inside a function
+from altair.api.config_source import class_summary, floor32, literal, rel_path
 from altair.datasets.inspect import Classes, Layout, infer_classes, label_shares
 from altair.datasets.plan import Choice
-from altair.datasets.volume import norm_range, open_volume
+from altair.datasets.volume import norm_range
+from altair.raster.volume import open_volume
 from altair.errors import DataError
 
 NORMALIZE = dict(mode='percentile', lower=0.5, upper=99.5)
@@ -20,7 +21,6 @@ def volume_sections(layout: Layout, *, crop_size: int | None, axis: int = 2,
         DataError: fewer than 2 volumes (the split is by volume), or image and label volumes
             of different shapes.
     """
-    from altair.api.init import _floor32, _rel, class_summary
     pairs = layout.pairs
     if len(pairs) < 2:
         raise DataError(f"'{layout.root}' holds {len(pairs)} volume: train and val are split "
@@ -52,15 +52,15 @@ def volume_sections(layout: Layout, *, crop_size: int | None, axis: int = 2,
     mean = total / n
     std = float(np.sqrt(max(sq / n - mean ** 2, 1e-12)))
     plane = [min(s[i] for s in shapes) for i in range(3) if i != axis]
-    crop = crop_size or min(256, _floor32(min(plane)))
+    crop = crop_size or min(256, floor32(min(plane)))
     crop = min(crop, min(plane))
     root = layout.root.resolve()
-    vols = [dict(img=_rel(p.img, root), ann=_rel(p.ann, root)) for p in pairs]
+    vols = [dict(img=rel_path(p.img, root), ann=rel_path(p.ann, root)) for p in pairs]
     lines = [
-        f'volumes = {_fmt(vols)}',
-        f'normalize = {_fmt(NORMALIZE)}',
+        f'volumes = {literal(vols)}',
+        f'normalize = {literal(NORMALIZE)}',
         "split = dict(by='volume', val_fraction=0.2, seed=0)",
-        f"volume_options = dict(type='VolumeSliceDataset', data_root={_fmt(str(root))},",
+        "volume_options = dict(type='VolumeSliceDataset', data_root=data_root,",
         f'                      volumes=volumes, classes=classes, palette=palette, axis={axis},',
         '                      normalize=normalize, split=split)',
         'train_pipeline = [',
@@ -83,9 +83,10 @@ def volume_sections(layout: Layout, *, crop_size: int | None, axis: int = 2,
         f'crop {crop}x{crop}; split: volumes, 20% held out; empty training slices skipped',
     ]
     sections = dict(classes=classes, shares=shares, stats=None, mean=[round(float(mean), 4)],
+                    root=str(root),
                     std=[round(std, 4)], crop=crop, in_channels=1, volume_lines=lines,
                     crop_choice=Choice(crop, '--crop' if crop_size else
-                                       f'{_floor32(min(plane))} px slices (<= 256)'))
+                                       f'{floor32(min(plane))} px slices (<= 256)'))
     return sections, summary
 
 

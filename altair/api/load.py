@@ -12,8 +12,19 @@ from pathlib import Path
 
 import torch
 
-from altair.config import load_model_config, raster_options, require_model, training_crop
+import altair.engine  # noqa: F401  (safe checkpoint globals)
+import altair.models  # noqa: F401  (the registered segmentors)
+from altair.api.runs import (CheckpointNotFoundError, is_run_reference, is_saved_config,
+                             read_config, resolve_model_source)
+from altair.config import load_model_config, raster_options, training_crop
+from altair.config_checks import check_model_types, require_model
+from altair.config_data import config_from_data
+from altair.engine.checkpoint import CheckpointReadError, UnsafeCheckpointError, safe_load
 from altair.errors import AltairError, first_line
+from altair.fileio import file_identity
+from altair.models.card import attach_card
+from altair.models.portable import (HEADER_KEY, OnnxSegmentor, PortableModelError, apply_header,
+                                    header_config, parse_header)
 
 PORTABLE_SUFFIXES = ('.safetensors', '.onnx')
 
@@ -28,12 +39,8 @@ def _segmentor(cfg, checkpoint: str | None, device: str, *, carried_by: str | No
     someone else's data, not the user's code to debug."""
     from mmseg.apis import init_model
 
-    import altair.engine  # noqa: F401  (safe checkpoint globals)
-    import altair.models  # noqa: F401
     if carried_by is None:
         return init_model(cfg, checkpoint, device=device)
-    from altair.config import check_model_types
-    from altair.engine.checkpoint import CheckpointReadError, UnsafeCheckpointError
     try:
         check_model_types(cfg.model)
     except AltairError as exc:  # an unknown type: named, with the file it came from
@@ -49,11 +56,8 @@ def _segmentor(cfg, checkpoint: str | None, device: str, *, carried_by: str | No
 
 def load_checkpoint_model(config, checkpoint: str | os.PathLike, *, device: str | None = None):
     """Build the config's model and load ``checkpoint`` (weights-only, see engine.checkpoint)."""
-    from altair.api.runs import CheckpointNotFoundError, read_config
-    from altair.inference.journal import file_identity
     if not os.path.isfile(checkpoint):
         raise CheckpointNotFoundError(f"checkpoint '{checkpoint}' does not exist")
-    from altair.api.runs import is_saved_config
     source = config if isinstance(config, (str, os.PathLike)) else checkpoint
     cfg = read_config(config)
     require_model(cfg, source)
@@ -61,12 +65,10 @@ def load_checkpoint_model(config, checkpoint: str | os.PathLike, *, device: str 
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     carried = is_saved_config(config) or getattr(cfg, 'filename', None) is None
     model = _segmentor(cfg, str(checkpoint), device, carried_by=str(source) if carried else None)
-    model.altair_train_crop = training_crop(cfg)
-    model.altair_raster = raster_options(cfg)
-    model.altair_source = dict(  # what a resumed prediction must find unchanged
-        config=file_identity(config) if isinstance(config, (str, os.PathLike)) else 'config',
-        checkpoint=file_identity(checkpoint))
-    return model
+    return attach_card(model, train_crop=training_crop(cfg), raster=raster_options(cfg),
+                       source=dict(  # what a resumed prediction must find unchanged
+                           config=file_identity(config) if isinstance(config, (str, os.PathLike))
+                           else 'config', checkpoint=file_identity(checkpoint)))
 
 
 def checkpoint_config(checkpoint: str | os.PathLike, *, trust: bool | None = None):
@@ -77,8 +79,6 @@ def checkpoint_config(checkpoint: str | os.PathLike, *, trust: bool | None = Non
         ModelSourceError: the checkpoint holds no config.
         UntrustedConfigError: a config that only executing it could read (``trust`` lifts it).
     """
-    from altair.config_data import config_from_data
-    from altair.engine.checkpoint import safe_load
     ckpt = safe_load(str(checkpoint), map_location='cpu')
     meta = (ckpt.get('meta') if isinstance(ckpt, dict) else None) or {}
     if not isinstance(meta, dict) or not meta.get('cfg'):
@@ -94,9 +94,6 @@ def load_safetensors_model(path: str | os.PathLike, *, device: str | None = None
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from altair.inference.journal import file_identity
-    from altair.models.portable import (HEADER_KEY, PortableModelError, apply_header,
-                                        header_config, parse_header)
     try:
         with safe_open(str(path), framework='pt') as f:
             header = parse_header((f.metadata() or {}).get(HEADER_KEY), path)
@@ -140,7 +137,6 @@ def load_model(source, checkpoint: str | os.PathLike | None = None, *,
         RunNotFoundError, NoCheckpointError, CheckpointNotFoundError, ModelSourceError,
         PortableModelError.
     """
-    from altair.api.runs import CheckpointNotFoundError, is_run_reference, resolve_model_source
     suffix = Path(str(source)).suffix.lower() if isinstance(source, (str, os.PathLike)) else ''
     if suffix in PORTABLE_SUFFIXES and checkpoint is None:
         if not Path(source).is_file():
@@ -149,7 +145,6 @@ def load_model(source, checkpoint: str | os.PathLike | None = None, *,
             if device not in (None, 'cpu', 'auto'):
                 raise ModelSourceError(f"'{source}': ONNX models run on the CPU here "
                                        f"(onnxruntime's CPU provider), not on '{device}'")
-            from altair.models.portable import OnnxSegmentor
             return OnnxSegmentor(source)
         return load_safetensors_model(source, device=device, trust_config=trust_config)
     if suffix == '.pth' and checkpoint is None:

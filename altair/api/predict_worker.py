@@ -1,8 +1,9 @@
 """One rank of ``alt.predict(processes=N)``: ``python -m altair.api.predict_worker SPEC THREADS``.
 
-SPEC is the JSON file ``altair.api.predict_dist.spawn`` wrote (model, images, options); the
-calling process is rank 0 and returns every rank's predictions itself. ``record`` hands this rank's exception to
-torch's elastic agent, so the caller's error carries it.
+SPEC is the JSON file ``altair.predict.dist.spawn`` wrote (model, images, the options'
+record); the calling process is rank 0 and returns every rank's predictions itself.
+``record`` hands this rank's exception to torch's elastic agent, so the caller's error
+carries it.
 """
 from __future__ import annotations
 
@@ -12,22 +13,20 @@ from pathlib import Path
 
 from torch.distributed.elastic.multiprocessing.errors import record
 
+from altair.api.predict import predict_with
+from altair.predict.options import PredictOptions
+
 
 @record
 def main(argv: list[str] | None = None) -> None:
     import torch
 
-    from altair.api.predict import predict
     spec_path, threads = (argv if argv is not None else sys.argv[1:])[:2]
     torch.set_num_threads(int(threads))
     spec = json.loads(Path(spec_path).read_text())
     model = tuple(spec['model']) if isinstance(spec['model'], list) else spec['model']
-    options = spec['options']
-    if options.get('window_size') is not None:
-        options['window_size'] = tuple(options['window_size'])
-    if options.get('stride') is not None:
-        options['stride'] = tuple(options['stride'])
-    predict(model, spec['images'], **options)
+    predict_with(model, spec['images'], PredictOptions.from_record(spec['options']),
+                 root=spec['root'])
     import torch.distributed as dist
     if dist.is_initialized():  # a group left to the interpreter's exit may abort it
         dist.destroy_process_group()

@@ -25,6 +25,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from altair.config import load_config
+from altair.config_data import config_from_data
 from altair.errors import AltairError
 from altair.fileio import write_json
 
@@ -270,9 +272,7 @@ def read_config(config, *, cfg_options: dict | None = None):
     Raises:
         UntrustedConfigError: a saved config that only executing it could read.
     """
-    from altair.config import load_config
     if is_saved_config(config):
-        from altair.config_data import config_from_data
         config = config_from_data(Path(config).read_text(encoding='utf-8'), source=str(config),
                                   installed_modules=True)
     return load_config(config, cfg_options=cfg_options)

@@ -11,6 +11,9 @@ from pathlib import Path
 
 from mmengine.dataset import pseudo_collate
 
+from altair.engine.hooks import to_channels_last
+from altair.registry import DATASETS, MODELS
+
 
 @dataclass(frozen=True)
 class StepTiming:
@@ -42,8 +45,6 @@ def time_steps(config: str | Path, *, steps: int = 5, warmup: int = 2, seed: int
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
 
-    from altair.engine.hooks import to_channels_last
-    from altair.registry import DATASETS, MODELS
     t0 = time.perf_counter()
     cfg = Config.fromfile(str(config))  # the file init just wrote: its own code
     init_default_scope('altair')

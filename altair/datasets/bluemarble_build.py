@@ -28,11 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from altair.datasets.bluemarble_classes import (CLASSES, IGBP_TO_ALTAIR,
-                                                IGNORE_INDEX, PALETTE)
+from altair.datasets.bluemarble_classes import CLASSES, IGBP_TO_ALTAIR, IGNORE_INDEX, PALETTE
 from altair.errors import AltairError
 from altair.fileio import atomic_write
-from altair.inference.raster import write_geotiff
+from altair.raster.write import write_geotiff
 
 IMAGE_BOUNDS = (-180.0, -90.0, 180.0, 90.0)  # west, south, east, north (degrees)
 

@@ -8,50 +8,21 @@ decodes in colour; sane sizes. The report also counts pixels per class.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from altair.config import dataset_leaves
+from altair.config_checks import naming_the_section
+from altair.datasets.check_report import DataReport, Finding, SplitReport
+from altair.datasets.check_windows import check_windowed
 from altair.errors import AltairError
+from altair.raster.formats import RASTER_SUFFIXES
+from altair.registry import DATASETS
 
 MIN_SIDE = 16  # pixels; smaller images are mostly padding after any crop
 MAX_ASPECT = 10.0
-
-
-@dataclass(frozen=True)
-class Finding:
-    level: str  # 'error' or 'warning'
-    split: str
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f'{self.level}: {self.split}: {self.path}: {self.message}'
-
-
-@dataclass
-class SplitReport:
-    split: str
-    classes: tuple[str, ...]
-    images: int = 0
-    class_pixels: np.ndarray | None = None
-    class_images: np.ndarray | None = None
-    ignored_pixels: int = 0
-
-
-@dataclass
-class DataReport:
-    findings: list[Finding] = field(default_factory=list)
-    splits: list[SplitReport] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.level == 'error']
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
 
 @dataclass(frozen=True)
@@ -75,8 +46,6 @@ def dataset_specs(cfg, splits: Iterable[str] = ('train', 'val', 'test')) -> list
     from mmengine.registry import DefaultScope
     from mmseg.datasets import BaseSegDataset
 
-    from altair.config import dataset_leaves, naming_the_section
-    from altair.registry import DATASETS
     specs, seen = [], []
     for split in splits:
         for ds_cfg in dataset_leaves((cfg.get(f'{split}_dataloader') or {}).get('dataset')
@@ -113,7 +82,7 @@ def read_array(path: Path, *, mask: bool = False) -> np.ndarray:
     Raises:
         ValueError: a corrupt or truncated file.
     """
-    if path.suffix.lower() in ('.tif', '.tiff'):
+    if path.suffix.lower() in RASTER_SUFFIXES:
         import rasterio
         with rasterio.open(path) as src:
             data = src.read()
@@ -284,7 +253,6 @@ def check_split(spec: DatasetSpec, report: DataReport, *, progress: bool = True)
 def check_dataset(cfg, *, splits: Iterable[str] = ('train', 'val', 'test'),
                   progress: bool = True) -> DataReport:
     """Check every dataset of ``cfg`` (see the module docstring)."""
-    from altair.datasets.check_windows import check_windowed
     report = DataReport()
     for spec in dataset_specs(cfg, splits):
         check_split(spec, report, progress=progress)

@@ -6,25 +6,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
+from mmengine.registry import DefaultScope
 
+from altair.config import split_datasets
+from altair.datasets.check_report import Finding, SplitReport
+from altair.datasets.scenes import LoadRaster
+from altair.datasets.volume import LoadVolumeSlice
 from altair.errors import AltairError
+from altair.registry import DATASETS
 
 WINDOWED = ('RasterSceneDataset', 'VolumeSliceDataset')
 
 
 def check_windowed(cfg, splits: Iterable[str], report) -> None:
     """Append the findings and class pixels of ``cfg``'s windowed datasets to ``report``."""
-    from mmengine.registry import DefaultScope
-
-    from altair.config import split_dataset
-    from altair.datasets.check import Finding, SplitReport
-    from altair.datasets.raster import LoadRaster
-    from altair.datasets.volume import LoadVolumeSlice
-    from altair.registry import DATASETS
     seen = []
-    for split in splits:
-        ds_cfg = split_dataset(cfg, split)
-        if not ds_cfg or ds_cfg in seen or ds_cfg.get('type') not in WINDOWED:
+    for split, ds_cfg in [(s, d) for s in splits for d in split_datasets(cfg, s)]:
+        if ds_cfg in seen or ds_cfg.get('type') not in WINDOWED:
             continue
         seen.append(ds_cfg)
         raster = ds_cfg['type'] == 'RasterSceneDataset'

@@ -20,7 +20,9 @@ import logging
 import numpy as np
 
 from altair.config import (CLASS_WEIGHT_METHODS, ClassWeightError, check_weight_method,
-                           is_weight_method, loss_configs)
+                           is_weight_method, loss_configs, split_datasets)
+from altair.datasets.check import check_dataset, dataset_specs, mask_class_pixels, read_array
+from altair.registry import DATASETS
 
 logger = logging.getLogger('altair')
 
@@ -79,11 +81,9 @@ def training_class_pixels(cfg) -> tuple[np.ndarray, tuple[str, ...]]:
     """Per-class labelled pixels of the config's training split (as ``altair check-data``
     counts them) and the class names. A training dataset with ``indices`` (a subset of its
     folder) is counted over that subset only, so the weights use no label outside it."""
-    from altair.config import split_dataset
-    if split_dataset(cfg, 'train').get('indices') is not None:
+    if any(d.get('indices') is not None for d in split_datasets(cfg, 'train')):
         counts, classes = _subset_class_pixels(cfg)
     else:
-        from altair.datasets.check import check_dataset
         report = check_dataset(cfg, splits=('train',), progress=False)
         splits = [s for s in report.splits if s.split == 'train']
         counts = np.sum([s.class_pixels for s in splits], axis=0) if splits else None
@@ -96,22 +96,20 @@ def training_class_pixels(cfg) -> tuple[np.ndarray, tuple[str, ...]]:
 
 
 def _subset_class_pixels(cfg) -> tuple[np.ndarray | None, tuple[str, ...]]:
-    """Class pixels of the masks the training dataset keeps after its ``indices``."""
+    """Class pixels of the masks the training datasets keep (after their ``indices``)."""
     from pathlib import Path
 
     from mmengine.registry import DefaultScope
 
-    from altair.config import split_dataset
-    from altair.datasets.check import dataset_specs, mask_class_pixels, read_array
-    from altair.registry import DATASETS
     specs = [s for s in dataset_specs(cfg, ('train',)) if s.split == 'train']
     if not specs:
         return None, ()
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'altair')):
-        ds = DATASETS.build(dict(split_dataset(cfg, 'train'), pipeline=[]))
     counts = np.zeros(len(specs[0].classes), np.int64)
-    for i in range(len(ds)):
-        path = ds.get_data_info(i).get('seg_map_path')
-        if path:
-            counts += mask_class_pixels(read_array(Path(path), mask=True), specs[0])[0]
+    for leaf, spec in zip(split_datasets(cfg, 'train'), specs):
+        with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'altair')):
+            ds = DATASETS.build(dict(leaf, pipeline=[]))
+        for i in range(len(ds)):
+            path = ds.get_data_info(i).get('seg_map_path')
+            if path:
+                counts += mask_class_pixels(read_array(Path(path), mask=True), spec)[0]
     return counts, specs[0].classes

@@ -12,13 +12,18 @@ from typing import Any
 
 import numpy as np
 
-from altair.datasets.raster.io import open_raster, read_bands, to_classes
-from altair.datasets.raster.sampling import decimation
-from altair.datasets.raster.vector import VECTOR_SUFFIXES, class_values, is_vector
+from altair.datasets.plan import component_areas, summarise_areas
+from altair.datasets.scenes.sampling import decimation
 from altair.errors import DataError, DataNotFoundError
+from altair.raster.errors import LabelAlignmentError
+from altair.raster.formats import PICTURE_SUFFIXES, VECTOR_SUFFIXES, VOLUME_SUFFIXES
+from altair.raster.grid import Grid, check_label_grid, read_label_raster, scene_grid
+from altair.raster.labels import to_classes
+from altair.raster.nodata import nodata_mask
+from altair.raster.read import open_raster, read_bands, resolve_bands
+from altair.raster.vector import (VectorLabelError, burn, class_values, is_vector,
+                                  read_vector_labels, vector_fields)
 
-RASTER_SUFFIXES = ('.tif', '.tiff', '.png', '.jpg', '.jpeg', '.bmp', '.jp2', '.img', '.vrt')
-VOLUME_SUFFIXES = ('.nii.gz', '.nii', '.npy')
 LABEL_WORDS = ('label', 'labels', 'mask', 'masks', 'annotation', 'gt', 'ann')
 
 LAYOUTS = """\
@@ -64,7 +69,7 @@ class Layout:
 
 def _stem(path: Path) -> str:
     name = path.name
-    for suffix in VOLUME_SUFFIXES + RASTER_SUFFIXES + VECTOR_SUFFIXES:
+    for suffix in VOLUME_SUFFIXES + PICTURE_SUFFIXES + VECTOR_SUFFIXES:
         if name.lower().endswith(suffix):
             return name[:-len(suffix)]
     return path.stem
@@ -121,14 +126,14 @@ def detect_layout(root: str | os.PathLike) -> Layout:
         if kind == 'volumes' or (kind is None and vols):
             return Layout('volumes', root, _match(vols, _files(ann_dir, VOLUME_SUFFIXES),
                                                   img_dir, ann_dir), sidecar)
-        imgs = _files(img_dir, RASTER_SUFFIXES)
+        imgs = _files(img_dir, PICTURE_SUFFIXES)
         if not imgs:
-            raise DataLayoutError(f"'{img_dir}' holds no images ({', '.join(RASTER_SUFFIXES)})\n"
+            raise DataLayoutError(f"'{img_dir}' holds no images ({', '.join(PICTURE_SUFFIXES)})\n"
                                   + LAYOUTS)
-        pairs = _match(imgs, _files(ann_dir, RASTER_SUFFIXES), img_dir, ann_dir)
+        pairs = _match(imgs, _files(ann_dir, PICTURE_SUFFIXES), img_dir, ann_dir)
         return Layout(kind or 'pairs', root, pairs, sidecar)
     top = [p for p in sorted(root.iterdir()) if p.is_file() and not p.name.startswith('.')]
-    rasters = [p for p in top if p.name.lower().endswith(RASTER_SUFFIXES)]
+    rasters = [p for p in top if p.name.lower().endswith(PICTURE_SUFFIXES)]
     vectors = [p for p in top if p.name.lower().endswith(VECTOR_SUFFIXES)]
     labels = [p for p in rasters if any(w in _stem(p).lower().replace('-', '_').split('_')
                                         for w in LABEL_WORDS)]
@@ -238,7 +243,6 @@ def image_stats(paths: list[str], *, bands: list[int] | None, nodata: float | No
     Raises:
         DataError: images with different band counts or dtypes (named).
     """
-    from altair.datasets.raster.io import nodata_mask, resolve_bands
     first = None
     total = sq = None
     n = valid = seen = 0
@@ -328,10 +332,6 @@ def small_labels(pair: Pair, *, class_field: str | None,
     """The labels under ``pair.img`` read decimated to ``max_side`` (see :func:`label_counts`)."""
     from affine import Affine
 
-    from altair.datasets.raster.io import (Grid, LabelAlignmentError, check_label_grid,
-                                           read_label_raster, scene_grid)
-    from altair.datasets.raster.vector import (VectorLabelError, burn, read_vector_labels,
-                                               vector_fields)
     with open_raster(pair.img) as src:
         grid = scene_grid(src)
     f = decimation(grid.height, grid.width, max_side)
@@ -389,7 +389,6 @@ def object_stats(maps: list[SmallLabels], classes: Classes, *,
     """Connected-object statistics per class (``altair.datasets.plan.ObjectStats``, in
     full-resolution pixels) over the decimated labels that :func:`label_counts` kept; the
     ``background`` class is not measured."""
-    from altair.datasets.plan import component_areas, summarise_areas
     areas: dict[int, list] = {i: [] for i in range(len(classes.values)) if i != background}
     factors = set()
     for small in maps:
@@ -457,7 +456,6 @@ def check_label_values(pair: Pair, classes: Classes, *, rows: int = 1024) -> Non
     """Read the labels under the whole image, ``rows`` rows at a time, and map them through
     the classes: a value they lack raises (see ``to_classes``), where the decimated counts of
     ``label_counts`` could miss a rare one."""
-    from altair.datasets.raster.io import read_label_raster, scene_grid
     if pair.ann is None or is_vector(pair.ann):
         return
     with open_raster(pair.img) as src, open_raster(pair.ann) as lab:

@@ -11,7 +11,12 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
 
+from altair.datasets.scenes.load import cached_raster
+from altair.datasets.scenes.sampling import Coverage, decimation, integral
 from altair.errors import AltairError, DataError
+from altair.fileio import cache_dir
+from altair.raster.nodata import nodata_mask
+from altair.raster.read import open_raster, read_bands, resolve_bands
 from altair.registry import DATASETS
 from altair.visualization.overlay import stretch_to_uint8
 
@@ -116,7 +121,6 @@ def cache_or_user_path(path: str | os.PathLike) -> str:
     """``cache://REL`` → ``fileio.cache_dir() / REL``; other paths with ``~`` expanded."""
     path = str(path)
     if path.startswith('cache://'):
-        from altair.fileio import cache_dir
         return str(cache_dir() / path[len('cache://'):])
     return os.path.expanduser(path)
 
@@ -151,8 +155,6 @@ class RasterCrops(BaseDataset):
         super().__init__(pipeline=list(pipeline), ann_file='', serialize_data=False, **kwargs)
 
     def load_data_list(self) -> list[dict]:
-        from altair.datasets.raster.io import nodata_mask, open_raster, read_bands, resolve_bands
-        from altair.datasets.raster.sampling import Coverage, decimation, integral
         if len(self.bands) != 3:
             raise DataError(f"RasterCrops '{self.path}': bands must name the red, green and "
                             f'blue bands (3 of them), got {self.bands!r}')
@@ -189,8 +191,6 @@ class RasterCrops(BaseDataset):
         return best
 
     def prepare_data(self, idx: int):
-        from altair.datasets.raster.io import read_bands
-        from altair.datasets.raster.load import cached_raster
         rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
         y, x = self._origin(rng)
         c = self.crop_size

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
+from altair.engine.amp import native_bf16
 from altair.errors import AltairError
 
 _PRECISION = {'no': 'fp32', 'bf16': 'bf16', 'fp16': 'fp16'}
@@ -212,7 +213,6 @@ def apply_accelerate_env(cfg, env: Mapping[str, str], *, amp: str | None,
         if precision is None and 'auto' in (cfg.get('amp'), wrapper.get('dtype')):
             precision = 'auto'
         if precision == 'auto':  # bf16 where the GPU computes it natively, never fp16
-            from altair.engine.amp import native_bf16
             precision = 'bf16' if cuda and native_bf16('cuda') else 'fp32'
         cfg.pop('amp', None)  # prepare_config would make the wrapper an autocast one again
         if precision in ('bf16', 'fp16'):

@@ -21,11 +21,6 @@ def accelerator() -> str:
     return 'mps' if mps is not None and mps.is_available() else 'cpu'
 
 
-def dist_backend() -> str:
-    """NCCL on CUDA, gloo on the CPU."""
-    return 'nccl' if accelerator() == 'cuda' else 'gloo'
-
-
 def detect_launcher(environ: dict | None = None) -> str:
     """mmengine launcher name for the current process.
 

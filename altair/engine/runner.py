@@ -27,8 +27,9 @@ from mmengine.dist import is_distributed
 from mmengine.model import MMDistributedDataParallel, is_model_wrapper, revert_sync_batchnorm
 from mmengine.runner import FlexibleRunner, Runner
 
-from altair.config import naming_the_section
+from altair.config_checks import naming_the_section
 from altair.engine.device import accelerator, init_distributed
+from altair.engine.progress import quiet_for_progress
 from altair.registry import RUNNERS
 
 
@@ -59,7 +60,6 @@ class _ConsoleMixin:
     says ``console = 'progress'`` (the log file still gets every line)."""
 
     def build_logger(self, *args, **kwargs):
-        from altair.engine.progress import quiet_for_progress
         logger = super().build_logger(*args, **kwargs)
         quiet_for_progress(getattr(self, 'cfg', None), logger)
         return logger
@@ -74,7 +74,6 @@ class AltairFlexibleRunner(FlexibleRunner):
     def logger(self):
         logger = self.strategy.logger
         if not getattr(self, '_altair_quiet', False):  # once: every log line passes here
-            from altair.engine.progress import quiet_for_progress
             self._altair_quiet = quiet_for_progress(getattr(self, 'cfg', None), logger)
         return logger
 

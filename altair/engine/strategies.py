@@ -13,6 +13,7 @@ import torch
 from mmengine._strategy import FSDPStrategy
 
 from altair.engine.device import accelerator, init_distributed
+from altair.engine.runner import sync_bn_to_bn
 from altair.registry import FUNCTIONS, STRATEGIES
 
 
@@ -43,7 +44,6 @@ class AltairFSDPStrategy(FSDPStrategy):
     def _wrap_model(self, model: torch.nn.Module):
         if accelerator() == 'cuda':
             return super()._wrap_model(model)
-        from altair.engine.runner import sync_bn_to_bn
         model = sync_bn_to_bn(model, self.logger)
         wrapper = dict(self.model_wrapper or dict(type='MMFullyShardedDataParallel'))
         wrapper.setdefault('device_id', torch.device('cpu'))

@@ -26,6 +26,7 @@ from mmengine.hooks import Hook
 
 from altair.errors import AltairError
 from altair.registry import HOOKS
+from altair.visualization.overlay import blend, colorize, default_palette, to_display_rgb
 
 TRACKERS = ('tensorboard', 'mlflow')
 # what each tracker needs installed (pip install 'altair-seg[track]')
@@ -100,7 +101,6 @@ def overlay_panel(image: np.ndarray, pred: np.ndarray, truth: np.ndarray | None,
     """(C, H, W) image, (H, W) predicted and true labels → (H, 2W or 3W, 3) uint8: the image,
     the prediction over it and the truth over it, side by side. ``bgr``: a 3-band image in
     OpenCV order, flipped to RGB for display."""
-    from altair.visualization.overlay import blend, colorize, to_display_rgb
     if bgr and image.shape[0] == 3:
         image = image[::-1]
     rgb = to_display_rgb(np.ascontiguousarray(image))
@@ -135,9 +135,8 @@ class ValOverlayHook(Hook):
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
         pre = getattr(model, 'data_preprocessor', None)
         bgr = bool(getattr(pre, 'channel_conversion', False))
-        from altair.inference.writers import _default_palette  # the prediction writers' colours
         meta = getattr(runner.val_dataloader.dataset, 'metainfo', None) or {}
-        palette = meta.get('palette') or _default_palette(256)
+        palette = meta.get('palette') or default_palette(256)  # as the prediction writers
         for image, sample in zip(data_batch['inputs'], outputs):
             if self._done >= self.max_images:
                 break

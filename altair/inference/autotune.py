@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from altair.fileio import atomic_write, cache_dir
+from altair.inference.precision import resolve_precision
 
 CANDIDATES = (1, 2, 4, 8)
 TOLERANCE = 0.05
@@ -60,9 +61,9 @@ def time_batches(run: Callable[[int], None], candidates: Sequence[int] = CANDIDA
 def model_signature(model: torch.nn.Module) -> str:
     """Class name and a hash of the parameter names and shapes: equal for two models of one
     architecture whatever their weights (speed does not depend on the values). A model whose
-    parameters do not describe it (an onnxruntime session behind a stub parameter) gives its
-    own ``altair_signature``."""
-    own = getattr(model, 'altair_signature', None)
+    parameters do not describe it (an onnxruntime session behind a stub parameter) gives the
+    signature of its card (``altair.models.card``)."""
+    own = getattr(getattr(model, 'altair_card', None), 'signature', None)
     if own:
         return own
     h = hashlib.sha1(type(model).__name__.encode())
@@ -129,7 +130,6 @@ def tuned_batch(predictor: Callable[[Tensor], Tensor], model: torch.nn.Module, *
     the cache (``fallback`` when it has nothing); ``log`` receives one line when a probe runs.
     With ``ALTAIR_BATCH_PROBE=0``: ``fallback``.
     """
-    from altair.inference.precision import resolve_precision
     if os.environ.get('ALTAIR_BATCH_PROBE', '1') == '0':
         return fallback
     path = cache_path()

@@ -1,7 +1,11 @@
 """Sliding-window inference in bounded memory: batched, blended, streamed.
 
 The model enters only as ``predictor``, a callable mapping a batch of windows (B, C, h, w)
-to logits (B, K, h, w), so everything here is testable without a model.
+to logits (B, K, h, w), so everything here is testable without a model. As MONAI's
+inferers do, the work is split in two: a :class:`WindowSplitter` plans the grid and hands
+out batches of windows (skipping those without data), and a :class:`RowMerger` blends each
+window's logits into its rows (``aggregate``) and hands rows on when no later window can
+reach them (``finalize``).
 
 Memory: windows are read from ``source`` one batch at a time and the weighted logits are
 accumulated in a band of rows that slides down the image. When the last window of a grid row
@@ -13,71 +17,17 @@ height. With no ``sink`` the bands are collected and the full (K, H, W) logits r
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Callable, Protocol
+from typing import Callable
 
 import torch
 from torch import Tensor
 
 from altair.inference.blend import blend_weights
 from altair.inference.grid import WindowArgumentError, resolve_window, window_starts
-from altair.inference.nodata import fill_invalid, invalid_pixels
 from altair.inference.precision import resolve_precision
+from altair.raster.sources import ImageSource, TensorSource
 
 PAD_MODES = ('reflect', 'constant')
-
-
-class ImageSource(Protocol):
-    """What the engine reads windows from (see ``altair.inference.sources``)."""
-
-    shape: tuple[int, int, int]  # (C, H, W)
-
-    def read(self, y0: int, y1: int, x0: int, x1: int) -> Tensor:
-        """(C, y1 - y0, x1 - x0) float32 tensor of the region."""
-
-
-class TensorSource:
-    """An in-memory (C, H, W) tensor as an :class:`ImageSource`.
-
-    With ``nodata`` (or a floating tensor, where NaN is nodata) :attr:`masked` is True and
-    :meth:`read_valid` tells where the data is; :meth:`read` then sets nodata pixels to
-    ``fill`` (one value per band or one for all; without a fill only NaN is replaced, by 0).
-    """
-
-    def __init__(self, image: Tensor, *, nodata: float | None = None, fill=None) -> None:
-        if image.ndim != 3:
-            raise ValueError(f'image must be (C, H, W), got shape {tuple(image.shape)}')
-        self.image = image
-        self.shape = tuple(image.shape)
-        self.nodata, self.fill = nodata, fill
-        self.masked = nodata is not None or bool(
-            image.is_floating_point() and torch.isnan(image).any())
-
-    def _bad(self, y0: int, y1: int, x0: int, x1: int):
-        return invalid_pixels(self.image[:, y0:y1, x0:x1].cpu().numpy(), self.nodata)
-
-    def read(self, y0: int, y1: int, x0: int, x1: int) -> Tensor:
-        region = self.image[:, y0:y1, x0:x1].float()
-        if not self.masked:
-            return region
-        data = fill_invalid(region.cpu().numpy().copy(), self._bad(y0, y1, x0, x1), self.fill)
-        return torch.from_numpy(data).to(region.device)
-
-    def read_valid(self, y0: int, y1: int, x0: int, x1: int) -> Tensor:
-        """(y1 - y0, x1 - x0) bool: True where the region has data."""
-        return torch.from_numpy(~self._bad(y0, y1, x0, x1))
-
-    def thumbnail(self, step: int):
-        """(C, ceil(H / step), ceil(W / step)) NumPy array of every ``step``-th pixel."""
-        return self.image[:, ::step, ::step].cpu().numpy()
-
-    def close(self) -> None:
-        """Nothing to release (a file source closes its dataset)."""
-
-    def __enter__(self) -> 'TensorSource':
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def pad_to(region: Tensor, size: tuple[int, int], *, mode: str = 'reflect',
@@ -195,37 +145,157 @@ def sliding_window_inference(
     win, step = resolve_window(window, overlap=overlap, stride=stride)
     cast = resolve_precision(precision, device)
     _, height, width = source.shape
-    weights = blend_weights(win, blend, sigma_scale=sigma_scale).to(acc_device)
-
-    rows = window_starts(height, win[0], step[0])
-    cols = window_starts(width, win[1], step[1])
-    windows = [(r, y, x) for r, y in enumerate(rows) for x in cols]
-    # The accumulators hold image rows [top, top + cap). A window of grid row r spans
-    # [rows[r], rows[r] + window_h) and ``top == rows[r]`` by then (rows above were emitted),
-    # so ``cap = window_h`` rows always suffice.
-    cap = min(win[0], height)
-    top, first_window = resume[:2] if resume is not None else (0, 0)
-    if not (0 <= top <= height and 0 <= first_window <= len(windows)):
-        raise ValueError(f'resume point {resume} is outside the {height}-row image and its '
-                         f'{len(windows)} windows')
-    stop = height if stop is None else stop
-    if stop not in (*rows[1:], height) or stop <= top:
-        raise ValueError(f'stop row {stop} is not a grid row top below row {top} '
-                         f'(grid rows start at {rows[:4]}...) nor the height {height}')
-    # windows of grid rows above the resume row are replays: not counted in ``stats``
-    first_owned = next((r for r, y in enumerate(rows) if y >= top), len(rows)) * len(cols)
-    # the last window whose rows reach the output: its grid row ends where ``stop`` starts
-    last_window = next((r + 1) * len(cols) - 1 for r in range(len(rows))
-                       if r + 1 == len(rows) or rows[r + 1] >= stop)
-    acc = torch.zeros(num_classes, cap, width, dtype=torch.float32, device=acc_device)
-    wsum = torch.zeros(cap, width, dtype=torch.float32, device=acc_device)
-    # where the input has data (only with ``valid``): a pixel no window with data covers
-    # has zero weight and comes out as nodata
-    vacc = (torch.zeros(cap, width, dtype=torch.bool, device=acc_device)
-            if valid is not None else None)
+    grid = WindowSplitter(height, width, win, step, resume=resume, stop=stop)
+    merger = RowMerger(num_classes, height, width,
+                       blend_weights(win, blend, sigma_scale=sigma_scale).to(acc_device),
+                       masked=valid is not None, top=grid.top, sink=sink)
     if resume is not None and len(resume) > 2:  # the partial sums a checkpoint handed over
-        band = resume[2]
-        for name, buf in (('acc', acc), ('wsum', wsum), ('valid', vacc)):
+        merger.load(resume[2])
+    autocast = (torch.autocast(device_type=device.type, dtype=cast) if cast is not None
+                else nullcontext())
+
+    def forward(todo: list[tuple[int, int]]) -> Tensor:
+        crops = [pad_to(source.read(*grid.region(y, x)), win, mode=pad_mode, value=pad_value)
+                 for y, x in todo]
+        inputs = torch.stack(crops).to(device)
+        if preprocess is not None:
+            inputs = preprocess(inputs)
+        if channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        with torch.no_grad(), autocast:
+            logits = predictor(inputs)
+        expected = (len(todo), num_classes, *win)
+        if tuple(logits.shape) != expected:
+            raise ValueError(f'predictor returned {tuple(logits.shape)} for {len(todo)} '
+                             f'windows of {win}; expected {expected}')
+        return logits.to(acc_device, torch.float32)
+
+    def run(pending: list) -> None:
+        """Forward the windows of ``pending`` that hold data, then add every window of it in
+        grid order (finalising rows as each grid row ends)."""
+        todo = [(y, x) for _, y, x, mask in pending if mask is not False]
+        outputs = iter(forward(todo)) if todo else iter(())
+        for r, y, x, mask in pending:
+            if merger.top >= grid.stop:  # the rest of the last batch belongs to the next block
+                break
+            if mask is not False:
+                merger.aggregate(next(outputs), y, x, mask)
+            if x == grid.cols[-1]:  # last window of grid row r: rows above the next are final
+                merger.finalize(grid.row_end(r))
+        if progress is not None:
+            progress(len(pending))
+
+    for pending, last, full in grid.batches(batch_size, valid):
+        run(pending)
+        if not full:
+            break
+        if last >= grid.last_window:
+            break
+        if checkpoint is not None and merger.emitted and merger.top < height:
+            # a batch boundary: a resume from window last + 1 forms the same batches
+            checkpoint(merger.top, last + 1, merger.state())
+            merger.emitted = False
+    if stats is not None:
+        stats.update(windows=len(grid.windows), skipped=grid.skipped)
+    return merger.result() if sink is None else None
+
+
+class WindowSplitter:
+    """The grid of windows over a ``height`` x ``width`` image and the batches they run in.
+
+    ``resume`` (``(rows_done, window[, band])``) starts at window ``window`` with rows above
+    ``rows_done`` already out; ``stop`` ends once the rows above it are out (see
+    :func:`sliding_window_inference`).
+
+    Attributes:
+        rows, cols: the grid's window tops and lefts.
+        windows: (grid row, y, x) of every window, in order.
+        top, first_window, stop: the rows and windows this run covers.
+        last_window: the last window whose rows reach the output.
+        skipped: windows without data skipped so far (of those this run owns).
+    """
+
+    def __init__(self, height: int, width: int, win: tuple[int, int], step: tuple[int, int],
+                 *, resume: tuple | None = None, stop: int | None = None) -> None:
+        self.height, self.width, self.win = height, width, win
+        self.rows = window_starts(height, win[0], step[0])
+        self.cols = window_starts(width, win[1], step[1])
+        self.windows = [(r, y, x) for r, y in enumerate(self.rows) for x in self.cols]
+        self.top, self.first_window = resume[:2] if resume is not None else (0, 0)
+        if not (0 <= self.top <= height and 0 <= self.first_window <= len(self.windows)):
+            raise ValueError(f'resume point {resume} is outside the {height}-row image and its '
+                             f'{len(self.windows)} windows')
+        self.stop = height if stop is None else stop
+        if self.stop not in (*self.rows[1:], height) or self.stop <= self.top:
+            raise ValueError(f'stop row {self.stop} is not a grid row top below row {self.top} '
+                             f'(grid rows start at {self.rows[:4]}...) nor the height {height}')
+        # windows of grid rows above the resume row are replays: not counted as skipped
+        n_cols = len(self.cols)
+        self.first_owned = next((r for r, y in enumerate(self.rows) if y >= self.top),
+                                len(self.rows)) * n_cols
+        # the last window whose rows reach the output: its grid row ends where ``stop`` starts
+        self.last_window = next((r + 1) * n_cols - 1 for r in range(len(self.rows))
+                                if r + 1 == len(self.rows) or self.rows[r + 1] >= self.stop)
+        self.skipped = 0
+
+    def region(self, y: int, x: int) -> tuple[int, int, int, int]:
+        """(y0, y1, x0, x1) of the window at (y, x), cut to the image."""
+        return y, min(y + self.win[0], self.height), x, min(x + self.win[1], self.width)
+
+    def row_end(self, r: int) -> int:
+        """The rows that are final once grid row ``r`` is added: above the next grid row."""
+        return self.rows[r + 1] if r + 1 < len(self.rows) else self.height
+
+    def batches(self, batch_size: int, valid=None):
+        """Yield (windows ``(r, y, x, mask)``, index of the last, whether ``batch_size`` of
+        them hold data) from ``first_window`` on. With ``valid``, a window without one valid
+        pixel has mask False: it is neither read nor forwarded, and costs no batch place."""
+        pending: list = []
+        queued = 0
+        for i in range(self.first_window, len(self.windows)):
+            r, y, x = self.windows[i]
+            mask = None
+            if valid is not None:
+                mask = valid(*self.region(y, x))
+                if not bool(mask.any()):
+                    mask = False
+                    self.skipped += self.first_owned <= i <= self.last_window
+            pending.append((r, y, x, mask))
+            queued += mask is not False
+            if queued == batch_size:
+                yield pending, i, True
+                pending, queued = [], 0
+        if pending:
+            yield pending, len(self.windows) - 1, False
+
+
+class RowMerger:
+    """Blend window logits into the rows ``[top, top + cap)`` of a ``height`` x ``width`` image:
+    :meth:`aggregate` adds one window weighted by ``weights``, :meth:`finalize` normalises the
+    rows above a row no later window reaches, hands them to ``sink`` (or keeps them for
+    :meth:`result`) and slides the band down. ``cap`` = the window height suffices: a window
+    of grid row r is added once the rows above ``rows[r]`` are out.
+
+    With ``masked``, a (cap, width) bool band records where a window with data covered; a
+    pixel no such window covers has zero weight and comes out as nodata.
+    """
+
+    def __init__(self, num_classes: int, height: int, width: int, weights: Tensor, *,
+                 masked: bool, top: int = 0, sink=None) -> None:
+        device = weights.device
+        self.height = height
+        cap = min(weights.shape[0], height)
+        self.acc = torch.zeros(num_classes, cap, width, dtype=torch.float32, device=device)
+        self.wsum = torch.zeros(cap, width, dtype=torch.float32, device=device)
+        self.vacc = torch.zeros(cap, width, dtype=torch.bool, device=device) if masked else None
+        self.weights, self.top, self.sink = weights, top, sink
+        self.emitted = False  # rows were finalised since the last checkpoint
+        self._bands: list[Tensor] = []
+        self._masks: list[Tensor] = []
+
+    def load(self, band: dict) -> None:
+        """Continue from a checkpoint's partial sums (``acc``, ``wsum``, ``valid``)."""
+        for name, buf in (('acc', self.acc), ('wsum', self.wsum), ('valid', self.vacc)):
             saved = band.get(name)
             if (saved is None) != (buf is None) or \
                     saved is not None and tuple(saved.shape) != tuple(buf.shape):
@@ -234,104 +304,51 @@ def sliding_window_inference(
                                  f'{None if buf is None else tuple(buf.shape)}')
             if buf is not None:
                 buf.copy_(torch.as_tensor(saved))
-    skipped = 0
-    emitted = False  # since the last checkpoint
-    bands: list[Tensor] = []
-    masks: list[Tensor] = []
 
-    def emit(upto: int) -> None:
-        nonlocal top, emitted
-        n = upto - top
+    def state(self) -> dict:
+        """The partial sums of the rows from ``top`` on (views, valid until the next call)."""
+        return dict(acc=self.acc, wsum=self.wsum, valid=self.vacc)
+
+    def aggregate(self, logits: Tensor, y: int, x: int, mask: Tensor | None) -> None:
+        """Add one window's (K, h, w) ``logits`` at (y, x); rows above ``top`` (finalised, or
+        written before a resume) are left out."""
+        win_h, win_w = self.weights.shape
+        y0, y1 = max(y, self.top), min(y + win_h, self.height)
+        w = min(win_w, self.acc.shape[2] - x)
+        if y1 <= y0:
+            return
+        wt = self.weights[y0 - y:y1 - y, :w]
+        self.acc[:, y0 - self.top:y1 - self.top, x:x + w].addcmul_(
+            logits[:, y0 - y:y1 - y, :w], wt)
+        self.wsum[y0 - self.top:y1 - self.top, x:x + w] += wt
+        if self.vacc is not None:
+            self.vacc[y0 - self.top:y1 - self.top, x:x + w] |= mask[y0 - y:].to(
+                self.vacc.device)
+
+    def finalize(self, upto: int) -> None:
+        """Hand on the rows ``[top, upto)``: normalised in place and passed as a view (no
+        band-sized copy) to ``sink(top, band, valid)``."""
+        n = upto - self.top
         if n <= 0:
             return
-        # normalised in place and handed over as a view: no band-sized copy
-        if vacc is not None:
-            wsum[:n].clamp_min_(torch.finfo(torch.float32).tiny)
-        band = acc[:, :n].div_(wsum[:n])
-        ok = vacc[:n] if vacc is not None else None
-        if sink is None:
-            bands.append(band.clone())
+        if self.vacc is not None:
+            self.wsum[:n].clamp_min_(torch.finfo(torch.float32).tiny)
+        band = self.acc[:, :n].div_(self.wsum[:n])
+        ok = self.vacc[:n] if self.vacc is not None else None
+        if self.sink is None:
+            self._bands.append(band.clone())
             if ok is not None:
-                masks.append(ok.clone())
+                self._masks.append(ok.clone())
         else:
-            sink(top, band, ok)
-        _shift_up(acc, n, dim=1)
-        _shift_up(wsum, n, dim=0)
-        if vacc is not None:
-            _shift_up(vacc, n, dim=0)
-        top = upto
-        emitted = True
+            self.sink(self.top, band, ok)
+        _shift_up(self.acc, n, dim=1)
+        _shift_up(self.wsum, n, dim=0)
+        if self.vacc is not None:
+            _shift_up(self.vacc, n, dim=0)
+        self.top = upto
+        self.emitted = True
 
-    autocast = (torch.autocast(device_type=device.type, dtype=cast) if cast is not None
-                else nullcontext())
-
-    def region(y: int, x: int) -> tuple[int, int, int, int]:
-        return y, min(y + win[0], height), x, min(x + win[1], width)
-
-    def run(pending: list) -> None:
-        """Forward the windows of ``pending`` that hold data, then add every window of it in
-        grid order (emitting finished rows as each grid row ends)."""
-        todo = [(y, x) for _, y, x, mask in pending if mask is not False]
-        if todo:
-            crops = [pad_to(source.read(*region(y, x)), win, mode=pad_mode, value=pad_value)
-                     for y, x in todo]
-            inputs = torch.stack(crops).to(device)
-            if preprocess is not None:
-                inputs = preprocess(inputs)
-            if channels_last:
-                inputs = inputs.contiguous(memory_format=torch.channels_last)
-            with torch.no_grad(), autocast:
-                logits = predictor(inputs)
-            if logits.shape[0] != len(todo) or logits.shape[1] != num_classes or \
-                    tuple(logits.shape[2:]) != win:
-                raise ValueError(f'predictor returned {tuple(logits.shape)} for {len(todo)} '
-                                 f'windows of {win}; expected ({len(todo)}, {num_classes}, '
-                                 f'{win[0]}, {win[1]})')
-            outputs = iter(logits.to(acc_device, torch.float32))
-        for r, y, x, mask in pending:
-            if top >= stop:  # the rest of the last batch belongs to the next block
-                break
-            if mask is not False:
-                lg = next(outputs)
-                # rows above ``top`` were emitted (or, resuming, written before): skipped
-                y0, y1, w = max(y, top), min(y + win[0], height), min(win[1], width - x)
-                if y1 > y0:
-                    wt = weights[y0 - y:y1 - y, :w]
-                    acc[:, y0 - top:y1 - top, x:x + w].addcmul_(lg[:, y0 - y:y1 - y, :w], wt)
-                    wsum[y0 - top:y1 - top, x:x + w] += wt
-                    if vacc is not None:
-                        vacc[y0 - top:y1 - top, x:x + w] |= mask[y0 - y:].to(acc_device)
-            if x == cols[-1]:  # last window of grid row r: rows above the next row are final
-                emit(rows[r + 1] if r + 1 < len(rows) else height)
-        if progress is not None:
-            progress(len(pending))
-
-    pending: list = []
-    queued = 0
-    for i in range(first_window, len(windows)):
-        r, y, x = windows[i]
-        mask = None
-        if valid is not None:
-            mask = valid(*region(y, x))
-            if not bool(mask.any()):
-                mask = False  # nodata only: no read, no forward pass, no weight
-                skipped += first_owned <= i <= last_window
-        pending.append((r, y, x, mask))
-        queued += mask is not False
-        if queued == batch_size:
-            run(pending)
-            pending, queued = [], 0
-            if i >= last_window:
-                break
-            if checkpoint is not None and emitted and top < height:
-                # a batch boundary: a resume from window i + 1 forms the same batches
-                checkpoint(top, i + 1, dict(acc=acc, wsum=wsum, valid=vacc))
-                emitted = False
-    if pending:
-        run(pending)
-    if stats is not None:
-        stats.update(windows=len(windows), skipped=skipped)
-    if sink is None:
-        return (torch.cat(bands, 1), torch.cat(masks, 0)) if valid is not None \
-            else torch.cat(bands, 1)
-    return None
+    def result(self) -> Tensor | tuple[Tensor, Tensor]:
+        """The finalised rows: (K, H, W) logits, with the (H, W) data mask when masked."""
+        logits = torch.cat(self._bands, 1)
+        return (logits, torch.cat(self._masks, 0)) if self.vacc is not None else logits

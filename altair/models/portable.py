@@ -19,8 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from altair.config_data import config_from_data, literal_config_dict
 from altair.errors import AltairError, first_line
+from altair.fileio import file_identity
+from altair.models.card import attach_card
 from altair.models.segmentor import adjusted
+from altair.version import __version__
 
 HEADER_KEY = 'altair'
 HEADER_FORMAT = 'altair-model/1'
@@ -32,7 +36,6 @@ class PortableModelError(AltairError, ValueError):
 
 def model_header(model: nn.Module, cfg) -> dict:
     """The header of a loaded segmentor (``altair.api.predict.load_model``) and its config."""
-    from altair.version import __version__
     pre = model.data_preprocessor
     normalize = bool(getattr(pre, '_enable_normalize', False))
     meta = getattr(model, 'dataset_meta', None) or {}
@@ -60,7 +63,6 @@ def config_as_data(cfg) -> dict | str:
         json.dumps(data, allow_nan=False)
         return data
     except (TypeError, ValueError):
-        from altair.config_data import literal_config_dict
         text = cfg.pretty_text
         literal_config_dict(text, source='the exported config')
         return text
@@ -131,17 +133,15 @@ def parse_header(text: str | None, path: str | os.PathLike) -> dict:
 def header_config(header: dict, path: str | os.PathLike = 'the header', *,
                   trust: bool | None = None):
     """The mmengine ``Config`` a header holds, read as data (:mod:`altair.config_data`)."""
-    from altair.config_data import config_from_data
     return config_from_data(header['config'], source=str(path), trust=trust)
 
 
-def apply_header(model: nn.Module, header: dict, source: dict) -> nn.Module:
-    """Set the attributes prediction reads (classes, palette, crop, raster options)."""
+def apply_header(model: nn.Module, header: dict, source: dict,
+                 signature: str | None = None) -> nn.Module:
+    """Give ``model`` the header's classes and palette and its :class:`ModelCard`."""
     model.dataset_meta = dict(classes=header['classes'], palette=header['palette'])
-    model.altair_train_crop = tuple(header['train_crop']) if header.get('train_crop') else None
-    model.altair_raster = dict(header.get('raster') or {})
-    model.altair_source = source
-    return model
+    return attach_card(model, train_crop=header.get('train_crop'), raster=header.get('raster'),
+                       source=source, signature=signature)
 
 
 class LogitsModule(nn.Module):
@@ -208,13 +208,12 @@ class OnnxSegmentor(nn.Module):
         # a parameter for `next(model.parameters()).device` (always the CPU)
         self._anchor = nn.Parameter(torch.zeros(0), requires_grad=False)
         self._input = self.session.get_inputs()[0].name
-        from altair.inference.journal import file_identity
-        apply_header(self, header, dict(onnx=file_identity(path)))
         # the batch-size probe's cache key, from the exported config and window (the stub
         # parameter would make every ONNX model one key); read from the header, not the file
         digest = hashlib.sha1(json.dumps([header['config'], header.get('input_size')])
                               .encode()).hexdigest()[:12]
-        self.altair_signature = f'OnnxSegmentor-{digest}'
+        apply_header(self, header, dict(onnx=file_identity(path)),
+                     signature=f'OnnxSegmentor-{digest}')
 
     def encode_decode(self, inputs: Tensor, batch_img_metas=None) -> Tensor:
         """(B, C, h, w) normalised → (B, K, h, w) logits. A graph with a fixed window

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from mmengine.logging import print_log
 from mmengine.model import BaseTTAModel
 from torch import Tensor
 
-from altair.inference.tta import tta_predictor
-from altair.models.segmentor import slide_logits, window_predictor
+from altair.inference.tta import default_max_batch, tta_predictor
+from altair.models.predictor import composed_predictor, images_per_call
+from altair.models.segmentor import slide_logits
 from altair.registry import MODELS
 
 
@@ -44,28 +46,24 @@ class AltairTTAModel(BaseTTAModel):
         """(N, C, H, W) normalised inputs → (N, K, H, W) merged scores."""
         seg = self.module
         slide = seg.test_cfg.get('mode', 'whole') == 'slide'
-        predictor = tta_predictor(window_predictor(seg), transforms=self.transforms,
-                                  scales=self.scales, merge=self.merge,
-                                  max_batch=self.max_batch or self._images_per_call(inputs,
-                                                                                    slide),
-                                  channels_last=inputs.device.type == 'cpu')
+        predictor, _ = composed_predictor(
+            seg, transforms=self.transforms, scales=self.scales, merge=self.merge,
+            max_batch=self.max_batch or self._images_per_call(inputs, slide),
+            channels_last=inputs.device.type == 'cpu')
         if slide:
             return slide_logits(inputs, predictor, seg.test_cfg, seg.out_channels)
         return predictor(inputs)
 
     def _images_per_call(self, inputs: Tensor, slide: bool) -> int:
         """Probed views per forward pass for this input's window (see ``max_batch``)."""
-        from altair.inference.autotune import tuned_batch
-        from altair.inference.tta import default_max_batch
-        from mmengine.logging import print_log
         seg = self.module
         shape = ((inputs.shape[1], *seg.test_cfg['crop_size']) if slide
                  else tuple(inputs.shape[1:]))
-        return tuned_batch(window_predictor(seg), seg, shape=shape, device=inputs.device,
-                           precision=seg.test_cfg.get('precision', 'auto') if slide else 'fp32',
-                           channels_last=inputs.device.type == 'cpu',
-                           fallback=default_max_batch(inputs.device),
-                           log=lambda line: print_log(line, logger='current'))
+        return images_per_call(
+            seg, shape=shape, device=inputs.device,
+            precision=seg.test_cfg.get('precision', 'auto') if slide else 'fp32',
+            channels_last=inputs.device.type == 'cpu', fallback=default_max_batch(inputs.device),
+            log=lambda line: print_log(line, logger='current'))
 
     def test_step(self, data):
         data = self.module.data_preprocessor(data, False)

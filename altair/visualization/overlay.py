@@ -65,3 +65,9 @@ def colorize_scalar(values: np.ndarray, *, vmin: float | None = None,
     rgb = (colormaps[cmap](scaled)[..., :3] * 255).round().astype(np.uint8)
     rgb[~finite] = 0
     return rgb
+
+
+def default_palette(n: int) -> list[tuple[int, int, int]]:
+    """``n`` seeded random colours: the palette of a model whose classes have none."""
+    rng = np.random.default_rng(42)
+    return [tuple(int(v) for v in rng.integers(0, 256, 3)) for _ in range(n)]

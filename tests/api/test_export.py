@@ -120,7 +120,7 @@ def test_load_model_takes_every_form(demo_run, exported):
     onnx = alt.load_model(str(exported['onnx']))
     assert isinstance(onnx, OnnxSegmentor)
     from altair.inference.autotune import model_signature
-    assert model_signature(onnx) == onnx.altair_signature  # not the stub parameter's
+    assert model_signature(onnx) == onnx.altair_card.signature  # not the stub parameter's
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         outs = [m.eval().encode_decode(x, [dict(img_shape=(64, 64))]) for m in (ckpt, by_id, st)]

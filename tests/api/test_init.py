@@ -42,7 +42,7 @@ def _one_step(tiny, config: Path, tmp_path: Path):
 def _check_config(config: Path) -> dict:
     from mmengine.config import Config
 
-    from altair.config import check_config_keys
+    from altair.config_checks import check_config_keys
     cfg = Config.fromfile(str(config))
     check_config_keys(cfg)
     return cfg
@@ -292,9 +292,9 @@ def test_footprints_without_a_class_attribute_are_one_class_on_background(tmp_pa
     rasterisation, and the summary counts the background pixels."""
     from mmengine.config import Config
 
-    from altair.datasets.raster.io import scene_grid
-    from altair.datasets.raster.load import load_labels
-    from altair.datasets.raster.io import open_raster
+    from altair.datasets.scenes.load import load_labels
+    from altair.raster.grid import scene_grid
+    from altair.raster.read import open_raster
     rings = _footprint_scene(tmp_path / 'fp')
     res = alt.init(tmp_path / 'fp', iters=10)
     cfg = Config.fromfile(str(res.config))
@@ -446,3 +446,47 @@ def test_the_recipe_is_one_choice_per_rule_each_one_line():
     even = recipe(['a', 'b', 'c'], [1, 1, 1], scenes=False)
     assert 'oversampling' not in even and even['decision'].value is None
     assert even['checkpoint'].value == 'mIoU'
+
+
+def _cells(data: Path) -> Path:
+    (data / 'images').mkdir(parents=True)
+    (data / 'masks').mkdir()
+    for i in range(2):
+        img, mask = _blobs(96, 128, i)
+        write_tif(data / 'images' / f'c{i}.tif', img, crs=None)
+        write_tif(data / 'masks' / f'c{i}.png', mask, crs=None)
+    (data / 'classes.json').write_text(json.dumps(
+        [dict(value=0, name='background'), dict(value=1, name='cell')]))
+    return data
+
+
+@pytest.mark.slow
+def test_the_config_still_trains_after_the_data_folder_moves(tiny, tmp_path):
+    """The config reaches its base through a file beside it and its data relative to its
+    own folder (mmengine's {{ fileDirname }}): the checkout and the data can both move."""
+    import shutil
+    res = alt.init(_cells(tmp_path / 'here' / 'cells'), iters=10)
+    assert "'{{ fileDirname }}'" in res.text and "_base_ = ['./altair_base_unet.py']" in res.text
+    assert '/configs/' not in res.text  # no path into this checkout
+    moved = tmp_path / 'elsewhere' / 'renamed cells'
+    moved.parent.mkdir()
+    shutil.move(str(tmp_path / 'here' / 'cells'), moved)
+    cfg = _check_config(moved / 'altair_config.py')
+    assert cfg.scene_options.data_root == str(moved)
+    _one_step(tiny, moved / 'altair_config.py', tmp_path)
+
+
+def test_a_folder_that_could_end_the_string_gets_an_absolute_data_root(tmp_path):
+    """mmengine pastes {{ fileDirname }} into the code: a folder with a quote in its path is
+    written as a literal instead, and a config that pastes such a folder is refused."""
+    from altair.api.config_source import data_root_source
+    from altair.config import ConfigValueError, load_config
+    odd = tmp_path / "it's"
+    odd.mkdir()
+    assert data_root_source(odd, odd / 'c.py') == repr(str(odd))
+    assert data_root_source(tmp_path, tmp_path / 'c.py') == "'{{ fileDirname }}'"
+    assert data_root_source(tmp_path / 'd', tmp_path / 'c.py') == "'{{ fileDirname }}' + '/' + 'd'"
+    assert data_root_source(tmp_path, tmp_path / 'sub' / 'c.py') == repr(str(tmp_path))
+    (odd / 'c.py').write_text("data_root = '{{ fileDirname }}'\n")
+    with pytest.raises(ConfigValueError, match="path holds a quote"):
+        load_config(odd / 'c.py')

@@ -35,7 +35,8 @@ def test_predict_tool_writes_georeferenced_outputs(checkpoint, crop, tmp_path):
 
 
 def test_predict_file_matches_whole_image_inference(checkpoint, crop, tmp_path):
-    from altair.api.predict import load_model, predict_file
+    from altair.api.predict import load_model
+    from altair.predict.pipeline import predict_file
     model = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
     written = predict_file(model, crop, tmp_path, window=(300, 420), overlap=0.0,
                            preview=False, progress=False)
@@ -61,7 +62,9 @@ def test_predict_errors(checkpoint, crop, tmp_path, cli):
 
 
 def test_predict_file_with_tta_matches_hand_merged_flips(checkpoint, crop, tmp_path):
-    from altair.api.predict import input_transform, load_model, predict_file
+    from altair.api.predict import load_model
+    from altair.predict.model import input_transform
+    from altair.predict.pipeline import predict_file
     model = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
     written = predict_file(model, crop, tmp_path, window=(300, 420), overlap=0.0,
                            tta=['hflip'], tta_merge='soft_vote', preview=False, progress=False)
@@ -124,7 +127,7 @@ def test_predict_api_inputs_and_auto_sliding_window(checkpoint, crop, tmp_path):
 def test_predict_api_errors(checkpoint, crop, tmp_path):
     from altair.api.predict import PredictOptionError, predict
     from altair.inference.grid import WindowArgumentError
-    from altair.inference.sources import ImageNotFoundError, UnsupportedImageError
+    from altair.raster.errors import ImageNotFoundError, UnsupportedImageError
     model = (ROOT / 'configs/pspnet.py', checkpoint)
     with pytest.raises(ImageNotFoundError, match="'.*nope.tif' does not exist"):
         predict(model, tmp_path / 'nope.tif')
@@ -144,7 +147,7 @@ def test_predict_api_errors(checkpoint, crop, tmp_path):
 
 
 def test_outputs_beyond_the_memory_limit_are_files(checkpoint, crop, tmp_path, monkeypatch):
-    import altair.api.predict as api
+    import altair.predict.pipeline as api
     from altair.api.predict import PredictOptionError, load_model, predict
     net = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
     monkeypatch.setattr(api, 'IN_MEMORY_PIXELS', 100 * 100)
@@ -160,7 +163,8 @@ def test_outputs_beyond_the_memory_limit_are_files(checkpoint, crop, tmp_path, m
 def test_predict_nodata_cog_and_uncertainty(checkpoint, framed, tmp_path):
     from rio_cogeo.cogeo import cog_validate
 
-    from altair.api.predict import load_model, nodata_fill, predict
+    from altair.api.predict import load_model, predict
+    from altair.predict.model import nodata_fill
     from altair.inference.grid import window_grid
     net = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
     with rasterio.open(framed) as src:
@@ -278,7 +282,7 @@ def test_predict_mosaic_and_polygon_cli_errors(checkpoint, crop, tmp_path, cli):
 
 def _interrupting(monkeypatch, after):
     """Make the model's window predictor raise KeyboardInterrupt on call ``after`` + 1."""
-    import altair.models.segmentor as seg
+    import altair.models.predictor as seg
     real = seg.window_predictor
 
     def patched(model):
@@ -299,7 +303,7 @@ def test_interrupted_then_resumed_prediction_is_byte_identical(checkpoint, frame
     import pyogrio.raw
 
     from altair.api.predict import load_model, predict
-    from altair.inference.journal import ResumeError
+    from altair.predict.journal import ResumeError
     net = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
     kw = dict(window_size=(64, 64), overlap=0.5, batch_size=3, progress=False,
               save=('labels', 'probs', 'polygons'), uncertainty='margin',
@@ -335,7 +339,9 @@ def test_interrupted_then_resumed_prediction_is_byte_identical(checkpoint, frame
 def test_models_trained_through_loadraster_see_file_band_order(checkpoint, tmp_path):
     """A LoadRaster pipeline hands the model bands as stored (RGB), OpenCV's loader BGR:
     3-band windows are flipped for the latter only, and the config tells which."""
-    from altair.api.predict import input_transform, load_model, nodata_fill
+    from altair.api.predict import load_model
+    from altair.models.card import ModelCard
+    from altair.predict.model import input_transform, nodata_fill
     from altair.config import load_config, raster_options
     scene_cfg = load_config(ROOT / 'configs/pspnet/pspnet_r18-d16_1xb8-600it_bluemarble-scene-'
                                    '256x256.py')
@@ -349,7 +355,7 @@ def test_models_trained_through_loadraster_see_file_band_order(checkpoint, tmp_p
     pre.channel_conversion = False  # as bgr_to_rgb=False: OpenCV's BGR went in untouched
     assert torch.allclose(input_transform(net, 3)(x), (x.flip(1) - mean) / std)
     assert nodata_fill(net, 3) == [float(v) for v in pre.mean.flatten()][::-1]
-    net.altair_raster = dict(file_order=True)  # LoadRaster: RGB went in untouched
+    net.altair_card = ModelCard(raster=dict(file_order=True))  # LoadRaster: RGB untouched
     assert torch.allclose(input_transform(net, 3)(x), (x - mean) / std)
     assert nodata_fill(net, 3) == [float(v) for v in pre.mean.flatten()]
 
@@ -434,7 +440,7 @@ def test_a_window_larger_than_the_image_is_cut_to_it(checkpoint, crop, tmp_path,
     whole-image prediction's."""
     import logging
 
-    import altair.inference.sliding as sliding
+    import altair.predict.pipeline as sliding
     from altair.api.predict import load_model, predict
     net = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
     real, windows = sliding.sliding_window_inference, []
@@ -460,7 +466,7 @@ def test_a_window_larger_than_the_image_is_cut_to_it(checkpoint, crop, tmp_path,
 
 _HOLDER = """
 import sys
-from altair.inference.lock import OutputLock, lock_path
+from altair.predict.lock import OutputLock, lock_path
 lock = OutputLock(lock_path(sys.argv[1], 'africa'), "'africa_*'")
 lock.acquire()
 print('held', flush=True)
@@ -522,7 +528,7 @@ def test_the_lock_is_one_holder_at_a_time(tmp_path):
     import os
 
     from altair.errors import AltairError
-    from altair.inference.lock import OutputLock, OutputLockedError, lock_path
+    from altair.predict.lock import OutputLock, OutputLockedError, lock_path
     path = lock_path(tmp_path, 'x')
     first, second = OutputLock(path, "'x_*'"), OutputLock(path, "'x_*'")
     with first:

@@ -1,7 +1,7 @@
 import pytest
 from mmengine.config import Config
 
-from altair.api.test import ShowDirError, TTAConfigMissingError, enable_show, enable_tta
+from altair.api.compile import ShowDirError, TTAConfigMissingError, enable_show, enable_tta
 
 
 def _cfg(**extra):

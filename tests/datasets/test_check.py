@@ -210,8 +210,8 @@ def test_check_seg_sample_values():
 
 def test_prepare_config_inserts_the_check_after_load_annotations(in_repo_root):
     from altair.config import load_config
-    from altair.api.train import prepare_config
-    cfg = prepare_config(load_config('configs/pspnet.py'), work_dir='w', launcher='none')
+    from altair.api.compile import compile_config
+    cfg = compile_config(load_config('configs/pspnet.py'), work_dir='w', launcher='none')
     for split in ('train', 'val', 'test'):
         types = [s['type'] for s in cfg[f'{split}_dataloader'].dataset.pipeline]
         i = types.index('LoadAnnotations')

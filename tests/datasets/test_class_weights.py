@@ -54,12 +54,12 @@ def _median_frequency(counts: np.ndarray) -> np.ndarray:
 
 def test_the_shipped_config_trains_with_weights_from_its_masks(tmp_path, in_repo_root):
     from altair.config import load_config
-    from altair.api.train import prepare_config
+    from altair.api.compile import compile_config
     counts = _mask_set(tmp_path, np.random.default_rng(0))
     cfg = load_config('configs/segformer.py',
                       cfg_options={'train_dataloader.dataset.data_root': str(tmp_path)})
     assert cfg.model.decode_head.loss_decode.class_weight == 'auto'
-    prepare_config(cfg, work_dir=tmp_path / 'work')
+    compile_config(cfg, work_dir=tmp_path / 'work')
     weights = list(_median_frequency(counts))
     assert cfg.model.decode_head.loss_decode.class_weight == pytest.approx(weights, abs=1e-4)
     # and the model Altair trains is built with them

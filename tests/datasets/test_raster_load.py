@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from altair.datasets.raster import LoadRaster
-from altair.datasets.raster.io import BandError, LabelValueError
-from altair.datasets.raster.vector import VectorLabelError
+from altair.datasets.scenes import LoadRaster
+from altair.raster.errors import BandError, LabelValueError
+from altair.raster.vector import VectorLabelError
 from tests.datasets.raster_fixtures import write_geojson, write_tif
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from altair.datasets.raster import LoadRaster, RasterSceneDataset, SceneConfigError
-from altair.datasets.raster.io import BandError, LabelAlignmentError
+from altair.datasets.scenes import LoadRaster, RasterSceneDataset, SceneConfigError
 from altair.errors import DataNotFoundError
+from altair.raster.errors import BandError, LabelAlignmentError
 from tests.datasets.raster_fixtures import write_geojson, write_tif
 
 CLASSES = ('a', 'b')

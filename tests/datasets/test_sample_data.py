@@ -26,7 +26,7 @@ def test_landsat7_scene_strata_and_polygons():
     paths = sd.landsat7_polygons()
     assert [p.suffix for p in paths] == ['.shp', '.shx', '.dbf', '.prj']
     assert all(p.is_file() and p.parent == paths[0].parent for p in paths)
-    from altair.datasets.raster.vector import class_values, vector_fields
+    from altair.raster.vector import class_values, vector_fields
     fields = vector_fields(str(paths[0]))
     assert fields['crs'] == 'EPSG:3358' and {'label', 'id'} <= set(fields['fields'])
     assert sorted(class_values(str(paths[0]), 'label')) == sorted(sd.L7_CLASSES.values())

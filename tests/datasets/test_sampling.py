@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from altair.datasets.raster import LoadRaster, RasterSceneDataset, SceneConfigError
-from altair.datasets.raster.sampling import (BlockSplit, centre_cells_allowed, centred_origin,
+from altair.datasets.scenes import LoadRaster, RasterSceneDataset, SceneConfigError
+from altair.datasets.scenes.sampling import (BlockSplit, centre_cells_allowed, centred_origin,
                                              class_cells, draw_centred, minority_classes)
 from tests.datasets.raster_fixtures import write_tif
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from mmengine.registry import DefaultScope
 
-from altair.datasets import volume as volume_mod
+from altair.raster import volume as volume_mod
 from altair.datasets.volume import LoadVolumeSlice, VolumeSliceDataset
 from altair.errors import DataError, DataNotFoundError
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from altair.datasets.transforms import CentredRandomCrop
-from altair.datasets.volume import LoadVolumeSlice, VolumeError, VolumeSliceDataset
+from altair.datasets.volume import LoadVolumeSlice, VolumeSliceDataset
+from altair.raster.errors import VolumeError
 
 SHAPE = (12, 32, 32)  # slices along axis 0: (32, 32)
 CROP = 8

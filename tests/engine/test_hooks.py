@@ -58,18 +58,18 @@ def test_a_crash_while_saving_keeps_the_last_complete_checkpoint(tmp_path):
 
 def test_prepare_config_makes_checkpoint_hooks_crash_safe():
     from altair.config import load_config
-    from altair.api.train import prepare_config
-    cfg = prepare_config(load_config('configs/pspnet.py'), work_dir='w', launcher='none')
+    from altair.api.compile import compile_config
+    cfg = compile_config(load_config('configs/pspnet.py'), work_dir='w', launcher='none')
     assert cfg.default_hooks.checkpoint.type == 'AltairCheckpointHook'
     assert cfg.default_hooks.checkpoint.max_keep_ckpts == 1  # the options are kept
 
 
 def test_config_amp_key_is_the_amp_option():
     from altair.config import load_config
-    from altair.api.train import prepare_config
+    from altair.api.compile import compile_config
     cfg = load_config('configs/pspnet.py', cfg_options={'amp': 'bf16'})
     cfg.optim_wrapper = dict(type='OptimWrapper', optimizer=cfg.optim_wrapper.optimizer)
-    cfg = prepare_config(cfg, work_dir='w', launcher='none')
+    cfg = compile_config(cfg, work_dir='w', launcher='none')
     assert cfg.optim_wrapper.type == 'AutocastOptimWrapper' and 'amp' not in cfg
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from altair.config import ConfigBuildError, naming_the_section
+from altair.config_checks import ConfigBuildError, naming_the_section
 
 
 def test_key_mismatches_name_the_section_and_other_errors_pass():
@@ -61,7 +61,7 @@ def test_flexible_runner_sections_are_named_too(cli, small_bluemarble, tiny, tmp
 
 
 def test_section_of_maps_a_constructor_error_to_its_config_key():
-    from altair.config import section_of
+    from altair.config_checks import section_of
     cfg = dict(optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD')),
                train_dataloader=dict(dataset=dict(type='altair.BlueMarbleDataset')),
                custom_hooks=[dict(type='RngStateHook'), dict(type='EMAHook')])

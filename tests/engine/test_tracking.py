@@ -107,14 +107,14 @@ def test_config_track_key_adds_backends_once_and_records_where(tmp_path, monkeyp
     from mmengine.config import Config
 
     from altair.api.runs import create_run
-    from altair.api.train import _with_run_options
+    from altair.api.compile import CompileOptions, _run_options
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv('MLFLOW_TRACKING_URI', raising=False)
     run = create_run('pspnet', root=tmp_path / 'runs')
     cfg = Config(dict(track=['tensorboard', 'mlflow'], optim_wrapper=dict(type='OptimWrapper'),
                       visualizer=dict(type='SegLocalVisualizer', name='visualizer',
                                       vis_backends=[dict(type='LocalVisBackend')])))
-    cfg = _with_run_options(cfg, run, grad_accum=None, seed=None)
+    _run_options(cfg, CompileOptions(run=run))
     kinds = [b['type'] for b in cfg.visualizer.vis_backends]
     assert kinds == ['LocalVisBackend', 'TensorboardVisBackend', 'MLflowVisBackend']
     assert cfg.visualizer.name == f'visualizer-{run.id}' and 'track' not in cfg
@@ -122,7 +122,7 @@ def test_config_track_key_adds_backends_once_and_records_where(tmp_path, monkeyp
     assert run.tracking['mlflow'] == (f'mlflow {(tmp_path / "mlruns").as_uri()} experiment '
                                       f'pspnet run {run.id}')
     assert os.environ['MLFLOW_ALLOW_FILE_STORE'] == 'true'
-    again = _with_run_options(Config(cfg.to_dict()), run, grad_accum=None, seed=None,
-                              track=['tensorboard', 'mlflow'])
+    again = Config(cfg.to_dict())
+    _run_options(again, CompileOptions(run=run, track=['tensorboard', 'mlflow']))
     assert [b['type'] for b in again.visualizer.vis_backends] == kinds
     assert [h['type'] for h in again.custom_hooks] == ['RunMetricsHook', 'ValOverlayHook']

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from altair.errors import AltairError
-from altair.evaluation.baselines import (BaselineError, accuracy, confusion, dice, fit_class_means,
-                                         fit_random_forest, iou, majority_class, miou,
-                                         nearest_class_mean, otsu_segment, otsu_threshold,
-                                         predict_random_forest, scene_features,
-                                         stratified_sample, volume_features)
+from altair.evaluation.baselines import (BaselineError, fit_class_means, majority_class,
+                                         nearest_class_mean, otsu_segment, otsu_threshold)
+from altair.evaluation.forest import (fit_random_forest, predict_random_forest, scene_features,
+                                      stratified_sample, volume_features)
+from altair.evaluation.scores import accuracy, confusion, dice, iou, miou
 
 
 # ----------------------------------------------------------------------------- Otsu references

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from altair.inference import autotune
+from altair.models.card import ModelCard
 
 
 @pytest.fixture
@@ -96,5 +97,6 @@ def test_a_model_can_name_its_own_signature():
     from altair.inference.autotune import model_signature
     a, b = torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(3, 8, 3)
     assert model_signature(a) == model_signature(b)
-    a.altair_signature, b.altair_signature = 'OnnxSegmentor-1', 'OnnxSegmentor-2'
+    a.altair_card = ModelCard(signature='OnnxSegmentor-1')
+    b.altair_card = ModelCard(signature='OnnxSegmentor-2')
     assert (model_signature(a), model_signature(b)) == ('OnnxSegmentor-1', 'OnnxSegmentor-2')

@@ -7,7 +7,8 @@ import torch
 
 from altair.inference.grid import window_starts
 from altair.inference.shard import batch_start, row_blocks, shard
-from altair.inference.sliding import TensorSource, sliding_window_inference
+from altair.inference.sliding import sliding_window_inference
+from altair.raster.sources import TensorSource
 from tests.inference.helpers import batch_dependent
 
 

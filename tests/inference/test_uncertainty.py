@@ -9,7 +9,8 @@ from altair.inference.sliding import sliding_window_inference
 from altair.inference.tta import TTAConfigError, make_views, tta_predictor
 from altair.inference.uncertainty import (UncertaintyError, check_measure, entropy, margin,
                                           tta_agreement, tta_variance)
-from altair.inference.writers import LabelCollector
+from altair.predict.sinks import FanOut
+from altair.predict.writers import LabelCollector
 
 
 def _softmax(x, axis):
@@ -92,7 +93,8 @@ def test_tta_measure_inside_sliding_windows():
     image = torch.randn(2, 40, 52, generator=gen)
     wrapped = tta_predictor(local, transforms=['hflip'], uncertainty='tta-variance')
     got = LabelCollector(height=40, width=52, num_classes=3, uncertainty='tta-variance')
-    sliding_window_inference(image, wrapped, window=16, overlap=0.5, num_classes=4, sink=got)
+    sliding_window_inference(image, wrapped, window=16, overlap=0.5, num_classes=4,
+                             sink=FanOut([got], 3))
     acc, wsum = np.zeros((40, 52)), np.zeros((40, 52))
     wt = blend_weights((16, 16)).double().numpy()
     for y, x in window_grid(40, 52, (16, 16), (8, 8)):

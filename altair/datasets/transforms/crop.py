@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mmseg.datasets.transforms import RandomCrop
 
-from altair.datasets.raster.sampling import centred_origin
+from altair.datasets.scenes.sampling import centred_origin
 from altair.registry import TRANSFORMS
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from altair.engine.checkpoint import safe_load
 from altair.fileio import atomic_write
 
 
@@ -68,7 +69,6 @@ def export_backbone(checkpoint: str | os.PathLike, out: str | os.PathLike, *,
     Raises:
         KeyError: no weights under ``prefix`` or an unknown ``convert``.
     """
-    from altair.engine.checkpoint import safe_load  # weights-only, mmengine state allowed
     if convert not in CONVERTERS:
         raise KeyError(f"unknown conversion '{convert}'; choose one of {', '.join(CONVERTERS)}")
     state = safe_load(checkpoint, map_location='cpu')

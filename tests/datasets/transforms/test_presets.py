@@ -103,8 +103,8 @@ def test_config_shorthand_replaces_the_random_steps():
     assert out[3] == dict(type='AugPreset', name='satellite', crop_size=(256, 256),
                           ignore_index=255)
     from altair.config import load_config
-    from altair.api.train import prepare_config
-    cfg = prepare_config(load_config('configs/pspnet.py',
+    from altair.api.compile import compile_config
+    cfg = compile_config(load_config('configs/pspnet.py',
                                      cfg_options={'augmentations': dict(preset='heavy')}),
                          work_dir='w', launcher='none')
     steps = cfg.train_dataloader.dataset.pipeline
