@@ -73,7 +73,7 @@ def sliding(data_root: str) -> None:
     import torch
     from sliding_window import _model
 
-    from altair.predict.model import input_transform
+    from altair.prediction.model import input_transform
     from altair.datasets.bluemarble_build import ensure_bluemarble
     from altair.inference.grid import window_grid
     from altair.inference.sliding import pad_to, sliding_window_inference

@@ -67,7 +67,7 @@ def main() -> None:
 
     from altair.api.export import export_model
     from altair.api.load import load_model
-    from altair.predict.model import input_transform
+    from altair.prediction.model import input_transform
     from altair.datasets.bluemarble_build import ensure_bluemarble
     from altair.models.segmentor import window_predictor
 

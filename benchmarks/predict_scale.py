@@ -234,9 +234,9 @@ def scale_worker(image: str, out_dir: str) -> dict:
     from sliding_window import SCALE_CLASSES
 
     from altair.inference.sliding import sliding_window_inference
-    from altair.predict.polygons import PolygonWriter
-    from altair.predict.sinks import FanOut
-    from altair.predict.writers import PredictionWriter
+    from altair.prediction.polygons import PolygonWriter
+    from altair.prediction.sinks import FanOut
+    from altair.prediction.writers import PredictionWriter
     from altair.raster.sources import open_image, raster_env
     net = region_net
     t0 = time.perf_counter()

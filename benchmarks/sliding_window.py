@@ -64,12 +64,12 @@ def worker(method: str, image: str, checkpoint: str | None, out: str) -> dict:
     import numpy as np
     import torch
 
-    from altair.predict.model import input_transform
+    from altair.prediction.model import input_transform
     from altair.inference.grid import window_grid
     from altair.inference.postprocess import labels_from_logits
     from altair.inference.sliding import pad_to, sliding_window_inference
-    from altair.predict.sinks import FanOut
-    from altair.predict.writers import PredictionWriter
+    from altair.prediction.sinks import FanOut
+    from altair.prediction.writers import PredictionWriter
     from altair.models.segmentor import window_predictor
     from altair.raster.sources import open_image, raster_env
 
@@ -297,8 +297,8 @@ def scale_net():
 
 def scale_worker(image: str, out: str) -> dict:
     from altair.inference.sliding import sliding_window_inference
-    from altair.predict.sinks import FanOut
-    from altair.predict.writers import PredictionWriter
+    from altair.prediction.sinks import FanOut
+    from altair.prediction.writers import PredictionWriter
     from altair.raster.sources import open_image, raster_env
     net = scale_net()
     t0 = time.perf_counter()

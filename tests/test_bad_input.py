@@ -70,7 +70,7 @@ def files(tmp_path_factory):
     torch.save({'state_dict': model.state_dict(),
                 'meta': {'cfg': "model = dict(type='EncoderDecoder')\nimport os\n"}},
                root / 'code.pth')
-    from altair.predict.lock import OutputLock, lock_path
+    from altair.prediction.lock import OutputLock, lock_path
     (root / 'locked').mkdir()
     held = OutputLock(lock_path(root / 'locked', 'img'), "'img_*'")
     held.acquire()  # as a prediction writing img_* there would

@@ -51,7 +51,7 @@ def test_prediction_precision_defaults_to_auto_everywhere():
     import inspect
 
     from altair.api.predict import predict
-    from altair.predict.options import PredictOptions
+    from altair.prediction.options import PredictOptions
     from altair.inference.precision import PRECISIONS
     args = build_parser().parse_args(['predict', 'last', 'x.tif'])
     assert args.precision == 'auto'

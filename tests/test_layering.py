@@ -23,7 +23,7 @@ LAYERS = [
     ('inference', 'evaluation', 'visualization'),
     ('engine',),
     ('models', 'datasets'),
-    ('predict',),
+    ('prediction',),
     ('api', 'testing'),
     ('cli_parser',),
     ('cli',),

@@ -18,7 +18,7 @@ from altair.api.train import train
 from altair.datasets.bluemarble_build import ensure_bluemarble
 from altair.datasets.bluemarble_classes import CLASSES, IGNORE_INDEX, PALETTE
 from altair.fileio import write_json
-from altair.predict.pipeline import predict_file
+from altair.prediction.pipeline import predict_file
 from altair.raster.write import read_geotiff, write_png
 from altair.visualization.overlay import blend, colorize
 

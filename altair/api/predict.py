@@ -1,7 +1,7 @@
 """Predict label maps for images of any size: ``alt.predict`` and ``altair predict``.
 
 The model is resolved here (a run, a checkpoint, an exported file, a segmentor); the rest is
-``altair.predict``: options (``options``), one image's pipeline (``pipeline``), the
+``altair.prediction``: options (``options``), one image's pipeline (``pipeline``), the
 per-image loop (``run``) and the many-process paths (``dist``).
 """
 from __future__ import annotations
@@ -19,11 +19,11 @@ from altair.api.runs import Run, is_run_reference, resolve_model_source
 from altair.fileio import ensure_writable_dir
 from altair.inference.shard import shard
 from altair.models.portable import OnnxSegmentor
-from altair.predict import dist
-from altair.predict.images import image_inputs
-from altair.predict.options import PredictOptionError, PredictOptions
-from altair.predict.result import Prediction
-from altair.predict.run import check_split, mosaic_inputs, predict_images
+from altair.prediction import dist
+from altair.prediction.images import image_inputs
+from altair.prediction.options import PredictOptionError, PredictOptions
+from altair.prediction.result import Prediction
+from altair.prediction.run import check_split, mosaic_inputs, predict_images
 
 __all__ = ['predict', 'predict_with', 'load_model', 'Prediction', 'PredictOptionError']
 
@@ -64,7 +64,7 @@ def resolve_model(model, device: str, root) -> tuple[torch.nn.Module, Path]:
 
 def _spawn(n: int, model, inputs: list, options: PredictOptions, *, root, device: str
            ) -> list[Prediction]:
-    """``predict`` of ``inputs`` in ``n`` local worker processes (see ``altair.predict.dist``)."""
+    """``predict`` of ``inputs`` in ``n`` local worker processes (see ``altair.prediction.dist``)."""
     if isinstance(model, Run):
         model, root = model.id, model.dir.parent
     if isinstance(model, (tuple, list)) and len(model) == 2:
@@ -154,7 +154,7 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
             one per GPU); a job started by torchrun / accelerate / Slurm splits itself the
             same way. Several images are shared out between the processes; one image is
             split into row blocks whose joined outputs equal a one-process run
-            (``altair.predict.dist``). Labels are then always written and every process
+            (``altair.prediction.dist``). Labels are then always written and every process
             returns every result (another process's labels as the file); ``model`` must be
             a run or (config, checkpoint), ``images`` files. Under torchrun every rank must
             call ``predict`` (the ranks meet at barriers).

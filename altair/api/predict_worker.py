@@ -1,6 +1,6 @@
 """One rank of ``alt.predict(processes=N)``: ``python -m altair.api.predict_worker SPEC THREADS``.
 
-SPEC is the JSON file ``altair.predict.dist.spawn`` wrote (model, images, the options'
+SPEC is the JSON file ``altair.prediction.dist.spawn`` wrote (model, images, the options'
 record); the calling process is rank 0 and returns every rank's predictions itself.
 ``record`` hands this rank's exception to torch's elastic agent, so the caller's error
 carries it.
@@ -14,7 +14,7 @@ from pathlib import Path
 from torch.distributed.elastic.multiprocessing.errors import record
 
 from altair.api.predict import predict_with
-from altair.predict.options import PredictOptions
+from altair.prediction.options import PredictOptions
 
 
 @record

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from altair.config_data import config_from_data, literal_config_dict
 from altair.errors import AltairError, first_line
 from altair.fileio import file_identity
-from altair.models.card import attach_card
+from altair.models.card import attach_card, card_of
 from altair.models.segmentor import adjusted
 from altair.version import __version__
 
@@ -39,7 +39,7 @@ def model_header(model: nn.Module, cfg) -> dict:
     pre = model.data_preprocessor
     normalize = bool(getattr(pre, '_enable_normalize', False))
     meta = getattr(model, 'dataset_meta', None) or {}
-    crop = getattr(model, 'altair_train_crop', None)
+    card = card_of(model)
     return dict(
         format=HEADER_FORMAT, altair_version=__version__, config=config_as_data(cfg),
         classes=list(meta.get('classes') or []),
@@ -49,8 +49,8 @@ def model_header(model: nn.Module, cfg) -> dict:
             mean=[float(v) for v in pre.mean.flatten()] if normalize else None,
             std=[float(v) for v in pre.std.flatten()] if normalize else None,
             bgr_to_rgb=bool(getattr(pre, 'channel_conversion', False))),
-        raster=dict(getattr(model, 'altair_raster', None) or {}),
-        train_crop=list(crop) if crop else None,
+        raster=dict(card.raster),
+        train_crop=list(card.train_crop) if card.train_crop else None,
         input='float32 (N, C, H, W), (x - mean) / std in the band order of `raster`',
         output='float32 logits (N, K, H, W)')
 

@@ -64,7 +64,7 @@ def test_a_model_of_a_concat_of_scenes_predicts_in_file_band_order(tmp_path, in_
 
     import altair as alt
     from altair.models.card import card_of
-    from altair.predict.model import input_transform
+    from altair.prediction.model import input_transform
     from altair.registry import MODELS
     from tests.datasets.raster_fixtures import write_tif
     plain = load_config(SCENE)

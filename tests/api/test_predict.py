@@ -36,7 +36,7 @@ def test_predict_tool_writes_georeferenced_outputs(checkpoint, crop, tmp_path):
 
 def test_predict_file_matches_whole_image_inference(checkpoint, crop, tmp_path):
     from altair.api.predict import load_model
-    from altair.predict.pipeline import predict_file
+    from altair.prediction.pipeline import predict_file
     model = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
     written = predict_file(model, crop, tmp_path, window=(300, 420), overlap=0.0,
                            preview=False, progress=False)
@@ -63,8 +63,8 @@ def test_predict_errors(checkpoint, crop, tmp_path, cli):
 
 def test_predict_file_with_tta_matches_hand_merged_flips(checkpoint, crop, tmp_path):
     from altair.api.predict import load_model
-    from altair.predict.model import input_transform
-    from altair.predict.pipeline import predict_file
+    from altair.prediction.model import input_transform
+    from altair.prediction.pipeline import predict_file
     model = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
     written = predict_file(model, crop, tmp_path, window=(300, 420), overlap=0.0,
                            tta=['hflip'], tta_merge='soft_vote', preview=False, progress=False)
@@ -147,7 +147,7 @@ def test_predict_api_errors(checkpoint, crop, tmp_path):
 
 
 def test_outputs_beyond_the_memory_limit_are_files(checkpoint, crop, tmp_path, monkeypatch):
-    import altair.predict.pipeline as api
+    import altair.prediction.pipeline as api
     from altair.api.predict import PredictOptionError, load_model, predict
     net = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
     monkeypatch.setattr(api, 'IN_MEMORY_PIXELS', 100 * 100)
@@ -164,7 +164,7 @@ def test_predict_nodata_cog_and_uncertainty(checkpoint, framed, tmp_path):
     from rio_cogeo.cogeo import cog_validate
 
     from altair.api.predict import load_model, predict
-    from altair.predict.model import nodata_fill
+    from altair.prediction.model import nodata_fill
     from altair.inference.grid import window_grid
     net = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
     with rasterio.open(framed) as src:
@@ -303,7 +303,7 @@ def test_interrupted_then_resumed_prediction_is_byte_identical(checkpoint, frame
     import pyogrio.raw
 
     from altair.api.predict import load_model, predict
-    from altair.predict.journal import ResumeError
+    from altair.prediction.journal import ResumeError
     net = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
     kw = dict(window_size=(64, 64), overlap=0.5, batch_size=3, progress=False,
               save=('labels', 'probs', 'polygons'), uncertainty='margin',
@@ -341,7 +341,7 @@ def test_models_trained_through_loadraster_see_file_band_order(checkpoint, tmp_p
     3-band windows are flipped for the latter only, and the config tells which."""
     from altair.api.predict import load_model
     from altair.models.card import ModelCard
-    from altair.predict.model import input_transform, nodata_fill
+    from altair.prediction.model import input_transform, nodata_fill
     from altair.config import load_config, raster_options
     scene_cfg = load_config(ROOT / 'configs/pspnet/pspnet_r18-d16_1xb8-600it_bluemarble-scene-'
                                    '256x256.py')
@@ -440,7 +440,7 @@ def test_a_window_larger_than_the_image_is_cut_to_it(checkpoint, crop, tmp_path,
     whole-image prediction's."""
     import logging
 
-    import altair.predict.pipeline as sliding
+    import altair.prediction.pipeline as sliding
     from altair.api.predict import load_model, predict
     net = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
     real, windows = sliding.sliding_window_inference, []
@@ -466,7 +466,7 @@ def test_a_window_larger_than_the_image_is_cut_to_it(checkpoint, crop, tmp_path,
 
 _HOLDER = """
 import sys
-from altair.predict.lock import OutputLock, lock_path
+from altair.prediction.lock import OutputLock, lock_path
 lock = OutputLock(lock_path(sys.argv[1], 'africa'), "'africa_*'")
 lock.acquire()
 print('held', flush=True)
@@ -528,7 +528,7 @@ def test_the_lock_is_one_holder_at_a_time(tmp_path):
     import os
 
     from altair.errors import AltairError
-    from altair.predict.lock import OutputLock, OutputLockedError, lock_path
+    from altair.prediction.lock import OutputLock, OutputLockedError, lock_path
     path = lock_path(tmp_path, 'x')
     first, second = OutputLock(path, "'x_*'"), OutputLock(path, "'x_*'")
     with first:

@@ -9,8 +9,8 @@ from altair.inference.sliding import sliding_window_inference
 from altair.inference.tta import TTAConfigError, make_views, tta_predictor
 from altair.inference.uncertainty import (UncertaintyError, check_measure, entropy, margin,
                                           tta_agreement, tta_variance)
-from altair.predict.sinks import FanOut
-from altair.predict.writers import LabelCollector
+from altair.prediction.sinks import FanOut
+from altair.prediction.writers import LabelCollector
 
 
 def _softmax(x, axis):

@@ -7,8 +7,8 @@ import rasterio
 import torch
 from rasterio.transform import from_origin
 
-from altair.predict.sinks import FanOut
-from altair.predict.writers import PredictionWriter
+from altair.prediction.sinks import FanOut
+from altair.prediction.writers import PredictionWriter
 from altair.raster.write import write_cog
 
 TRANSFORM = from_origin(500000, 4000000, 10, 10)
@@ -77,7 +77,7 @@ def test_row_blocks_joined_equal_one_writer(tmp_path, fmt):
     gives: colour table, nodata, uint8 probabilities with their mask, uncertainty."""
     from rasterio.transform import Affine
 
-    from altair.predict.writers import OVERVIEW_RESAMPLING
+    from altair.prediction.writers import OVERVIEW_RESAMPLING
     from altair.raster.write import stack_rows
     labels = _labels()
     logits = _logits(labels)

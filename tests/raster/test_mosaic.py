@@ -8,8 +8,8 @@ import torch
 from rasterio.transform import from_origin
 
 from altair.inference.sliding import sliding_window_inference
-from altair.predict.sinks import FanOut
-from altair.predict.writers import LabelCollector
+from altair.prediction.sinks import FanOut
+from altair.prediction.writers import LabelCollector
 from altair.raster.errors import MosaicError
 from altair.raster.mosaic import write_mosaic_vrt
 from altair.raster.sources import RasterSource

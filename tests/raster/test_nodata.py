@@ -11,8 +11,8 @@ from rasterio.transform import from_origin
 
 from altair.inference.grid import window_grid
 from altair.inference.sliding import sliding_window_inference
-from altair.predict.sinks import FanOut
-from altair.predict.writers import LabelCollector, PredictionWriter
+from altair.prediction.sinks import FanOut
+from altair.prediction.writers import LabelCollector, PredictionWriter
 from altair.raster.errors import NodataValueError
 from altair.raster.nodata import check_nodata, invalid_pixels
 from altair.raster.sources import RasterSource, TensorSource

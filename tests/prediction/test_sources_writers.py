@@ -9,8 +9,8 @@ import torch
 from rasterio.transform import from_origin
 
 from altair.inference.sliding import sliding_window_inference
-from altair.predict.sinks import FanOut
-from altair.predict.writers import PredictionWriter
+from altair.prediction.sinks import FanOut
+from altair.prediction.writers import PredictionWriter
 from altair.raster.errors import ImageNotFoundError, UnsupportedImageError
 from altair.raster.sources import ArraySource, RasterSource, list_images, open_image
 

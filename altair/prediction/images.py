@@ -10,9 +10,9 @@ import torch
 from torch import Tensor
 
 from altair.models.card import card_of
-from altair.predict.model import check_bands, nodata_fill
-from altair.predict.options import PredictOptionError
-from altair.predict.pipeline import image_name
+from altair.prediction.model import check_bands, nodata_fill
+from altair.prediction.options import PredictOptionError
+from altair.prediction.pipeline import image_name
 from altair.raster.errors import ImageNotFoundError
 from altair.raster.formats import PICTURE_SUFFIXES
 from altair.raster.nodata import check_nodata

@@ -1,7 +1,7 @@
 """Streaming writers for sliding-window predictions.
 
-A :class:`PredictionWriter` is a :class:`~altair.predict.sinks.Sink`: it receives the
-finished bands of rows top to bottom, decoded once (:class:`~altair.predict.sinks.Band`),
+A :class:`PredictionWriter` is a :class:`~altair.prediction.sinks.Sink`: it receives the
+finished bands of rows top to bottom, decoded once (:class:`~altair.prediction.sinks.Band`),
 and writes, row band by row band,
 
 - a tiled, deflate-compressed label GeoTIFF (uint8, or uint16 beyond 255 classes; nodata
@@ -27,8 +27,8 @@ from typing import Sequence
 import numpy as np
 
 from altair.fileio import commit, discard, fsync_path, partial_path
-from altair.predict.journal import ResumeError
-from altair.predict.sinks import Band, label_nodata
+from altair.prediction.journal import ResumeError
+from altair.prediction.sinks import Band, label_nodata
 from altair.raster.write import copy_geotiff, stream_profile, write_cog, write_png
 from altair.visualization.overlay import colorize, default_palette
 
@@ -291,7 +291,7 @@ class LabelCollector:
 
     def state(self) -> None:
         """Nothing to make durable: a resumed run reads the finished rows back from the
-        files (:func:`~altair.predict.outputs.read_back`)."""
+        files (:func:`~altair.prediction.outputs.read_back`)."""
 
     def close(self) -> dict:
         return {}

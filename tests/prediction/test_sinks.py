@@ -7,10 +7,10 @@ import pytest
 import rasterio
 import torch
 
-import altair.predict.sinks as sinks
-from altair.predict.polygons import PolygonWriter
-from altair.predict.sinks import FanOut, decode
-from altair.predict.writers import LabelCollector, PredictionWriter
+import altair.prediction.sinks as sinks
+from altair.prediction.polygons import PolygonWriter
+from altair.prediction.sinks import FanOut, decode
+from altair.prediction.writers import LabelCollector, PredictionWriter
 
 K, H, W = 3, 24, 20
 

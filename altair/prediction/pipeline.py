@@ -3,7 +3,7 @@
 :func:`plan_image` resolves the options for the image (whole or windows, window, stride,
 batch, format, outputs); :func:`predict_image` streams it into its sinks under the outputs'
 lock, with a journal a stopped run resumes from; :func:`stream` is the engine call both
-this and the row-block path of ``altair.predict.dist`` make.
+this and the row-block path of ``altair.prediction.dist`` make.
 """
 from __future__ import annotations
 
@@ -18,15 +18,15 @@ from altair.fileio import ensure_writable_dir, file_identity
 from altair.inference.grid import resolve_window, window_grid
 from altair.inference.sliding import sliding_window_inference
 from altair.models.card import card_of
-from altair.predict.journal import journal_path, load_journal, remove_journal, save_journal
-from altair.predict.lock import OutputLock, lock_path
-from altair.predict.model import WindowPredictor, check_bands
-from altair.predict.options import FORMATS, PredictOptionError, PredictOptions
-from altair.predict.outputs import read_back, write_overlay, write_scalar_png
-from altair.predict.polygons import PolygonWriter
-from altair.predict.result import IN_MEMORY_PIXELS, Prediction
-from altair.predict.sinks import FanOut
-from altair.predict.writers import LabelCollector, PredictionWriter
+from altair.prediction.journal import journal_path, load_journal, remove_journal, save_journal
+from altair.prediction.lock import OutputLock, lock_path
+from altair.prediction.model import WindowPredictor, check_bands
+from altair.prediction.options import FORMATS, PredictOptionError, PredictOptions
+from altair.prediction.outputs import read_back, write_overlay, write_scalar_png
+from altair.prediction.polygons import PolygonWriter
+from altair.prediction.result import IN_MEMORY_PIXELS, Prediction
+from altair.prediction.sinks import FanOut
+from altair.prediction.writers import LabelCollector, PredictionWriter
 from altair.raster.sources import open_image, raster_env
 
 logger = logging.getLogger('altair')
@@ -197,9 +197,9 @@ def predict_image(model, src, job: ImageJob, options: PredictOptions, *,
     ``<stem>_uncertainty.tif``, ``<stem>_preview.png``, ``<stem>_polygons.gpkg``, then
     ``<stem>_overlay.png``; all written atomically) and, for images up to
     ``IN_MEMORY_PIXELS``, into arrays. File outputs keep a progress journal
-    (``altair.predict.journal``): a run that stops leaves its rows and ``resume`` with the
+    (``altair.prediction.journal``): a run that stops leaves its rows and ``resume`` with the
     same arguments continues it, writing the same bytes an uninterrupted run would. While it
-    writes, the outputs are locked (``altair.predict.lock``): another prediction into them
+    writes, the outputs are locked (``altair.prediction.lock``): another prediction into them
     fails with ``OutputLockedError`` naming this process.
     """
     check_bands(model, src.shape[0], image_name(src, job.stem))

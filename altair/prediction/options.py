@@ -144,7 +144,7 @@ class PredictOptions:
                 bands: Sequence | None) -> dict:
         """What a resumed prediction of one image must find unchanged: these options as
         resolved for the image (its window, stride, batch, format), the image and the
-        model (``altair.predict.journal`` stores and compares it)."""
+        model (``altair.prediction.journal`` stores and compares it)."""
         return dict(image=image, model=model, window=window, stride=stride, blend=blend,
                     batch_size=batch_size, precision=self.precision, device=device,
                     tta=None if self.tta is None else list(self.tta),

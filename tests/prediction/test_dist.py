@@ -135,7 +135,7 @@ def test_a_failing_worker_stops_the_prediction_with_its_error(checkpoint, crop, 
 def test_processes_refuse_outputs_another_prediction_holds(checkpoint, framed, tmp_path, cli):
     """One image split over 2 processes into outputs whose lock is held (as another
     prediction writing there would): one line naming the holder, no block file written."""
-    from altair.predict.lock import OutputLock, lock_path
+    from altair.prediction.lock import OutputLock, lock_path
     out = tmp_path / 'out'
     out.mkdir()
     stem = Path(framed).stem

@@ -13,8 +13,8 @@ from rasterio.features import shapes
 from rasterio.transform import from_origin
 from shapely.geometry import shape
 
-from altair.predict.polygons import NoCrsWarning, PolygonOptionError, PolygonWriter
-from altair.predict.sinks import FanOut
+from altair.prediction.polygons import NoCrsWarning, PolygonOptionError, PolygonWriter
+from altair.prediction.sinks import FanOut
 
 TRANSFORM = from_origin(1000.0, 5000.0, 2.0, 2.0)  # 2 m pixels: 4 m² each
 CRS_UTM = CRS.from_epsg(32633)

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from altair.predict.options import PredictOptionError, PredictOptions
+from altair.prediction.options import PredictOptionError, PredictOptions
 
 
 @pytest.mark.parametrize('bad, message', [

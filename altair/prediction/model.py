@@ -13,7 +13,7 @@ from torch import Tensor
 from altair.errors import AltairError
 from altair.models.card import card_of
 from altair.models.predictor import composed_predictor, images_per_call
-from altair.predict.options import PredictOptions
+from altair.prediction.options import PredictOptions
 
 logger = logging.getLogger('altair')
 

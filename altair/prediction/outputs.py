@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from altair.predict.writers import LabelCollector
+from altair.prediction.writers import LabelCollector
 from altair.raster.write import write_png
 from altair.visualization.overlay import (blend, colorize, colorize_scalar, default_palette,
                                           to_display_rgb)

@@ -29,14 +29,14 @@ from altair.fileio import write_json
 from altair.inference.grid import window_starts
 from altair.inference.shard import batch_start, row_blocks
 from altair.models.card import card_of
-from altair.predict.lock import OutputLock, OutputLockedError, lock_path
-from altair.predict.model import WindowPredictor
-from altair.predict.options import PredictOptionError, PredictOptions
-from altair.predict.outputs import write_overlay, write_scalar_png
-from altair.predict.pipeline import ImageJob, stream
-from altair.predict.result import Prediction
-from altair.predict.sinks import FanOut
-from altair.predict.writers import OVERVIEW_RESAMPLING, PredictionWriter, write_preview
+from altair.prediction.lock import OutputLock, OutputLockedError, lock_path
+from altair.prediction.model import WindowPredictor
+from altair.prediction.options import PredictOptionError, PredictOptions
+from altair.prediction.outputs import write_overlay, write_scalar_png
+from altair.prediction.pipeline import ImageJob, stream
+from altair.prediction.result import Prediction
+from altair.prediction.sinks import FanOut
+from altair.prediction.writers import OVERVIEW_RESAMPLING, PredictionWriter, write_preview
 from altair.raster.write import stack_rows
 
 logger = logging.getLogger('altair')
@@ -119,7 +119,7 @@ def total(value: int, group: Group) -> int:
 def predict_blocks(model, src, job: ImageJob, options: PredictOptions, *, rank: int,
                    world: int, group) -> Prediction:
     """:func:`_predict_blocks` while rank 0 holds the outputs' lock
-    (``altair.predict.lock``): when another prediction writes them, every rank raises
+    (``altair.prediction.lock``): when another prediction writes them, every rank raises
     ``OutputLockedError`` before any block is written (rank 0's names the holder)."""
     lock = OutputLock(lock_path(job.out, job.stem), f"'{job.stem}_*'")
     refused = None

@@ -72,7 +72,7 @@ def _fsync_spy(monkeypatch, on_sync=None):
 
 def test_the_journal_is_fsynced_after_the_sums_it_names(tmp_path, monkeypatch):
     from altair.fileio import partial_path
-    from altair.predict.journal import journal_path, load_journal, save_journal
+    from altair.prediction.journal import journal_path, load_journal, save_journal
     synced = _fsync_spy(monkeypatch)
     journal = journal_path(tmp_path, 'scene')
     band = dict(acc=torch.rand(1, 2, 5), wsum=torch.rand(2, 5), valid=None)
@@ -107,7 +107,7 @@ def test_every_journal_is_fsynced_after_the_rows_it_names(tmp_path, monkeypatch,
     from altair.api.predict import load_model, predict
     from altair.config import load_config
     from altair.fileio import partial_path
-    from altair.predict.polygons import NoCrsWarning
+    from altair.prediction.polygons import NoCrsWarning
     from altair.registry import MODELS
     torch.manual_seed(0)
     with DefaultScope.overwrite_default_scope('altair'):

@@ -27,8 +27,8 @@ import numpy as np
 from altair.errors import AltairError
 from altair.fileio import commit, discard, fsync_path, partial_path
 from altair.inference.postprocess import label_probability
-from altair.predict.journal import ResumeError
-from altair.predict.sinks import Band
+from altair.prediction.journal import ResumeError
+from altair.prediction.sinks import Band
 
 DRIVERS = {'.gpkg': 'GPKG', '.geojson': 'GeoJSON', '.json': 'GeoJSON'}
 FLUSH_EVERY = 2000  # closed features buffered before a write

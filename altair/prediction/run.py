@@ -12,12 +12,12 @@ from typing import Iterator
 from torch import Tensor
 
 from altair.models.card import card_of
-from altair.predict.dist import predict_blocks
-from altair.predict.images import open_input
-from altair.predict.model import batch_for
-from altair.predict.options import PredictOptionError, PredictOptions
-from altair.predict.pipeline import fit_window, plan_image, predict_image
-from altair.predict.result import Prediction
+from altair.prediction.dist import predict_blocks
+from altair.prediction.images import open_input
+from altair.prediction.model import batch_for
+from altair.prediction.options import PredictOptionError, PredictOptions
+from altair.prediction.pipeline import fit_window, plan_image, predict_image
+from altair.prediction.result import Prediction
 from altair.raster.mosaic import write_mosaic_vrt
 from altair.raster.sources import raster_env
 
@@ -52,7 +52,7 @@ def predict_images(net, inputs: list, options: PredictOptions, *, out: Path, spl
     """Predict every (stem, path or tensor) of ``inputs`` with the loaded ``net`` into
     ``out``: whole where an image fits the training crop (``sliding_window='auto'``), else by
     windows. With ``split`` the ranks of ``group`` share each image by row blocks
-    (``altair.predict.dist``); rank 0 alone predicts one that runs whole."""
+    (``altair.prediction.dist``); rank 0 alone predicts one that runs whole."""
     crop = card_of(net).train_crop
     window = options.window_size if options.window_size is not None else (crop or (512, 512))
     window = (window, window) if isinstance(window, int) else tuple(window)
