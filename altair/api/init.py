@@ -62,7 +62,6 @@ def model_receptive_field(model: str) -> int | None:
     from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import DefaultScope
 
-
     cfg = Config.fromfile(str(CONFIGS / MODELS[model][0]))
     with DefaultScope.overwrite_default_scope('altair'):
         net = revert_sync_batchnorm(REGISTRY.build(cfg.model)).eval()
