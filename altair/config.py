@@ -51,7 +51,8 @@ def load_config(config: str | Path | Config | dict, *,
 
 # mmengine's placeholders for the config's own folder and name, pasted into its source
 _PASTED = re.compile(r'\{\{\s*file(Dirname|Basename|BasenameNoExtension|Extname)\s*\}\}')
-_UNSAFE = frozenset('\'"\\\n\r')
+# what would end, or escape from, the string literal mmengine pastes a path into
+UNSAFE_PATH_CHARS = frozenset('\'"\\\n\r')
 
 
 def check_pasted_folder(path: Path) -> None:
@@ -63,7 +64,7 @@ def check_pasted_folder(path: Path) -> None:
     Raises:
         ConfigValueError: naming the config and what to do.
     """
-    if path.suffix != '.py' or not _UNSAFE & set(str(path.resolve())):
+    if path.suffix != '.py' or not UNSAFE_PATH_CHARS & set(str(path.resolve())):
         return
     if _PASTED.search(path.read_text(errors='replace')):
         raise ConfigValueError(f"config '{path}' uses mmengine's {{{{ fileDirname }}}} but its "

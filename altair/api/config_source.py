@@ -13,6 +13,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+from altair.config import UNSAFE_PATH_CHARS
 from altair.datasets.inspect import Classes
 
 
@@ -101,10 +102,6 @@ def class_summary(classes: Classes, shares: list[float], what: str) -> str:
         text += (f'; {len(absent)} of the {len(shares)} classes have no labelled pixel '
                  f"({', '.join(absent)})")
     return text
-
-
-# what would end, or escape from, the string literal mmengine pastes a config's folder into
-UNSAFE_PATH_CHARS = frozenset('\'"\\\n\r')
 
 
 def data_root_source(root: Path, config: Path) -> str:

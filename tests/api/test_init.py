@@ -48,9 +48,8 @@ def _check_config(config: Path) -> dict:
     return cfg
 
 
-@pytest.mark.slow
-def test_pairs_16bit_single_band(tiny, tmp_path):
-    data = tmp_path / 'cells'
+def _cells(data: Path) -> Path:
+    """Two 16-bit single-band images of discs, their 0/1 masks and a classes.json."""
     (data / 'images').mkdir(parents=True)
     (data / 'masks').mkdir()
     for i in range(2):
@@ -59,7 +58,12 @@ def test_pairs_16bit_single_band(tiny, tmp_path):
         write_tif(data / 'masks' / f'c{i}.png', mask, crs=None)
     (data / 'classes.json').write_text(json.dumps(
         [dict(value=0, name='background'), dict(value=1, name='cell')]))
-    res = alt.init(data, iters=10)
+    return data
+
+
+@pytest.mark.slow
+def test_pairs_16bit_single_band(tiny, tmp_path):
+    res = alt.init(_cells(tmp_path / 'cells'), iters=10)
     cfg = _check_config(res.config)
     assert res.command == f'altair train {res.config}'
     assert cfg.classes == ['background', 'cell'] and cfg.model.backbone.in_channels == 1
@@ -446,18 +450,6 @@ def test_the_recipe_is_one_choice_per_rule_each_one_line():
     even = recipe(['a', 'b', 'c'], [1, 1, 1], scenes=False)
     assert 'oversampling' not in even and even['decision'].value is None
     assert even['checkpoint'].value == 'mIoU'
-
-
-def _cells(data: Path) -> Path:
-    (data / 'images').mkdir(parents=True)
-    (data / 'masks').mkdir()
-    for i in range(2):
-        img, mask = _blobs(96, 128, i)
-        write_tif(data / 'images' / f'c{i}.tif', img, crs=None)
-        write_tif(data / 'masks' / f'c{i}.png', mask, crs=None)
-    (data / 'classes.json').write_text(json.dumps(
-        [dict(value=0, name='background'), dict(value=1, name='cell')]))
-    return data
 
 
 @pytest.mark.slow

@@ -20,22 +20,27 @@ def _read(path):
         return ds.read()
 
 
-@pytest.mark.slow
-def test_two_processes_equal_one(checkpoint, framed, tmp_path):
+def _two_and_one(model, image, tmp_path, kw):
+    """The prediction in two processes, and the reference: one process with the threads each
+    worker had (oneDNN's sums depend on the thread count in the last bits)."""
     import altair as alt
     from altair.engine.launch import threads_per_worker
-    model = ('configs/pspnet.py', str(checkpoint))
-    kw = dict(OPTIONS, save=('labels', 'probs', 'preview', 'overlay'), probs_dtype='float32',
-              uncertainty='entropy')
-    [two] = alt.predict(model, framed, out_dir=tmp_path / 'two', processes=2, **kw)
-    # the reference: one process with the threads each worker had (oneDNN's sums depend on
-    # the thread count in the last bits; the labels do not here)
+    [two] = alt.predict(model, image, out_dir=tmp_path / 'two', processes=2, **kw)
     threads = torch.get_num_threads()
     torch.set_num_threads(threads_per_worker(2))
     try:
-        [one] = alt.predict(model, framed, out_dir=tmp_path / 'one', **kw)
+        [one] = alt.predict(model, image, out_dir=tmp_path / 'one', **kw)
     finally:
         torch.set_num_threads(threads)
+    return two, one
+
+
+@pytest.mark.slow
+def test_two_processes_equal_one(checkpoint, framed, tmp_path):
+    model = ('configs/pspnet.py', str(checkpoint))
+    kw = dict(OPTIONS, save=('labels', 'probs', 'preview', 'overlay'), probs_dtype='float32',
+              uncertainty='entropy')
+    two, one = _two_and_one(model, framed, tmp_path, kw)
     assert isinstance(two.labels, type(two.written['labels']))  # labels come back as a file
     assert two.windows == one.windows and two.skipped_windows == one.skipped_windows > 0
     for kind in ('labels', 'probs', 'uncertainty', 'preview', 'overlay'):
@@ -48,18 +53,10 @@ def test_two_processes_equal_one(checkpoint, framed, tmp_path):
 def test_two_processes_equal_one_with_tta(checkpoint, framed, tmp_path):
     """TTA views go through the model in the same calls (batch_size images each) in a row
     block as in the whole run, so the probabilities match bit for bit."""
-    import altair as alt
-    from altair.engine.launch import threads_per_worker
     model = ('configs/pspnet.py', str(checkpoint))
     kw = dict(OPTIONS, save=('labels', 'probs'), probs_dtype='float32', tta=True,
               tta_transforms=['hflip', 'vflip'])
-    [two] = alt.predict(model, framed, out_dir=tmp_path / 'two', processes=2, **kw)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(threads_per_worker(2))
-    try:
-        [one] = alt.predict(model, framed, out_dir=tmp_path / 'one', **kw)
-    finally:
-        torch.set_num_threads(threads)
+    two, one = _two_and_one(model, framed, tmp_path, kw)
     for kind in ('labels', 'probs'):
         assert filecmp.cmp(one.written[kind], two.written[kind], shallow=False), kind
 
