@@ -262,9 +262,9 @@ def is_volume(cfg) -> bool:
 # --- baselines -----------------------------------------------------------------------------
 def score(preds, labels, k: int) -> float:
     """Foreground IoU for two classes, else mIoU, in percent, pooled over all pixels."""
-    from altair.evaluation import baselines as B
-    conf = sum(B.confusion(p, y, num_classes=k) for p, y in zip(preds, labels))
-    return B.iou(conf, cls=1) if k == 2 else B.miou(conf)
+    from altair.evaluation import scores
+    conf = sum(scores.confusion(p, y, num_classes=k) for p, y in zip(preds, labels))
+    return scores.iou(conf, cls=1) if k == 2 else scores.miou(conf)
 
 
 def otsu_band(column: np.ndarray, labels: np.ndarray) -> int:
@@ -283,6 +283,7 @@ def baselines(cfg, *, seed: int) -> tuple[dict, float]:
     methods see an image as an (N, 1, C) column of its pixels; for volumes, the nearest
     class mean and Otsu use the intensity only, the forest the position too."""
     from altair.evaluation import baselines as B
+    from altair.evaluation import forest as F
     k = len(cfg['classes'])
     pixels = volume_pixels if is_volume(cfg) else scene_pixels
     train, val = list(pixels(cfg, 'train')), list(pixels(cfg, 'val'))
@@ -303,11 +304,11 @@ def baselines(cfg, *, seed: int) -> tuple[dict, float]:
                                         train_labels=column_y)[:, 0] for x, _ in val]
         del column, column_y
     t0 = time.perf_counter()
-    forest = B.fit_random_forest(np.concatenate([x for x, _ in train]),
+    forest = F.fit_random_forest(np.concatenate([x for x, _ in train]),
                                  np.concatenate([y for _, y in train]), max_samples=100_000,
                                  n_trees=100, n_jobs=2, seed=seed)
     val_x = np.concatenate([x for x, _ in val])
-    pred = B.predict_random_forest(forest, val_x)
+    pred = F.predict_random_forest(forest, val_x)
     preds['random_forest'] = np.split(pred, np.cumsum([y.size for y in val_y])[:-1])
     rf_seconds = time.perf_counter() - t0
     return {name: score(p, val_y, k) for name, p in preds.items()}, rf_seconds

@@ -134,3 +134,45 @@ def test_the_readme_speed_table_is_the_results_file():
     block = re.search(r'<!-- recipe_speed:[^\n]*-->\n(.*?)<!-- /recipe_speed -->', readme,
                       re.S).group(1)
     assert block.strip() == speed.table(result)
+
+
+def _module(name: str):
+    """The module ``name``, or None where there is none of that name."""
+    import importlib
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def _altair_references(path: Path):
+    """(line, module, name) of every Altair name a script uses: ``from altair.x import n``
+    and ``m.n`` where ``m`` is an Altair module imported under a name (function bodies too)."""
+    import ast
+    tree = ast.parse(path.read_text())
+    modules, out = {}, []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or '').startswith('altair'):
+            for a in node.names:
+                out.append((node.lineno, node.module, a.name))
+                if _module(f'{node.module}.{a.name}') is not None:
+                    modules[a.asname or a.name] = f'{node.module}.{a.name}'
+        elif isinstance(node, ast.Import):
+            modules.update({a.asname: a.name for a in node.names
+                            if a.name.startswith('altair') and a.asname})
+    out += [(node.lineno, modules[node.value.id], node.attr) for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+            and node.value.id in modules]
+    return out
+
+
+@pytest.mark.parametrize('path', [p for d in ('benchmarks', 'scripts', 'tools')
+                                  for p in sorted((ROOT / d).glob('*.py'))],
+                         ids=lambda p: f'{p.parent.name}/{p.name}')
+def test_every_altair_name_a_script_uses_exists(path):
+    """The scripts run outside the suite: a name that moved in the package fails here, not
+    an hour into a benchmark."""
+    missing = [f'{path.name}:{line}: {module}.{name}'
+               for line, module, name in _altair_references(path)
+               if not hasattr(_module(module), name) and _module(f'{module}.{name}') is None]
+    assert not missing, missing
