@@ -14,11 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from altair.config import UNSAFE_PATH_CHARS
-from altair.datasets.inspect import Classes
-
-
-def floor32(n: float) -> int:
-    return max(32, int(n) // 32 * 32)
 
 
 def literal(value: Any, indent: int = 0) -> str:
@@ -86,22 +81,6 @@ def comment_text(text: str) -> str:
         return repr(ch)[1:-1] if len(repr(ch)) > 3 else f'\\x{ord(ch):02x}'
     return ''.join(escape(ch) if BREAKS.match(ch) or ch in '{}' or not ch.isprintable()
                    else ch for ch in text)
-
-
-def rel_path(path: str, root: Path) -> str:
-    rel = os.path.relpath(path, root)
-    return path if rel.startswith('..') else rel
-
-
-def class_summary(classes: Classes, shares: list[float], what: str) -> str:
-    """``classes (share of labelled pixels): a 80.1%, b 19.9%`` (absent classes named once)."""
-    present = ', '.join(f'{n} {100 * s:.1f}%' for n, s in zip(classes.names, shares) if s > 0)
-    absent = [n for n, s in zip(classes.names, shares) if s == 0]
-    text = f'classes (share of labelled {what}): {present}'
-    if absent:
-        text += (f'; {len(absent)} of the {len(shares)} classes have no labelled pixel '
-                 f"({', '.join(absent)})")
-    return text
 
 
 def data_root_source(root: Path, config: Path) -> str:

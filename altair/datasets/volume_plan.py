@@ -1,21 +1,25 @@
-"""``altair init`` for volumes: slices along one axis, percentile-normalised, split by volume."""
+"""The :class:`~altair.datasets.data_plan.DataPlan` of volumes: slices along one axis,
+percentile-normalised, split by volume."""
 from __future__ import annotations
 
 import numpy as np
 
-from altair.api.config_source import class_summary, floor32, literal, rel_path
-from altair.datasets.inspect import Classes, Layout, infer_classes, label_shares
+from altair.datasets.data_plan import (DataPlan, VolumeData, class_summary, floor32,
+                                       random_split, spec_list)
+from altair.datasets.inspect import Layout
+from altair.datasets.label_stats import Classes, infer_classes, label_shares
 from altair.datasets.plan import Choice
 from altair.datasets.volume import norm_range
-from altair.raster.volume import open_volume
 from altair.errors import DataError
+from altair.raster.volume import open_volume
 
 NORMALIZE = dict(mode='percentile', lower=0.5, upper=99.5)
 
 
-def volume_sections(layout: Layout, *, crop_size: int | None, axis: int = 2,
-                    max_voxels: int = 2_000_000) -> tuple[dict, list[str]]:
-    """The config sections and summary lines of a volume layout.
+def volume_plan(layout: Layout, *, crop_size: int | None = None, axis: int = 2,
+                max_voxels: int = 2_000_000) -> DataPlan:
+    """The plan of a volume layout: slices along ``axis``, intensities normalised per volume
+    (``NORMALIZE``), mean and std from a strided sample of at most ``max_voxels`` a volume.
 
     Raises:
         DataError: fewer than 2 volumes (the split is by volume), or image and label volumes
@@ -54,53 +58,18 @@ def volume_sections(layout: Layout, *, crop_size: int | None, axis: int = 2,
     plane = [min(s[i] for s in shapes) for i in range(3) if i != axis]
     crop = crop_size or min(256, floor32(min(plane)))
     crop = min(crop, min(plane))
-    root = layout.root.resolve()
-    vols = [dict(img=rel_path(p.img, root), ann=rel_path(p.ann, root)) for p in pairs]
-    lines = [
-        f'volumes = {literal(vols)}',
-        f'normalize = {literal(NORMALIZE)}',
-        "split = dict(by='volume', val_fraction=0.2, seed=0)",
-        "volume_options = dict(type='VolumeSliceDataset', data_root=data_root,",
-        f'                      volumes=volumes, classes=classes, palette=palette, axis={axis},',
-        '                      normalize=normalize, split=split)',
-        'train_pipeline = [',
-        "    dict(type='LoadVolumeSlice'),",
-        # RandomCrop, or centred on crop_centre with volume_options' oversample=dict(...)
-        "    dict(type='CentredRandomCrop', crop_size=crop_size),",
-        "    dict(type='RandomFlip', prob=0.5, direction=['horizontal', 'vertical']),",
-        "    dict(type='PackSegInputs'),",
-        ']',
-        "test_pipeline = [dict(type='LoadVolumeSlice'), dict(type='PackSegInputs')]",
-    ]
-
     shares = label_shares(counts, classes)
+    data = VolumeData(spec_list(pairs, layout.root.resolve()),
+                      random_split('volume', items=len(pairs)), axis, NORMALIZE)
     summary = [
         f"{len(pairs)} volume(s) of {', '.join('x'.join(map(str, s)) for s in shapes[:4])}"
         f"{', ...' if len(shapes) > 4 else ''}, {'/'.join(sorted(dtypes))}; slices along axis "
         f'{axis}, intensities clipped to each volume\'s 0.5-99.5th percentiles and scaled to '
         '[0, 1]',
         class_summary(classes, shares, 'voxels'),
-        f'crop {crop}x{crop}; split: volumes, 20% held out; empty training slices skipped',
+        f'crop {crop}x{crop}; split: volumes, {int(100 * data.split["val_fraction"])}% held out; '
+        'empty training slices skipped',
     ]
-    sections = dict(classes=classes, shares=shares, stats=None, mean=[round(float(mean), 4)],
-                    root=str(root),
-                    std=[round(std, 4)], crop=crop, in_channels=1, volume_lines=lines,
-                    crop_choice=Choice(crop, '--crop' if crop_size else
-                                       f'{floor32(min(plane))} px slices (<= 256)'))
-    return sections, summary
-
-
-def volume_loader_lines(batch_size: int) -> list[str]:
-    """The data loaders of a volume config (training batch ``batch_size``)."""
-    return [
-        'train_dataloader = dict(',
-        f'    batch_size={batch_size}, num_workers=2, persistent_workers=True,',
-        "    sampler=dict(type='InfiniteSampler', shuffle=True),",
-        "    dataset=dict(volume_options, subset='train', skip_empty=True,",
-        '                 pipeline=train_pipeline))',
-        'val_dataloader = dict(',
-        '    batch_size=1, num_workers=1, persistent_workers=True,',
-        "    sampler=dict(type='DefaultSampler', shuffle=False),",
-        "    dataset=dict(volume_options, subset='val', pipeline=test_pipeline))",
-        'test_dataloader = val_dataloader',
-    ]
+    choice = Choice(crop, '--crop' if crop_size else f'{floor32(min(plane))} px slices (<= 256)')
+    return DataPlan(layout, classes, shares, [round(float(mean), 4)], [round(std, 4)], 1,
+                    choice, data, summary)

@@ -17,10 +17,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
+import subprocess
+import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from rasterio.transform import Affine
 
 from altair.engine.device import detect_launcher, init_distributed, slurm_ranks
@@ -71,7 +76,6 @@ class Group:
         self.launcher, self.before_join, self._group = launcher, before_join, None
 
     def get(self):
-        import torch.distributed as dist
         if self._group is None:
             ready = os.environ.get('ALTAIR_PREDICT_READY')
             if ready:  # tell the launcher this rank reached the barrier
@@ -91,7 +95,6 @@ def process_group():
     """(rank, world size, local rank, :class:`Group`) of this process, from the environment
     of a job started by torchrun / accelerate / Slurm (or an existing process group); a lone
     process is (0, 1, 0, None)."""
-    import torch.distributed as dist
     if dist.is_initialized():
         return dist.get_rank(), dist.get_world_size(), int(os.environ.get('LOCAL_RANK', 0)), \
             Group('none', _before_join)
@@ -104,13 +107,11 @@ def process_group():
 
 
 def barrier(group: Group) -> None:
-    import torch.distributed as dist
     dist.barrier(group=group.get())
 
 
 def total(value: int, group: Group) -> int:
     """``value`` summed over the ranks of ``group``."""
-    import torch.distributed as dist
     t = torch.tensor([value], dtype=torch.int64)
     dist.all_reduce(t, group=group.get())
     return int(t.item())
@@ -240,7 +241,6 @@ def _predict_blocks(model, src, job: ImageJob, options: PredictOptions, *, rank:
 def gather(predictions: list[Prediction], group, order: dict[str, int]) -> list[Prediction]:
     """Every rank's predictions on every rank, in input order (``order``: source → index;
     this rank's own as they are, the others' with their labels as files)."""
-    import torch.distributed as dist
     mine = {str(p.written['labels']) for p in predictions}
     handle = group.get()  # joins the ranks first
     gathered = [None] * dist.get_world_size()
@@ -262,21 +262,11 @@ def spawn(n: int, spec: dict, tmp_dir: Path, run) -> list[Prediction]:
     Raises:
         WorkerFailedError: ``rank r of n failed (exit code c): <its error>``.
     """
-    import socket
-    import subprocess
-    import sys
-    import time
-
-    import torch.distributed as dist
-
     spec_path = tmp_dir / 'predict.json'
     write_json(spec_path, spec)
     ready = tmp_dir / 'ready'
     ready.mkdir()
-    with socket.socket() as s:  # a free port for the rendezvous
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    base = dict(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), WORLD_SIZE=str(n),
+    base = dict(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port()), WORLD_SIZE=str(n),
                 ALTAIR_PREDICT_READY=str(ready))
     threads = threads_per_worker(n)
     workers = [subprocess.Popen(
@@ -330,8 +320,20 @@ def spawn(n: int, spec: dict, tmp_dir: Path, run) -> list[Prediction]:
             dist.destroy_process_group()
         _before_join = None
         torch.set_num_threads(old_threads)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        restore_environ(saved)
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface now, for the rendezvous."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def restore_environ(saved: dict[str, str | None]) -> None:
+    """Put the environment variables of ``saved`` back (None: unset)."""
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v

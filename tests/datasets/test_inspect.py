@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from altair.datasets.inspect import Classes, Pair, label_counts, object_stats
+from altair.datasets.inspect import Pair
+from altair.datasets.label_stats import Classes, label_counts, object_stats
 from tests.datasets.raster_fixtures import utm_boxes, write_geojson, write_tif
 
 

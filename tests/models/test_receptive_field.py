@@ -38,6 +38,6 @@ def test_the_init_unet_sees_about_a_hundred_pixels():
     # and 8 with 2x2 pools between (5 + 1 + 8 + 2 + 16 + 4 + 32 = 68), decoder 2 convs at
     # jump 4, 2, 1 (+ 16 + 8 + 4) and the 3x3 head (+ 2) = 98; the bilinear upsamplings of
     # InterpConv each widen it by one step of their input, 8 + 4 + 2 = 14 at most
-    from altair.api.init import model_receptive_field
+    from altair.api.init_models import model_receptive_field
     assert 98 <= model_receptive_field('unet') <= 98 + 14
     assert model_receptive_field('segformer') is None  # attention reaches the whole probe
