@@ -104,7 +104,7 @@ def parts(data_root: Path, tmp: Path, reps: int, only: set) -> None:
     from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import DefaultScope
 
-    import altair.models.segmentor as seg
+    import altair.models.predictor as composed
     from altair.api.predict import predict
     from altair.config import load_config
     from altair.registry import MODELS
@@ -130,7 +130,7 @@ def parts(data_root: Path, tmp: Path, reps: int, only: set) -> None:
         _line('predict_cog_vs_gtiff', t_cog, t_gtiff, '<= 1.05',
               'seconds (labels + uint8 probs)')
     if 'resume' in only:
-        resume(run, best, seg, _tall(data_root, tmp / 'tall.tif'), tmp)
+        resume(run, best, composed, _tall(data_root, tmp / 'tall.tif'), tmp)
     if 'polygons' in only:
         t_poly, t_labels = best(
             lambda: run(untagged, 'f', save=('labels', 'polygons'), format='gtiff'),
@@ -149,13 +149,15 @@ def nodata(run, best, tagged, untagged) -> None:
           windows=p.windows, skipped=p.skipped_windows)
 
 
-def resume(run, best, seg, tall: Path, tmp: Path) -> None:
+def resume(run, best, composed, tall: Path, tmp: Path) -> None:
+    """``composed``: the module whose ``window_predictor`` prediction calls (patched to
+    raise KeyboardInterrupt after half of the batches)."""
     from altair.inference.grid import window_grid
     both = ('labels', 'probs')
     half = -(-len(window_grid(5400, 2700, (512, 512), (384, 384))) // 4) // 2  # batches
 
     def stopped_then_resumed():
-        real, calls = seg.window_predictor, []
+        real, calls = composed.window_predictor, []
 
         def patched(model):
             predictor = real(model)
@@ -166,13 +168,16 @@ def resume(run, best, seg, tall: Path, tmp: Path) -> None:
                     raise KeyboardInterrupt
                 return predictor(x)
             return stop_half
-        seg.window_predictor = patched
+        composed.window_predictor = patched
         try:
             run(tall, 'e', save=both, format='cog')
         except KeyboardInterrupt:
             pass
+        else:  # the patch missed the predictor: this would time two whole runs
+            raise SystemExit('resume part: the run was not stopped at half (is '
+                             f'{composed.__name__}.window_predictor what prediction calls?)')
         finally:
-            seg.window_predictor = real
+            composed.window_predictor = real
         run(tall, 'e', save=both, format='cog', resume=True)
     t_resume, t_whole = best(stopped_then_resumed,
                              lambda: run(tall, 'h', save=both, format='cog'))
