@@ -171,3 +171,23 @@ def _renames(call: ast.Call) -> bool:
         return True
     return func.attr == 'rename' or (len(call.args) == 1 and not call.keywords
                                      and not isinstance(call.args[0], ast.Constant))
+
+
+# sizes a reader can hold (issue #35): lines of a module, and of a function with its docstring
+MAX_MODULE_LINES, MAX_FUNCTION_LINES, MAX_PREDICT_API_LINES = 450, 80, 250
+LONG_FUNCTIONS = {('altair.cli_parser', 'build_parser')}  # one argparse call per option
+
+
+def test_modules_and_functions_stay_small():
+    long = []
+    for name, path in MODULES.items():
+        source = path.read_text()
+        if source.count('\n') > MAX_MODULE_LINES:
+            long.append(f'{name}: {source.count(chr(10))} lines')
+        long += [f'{name}.{node.name}: {node.end_lineno - node.lineno + 1} lines'
+                 for node in ast.walk(ast.parse(source))
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                 and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+                 and (name, node.name) not in LONG_FUNCTIONS]
+    assert not long, long
+    assert MODULES['altair.api.predict'].read_text().count('\n') <= MAX_PREDICT_API_LINES

@@ -64,7 +64,8 @@ def resolve_model(model, device: str, root) -> tuple[torch.nn.Module, Path]:
 
 def _spawn(n: int, model, inputs: list, options: PredictOptions, *, root, device: str
            ) -> list[Prediction]:
-    """``predict`` of ``inputs`` in ``n`` local worker processes (see ``altair.prediction.dist``)."""
+    """``predict`` of ``inputs`` in ``n`` local worker processes
+    (``altair.prediction.dist``)."""
     if isinstance(model, Run):
         model, root = model.id, model.dir.parent
     if isinstance(model, (tuple, list)) and len(model) == 2:
@@ -115,17 +116,12 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
         window_size: (h, w) of the windows (default: the training crop, else 512).
         overlap: fraction shared by neighbouring windows, in [0, 1); ``stride`` instead.
         blend: ``'gaussian'``, ``'linear'`` or ``'constant'`` window weights.
-        batch_size: windows (and TTA views) per forward pass; default: measured on this
-            machine on first use and cached (``altair.inference.autotune``; a few forward
-            passes, once per model architecture, device, window and precision). Many
-            processes use the cached value, else 4.
+        batch_size: windows (and TTA views) per forward pass; default: measured here once
+            per architecture, device, window and precision, and cached (``autotune``).
         device: ``'auto'`` (CUDA when present), ``'cpu'``, ``'cuda:1'``, ...
-        precision: ``'auto'`` (bf16 autocast where the CPU has AVX512-BF16 / AMX or the GPU
-            bf16, else fp32; never fp16: ``altair.inference.precision``), ``'fp32'``,
-            ``'bf16'`` or ``'fp16'``. On the demo model bf16 labels equal fp32's on 99.9 %
-            of the val pixels (``benchmarks/precision_agreement.py``).
-        out_dir: where files go (default ``<run>/predictions`` for a run, else
-            ``./predictions``).
+        precision: ``'auto'`` (bf16 autocast where native: AVX512-BF16 / AMX, a bf16 GPU;
+            else fp32; never fp16), ``'fp32'``, ``'bf16'`` or ``'fp16'``.
+        out_dir: where files go (default ``<run>/predictions`` for a run, else here).
         save: any of ``labels`` (GeoTIFF keeping the source georeference), ``overlay``
             (labels coloured over the image, PNG), ``probs`` (GeoTIFF), ``preview`` (labels
             coloured, PNG), ``polygons`` (GeoPackage / GeoJSON); ``()`` writes nothing.
@@ -139,28 +135,22 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
         uncertainty: also write ``<stem>_uncertainty.tif`` (float32): ``'entropy'``,
             ``'margin'``, or with TTA ``'tta-variance'`` / ``'tta-agreement'`` (formulas in
             ``altair.inference.uncertainty``).
-        format: ``'cog'`` (default for georeferenced images: Cloud-Optimized GeoTIFF with
-            overviews) or ``'gtiff'`` (plain tiled GeoTIFF; the default otherwise).
+        format: ``'cog'`` (Cloud-Optimized GeoTIFF; default if georeferenced) or ``'gtiff'``.
         polygons_format, min_area, simplify: for ``save`` with ``'polygons'``: ``'gpkg'``
             (default) or ``'geojson'``; regions below ``min_area`` (map units²) dropped;
             outlines simplified with tolerance ``simplify`` (map units).
-        resume: continue interrupted predictions from their journals (the same arguments
-            are required); an image without a journal starts fresh, so a requeued job can
-            run the same command every time.
-        mosaic: predict all the images as one seamless scene named ``mosaic`` (outputs
-            ``<mosaic>_labels.tif``, ...): adjacent rasters on one pixel grid, read through
-            a VRT (``altair.raster.mosaic``).
-        processes, gpus: predict in that many local processes (CPU processes over gloo, or
-            one per GPU); a job started by torchrun / accelerate / Slurm splits itself the
-            same way. Several images are shared out between the processes; one image is
-            split into row blocks whose joined outputs equal a one-process run
-            (``altair.prediction.dist``). Labels are then always written and every process
-            returns every result (another process's labels as the file); ``model`` must be
-            a run or (config, checkpoint), ``images`` files. Under torchrun every rank must
-            call ``predict`` (the ranks meet at barriers).
-        backend: ``'auto'`` (by the model: onnxruntime for ``.onnx``, else torch),
-            ``'torch'`` or ``'onnxruntime'`` (an ``.onnx`` model, on the CPU, fp32: the same
-            windows, TTA and writers as torch).
+        resume: continue interrupted predictions from their journals (same arguments); an
+            image without one starts fresh, so a requeued job reruns the same command.
+        mosaic: all the images as one scene named ``mosaic`` (``<mosaic>_labels.tif``, ...):
+            adjacent rasters on one pixel grid, read as a VRT (``altair.raster.mosaic``).
+        processes, gpus: predict in that many local processes (over gloo, or one per GPU);
+            a torchrun / accelerate / Slurm job splits itself the same way: images shared
+            out, one image cut into row blocks that join into the one-process outputs
+            (``altair.prediction.dist``); labels are always written, every rank returns
+            every result and must call ``predict``; ``model``: a run or (config, checkpoint),
+            ``images``: files.
+        backend: ``'auto'`` (onnxruntime for an ``.onnx`` model, else torch), ``'torch'`` or
+            ``'onnxruntime'`` (``.onnx``, CPU, fp32: the same windows, TTA and writers).
 
     Returns:
         One :class:`Prediction` per image, in order.

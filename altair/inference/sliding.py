@@ -13,6 +13,26 @@ has been added, every row above the next grid row's top can receive nothing more
 are normalised and handed to ``sink`` and dropped. Peak memory is therefore about
 ``K x (window_h + stride_h) x W`` floats plus one batch of windows — independent of the image
 height. With no ``sink`` the bands are collected and the full (K, H, W) logits returned.
+
+Streaming in parts and resuming (the arguments of :func:`sliding_window_inference`):
+
+- ``checkpoint(rows_done, window, band)`` is called at the end of the first batch after each
+  band reached the sink: ``band`` holds the partial sums of the rows from ``rows_done`` on
+  (``acc`` (K, h, W), ``wsum`` (h, W), ``valid`` (h, W) or None; views, valid during the
+  call). A run stopped after it continues exactly with ``resume=(rows_done, window, band)``.
+- ``resume=(rows_done, window, band)``: rows above ``rows_done`` are not emitted again and
+  the windows from ``window`` on add to ``band``'s sums, so every later band equals the
+  uninterrupted run's bit for bit. Without ``band``, ``(rows_done, window)`` replays:
+  ``window`` must start one of the whole run's batches (``altair.inference.shard.batch_start``)
+  at or before the first window reaching below ``rows_done``; the windows from it on rebuild
+  the sums.
+- ``stop``: end once the rows above ``stop`` (a grid row's top, or the height) were emitted;
+  the batch holding the last window they need is still run whole, so with ``resume`` a block
+  of rows equals the same rows of a whole run bit for bit (``altair.inference.shard.row_blocks``
+  plans such blocks).
+- ``stats`` receives ``windows`` (the grid's count) and ``skipped``: the windows skipped from
+  the grid row at ``resume``'s row to ``stop``'s (replayed ones, and those of the next block
+  that fill the last batch, not counted).
 """
 from __future__ import annotations
 
@@ -85,48 +105,26 @@ def sliding_window_inference(
     Args:
         source: (C, H, W) tensor or an :class:`ImageSource` (e.g. a GeoTIFF read by windows).
         predictor: (B, C, h, w) → (B, K, h, w) logits.
-        window: window size (h, w) or one int.
-        num_classes: K.
-        overlap: fraction in [0, 1) shared by neighbouring windows (default 0.25).
-        stride: explicit step instead of ``overlap``, each in [1, window].
-        batch_size: windows per predictor call, >= 1.
-        blend: ``'gaussian'`` (default), ``'linear'`` or ``'constant'``.
-        sigma_scale: gaussian sigma as a fraction of the window.
-        pad_mode: how an image smaller than the window is padded: ``'reflect'`` or
-            ``'constant'`` (``pad_value``); the output is cropped back.
-        device: where windows are computed (default: where ``source`` tensor lives, else CPU).
-        accumulate_device: where logits are stitched (float32), e.g. CPU for GPU windows.
-        precision: ``'fp32'``, ``'bf16'``, ``'fp16'`` or ``'auto'`` (autocast around the predictor).
-        channels_last: feed windows in channels-last memory format (faster convs on CPUs).
-        preprocess: applied to each batch on ``device`` before the predictor (e.g. normalise).
-        sink: called as ``sink(row0, logits, valid)`` with each finalised band (K, rows, W)
-            in order and, with ``valid``, its (rows, W) bool data mask (else ``None``); both
-            are views into the accumulators, valid only during the call (copy them to keep
-            them). With a sink nothing is kept and ``None`` is returned.
-        progress: called with the number of windows done (skipped ones included) after
-            every batch.
-        valid: ``valid(y0, y1, x0, x1)`` → (y1 - y0, x1 - x0) bool tensor, True where the
-            input has data (e.g. ``RasterSource.read_valid``). A window without one such
-            pixel is skipped: not read, not predicted, no weight in the blend. Its pixels
-            (zero weight) come out with arbitrary logits and False in the mask.
-        stats: a dict that receives ``windows`` (the grid's count) and ``skipped``: the
-            windows skipped from the grid row at ``resume``'s row to ``stop``'s (replayed
-            ones, and those of the next block that fill the last batch, not counted).
-        checkpoint: called as ``checkpoint(rows_done, window, band)`` at the end of the
-            first batch after each band reached the sink: ``band`` holds the partial sums
-            of the rows from ``rows_done`` on (``acc`` (K, h, W), ``wsum`` (h, W), ``valid``
-            (h, W) or None; views, valid during the call). A run stopped after it continues
-            exactly with ``resume=(rows_done, window, band)``.
-        resume: ``(rows_done, window, band)`` of a checkpoint: rows above ``rows_done`` are
-            not emitted again and the windows from ``window`` on add to ``band``'s sums, so
-            every later band equals the uninterrupted run's bit for bit. Without ``band``,
-            ``(rows_done, window)`` replays: ``window`` must start one of the whole run's
-            batches (``altair.inference.shard.batch_start``) at or before the first window
-            reaching below ``rows_done``; the windows from it on rebuild the sums.
-        stop: end once the rows above ``stop`` (a grid row's top, or the height) were
-            emitted; the batch holding the last window they need is still run whole, so
-            with ``resume`` a block of rows equals the same rows of a whole run bit for
-            bit (``altair.inference.shard.row_blocks`` plans such blocks).
+        window, overlap, stride: the window (h, w) or one int; the fraction in [0, 1)
+            neighbours share (default 0.25), or an explicit step, each in [1, window].
+        num_classes: K. batch_size: windows per predictor call, >= 1.
+        blend, sigma_scale: ``'gaussian'`` (sigma: a share of the window), linear, constant.
+        pad_mode, pad_value: ``'reflect'`` or ``'constant'`` padding of an image smaller
+            than the window (the output is cropped back).
+        device, accumulate_device: where windows are computed (default: the ``source``
+            tensor's device, else CPU) and where logits are stitched (float32).
+        precision: autocast around the predictor: ``'fp32'``, ``'bf16'``, ``'fp16'``, ``'auto'``.
+        channels_last, preprocess: the windows' memory format, and a function applied to
+            each batch on ``device`` before the predictor (e.g. normalise).
+        sink: ``sink(row0, logits, valid)`` per finalised band (K, rows, W), in order, with
+            its (rows, W) data mask or None (views, valid during the call); nothing is kept.
+        progress: called with the number of windows done (skipped ones included) per batch.
+        valid: ``valid(y0, y1, x0, x1)`` → bool data mask: a window without data is skipped
+            (not read, not predicted, no weight); its pixels come out False in the mask.
+        stats: receives ``windows`` (the grid's count) and ``skipped`` (this run's).
+        checkpoint, resume, stop: parts and bit-for-bit resumes (see the module docstring):
+            ``checkpoint(rows_done, window, band)`` after a band reached the sink;
+            ``resume=(rows_done, window[, band])`` continues; ``stop``: a grid row's top.
 
     Returns:
         Without a ``sink``: (K, H, W) float32 logits on ``accumulate_device``, and with
@@ -143,7 +141,6 @@ def sliding_window_inference(
     device = torch.device('cpu' if device is None else device)
     acc_device = torch.device(accumulate_device)
     win, step = resolve_window(window, overlap=overlap, stride=stride)
-    cast = resolve_precision(precision, device)
     _, height, width = source.shape
     grid = WindowSplitter(height, width, win, step, resume=resume, stop=stop)
     merger = RowMerger(num_classes, height, width,
@@ -151,45 +148,16 @@ def sliding_window_inference(
                        masked=valid is not None, top=grid.top, sink=sink)
     if resume is not None and len(resume) > 2:  # the partial sums a checkpoint handed over
         merger.load(resume[2])
-    autocast = (torch.autocast(device_type=device.type, dtype=cast) if cast is not None
-                else nullcontext())
-
-    def forward(todo: list[tuple[int, int]]) -> Tensor:
-        crops = [pad_to(source.read(*grid.region(y, x)), win, mode=pad_mode, value=pad_value)
-                 for y, x in todo]
-        inputs = torch.stack(crops).to(device)
-        if preprocess is not None:
-            inputs = preprocess(inputs)
-        if channels_last:
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
-        with torch.no_grad(), autocast:
-            logits = predictor(inputs)
-        expected = (len(todo), num_classes, *win)
-        if tuple(logits.shape) != expected:
-            raise ValueError(f'predictor returned {tuple(logits.shape)} for {len(todo)} '
-                             f'windows of {win}; expected {expected}')
-        return logits.to(acc_device, torch.float32)
-
-    def run(pending: list) -> None:
-        """Forward the windows of ``pending`` that hold data, then add every window of it in
-        grid order (finalising rows as each grid row ends)."""
+    forward = BatchForward(source, predictor, grid, num_classes=num_classes, device=device,
+                           acc_device=acc_device, cast=resolve_precision(precision, device),
+                           pad=dict(mode=pad_mode, value=pad_value), preprocess=preprocess,
+                           channels_last=channels_last)
+    for pending, last, full in grid.batches(batch_size, valid):
         todo = [(y, x) for _, y, x, mask in pending if mask is not False]
-        outputs = iter(forward(todo)) if todo else iter(())
-        for r, y, x, mask in pending:
-            if merger.top >= grid.stop:  # the rest of the last batch belongs to the next block
-                break
-            if mask is not False:
-                merger.aggregate(next(outputs), y, x, mask)
-            if x == grid.cols[-1]:  # last window of grid row r: rows above the next are final
-                merger.finalize(grid.row_end(r))
+        merger.add_batch(pending, iter(forward(todo)) if todo else iter(()), grid)
         if progress is not None:
             progress(len(pending))
-
-    for pending, last, full in grid.batches(batch_size, valid):
-        run(pending)
-        if not full:
-            break
-        if last >= grid.last_window:
+        if not full or last >= grid.last_window:
             break
         if checkpoint is not None and merger.emitted and merger.top < height:
             # a batch boundary: a resume from window last + 1 forms the same batches
@@ -198,6 +166,38 @@ def sliding_window_inference(
     if stats is not None:
         stats.update(windows=len(grid.windows), skipped=grid.skipped)
     return merger.result() if sink is None else None
+
+
+class BatchForward:
+    """Read, pad, preprocess and predict a list of windows of ``grid``: called with their
+    ``[(y, x), ...]``, returns (n, K, h, w) float32 logits on ``acc_device``."""
+
+    def __init__(self, source: ImageSource, predictor: Callable[[Tensor], Tensor],
+                 grid: WindowSplitter, *, num_classes: int, device: torch.device,
+                 acc_device: torch.device, cast: torch.dtype | None, pad: dict,
+                 preprocess: Callable[[Tensor], Tensor] | None, channels_last: bool) -> None:
+        self.source, self.predictor, self.grid = source, predictor, grid
+        self.num_classes, self.device, self.acc_device = num_classes, device, acc_device
+        self.cast, self.pad = cast, pad
+        self.preprocess, self.channels_last = preprocess, channels_last
+
+    def __call__(self, todo: list[tuple[int, int]]) -> Tensor:
+        win = self.grid.win
+        inputs = torch.stack([pad_to(self.source.read(*self.grid.region(y, x)), win, **self.pad)
+                              for y, x in todo]).to(self.device)
+        if self.preprocess is not None:
+            inputs = self.preprocess(inputs)
+        if self.channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        autocast = (torch.autocast(device_type=self.device.type, dtype=self.cast)
+                    if self.cast is not None else nullcontext())
+        with torch.no_grad(), autocast:
+            logits = self.predictor(inputs)
+        expected = (len(todo), self.num_classes, *win)
+        if tuple(logits.shape) != expected:
+            raise ValueError(f'predictor returned {tuple(logits.shape)} for {len(todo)} '
+                             f'windows of {win}; expected {expected}')
+        return logits.to(self.acc_device, torch.float32)
 
 
 class WindowSplitter:
@@ -324,6 +324,18 @@ class RowMerger:
         if self.vacc is not None:
             self.vacc[y0 - self.top:y1 - self.top, x:x + w] |= mask[y0 - y:].to(
                 self.vacc.device)
+
+    def add_batch(self, pending: list, outputs, grid: WindowSplitter) -> None:
+        """Add a batch's windows ``(r, y, x, mask)`` in grid order, taking the logits of
+        those with data from ``outputs``, and finalise the rows above the next grid row as
+        each grid row ends. Windows past ``grid.stop`` (the next block's) are left out."""
+        for r, y, x, mask in pending:
+            if self.top >= grid.stop:
+                break
+            if mask is not False:
+                self.aggregate(next(outputs), y, x, mask)
+            if x == grid.cols[-1]:
+                self.finalize(grid.row_end(r))
 
     def finalize(self, upto: int) -> None:
         """Hand on the rows ``[top, upto)``: normalised in place and passed as a view (no
