@@ -22,7 +22,7 @@ from altair.raster.vector import is_vector, vector_fields
 
 # with fewer images than this, training and validation windows come from blocks of each image
 FEW_IMAGES = 5
-# images with a side over this are validated in windows of VAL_WINDOW (else whole)
+# the largest validation window (see validation_side), and the tiles of larger images
 WHOLE_VALIDATION_SIDE, VAL_WINDOW = 1024, 512
 
 
@@ -153,8 +153,7 @@ def scene_plan(layout: Layout, *, bands: Sequence[int | str] | None = None,
                    if crop_size is None else plan.Choice(crop_size, '--crop'))
     crop = min(crop_choice.value, min_side)
     block = max(2 * crop, floor32(min_side / 4)) if few else None
-    val_side = None if max(max(s) for s in stats.sizes) <= WHOLE_VALIDATION_SIDE and not few \
-        else (min(2 * crop, block) if few else VAL_WINDOW)
+    val_side = validation_side(block=block, max_side=max(max(s) for s in stats.sizes))
     scenes, split, validation = _scene_split(layout, block=block, maps=maps, classes=classes)
     options = dict(bands=list(bands) if bands else None, nodata=stats.nodata,
                    label_values=classes.mapping())
@@ -180,6 +179,17 @@ def scene_plan(layout: Layout, *, bands: Sequence[int | str] | None = None,
     return DataPlan(layout, classes, shares, stats.mean, stats.std, stats.count,
                     plan.Choice(crop, crop_choice.reason, crop_choice.summary), data, summary,
                     validation)
+
+
+def validation_side(*, block: int | None, max_side: int) -> int | None:
+    """The side of the validation windows: a scene split in blocks is validated one held-out
+    block a window (tiles smaller than the block would count the pixels where they overlap
+    twice and cost the pixels along each cut their context), blocks wider than
+    ``WHOLE_VALIDATION_SIDE`` in tiles of that side; images split whole are validated whole
+    up to that side (None), larger ones in ``VAL_WINDOW`` tiles."""
+    if block is not None:
+        return min(block, WHOLE_VALIDATION_SIDE)
+    return None if max_side <= WHOLE_VALIDATION_SIDE else VAL_WINDOW
 
 
 def _check_vector_options(footprints: bool, *, class_name: str | None,

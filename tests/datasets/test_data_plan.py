@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from altair.datasets.data_plan import (DataPlan, InitOptionError, SceneData, VolumeData,
-                                       floor32, random_split, scene_plan, spec_list)
+                                       floor32, random_split, scene_plan, spec_list,
+                                       validation_side)
 from altair.datasets.inspect import Pair, detect_layout
 from altair.datasets.volume_plan import volume_plan
 from tests.datasets.raster_fixtures import write_tif
@@ -45,6 +46,7 @@ def test_scene_plan_against_numpy(tmp_path):
     assert split['by'] == 'block' and split['val_fraction'] == 0.25
     assert split['block_size'] == max(2 * data.crop.value, floor32(256 / 4))
     assert data.validation is not None and split['val_blocks'] == data.validation.value
+    assert data.data.val_window == (split['block_size'], split['block_size'])
     assert data.data.scenes['train'] == data.data.scenes['val'] == [
         dict(img='scene.tif', ann='labels.tif')]
 
@@ -90,3 +92,13 @@ def test_spec_lists_keep_what_lies_outside_the_root(tmp_path):
 def test_random_split_holds_out_a_quarter_of_one_scene_else_a_fifth(by, items, fraction):
     split = random_split(by, items=items)
     assert split == dict(by=by, val_fraction=fraction, seed=0)
+
+
+@pytest.mark.parametrize('block, max_side, side', [
+    (672, 5400, 672),     # a held-out block is one window: no pixel twice, no cut inside it
+    (128, 500, 128),
+    (2048, 9000, 1024),   # a block over the largest window: tiles of it
+    (None, 1024, None),   # images split whole: validated whole up to 1024 px
+    (None, 1025, 512)])
+def test_validation_windows_are_the_held_out_blocks(block, max_side, side):
+    assert validation_side(block=block, max_side=max_side) == side
