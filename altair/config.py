@@ -309,10 +309,14 @@ def raster_options(cfg) -> dict:
     """``bands`` and ``nodata`` the config reads its images with (a ``RasterSceneDataset``'s
     or a ``LoadRaster``'s; test, then val, then train), so predictions see the same bands;
     ``file_order`` when it trains on bands in file order (``LoadRaster``) rather than
-    OpenCV's BGR."""
+    OpenCV's BGR; ``volume`` (``axis``, ``normalize``) when it trains on slices of volumes
+    (a ``VolumeSliceDataset``), so volume prediction slices and scales them alike."""
     out: dict = {}
     for split in ('test', 'val', 'train'):
         for dataset in split_datasets(cfg, split):
+            if dataset.get('type') == 'VolumeSliceDataset':
+                out.setdefault('volume', dict(axis=int(dataset.get('axis', 2)),
+                                              normalize=_plain(dataset.get('normalize'))))
             loads = [t for t in dataset.get('pipeline', []) if isinstance(t, dict)
                      and t.get('type') in ('LoadRaster', 'LoadVolumeSlice')]
             if loads:
@@ -322,6 +326,16 @@ def raster_options(cfg) -> dict:
                     if source.get(key) is not None:
                         out.setdefault(key, source[key])
     return out
+
+
+def _plain(value):
+    """A config value as plain JSON-able dicts and lists (mmengine's ConfigDict and tuples
+    undone), for a model card that export writes into a file header."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def loss_configs(model_cfg: dict) -> Iterator[tuple[str, dict]]:

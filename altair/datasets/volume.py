@@ -74,6 +74,19 @@ def norm_range(arr: Any, normalize: dict | None) -> tuple[float, float] | None:
     return center - width / 2, center + width / 2
 
 
+def normalise(values: np.ndarray, norm: tuple[float, float] | None) -> np.ndarray:
+    """``values`` as the model sees them, float32: ``(clip(x, lo, hi) - lo) / (hi - lo)`` in
+    [0, 1] for ``norm = (lo, hi)`` (all zeros if ``hi <= lo``), the raw values for None.
+    Training (:class:`LoadVolumeSlice`) and volume prediction both read through here."""
+    if norm is None:
+        return values.astype(np.float32)
+    lo, hi = float(norm[0]), float(norm[1])
+    if not hi > lo:
+        return np.zeros(values.shape, np.float32)
+    # float64 on the way, so the result stays inside [0, 1] after rounding
+    return ((np.clip(values.astype(np.float64), lo, hi) - lo) / (hi - lo)).astype(np.float32)
+
+
 def _check_normalize(normalize: dict | None) -> dict | None:
     if normalize is None:
         return None
@@ -319,15 +332,8 @@ class LoadVolumeSlice(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         axis, k = int(results['axis']), int(results['slice_index'])
-        img = read_slice(cached_volume(results['img_path']), axis, k)
-        norm = results.get('norm')
-        if norm is None:
-            img = img.astype(np.float32)
-        else:
-            lo, hi = float(norm[0]), float(norm[1])
-            # float64 for the one slice, so the result stays inside [0, 1] after rounding
-            img = ((np.clip(img.astype(np.float64), lo, hi) - lo) / (hi - lo)).astype(
-                np.float32) if hi > lo else np.zeros(img.shape, np.float32)
+        img = normalise(read_slice(cached_volume(results['img_path']), axis, k),
+                        results.get('norm'))
         results['img'] = img[..., None]
         results['img_shape'] = results['ori_shape'] = img.shape[:2]
         results['reduce_zero_label'] = False

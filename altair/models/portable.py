@@ -77,6 +77,19 @@ def _ints(v, n: int | None = None) -> bool:
             and all(isinstance(i, int) and not isinstance(i, bool) for i in v))
 
 
+def _volume_facts(v) -> bool:
+    """A card's ``volume`` entry: ``axis`` 0..2 and ``normalize`` None, or one dict of
+    numbers and names per channel (or one for all)."""
+    def plain(d):
+        return isinstance(d, dict) and all(
+            isinstance(k, str) and (isinstance(x, str) or _is_num(x)) for k, x in d.items())
+    norm = v.get('normalize') if isinstance(v, dict) else None
+    return (isinstance(v, dict) and v.get('axis') in (0, 1, 2)
+            and not isinstance(v.get('axis'), bool)
+            and (norm is None or plain(norm)
+                 or (isinstance(norm, list) and all(n is None or plain(n) for n in norm))))
+
+
 # header key -> (accepts the value, what was expected): every key prediction reads
 _HEADER_FIELDS = {
     'config': (lambda v: isinstance(v, (dict, str)), 'a config dict or literal text'),
@@ -92,8 +105,10 @@ _HEADER_FIELDS = {
     'raster': (lambda v: v is None or (isinstance(v, dict) and (
         v.get('bands') is None or (isinstance(v['bands'], list) and all(
             isinstance(b, (int, str)) and not isinstance(b, bool) for b in v['bands'])))
-        and (v.get('nodata') is None or _is_num(v['nodata']))),
-        'a dict of raster options (bands: a list of indices or names, nodata: a number)'),
+        and (v.get('nodata') is None or _is_num(v['nodata']))
+        and (v.get('volume') is None or _volume_facts(v['volume']))),
+        'a dict of raster options (bands: a list of indices or names, nodata: a number, '
+        'volume: {axis: 0, 1 or 2, normalize: null, a dict or a list of dicts})'),
     'train_crop': (lambda v: v is None or _ints(v, 2), 'null or [height, width]'),
     'input_size': (lambda v: v is None or _ints(v, 2), 'null or [height, width]'),
 }
