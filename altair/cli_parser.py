@@ -101,7 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
                     'predict MODEL.onnx|MODEL.safetensors|CHECKPOINT.pth IMAGES. '
                     "RUN: a run id, a unique prefix or 'last'. "
                     'IMAGES: a file, a folder or a quoted glob. Images larger than the '
-                    "model's training crop are predicted by sliding windows.")
+                    "model's training crop are predicted by sliding windows. Volumes "
+                    '(.nii.gz, .nii, .npy) are cases, predicted slice by slice along the '
+                    'training axis into <case>_seg.nii.gz with the source header; a case id '
+                    '(imagesTs/la_003) or the channel files of a case (<case>_0000, _0001, '
+                    '...) name one case; --resume skips the cases already finished.')
     pred.add_argument('inputs', nargs='+', metavar='RUN|CONFIG CHECKPOINT IMAGES')
     pred.add_argument('--out', help='output folder (default: <run>/predictions, or '
                                     './predictions)')

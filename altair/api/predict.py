@@ -20,6 +20,7 @@ from altair.fileio import ensure_writable_dir
 from altair.inference.shard import shard
 from altair.models.portable import OnnxSegmentor
 from altair.prediction import dist
+from altair.prediction.cases import VolumeCase, volume_cases
 from altair.prediction.images import image_inputs
 from altair.prediction.options import PredictOptionError, PredictOptions
 from altair.prediction.result import Prediction
@@ -76,7 +77,7 @@ def _spawn(n: int, model, inputs: list, options: PredictOptions, *, root, device
     if any(isinstance(item, Tensor) for _, item in inputs):
         raise PredictOptionError('several processes read images from files, not arrays')
     options = options.replace(device=device, processes=None, gpus=None)
-    images = [str(item) for _, item in inputs]
+    images = [item.spec() if isinstance(item, VolumeCase) else str(item) for _, item in inputs]
     spec = dict(model=model, images=images, options=options.record(),
                 root=None if root is None else str(root))
     run_model = tuple(model) if isinstance(model, list) else model
@@ -108,9 +109,10 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
             checkpoint, an exported ``.safetensors`` or ``.onnx`` file (``altair export``), or
             a segmentor (see ``alt.load_model``).
         images: a file, a folder (recursively), a glob, a list of these, or a NumPy array
-            (H, W) / (H, W, C) with bands in RGB order.
-        tta: test-time augmentation; ``tta_transforms`` (default ``['hflip']``; giving them
-            turns TTA on), ``tta_scales`` and ``tta_merge`` as in ``altair.inference.tta``.
+            (H, W) / (H, W, C) with bands in RGB order; or volume cases, each written as
+            ``<case>_seg.nii.gz`` (``altair.prediction.cases`` and ``volumes``).
+        tta: test-time augmentation; ``tta_transforms`` (default ``['hflip']``; naming them
+            turns TTA on), ``tta_scales``, ``tta_merge``: see ``altair.inference.tta``.
         sliding_window: ``'auto'`` slides windows over images larger than the model's training
             crop and runs smaller ones whole; ``True`` / ``False`` force either.
         window_size: (h, w) of the windows (default: the training crop, else 512).
@@ -126,8 +128,7 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
             (labels coloured over the image, PNG), ``probs`` (GeoTIFF), ``preview`` (labels
             coloured, PNG), ``polygons`` (GeoPackage / GeoJSON); ``()`` writes nothing.
         probs_dtype: ``'uint8'`` (probability × 255) or ``'float32'`` for ``probs``.
-        return_probs: also return (K, H, W) probabilities in memory.
-        root: runs root for run ids.
+        return_probs: also return (K, H, W) probabilities in memory. root: the run store.
         nodata: the input's nodata value (default: the file's, else its alpha or mask band,
             else the value the model was trained with). Windows holding only nodata are
             skipped; nodata pixels are read as the model's mean and written as nodata
@@ -175,9 +176,13 @@ def predict_with(model, images, options: PredictOptions, *,
     """:func:`predict` with its options already validated (``alt.predict`` and each worker
     process of a many-process prediction call it)."""
     check_backend(model, options.backend)
-    inputs = image_inputs(images)  # bad paths fail before the model loads
+    inputs = volume_cases(images) or image_inputs(images)  # bad paths fail before loading
+    volumes = isinstance(inputs[0][1], VolumeCase)  # cases are never split
+    if volumes and options.mosaic is not None:
+        raise PredictOptionError('mosaic joins 2-D rasters; volumes are predicted one case '
+                                 'at a time')
     workers = dist.worker_count(options)
-    split = options.mosaic is not None or len(inputs) == 1  # one image: row blocks
+    split = not volumes and (options.mosaic is not None or len(inputs) == 1)  # row blocks
     if workers > 1:
         if dist.detect_launcher() != 'none':
             raise PredictOptionError('processes / gpus start their own workers; a job '

@@ -12,12 +12,14 @@ from typing import Iterator
 from torch import Tensor
 
 from altair.models.card import card_of
+from altair.prediction.cases import VolumeCase
 from altair.prediction.dist import predict_blocks
 from altair.prediction.images import open_input
 from altair.prediction.model import batch_for
 from altair.prediction.options import PredictOptionError, PredictOptions
 from altair.prediction.pipeline import fit_window, plan_image, predict_image
 from altair.prediction.result import Prediction
+from altair.prediction.volumes import predict_case
 from altair.raster.mosaic import write_mosaic_vrt
 from altair.raster.sources import raster_env
 
@@ -59,6 +61,10 @@ def predict_images(net, inputs: list, options: PredictOptions, *, out: Path, spl
     results = []
     with raster_env():
         for stem, item in inputs:
+            if isinstance(item, VolumeCase):
+                results.append(predict_case(net, item, options, out=out,
+                                            progress=options.progress and rank == 0))
+                continue
             with open_input(net, stem, item, options.nodata) as src:
                 _, h, w = src.shape
                 slide = options.sliding_window if options.sliding_window != 'auto' else (

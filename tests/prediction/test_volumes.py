@@ -1,0 +1,223 @@
+"""Volume prediction (``altair.prediction.volumes``) against the training pipeline's own
+reading of each slice and the sliding-window engine run slice by slice."""
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+
+import altair as alt
+from altair.inference.sliding import sliding_window_inference
+from altair.prediction.model import input_transform
+from altair.prediction.options import PredictOptionError
+
+AFFINE = np.array([[-1.5, 0, 0, 90], [0, 1.2, 0.1, -120], [0, 0, 2.0, -70], [0, 0, 0, 1]])
+
+
+def write_cases(folder: Path, n: int, shape=(40, 48, 7), suffix='.nii.gz') -> list[Path]:
+    """``n`` int16 image volumes with a bright box, and their label volumes."""
+    (folder / 'imagesTr').mkdir(parents=True, exist_ok=True)
+    (folder / 'labelsTr').mkdir(exist_ok=True)
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng(i)
+        lab = np.zeros(shape, np.uint8)
+        lab[10:20, 12:30, 1:5] = 1
+        img = (rng.normal(100, 20, shape) + 300 * lab).astype(np.int16)
+        for sub, arr in (('imagesTr', img), ('labelsTr', lab)):
+            nib.save(nib.Nifti1Image(arr, AFFINE), folder / sub / f'case{i}{suffix}')
+        out.append(folder / 'imagesTr' / f'case{i}{suffix}')
+    return out
+
+
+@pytest.fixture(scope='module')
+def volume_model(tmp_path_factory):
+    """(config, checkpoint, cases) of a model with fixed random weights whose config was
+    written by ``altair init`` on 3 volumes (slices along axis 2, crop 32)."""
+    from mmengine.config import Config
+    from mmseg.apis import init_model
+
+    from altair.config import load_model_config
+    root = tmp_path_factory.mktemp('vol')
+    cases = write_cases(root / 'data', 3)
+    res = alt.init(root / 'data', iters=10)
+    torch.manual_seed(0)
+    model = init_model(load_model_config(Config.fromfile(res.config)), None, device='cpu')
+    ckpt = root / 'model.pth'
+    cfg = Config.fromfile(res.config)
+    torch.save(dict(state_dict=model.state_dict(), meta=dict(dataset_meta=dict(
+        classes=tuple(cfg.classes), palette=[list(p) for p in cfg.palette]))), ckpt)
+    return res.config, ckpt, cases
+
+
+def reference_labels(model, config, case: Path) -> np.ndarray:
+    """Slice by slice as training reads it (the config's own test pipeline), predicted by
+    the sliding-window engine with the model's preprocessing, argmax."""
+    from mmengine.config import Config
+
+    from altair.datasets.volume import VolumeSliceDataset
+    cfg = Config.fromfile(config)
+    ds_cfg = dict(cfg.volume_options, subset='all', split=None, pipeline=cfg.test_pipeline[:1],
+                  volumes=[dict(img=str(case), ann=None)], data_root='')
+    ds_cfg.pop('type')
+    ds = VolumeSliceDataset(**ds_cfg)
+    pre = input_transform(model, 1)
+    from altair.models.segmentor import window_predictor
+    predictor = window_predictor(model)
+    out = []
+    for i in range(len(ds)):
+        img = torch.from_numpy(ds[i]['img']).permute(2, 0, 1)
+        logits = sliding_window_inference(img, predictor, window=(32, 32), overlap=0.25,
+                                          num_classes=model.out_channels, batch_size=3,
+                                          preprocess=pre)
+        out.append(logits.argmax(0).numpy())
+    return np.stack(out, axis=2).astype(np.uint8)
+
+
+def test_labels_equal_the_slice_by_slice_reference_with_the_source_geometry(volume_model,
+                                                                            tmp_path):
+    config, ckpt, cases = volume_model
+    model = alt.load_model(config, ckpt, device='cpu')
+    [p] = alt.predict(model, cases[1], out_dir=tmp_path, precision='fp32', batch_size=5,
+                      save=('labels', 'preview', 'probs'), uncertainty='entropy',
+                      progress=False)
+    assert p.written['labels'] == tmp_path / 'case1_seg.nii.gz'
+    seg, src = nib.load(p.written['labels']), nib.load(cases[1])
+    assert seg.shape == src.shape and np.array_equal(seg.affine, src.affine)
+    assert seg.get_data_dtype() == np.uint8
+    got = np.asanyarray(seg.dataobj)
+    assert np.array_equal(got, reference_labels(model, config, cases[1]))
+    probs = np.asanyarray(nib.load(p.written['probs']).dataobj)
+    assert probs.shape == (*src.shape, 2) and probs.dtype == np.uint8
+    assert np.array_equal(probs.argmax(-1)[np.abs(probs[..., 0].astype(int) - probs[..., 1])
+                                           > 1], got[np.abs(probs[..., 0].astype(int)
+                                                            - probs[..., 1]) > 1])
+    unc = np.asanyarray(nib.load(p.written['uncertainty']).dataobj)
+    p1 = probs[..., 1] / 255.0
+    expected = -(p1 * np.log(np.clip(p1, 1e-12, 1))
+                 + (1 - p1) * np.log(np.clip(1 - p1, 1e-12, 1))) / np.log(2)  # normalised
+    assert np.allclose(unc, expected, atol=0.02)
+    assert p.written['preview'].stat().st_size > 0
+
+
+def test_tta_flips_change_the_batch_not_the_geometry(volume_model, tmp_path):
+    config, ckpt, cases = volume_model
+    model = alt.load_model(config, ckpt, device='cpu')
+    plain, = alt.predict(model, cases[0], out_dir=tmp_path / 'a', precision='fp32',
+                         save=('labels',), progress=False)
+    tta, = alt.predict(model, cases[0], out_dir=tmp_path / 'b', precision='fp32',
+                       save=('labels',), tta_transforms=['hflip', 'vflip'], progress=False)
+    a, b = (np.asanyarray(nib.load(p.written['labels']).dataobj) for p in (plain, tta))
+    assert a.shape == b.shape and not np.array_equal(a, b)  # random weights: not equivariant
+
+
+def test_a_case_id_and_channel_files_name_one_case(volume_model, tmp_path):
+    config, ckpt, cases = volume_model
+    folder = tmp_path / 'imagesTs'
+    folder.mkdir()
+    (folder / 'la_003_0000.nii.gz').write_bytes(cases[0].read_bytes())
+    model = alt.load_model(config, ckpt, device='cpu')
+    [p] = alt.predict(model, str(folder / 'la_003'), out_dir=tmp_path / 'out',
+                      save=('labels',), progress=False)
+    assert p.written['labels'].name == 'la_003_seg.nii.gz'
+    (folder / 'la_003_0001.nii.gz').write_bytes(cases[0].read_bytes())
+    with pytest.raises(PredictOptionError, match=r"case 'la_003' has 2 channel file\(s\) "
+                                                 r'\(la_003_0000.nii.gz, la_003_0001.nii.gz\) '
+                                                 'but the model takes 1'):
+        alt.predict(model, folder, out_dir=tmp_path / 'out', progress=False)
+    (folder / 'la_003_0000.nii.gz').unlink()
+    with pytest.raises(PredictOptionError, match=r"case 'la_003' has channel files _0001 "
+                                                 r"but not '.*la_003_0000.nii.gz'"):
+        alt.predict(model, folder, out_dir=tmp_path / 'out', progress=False)
+
+
+def test_volumes_and_images_are_not_mixed_and_a_2d_model_is_refused(volume_model, tmp_path,
+                                                                   crop):
+    config, ckpt, cases = volume_model
+    model = alt.load_model(config, ckpt, device='cpu')
+    with pytest.raises(PredictOptionError, match='is not a volume'):
+        alt.predict(model, [cases[0], crop], progress=False)
+    model.altair_card = type(model.altair_card)(raster={})
+    with pytest.raises(PredictOptionError, match='not trained on volumes'):
+        alt.predict(model, cases[0], out_dir=tmp_path, progress=False)
+
+
+def test_a_four_dimensional_volume_is_one_line(volume_model, tmp_path):
+    config, ckpt, _ = volume_model
+    path = tmp_path / 'dwi.nii.gz'
+    nib.save(nib.Nifti1Image(np.zeros((8, 8, 4, 3), np.int16), AFFINE), path)
+    with pytest.raises(alt.errors.AltairError, match=r"'.*dwi.nii.gz' has shape \(8, 8, 4, 3\)"):
+        alt.predict((config, str(ckpt)), path, out_dir=tmp_path, progress=False)
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith('.')}
+
+
+def test_resume_skips_finished_cases_and_redoes_the_rest(volume_model, tmp_path, monkeypatch):
+    config, ckpt, cases = volume_model
+    model = alt.load_model(config, ckpt, device='cpu')
+    folder = cases[0].parent
+    alt.predict(model, folder, out_dir=tmp_path, save=('labels',), progress=False)
+    first = digests(tmp_path)
+    assert sorted(first) == ['case0_seg.nii.gz', 'case1_seg.nii.gz', 'case2_seg.nii.gz']
+    (tmp_path / 'case1_seg.nii.gz').unlink()
+    import altair.prediction.volumes as volumes
+    done = []
+    real = volumes._predict
+    monkeypatch.setattr(volumes, '_predict', lambda m, case, *a: done.append(case.stem)
+                        or real(m, case, *a))
+    out = alt.predict(model, folder, out_dir=tmp_path, save=('labels',), resume=True,
+                      progress=False)
+    assert done == ['case1'] and len(out) == 3
+    assert digests(tmp_path) == first
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_gives_the_bytes_of_an_uninterrupted_run(volume_model, tmp_path):
+    config, ckpt, _ = volume_model
+    cases = write_cases(tmp_path / 'big', 4, shape=(96, 96, 48))
+    cmd = [sys.executable, '-m', 'altair', 'predict', str(config), str(ckpt),
+           str(cases[0].parent), '--save', 'labels', '--precision', 'fp32', '--batch-size', '4']
+    env = dict(os.environ, ALTAIR_CACHE_DIR=str(tmp_path / 'cache'))
+    subprocess.run(cmd + ['--out', str(tmp_path / 'whole')], check=True, env=env,
+                   capture_output=True)
+    killed = tmp_path / 'killed'
+    proc = subprocess.Popen(cmd + ['--out', str(killed)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (killed / 'case1_seg.nii.gz').exists() and proc.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, 'the run finished before it was killed'
+    assert not (killed / 'case3_seg.nii.gz').exists()
+    before = {k: v for k, v in digests(killed).items()}
+    subprocess.run(cmd + ['--out', str(killed), '--resume'], check=True, env=env,
+                   capture_output=True)
+    after = digests(killed)
+    assert after == digests(tmp_path / 'whole')
+    assert all(after[k] == v for k, v in before.items())  # finished cases left as they were
+
+
+@pytest.mark.slow
+def test_two_processes_share_the_cases_and_write_the_same_bytes(volume_model, tmp_path):
+    config, ckpt, cases = volume_model
+    folder = cases[0].parent
+    one = alt.predict((config, str(ckpt)), folder, out_dir=tmp_path / 'one', save=('labels',),
+                      precision='fp32', batch_size=4, progress=False)
+    two = alt.predict((config, str(ckpt)), folder, out_dir=tmp_path / 'two', save=('labels',),
+                      precision='fp32', batch_size=4, processes=2, progress=False)
+    assert [p.source for p in two] == [p.source for p in one] == cases
+    assert digests(tmp_path / 'two') == digests(tmp_path / 'one')
