@@ -153,11 +153,11 @@ def check_pair(pred: str, ref: str) -> tuple[float, ...]:
 
 def read_labels(path: str, *, role: str, ignore_index: int,
                 num_classes: int | None = None) -> np.ndarray:
-    """The label volume at ``path`` (through :func:`open_volume`) as int64, checked: integer
-    labels 0..254 or ``ignore_index``, and below ``num_classes`` when given."""
+    """The label volume at ``path`` (through :func:`open_volume`) as uint8, checked: integer
+    labels 0..254 or ``ignore_index`` (0..255), and below ``num_classes`` when given."""
     arr = np.asarray(open_volume(path, role=role))
     check_labels(arr, path=path, ignore_index=ignore_index)
-    arr = arr.astype(np.int64)
+    arr = arr.astype(np.uint8)
     if num_classes is not None:
         bad = (arr >= num_classes) & (arr != ignore_index)
         if bad.any():
