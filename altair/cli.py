@@ -73,11 +73,33 @@ def _rank0() -> bool:
 
 def _test(args) -> int:
     from altair.api.test import test
+    if args.cases is not None:
+        return _test_cases(args)
+    if args.run is None or args.labels is not None:
+        raise CommandLineError('altair test needs RUN or CONFIG CHECKPOINT; --labels goes '
+                               'with --cases DIR')
     metrics = test(args.run, args.checkpoint, tta=args.tta, show_dir=args.show_dir,
                    out=args.out, work_dir=args.work_dir, cfg_options=args.cfg_options,
                    root=args.runs_root, launcher=args.launcher)
     if _rank0():
         print({k: round(float(v), 2) for k, v in metrics.items()})
+    return 0
+
+
+def _test_cases(args) -> int:
+    from altair.api.test import test
+    from altair.api.test_cases import summary_path
+    from altair.evaluation.volumes import format_table
+    if args.checkpoint or args.tta or args.show_dir:
+        raise CommandLineError('altair test --cases scores volumes already predicted; it takes '
+                               'no CHECKPOINT, --tta or --show-dir')
+    if args.run is None and args.labels is None:
+        raise CommandLineError('altair test --cases needs RUN (its classes and labels) or '
+                               '--labels DIR')
+    summary = test(args.run, cases=args.cases, labels=args.labels, tolerance=args.tolerance,
+                   out=args.out, cfg_options=args.cfg_options, root=args.runs_root)
+    print(format_table(summary))
+    print(summary_path(args.cases, args.out))
     return 0
 
 

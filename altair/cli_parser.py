@@ -82,14 +82,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     test = sub.add_parser('test', help='evaluate a run or a checkpoint on the test set',
                           description='Evaluate RUN (its best checkpoint unless CHECKPOINT is '
-                                      'given) or CONFIG CHECKPOINT.')
-    test.add_argument('run', metavar='RUN|CONFIG',
-                      help="run id, unique id prefix or 'last' (the newest run), or a config")
+                                      'given) or CONFIG CHECKPOINT. With --cases: score the '
+                                      'predicted volumes <case>_seg.nii.gz (.nii, .npy) in a '
+                                      'folder per case (Dice, HD95, NSD per class), print the '
+                                      'table and write summary.json.')
+    test.add_argument('run', metavar='RUN|CONFIG', nargs='?',
+                      help="run id, unique id prefix or 'last' (the newest run), or a config; "
+                           'with --cases it names the classes and the reference labels '
+                           '(its VolumeSliceDataset volumes); with --cases --labels it may be '
+                           'left out (classes named by label value)')
     test.add_argument('checkpoint', nargs='?', help='checkpoint (needed with a config)')
     test.add_argument('--tta', action='store_true',
                       help="test-time augmentation with the config's tta_model")
     test.add_argument('--show-dir', help='draw predictions into <work-dir>/<show-dir>')
-    test.add_argument('--out', help='write predicted label maps (PNG) into this folder')
+    test.add_argument('--out', help='write predicted label maps (PNG) into this folder; with '
+                                    '--cases: the folder of summary.json (default: DIR)')
+    test.add_argument('--cases', metavar='DIR',
+                      help='score the predicted volumes <case>_seg.nii.gz (.nii, .npy) in DIR '
+                           'against their references instead of running a model')
+    test.add_argument('--labels', metavar='DIR',
+                      help='with --cases: the reference label volumes <case>.nii.gz (.nii, '
+                           ".npy); default: the run's VolumeSliceDataset volumes")
+    test.add_argument('--tolerance', type=float, default=1.0, metavar='MM',
+                      help='with --cases: the surface tolerance of NSD in mm (default: 1.0)')
     test.add_argument('--work-dir', help='logs (default: <run>/test, or work_dirs/<config>)')
     _common(test)
     _root(test)

@@ -1,4 +1,5 @@
-"""Evaluate a checkpoint: plain or with test-time augmentation, optionally saving outputs."""
+"""Evaluate a checkpoint: plain or with test-time augmentation, optionally saving outputs; or
+score predicted volumes per case (:mod:`altair.api.test_cases`)."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,7 @@ from mmengine.config import Config
 
 from altair.api.compile import CompileOptions, compile_config
 from altair.api.runs import CheckpointNotFoundError, read_config, resolve_model_source
+from altair.api.test_cases import config_of, test_cases
 from altair.api.train import build_runner
 from altair.config import load_model_config
 from altair.config_checks import require_model
@@ -35,17 +37,31 @@ def test_checkpoint(config, checkpoint: str | os.PathLike, *, tta: bool = False,
 def test(run_or_config, checkpoint: str | os.PathLike | None = None, *, tta: bool = False,
          show_dir: str | None = None, out: str | None = None, work_dir: str | None = None,
          cfg_options: dict | None = None, root: str | os.PathLike | None = None,
-         launcher: str | None = None, verbose: bool = True) -> dict:
+         launcher: str | None = None, verbose: bool = True,
+         cases: str | os.PathLike | None = None, labels: str | os.PathLike | None = None,
+         tolerance: float = 1.0) -> dict:
     """Evaluate a run (id, id prefix or ``Run``) or a config on its test set.
 
     For a run, ``checkpoint`` defaults to its best checkpoint (else its last) and logs go to
     ``<run>/test/``. ``launcher``: mmengine's, for a job started by torchrun / Slurm (default:
     detected from the environment). Returns the metrics (``mIoU``, ``aAcc``, ``mAcc``, ``IoU.<class>``, ...).
 
+    With ``cases`` (a folder of ``<case>_seg.nii.gz`` / ``.nii`` / ``.npy`` predictions) no
+    model runs: each case is scored against its reference (from ``labels``, a folder of
+    ``<case>.nii.gz``..., else the run's / config's ``VolumeSliceDataset`` volumes) by Dice,
+    HD95 and NSD at ``tolerance`` mm per class, ``summary.json`` is written into ``out``
+    (default ``cases``) and the summary returned (:func:`~altair.api.test_cases.test_cases`).
+    The run names the classes; with ``labels`` it may be None (classes named by label value).
+
     Raises:
         RunNotFoundError: no such run; NoCheckpointError: it has saved none yet;
         CheckpointNotFoundError: a config without a ``checkpoint``, or a missing file.
     """
+    if cases is not None:
+        config = config_of(run_or_config, root)
+        return test_cases(cases, labels=labels, tolerance=tolerance, out=out,
+                          config=None if config is None else read_config(
+                              config, cfg_options=cfg_options))
     config, checkpoint, run = resolve_model_source(run_or_config, checkpoint, root)
     if run is not None:
         work_dir = work_dir or str(run.dir / 'test')
