@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Callable
 
 from altair.cli_parser import build_parser
@@ -81,7 +82,10 @@ def _test(args) -> int:
     metrics = test(args.run, args.checkpoint, tta=args.tta, show_dir=args.show_dir,
                    out=args.out, work_dir=args.work_dir, cfg_options=args.cfg_options,
                    root=args.runs_root, launcher=args.launcher)
-    if _rank0():
+    if _rank0() and 'metric_per_case' in metrics:  # a volume test set, scored per case
+        from altair.evaluation.volumes import format_table
+        print(format_table(metrics))
+    elif _rank0():
         print({k: round(float(v), 2) for k, v in metrics.items()})
     return 0
 
@@ -103,14 +107,24 @@ def _test_cases(args) -> int:
     return 0
 
 
+def _model_and_images(inputs: list[str]):
+    """(model, images) of ``altair predict``'s arguments: CONFIG CHECKPOINT IMAGES... when
+    the first is a config file, else RUN|MODEL IMAGES...; several images are a list (the
+    channel files of a volume case are grouped by name)."""
+    config = Path(inputs[0]).suffix.lower() in ('.py', '.yaml', '.yml', '.json')
+    if len(inputs) < 2 + config:
+        raise CommandLineError('altair predict takes RUN IMAGES or CONFIG CHECKPOINT IMAGES, '
+                               f'got {len(inputs)} argument(s)')
+    model = tuple(inputs[:2]) if config else inputs[0]
+    images = inputs[2:] if config else inputs[1:]
+    return model, images[0] if len(images) == 1 else images
+
+
 def _predict(args) -> int:
     from altair.api.predict import predict
-    if len(args.inputs) not in (2, 3):
-        raise CommandLineError('altair predict takes RUN IMAGES or CONFIG CHECKPOINT IMAGES, '
-                               f'got {len(args.inputs)} arguments')
-    model = args.inputs[0] if len(args.inputs) == 2 else tuple(args.inputs[:2])
+    model, images = _model_and_images(args.inputs)
     save = list(dict.fromkeys(args.save + ['probs'] * args.probs))
-    results = predict(model, args.inputs[-1], out_dir=args.out, sliding_window=args.sliding,
+    results = predict(model, images, out_dir=args.out, sliding_window=args.sliding,
                       window_size=tuple(args.window) if args.window else None,
                       overlap=args.overlap, stride=tuple(args.stride) if args.stride else None,
                       blend=args.blend, batch_size=args.batch_size, device=args.device,

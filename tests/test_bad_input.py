@@ -126,8 +126,8 @@ CASES = [
                                   '--work-dir', '{out}'],
      r'--show-dir draws each test image whole, but this test set reads windows of scenes'),
     # predict
-    ('predict-too-many-inputs', ['predict', P, '{ckpt}', '{img}', '{img}', '--out', '{out}'],
-     r'takes RUN IMAGES or CONFIG CHECKPOINT IMAGES, got 4 arguments'),
+    ('predict-no-images-after-the-checkpoint', ['predict', P, '{ckpt}', '--out', '{out}'],
+     r'takes RUN IMAGES or CONFIG CHECKPOINT IMAGES, got 2 argument\(s\)'),
     ('predict-unknown-run', ['predict', '2099-nope', '{img}', '--out', '{out}'],
      r"no run '2099-nope' under .*runs"),
     ('predict-missing-checkpoint', ['predict', P, '/nope/model.pth', '{img}', '--out', '{out}'],

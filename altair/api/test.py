@@ -8,7 +8,7 @@ from mmengine.config import Config
 
 from altair.api.compile import CompileOptions, compile_config
 from altair.api.runs import CheckpointNotFoundError, read_config, resolve_model_source
-from altair.api.test_cases import config_of, test_cases
+from altair.api.test_cases import config_of, predict_and_score, test_cases, test_volumes
 from altair.api.train import build_runner
 from altair.config import load_model_config
 from altair.config_checks import require_model
@@ -46,6 +46,10 @@ def test(run_or_config, checkpoint: str | os.PathLike | None = None, *, tta: boo
     ``<run>/test/``. ``launcher``: mmengine's, for a job started by torchrun / Slurm (default:
     detected from the environment). Returns the metrics (``mIoU``, ``aAcc``, ``mAcc``, ``IoU.<class>``, ...).
 
+    A config whose test set is a ``VolumeSliceDataset`` is scored per case: its test
+    volumes are predicted whole (``alt.predict``, into ``<work_dir>/cases``) and scored as
+    ``cases`` are below (``show_dir`` / ``out``: mmseg's slice-by-slice test instead).
+
     With ``cases`` (a folder of ``<case>_seg.nii.gz`` / ``.nii`` / ``.npy`` predictions) no
     model runs: each case is scored against its reference (from ``labels``, a folder of
     ``<case>.nii.gz``..., else the run's / config's ``VolumeSliceDataset`` volumes) by Dice,
@@ -65,6 +69,10 @@ def test(run_or_config, checkpoint: str | os.PathLike | None = None, *, tta: boo
     config, checkpoint, run = resolve_model_source(run_or_config, checkpoint, root)
     if run is not None:
         work_dir = work_dir or str(run.dir / 'test')
+    cfg = read_config(config, cfg_options=cfg_options)
+    if test_volumes(cfg) and show_dir is None and out is None:
+        return predict_and_score(checkpoint, cfg, tta=tta, tolerance=tolerance,
+                                 work_dir=work_dir or 'work_dirs/test', verbose=verbose)
     metrics = test_checkpoint(config, checkpoint, tta=tta, show_dir=show_dir, out=out,
                               work_dir=work_dir, launcher=launcher, cfg_options=cfg_options,
                               verbose=verbose)

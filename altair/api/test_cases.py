@@ -269,3 +269,32 @@ def test_cases(cases_dir: str | os.PathLike, *, labels: str | os.PathLike | None
     ensure_writable_dir(path.parent, 'summary folder')
     write_json(path, json_safe(summary))
     return summary
+
+
+def test_volumes(cfg) -> list[dict]:
+    """The volumes (``dict(img, ann, ...)``) of the config's test set when it is a
+    ``VolumeSliceDataset``, else []."""
+    from altair.registry import DATASETS
+    leaves = split_datasets(cfg, 'test')
+    if not leaves or any(leaf.get('type') != 'VolumeSliceDataset' for leaf in leaves):
+        return []
+    volumes = []
+    for leaf in leaves:
+        dataset = DATASETS.build(dict(leaf, pipeline=[], lazy_init=True))
+        dataset.full_init()
+        volumes += dataset.volumes
+    return volumes
+
+
+def predict_and_score(checkpoint, cfg, *, tta: bool = False, tolerance: float = 1.0,
+                      work_dir: str | os.PathLike, verbose: bool = True) -> dict:
+    """Predict the config's test volumes with ``checkpoint`` into ``<work_dir>/cases`` (labels
+    only; whole volumes, slice by slice along the training axis) and score them per case
+    (:func:`test_cases`, ``summary.json`` in ``work_dir``)."""
+    from altair.api.load import load_model
+    from altair.api.predict import predict
+    cases = Path(work_dir) / 'cases'
+    images = [v['img'] for v in test_volumes(cfg)]
+    predict(load_model(cfg, checkpoint), images, out_dir=cases, save=('labels',), tta=tta,
+            progress=verbose)
+    return test_cases(cases, config=cfg, tolerance=tolerance, out=work_dir)

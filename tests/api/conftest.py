@@ -8,6 +8,8 @@ import pytest
 import rasterio
 from rasterio.windows import Window
 
+from tests.volume_fixtures import volume_model  # noqa: F401  (fixture)
+
 
 
 @pytest.fixture(scope='module')

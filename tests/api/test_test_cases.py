@@ -202,3 +202,21 @@ def test_cli_needs_references(data, capsys):
     assert code == 2 and 'needs RUN (its classes and labels) or --labels DIR' in err
     code, _, err = run_cli(capsys, '--labels', root / 'labels')
     assert code == 2 and '--labels goes with --cases DIR' in err
+
+
+def test_a_volume_test_set_is_predicted_and_scored_per_case(volume_model, tmp_path):
+    """``alt.test`` on a volume config: the val cases predicted whole and scored; Dice
+    recounted with NumPy from the predicted and reference files."""
+    import nibabel as nib
+
+    import altair as alt
+    config, ckpt, cases = volume_model
+    summary = alt.test(config, ckpt, work_dir=str(tmp_path))
+    [row] = summary['metric_per_case']  # 3 volumes, one held out
+    assert Path(row['prediction']).parent == tmp_path / 'cases'
+    pred = np.asanyarray(nib.load(row['prediction']).dataobj)
+    ref = np.asanyarray(nib.load(row['reference']).dataobj)
+    both = 2 * np.sum((pred == 1) & (ref == 1)) / (np.sum(pred == 1) + np.sum(ref == 1))
+    [name] = row['metrics']
+    assert row['metrics'][name]['Dice'] == pytest.approx(both)
+    assert (tmp_path / 'summary.json').is_file()
