@@ -30,9 +30,11 @@ setup(
     install_requires=_reqs('torch.txt') + ['mmcv==2.1.0'] + _reqs('runtime.txt'),
     # DeepSpeed is optional: only the *-deepspeed-* configs use it (CUDA); below 0.19.7,
     # which removed deepspeed.runtime.fp16.onebit that mmengine 0.10.7's strategy imports
-    # track: TensorBoard / MLflow logging; export: ONNX, onnxruntime and safetensors
+    # track: TensorBoard / MLflow logging; export: ONNX, onnxruntime and safetensors;
+    # medical: SimpleITK for NRRD / MetaImage / DICOM series volumes
     extras_require={'tests': _reqs('tests.txt'), 'data': _reqs('data.txt'),
                     'track': _reqs('track.txt'), 'export': _reqs('export.txt'),
+                    'medical': _reqs('medical.txt'),
                     'deepspeed': ['deepspeed>=0.14,<0.19.7']},
     entry_points={'console_scripts': ['altair = altair.cli:main']},
     license='Apache-2.0',

@@ -107,7 +107,8 @@ log "5/5 altair (editable), its tracking and export extras, and test tools"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
 # runtime.txt as constraints: no extra may move a pinned package (NumPy above all)
 "${PIP[@]}" install -q -r "$ROOT/requirements/track.txt" -r "$ROOT/requirements/export.txt" \
-  -r "$ROOT/requirements/tests.txt" -c "$ROOT/requirements/runtime.txt"
+  -r "$ROOT/requirements/medical.txt" -r "$ROOT/requirements/tests.txt" \
+  -c "$ROOT/requirements/runtime.txt"
 
 echo "$HASH" > "$STAMP.tmp" && mv "$STAMP.tmp" "$STAMP"
 log "done: activate with 'source .venv/bin/activate' or use 'make demo' / 'make test'"

@@ -7,8 +7,12 @@ import os
 RASTER_SUFFIXES = ('.tif', '.tiff', '.vrt', '.img', '.jp2')
 # ordinary images: decoded whole (OpenCV for prediction; GDAL's drivers in training)
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.webp')
-# label or image volumes (nibabel for NIfTI, NumPy arrays)
-VOLUME_SUFFIXES = ('.nii.gz', '.nii', '.npy')
+# medical volumes read whole through SimpleITK (the `altair-seg[medical]` extra): NRRD and
+# MetaImage, each with its detached-header form (.nhdr, .mhd; the data file beside it is
+# named in the header). A DICOM series is a folder, not a suffix.
+ITK_SUFFIXES = ('.nrrd', '.nhdr', '.mha', '.mhd')
+# label or image volumes (nibabel for NIfTI, NumPy arrays, SimpleITK for the rest)
+VOLUME_SUFFIXES = ('.nii.gz', '.nii', '.npy') + ITK_SUFFIXES
 # polygons burnt into labels (pyogrio)
 VECTOR_SUFFIXES = ('.geojson', '.gpkg', '.shp', '.fgb')
 # every 2-D image, rasters first

@@ -1,5 +1,7 @@
 """Volumes read lazily, one slice or slab at a time: NIfTI through nibabel's ``ArrayProxy``
-(``.nii`` / ``.nii.gz``), NumPy ``.npy`` memory-mapped. Every read error is one
+(``.nii`` / ``.nii.gz``), NumPy ``.npy`` memory-mapped; NRRD, MetaImage and DICOM series
+folders read whole through SimpleITK (:mod:`altair.raster.itk`, the ``[medical]`` extra).
+Every array is (x, y, z), in voxel order as nibabel gives it. Every read error is one
 :class:`~altair.raster.errors.VolumeError` line naming the file."""
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ import numpy as np
 
 from altair.errors import DataNotFoundError, first_line
 from altair.raster.errors import VolumeError
-from altair.raster.formats import VOLUME_SUFFIXES
+from altair.raster.formats import ITK_SUFFIXES, VOLUME_SUFFIXES, has_suffix
+from altair.raster.itk import affine_to_geometry, read_itk, read_itk_geometry
 
 _CACHE_SIZE = 8
 _PERCENTILE_SAMPLE = 2_000_000   # voxels read to estimate a volume's percentiles
@@ -22,13 +25,17 @@ _volumes: OrderedDict[tuple[int, str], Any] = OrderedDict()
 
 
 def volume_stem(path: str) -> str:
-    """The file name without ``.nii.gz``/``.nii``/``.npy``: ``'ct_01.nii.gz'`` -> ``'ct_01'``."""
+    """The file name without its volume suffix (:data:`VOLUME_SUFFIXES`): ``'ct_01.nii.gz'``
+    -> ``'ct_01'``, ``'ct_01.nhdr'`` -> ``'ct_01'``; a folder (a DICOM series) is its name:
+    ``'scans/ct_01/'`` -> ``'ct_01'``."""
+    if os.path.isdir(path):
+        return os.path.basename(os.path.normpath(path))
     name = os.path.basename(path)
     for suffix in VOLUME_SUFFIXES:
         if name.lower().endswith(suffix):
             return name[:-len(suffix)]
     raise VolumeError(f"volume '{path}' has an unknown suffix; use one of "
-                      f"{', '.join(VOLUME_SUFFIXES)}")
+                      f"{', '.join(VOLUME_SUFFIXES)}, or a folder holding one DICOM series")
 
 
 def open_volume(path: str, *, role: str = 'volume') -> Any:
@@ -37,15 +44,23 @@ def open_volume(path: str, *, role: str = 'volume') -> Any:
     the header's slope/intercept on reading). A ``.nii.gz`` is decompressed up to the slice
     on every read (unless indexed_gzip is installed): store big volumes as ``.nii`` or
     ``.npy`` for fast training. Either supports ``arr[index]``, ``.shape`` and ``.dtype``.
+    NRRD / MetaImage files (:data:`ITK_SUFFIXES`) and a DICOM series folder are read whole
+    by :func:`~altair.raster.itk.read_itk` into a read-only array. Shape (X, Y, Z) in voxel
+    order, whatever the format.
 
     Raises:
-        VolumeError: an unknown suffix or an array that is not 3-D.
+        VolumeError: an unknown suffix, an array that is not 3-D, a file that cannot be read
+            (SimpleITK missing for the formats that need it).
         DataNotFoundError: ``path`` does not exist.
     """
+    if os.path.isdir(path):
+        return _read_whole(path, role)
     volume_stem(path)  # checks the suffix
     if not os.path.isfile(path):
         raise DataNotFoundError(f"{role} '{path}' does not exist; fix the path or drop the "
                                 'volume from the list')
+    if has_suffix(path, ITK_SUFFIXES):
+        return _read_whole(path, role)
     with _read_errors(path, role):
         if path.lower().endswith('.npy'):
             arr = np.load(path, mmap_mode='r')
@@ -68,6 +83,37 @@ def open_volume(path: str, *, role: str = 'volume') -> Any:
         raise VolumeError(f"{role} '{path}' has shape {tuple(arr.shape)}; VolumeSliceDataset "
                           'reads 3-D volumes, save one 3-D array per file')
     return arr
+
+
+def _read_whole(path: str, role: str) -> np.ndarray:
+    """A SimpleITK volume (file or DICOM folder), read whole, as a read-only array."""
+    arr = read_itk(path, role=role)[0]
+    arr.flags.writeable = False  # shared through cached_volume, like the memmaps
+    return arr
+
+
+def volume_geometry(path: str, *, role: str = 'volume') -> dict:
+    """The geometry of any volume :func:`open_volume` reads, in ITK's convention (LPS, mm;
+    see :mod:`altair.raster.itk`): ``dict(spacing=(sx, sy, sz), origin=(ox, oy, oz),
+    direction=(9 floats, row by row; column j is voxel axis j))``. A NIfTI's comes from
+    nibabel's affine (RAS, converted: a NIfTI and its SimpleITK conversion give the same);
+    an ``.npy`` has none: unit spacing, zero origin, identity direction.
+
+    Raises:
+        VolumeError, DataNotFoundError: as :func:`open_volume`.
+    """
+    if not os.path.isdir(path):
+        volume_stem(path)  # checks the suffix
+        if not os.path.isfile(path):
+            raise DataNotFoundError(f"{role} '{path}' does not exist; fix the path")
+    if os.path.isdir(path) or has_suffix(path, ITK_SUFFIXES):
+        return read_itk_geometry(path, role=role)
+    if has_suffix(path, ('.npy',)):
+        return dict(spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0),
+                    direction=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
+    with _read_errors(path, role):
+        import nibabel as nib
+        return affine_to_geometry(nib.load(path).affine)
 
 
 # what reading a cut or corrupt volume raises: nibabel's ImageFileError (not its header),

@@ -224,10 +224,10 @@ def test_configuration_errors(tmp_path):
         dataset(tmp_path, [dict(img='ct.npy', ann='nope.npy')])
     with pytest.raises(DataNotFoundError, match=r"image volume '.*gone\.nii' does not exist"):
         dataset(tmp_path, [dict(img='gone.nii', ann=case['ann'])])
-    (tmp_path / 'ct.mha').write_bytes(b'')
-    with pytest.raises(DataError, match=r"volume '.*ct\.mha' has an unknown suffix; use one "
+    (tmp_path / 'ct.vol').write_bytes(b'')
+    with pytest.raises(DataError, match=r"volume '.*ct\.vol' has an unknown suffix; use one "
                        r'of \.nii\.gz, \.nii, \.npy'):
-        dataset(tmp_path, [dict(img='ct.mha', ann=case['ann'])])
+        dataset(tmp_path, [dict(img='ct.vol', ann=case['ann'])])
     with pytest.raises(DataError, match='axis 3: choose 0, 1 or 2'):
         dataset(tmp_path, [case], axis=3)
     with pytest.raises(DataError, match="normalize mode 'zscore': choose"):
