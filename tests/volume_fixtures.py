@@ -11,7 +11,7 @@ import torch
 
 import altair as alt
 
-AFFINE = np.array([[-1.5, 0, 0, 90], [0, 1.2, 0.1, -120], [0, 0, 2.0, -70], [0, 0, 0, 1]])
+AFFINE = np.array([[-1.5, 0, 0, 90], [0, 1.2, 0, -120], [0, 0, 2.0, -70], [0, 0, 0, 1]])
 
 
 def write_cases(folder: Path, n: int, shape=(40, 48, 7), suffix='.nii.gz') -> list[Path]:

@@ -58,6 +58,8 @@ def _expand(item) -> list[Path] | None:
         return [path] if is_volume(path) else None
     if path.is_dir():
         found = sorted(p for p in path.rglob('*') if p.is_file() and is_volume(p))
+        if not found and any(p.suffix.lower() == '.dcm' for p in path.iterdir()):
+            return [path]  # a DICOM series folder is one case
         return found or None
     if any(c in text for c in '*?['):
         found = sorted(Path(p) for p in glob.glob(text, recursive=True))

@@ -102,7 +102,8 @@ def read_slab(arrays: list, norms: list, axis: int, start: int, stop: int) -> to
 
 def case_outputs(case: VolumeCase, options: PredictOptions, out: Path) -> dict[str, Path]:
     """The files a case's prediction writes, by kind."""
-    suffix = volume_suffix(case.files[0])
+    source = case.files[0]
+    suffix = '.nii.gz' if source.is_dir() else volume_suffix(source)  # a DICOM series
     paths = dict(labels=out / f'{case.stem}_seg{suffix}')
     if 'probs' in options.save:
         paths['probs'] = out / f'{case.stem}_probs{suffix}'

@@ -7,7 +7,10 @@ source gives a ``.npy`` output. Slabs along the axis the file stores slowest (NI
 last axis; ``.npy``: the first) go straight to the file, so memory stays one slab whatever
 the volume's size; slabs along another axis are gathered in a buffer of the output (one byte
 a voxel for labels) and written at the end. A ``.nii.gz`` is gzipped with no time stamp or
-file name in its gzip header, so the same voxels give the same bytes on every run.
+file name in its gzip header, so the same voxels give the same bytes on every run. A label
+volume of a case read through SimpleITK (NRRD, MetaImage, a DICOM series) is gathered whole
+and written by :func:`~altair.raster.itk.write_itk_like` with the source's spacing, origin
+and direction.
 """
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ import numpy as np
 
 from altair.fileio import commit, discard, partial_path
 from altair.raster.errors import VolumeError
-from altair.raster.formats import VOLUME_SUFFIXES
+from altair.raster.formats import ITK_SUFFIXES, VOLUME_SUFFIXES, has_suffix
+from altair.raster.itk import write_itk_like
 
 GZIP_LEVEL = 1  # as nibabel writes .nii.gz: most of the size saving, a fraction of the time
 
@@ -74,13 +78,18 @@ class VolumeWriter:
         self.shape, self.axis, self.components = tuple(shape), axis, components
         self.dtype = np.dtype(dtype)
         full = self.shape + ((components,) if components > 1 else ())
-        if self.suffix == '.npy':
+        self.itk = self.like.is_dir() or has_suffix(self.like, ITK_SUFFIXES)
+        if self.itk and (self.dtype != np.uint8 or components > 1):
+            raise VolumeError(f"'{self.like}' is read through SimpleITK, which writes label "
+                              'volumes only; probabilities and uncertainty volumes are written '
+                              'for NIfTI and .npy cases (convert the case to .nii.gz)')
+        if self.suffix == '.npy' or self.itk:
             self.dtype = self.dtype.newbyteorder('<') if self.dtype.itemsize > 1 else self.dtype
         else:
             self.header = nifti_header(self.like, full, self.dtype)
             self.dtype = self.header.get_data_dtype()
         self.full = full
-        self.streamed = axis == stored_last_axis(self.suffix)
+        self.streamed = axis == stored_last_axis(self.suffix) and not self.itk
         self.next = 0
         self._tmp = partial_path(self.path, 'partial')
         discard(self._tmp)
@@ -149,6 +158,9 @@ class VolumeWriter:
                     part.seek(0)
                     shutil.copyfileobj(part, self._file, 1 << 22)
                 self._close_files()
+            elif self.itk:  # SimpleITK writes the whole volume, atomically
+                write_itk_like(self._buffer, self.like, self.path)
+                return self.path
             else:
                 self._save_buffer()
             commit(self._tmp, self.path)

@@ -185,3 +185,33 @@ def test_two_processes_share_the_cases_and_write_the_same_bytes(volume_model, tm
                       precision='fp32', batch_size=4, processes=2, progress=False)
     assert [p.source for p in two] == [p.source for p in one] == cases
     assert digests(tmp_path / 'two') == digests(tmp_path / 'one')
+
+
+def test_itk_cases_give_the_same_labels_with_their_geometry(volume_model, tmp_path):
+    """A case converted to NRRD and to a DICOM series: the labels of the NIfTI case, written
+    with the source's spacing, origin and direction."""
+    from altair.raster.volume import volume_geometry
+    from tests.raster.test_itk import convert, write_series
+    config, ckpt, cases = volume_model
+    model = alt.load_model(config, ckpt, device='cpu')
+    kw = dict(save=('labels',), precision='fp32', batch_size=4, progress=False)
+    [ref] = alt.predict(model, cases[0], out_dir=tmp_path / 'nii', **kw)
+    want = np.asanyarray(nib.load(ref.written['labels']).dataobj)
+    nrrd = convert(str(cases[0]), tmp_path / 'case0.nrrd')
+    [p] = alt.predict(model, nrrd, out_dir=tmp_path / 'nrrd', **kw)
+    assert p.written['labels'].name == 'case0_seg.nrrd'
+    from altair.raster.volume import open_volume
+    assert np.array_equal(open_volume(str(p.written['labels'])), want)
+    assert volume_geometry(str(p.written['labels'])) == volume_geometry(nrrd)
+    series = tmp_path / 'series'
+    write_series(np.asanyarray(nib.load(cases[0]).dataobj).astype(np.int16), series,
+                 series='1.2.3')
+    [d] = alt.predict(model, series, out_dir=tmp_path / 'dcm', **kw)
+    assert d.written['labels'].name == 'series_seg.nii.gz'
+    assert nib.load(d.written['labels']).shape == want.shape
+    got, ref_geo = volume_geometry(str(d.written['labels'])), volume_geometry(str(series))
+    assert np.allclose(got['spacing'], ref_geo['spacing'], atol=1e-5)
+    assert np.allclose(got['origin'], ref_geo['origin'], atol=1e-4)
+    with pytest.raises(alt.errors.AltairError, match='writes label volumes only'):
+        alt.predict(model, nrrd, out_dir=tmp_path / 'p', save=('labels', 'probs'),
+                    progress=False)
