@@ -27,6 +27,9 @@ pixels), and a per-pixel random forest (scenes: the bands; volumes: intensity an
 position), fitted on the training pixels of the generated config's own split and scored on
 its validation windows/slices. Score: foreground IoU for two-class tasks, else mIoU
 (percent); the model's is its LAST validation (no checkpoint selection on the scoring split).
+Volumes are also scored per case, as a user scores them: ``altair predict RUN CASES`` and
+``altair test RUN --cases`` on the held-out volumes (foreground-mean Dice), the baselines'
+slice predictions stacked into volumes and scored by the same test.
 One JSON line per (dataset, seed); rows go to ``benchmarks/results/own_data_panel.json`` (a
 rerun of a (dataset, seed) replaces its row; ``--max-iters`` smoke rows are never written).
 ``--table`` prints the README table.
@@ -277,9 +280,10 @@ def otsu_band(column: np.ndarray, labels: np.ndarray) -> int:
     return int(np.nanargmax(fits))
 
 
-def baselines(cfg, *, seed: int) -> tuple[dict, float]:
+def baselines(cfg, *, seed: int) -> tuple[dict, float, dict]:
     """Each classical method fitted on the split's training pixels and scored on its
-    validation pixels: ``({name: score}, seconds the random forest took)``. The per-pixel
+    validation pixels: ``({name: score}, seconds the random forest took, {name: its
+    predictions of the validation images / slices})``. The per-pixel
     methods see an image as an (N, 1, C) column of its pixels; for volumes, the nearest
     class mean and Otsu use the intensity only, the forest the position too."""
     from altair.evaluation import baselines as B
@@ -311,7 +315,41 @@ def baselines(cfg, *, seed: int) -> tuple[dict, float]:
     pred = F.predict_random_forest(forest, val_x)
     preds['random_forest'] = np.split(pred, np.cumsum([y.size for y in val_y])[:-1])
     rf_seconds = time.perf_counter() - t0
-    return {name: score(p, val_y, k) for name, p in preds.items()}, rf_seconds
+    return {name: score(p, val_y, k) for name, p in preds.items()}, rf_seconds, preds
+
+
+def case_scores(cfg, runs_root: Path, preds: dict, work: Path) -> dict:
+    """Foreground-mean per-case Dice on the held-out volumes, as a user gets it: Altair's
+    from ``altair predict RUN CASES`` + ``altair test RUN --cases``; each baseline's from its
+    validation-slice predictions stacked into volumes (the val image's header) and scored by
+    the same per-case test."""
+    import nibabel as nib
+
+    import altair as alt
+    from altair.api.test_cases import test_cases
+    from altair.datasets.volume import VolumeSliceDataset
+    from altair.raster.volume import volume_stem
+    ds = _dataset(cfg, 'val', VolumeSliceDataset)
+    (run,) = alt.runs(runs_root)
+    out = work / 'cases'
+    shutil.rmtree(out, ignore_errors=True)
+    _cli('predict', run.id, *[v['img'] for v in ds.volumes], '--out', str(out / 'altair'),
+         '--save', 'labels', '--runs-root', str(runs_root))
+    _cli('test', run.id, '--cases', str(out / 'altair'), '--runs-root', str(runs_root))
+    summary = json.loads((out / 'altair' / 'summary.json').read_text())
+    found = dict(altair=summary['foreground_mean']['Dice'])
+    for method, slices in preds.items():
+        folder, at = out / method, 0
+        folder.mkdir(parents=True)
+        for v in ds.volumes:
+            n = v['shape'][ds.axis]
+            plane = [d for i, d in enumerate(v['shape']) if i != ds.axis]
+            vol = np.stack([np.asarray(s).reshape(plane) for s in slices[at:at + n]], ds.axis)
+            at += n
+            nib.save(nib.Nifti1Image(vol.astype(np.uint8), nib.load(v['img']).affine),
+                     str(folder / f"{volume_stem(v['img'])}_seg.nii"))
+        found[method] = test_cases(folder, config=cfg)['foreground_mean']['Dice']
+    return {k: round(100 * float(v), 2) for k, v in found.items()}
 
 
 # --- one (dataset, seed) -------------------------------------------------------------------
@@ -366,15 +404,22 @@ def bench(name: str, seed: int, work: Path, *, max_iters: int | None) -> dict:
     _cli('train', str(config), '--runs-root', str(runs), '--seed', str(seed), *smoke)
     minutes = (time.perf_counter() - t0) / 60
     ours = model_score(runs, list(cfg['classes']))
-    base, rf_seconds = baselines(cfg, seed=seed)
+    base, rf_seconds, val_preds = baselines(cfg, seed=seed)
     best = max(base, key=base.get)
+    extra = {}
+    if is_volume(cfg):
+        cases = case_scores(cfg, runs, val_preds, work / f'{name}_seed{seed}')
+        rivals = {k: v for k, v in cases.items() if k != 'altair' and k != 'majority'}
+        top = max(rivals, key=rivals.get)
+        extra = dict(case_metric='foreground Dice per case (mean)', case_scores=cases,
+                     case_best_baseline=top, case_ratio=round(cases['altair'] / cases[top], 3))
     return dict(
         dataset=name, metric='foreground IoU' if len(cfg['classes']) == 2 else 'mIoU',
         score=round(ours, 2), baselines={k: round(v, 2) for k, v in base.items()},
         best_baseline=best, ratio=round(ours / base[best], 3), train_minutes=round(minutes, 2),
         rf_seconds=round(rf_seconds, 1), seed=seed,
         iters=max_iters or cfg['train_cfg']['max_iters'], crop=cfg['crop_size'][0],
-        batch=cfg['train_dataloader']['batch_size'], **environment(),
+        batch=cfg['train_dataloader']['batch_size'], **extra, **environment(),
         command=f'python benchmarks/own_data.py --panel --datasets {name} --seeds {seed}'
         + (f' --max-iters {max_iters}' if max_iters else ''))
 

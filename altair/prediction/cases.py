@@ -15,8 +15,9 @@ from pathlib import Path
 
 from altair.prediction.options import PredictOptionError
 from altair.raster.errors import ImageNotFoundError
-from altair.raster.formats import VOLUME_SUFFIXES, has_suffix
-from altair.raster.volume import volume_stem
+from altair.raster.formats import ITK_SUFFIXES, VOLUME_SUFFIXES, has_suffix
+from altair.raster.itk import read_itk_geometry
+from altair.raster.volume import open_volume, volume_stem
 
 CHANNEL = re.compile(r'^(?P<case>.+)_(?P<channel>\d{4})$')
 
@@ -106,6 +107,15 @@ def _distinct(stem: str, first: Path, stems: list[str]) -> str:
     return stem if stems.count(stem) == 1 else f'{first.parent.name}_{stem}'
 
 
+def check_volume(path: Path) -> None:
+    """Open ``path``'s header (a DICOM folder's series): a missing file, a 4-D volume or a
+    folder of several series is one :class:`VolumeError` line."""
+    if path.is_dir() or has_suffix(path, ITK_SUFFIXES):
+        read_itk_geometry(str(path), role='image volume')
+    else:
+        open_volume(str(path), role='image volume')
+
+
 def volume_cases(images) -> list[tuple[str, VolumeCase]] | None:
     """``(stem, case)`` for every volume case ``images`` names (a file, folder, glob, case
     id or list of these; a list inside the list is one case's channel files), or None when
@@ -127,6 +137,8 @@ def volume_cases(images) -> list[tuple[str, VolumeCase]] | None:
                                  'predict volumes and 2-D images in separate calls')
     cases: list[VolumeCase] = []
     for item, files in zip(items, found):
+        for f in files:  # a bad file fails here, before any model loads
+            check_volume(f)
         if not files:
             raise ImageNotFoundError(f"no volumes ({', '.join(VOLUME_SUFFIXES)}) in '{item}'")
         if isinstance(item, (list, tuple)):  # one case's channel files, in the order given

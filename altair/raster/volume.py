@@ -80,8 +80,8 @@ def open_volume(path: str, *, role: str = 'volume') -> Any:
             else:  # a .nii.gz is only found cut short when the cut is read
                 arr = _Guarded(arr, path, role)
     if len(arr.shape) != 3:
-        raise VolumeError(f"{role} '{path}' has shape {tuple(arr.shape)}; VolumeSliceDataset "
-                          'reads 3-D volumes, save one 3-D array per file')
+        raise VolumeError(f"{role} '{path}' has shape {tuple(arr.shape)}; a 3-D volume is "
+                          'expected (save one 3-D array per file, one file per channel)')
     return arr
 
 

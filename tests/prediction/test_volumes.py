@@ -215,3 +215,37 @@ def test_itk_cases_give_the_same_labels_with_their_geometry(volume_model, tmp_pa
     with pytest.raises(alt.errors.AltairError, match='writes label volumes only'):
         alt.predict(model, nrrd, out_dir=tmp_path / 'p', save=('labels', 'probs'),
                     progress=False)
+
+
+def bad_cases(folder: Path, good: Path) -> dict[str, list[str]]:
+    """The bad volume inputs of the issue, each as ``altair predict`` arguments."""
+    from tests.raster.test_itk import write_series
+    nib.save(nib.Nifti1Image(np.zeros((8, 8, 4, 3), np.int16), AFFINE), folder / 'dwi.nii.gz')
+    (folder / 'ts').mkdir()
+    (folder / 'ts' / 'k_0000.nii.gz').write_bytes(good.read_bytes())
+    (folder / 'ts' / 'k_0002.nii.gz').write_bytes(good.read_bytes())
+    voxels = np.arange(6 * 5 * 3, dtype=np.int16).reshape(6, 5, 3)
+    write_series(voxels, folder / 'two', series='1.2.3.1')
+    write_series(voxels, folder / 'two', series='1.2.3.2')
+    return {'4-D': [str(folder / 'dwi.nii.gz')],
+            'channel missing': [str(folder / 'ts')],
+            'two series': [str(folder / 'two')]}
+
+
+@pytest.mark.parametrize('case, message', [
+    ('4-D', r"error: image volume '.*dwi.nii.gz' has shape \(8, 8, 4, 3\)"),
+    ('channel missing', r"error: case 'k' has channel files _0000, _0002 but not "
+                        r"'.*k_0001.nii.gz'"),
+    ('two series', r"error: .*'.*two' holds 2 DICOM series \(1.2.3.1, 1.2.3.2\)"),
+])
+def test_bad_volume_input_is_one_line_exit_2_and_writes_nothing(volume_model, tmp_path, cli,
+                                                                case, message):
+    import re
+    config, ckpt, cases = volume_model
+    args = bad_cases(tmp_path, cases[0])[case]
+    out = tmp_path / 'out'
+    proc = cli('predict', str(config), str(ckpt), *args, '--out', str(out))
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert re.match(message, lines[0]), lines[0]
+    assert not out.exists() or not any(out.iterdir())
