@@ -115,7 +115,7 @@ def _class_names(path: Path, labels) -> list[str]:
 
 
 def _short(value) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    text = json.dumps(value)  # as the file writes it
     return text if len(text) <= 60 else text[:57] + '...'
 
 
