@@ -66,6 +66,11 @@ def init(data: str | os.PathLike, *, model: str = 'unet', out: str | os.PathLike
     and a validation window are timed on this machine, the batch is planned from the time
     per image, and ``max_iters`` fills the budget.
 
+    Volumes are sliced along axis 2; an nnU-Net raw dataset (``dataset.json`` +
+    ``imagesTr/`` + ``labelsTr/``) gives one input channel per ``channel_names`` entry (a
+    ``CT`` channel normalised by the foreground voxels' window) and lists its ``imagesTs/``
+    cases as ``predict_cases``.
+
     Polygon labels with ``class_field`` carry each polygon's class; without it they are
     footprints: one class (``class_name``, default the labels file's name) inside them and
     ``background`` everywhere else in the image. ``unlabelled_outside``: pixels outside the

@@ -150,6 +150,8 @@ def loader_lines(batch: int, *, train: list[str], val: list[str]) -> list[str]:
 def _volume_lines(volumes: VolumeData) -> list[str]:
     return [
         f'volumes = {literal(volumes.volumes)}',
+        *(['# the cases to predict (imagesTs/), one list of channel files each; not used in '
+           'training', f'predict_cases = {literal(volumes.predict)}'] if volumes.predict else []),
         f'normalize = {literal(volumes.normalize)}',
         f'split = {literal(volumes.split)}',
         "volume_options = dict(type='VolumeSliceDataset', data_root=data_root,",

@@ -44,11 +44,14 @@ class SceneData:
 @dataclass(frozen=True)
 class VolumeData:
     """Volumes read as ``VolumeSliceDataset`` slices along ``axis``, normalised by
-    ``normalize`` and split by volume."""
+    ``normalize`` (one dict, or one per channel) and split by volume; ``predict``: the cases
+    to predict (nnU-Net's ``imagesTs/``, one list of channel files each, relative to the
+    data root), not used in training."""
     volumes: list[dict]
     split: dict
     axis: int
-    normalize: dict
+    normalize: dict | list
+    predict: list[list[str]] = field(default_factory=list)
 
 
 @dataclass
@@ -104,8 +107,10 @@ def class_summary(classes: Classes, shares: list[float], what: str) -> str:
 
 def spec_list(pairs: Sequence[Pair], root: Path) -> list[dict]:
     """``[dict(img=..., ann=...)]`` of ``pairs``, relative to ``root`` where they lie below it
-    (else as given: absolute paths, ``pkg://`` sources)."""
-    return [dict(img=rel_path(p.img, root), ann=rel_path(p.ann, root)) for p in pairs]
+    (else as given: absolute paths, ``pkg://`` sources); an image of channel files is a list
+    of them."""
+    return [dict(img=rel_path(p.img, root) if isinstance(p.img, str) else
+                 [rel_path(f, root) for f in p.img], ann=rel_path(p.ann, root)) for p in pairs]
 
 
 def random_split(by: str, *, items: int, **extra) -> dict:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from altair.datasets.nnunet_raw import is_nnunet_raw, read_raw_dataset
 from altair.datasets.scenes.sampling import decimation
 from altair.errors import DataError, DataNotFoundError
 from altair.raster.formats import PICTURE_SUFFIXES, VECTOR_SUFFIXES, VOLUME_SUFFIXES
@@ -26,7 +27,9 @@ accepted layouts:
     ann_dir/[train/]      masks/x.png            scene2.tif                      case1.nii.gz
     [classes.json]        [classes.json]         labels.tif | labels.geojson   labels/ (or labelsTr/)
                                                  (or sceneN_labels.tif each)     case1.nii.gz
-                                                 [classes.json]                [classes.json]"""
+                                                 [classes.json]                [classes.json]
+  (e) nnU-Net raw: DATA/dataset.json, imagesTr/case1_0000.nii.gz (_0001, ... one file per
+      channel), labelsTr/case1.nii.gz, [imagesTs/] (cases to predict)"""
 
 
 class DataLayoutError(DataError):
@@ -35,7 +38,7 @@ class DataLayoutError(DataError):
 
 @dataclass
 class Pair:
-    img: str
+    img: str | list[str]      # a list: one file per channel (nnU-Net cases of 2+ channels)
     ann: str | None
     split: str | None = None  # 'train' / 'val' when the folder says so
 
@@ -46,9 +49,16 @@ class Layout:
     root: Path
     pairs: list[Pair]
     sidecar: Path | None = None
+    # nnU-Net raw volumes: the channel names, the class names of dataset.json's labels (by
+    # value) and the imagesTs/ cases to predict (one list of channel files each)
+    channels: list[str] | None = None
+    class_names: list[str] | None = None
+    predict: list[list[str]] = field(default_factory=list)
 
     @property
     def title(self) -> str:
+        if self.channels is not None:
+            return '(e) nnU-Net raw: dataset.json + imagesTr/ + labelsTr/'
         return {'mmseg': "(a) mmseg img_dir/ + ann_dir/",
                 'pairs': '(b) images/ + masks/, matched by file stem',
                 'scenes': '(c) GeoTIFF scenes + labels',
@@ -104,6 +114,8 @@ def detect_layout(root: str | os.PathLike) -> Layout:
         raise DataNotFoundError(f"data folder '{root}' does not exist")
     sidecar = root / 'classes.json'
     sidecar = sidecar if sidecar.is_file() else None
+    if is_nnunet_raw(root):
+        return nnunet_layout(root)
     for img_name, ann_name, kind in (('img_dir', 'ann_dir', 'mmseg'), ('images', 'masks', 'pairs'),
                                      ('imagesTr', 'labelsTr', 'volumes'),
                                      ('images', 'labels', None), ('volumes', 'labels', 'volumes')):
@@ -129,6 +141,24 @@ def detect_layout(root: str | os.PathLike) -> Layout:
     if scenes and (labels or vectors):
         return Layout('scenes', root, _pair_scenes(scenes, labels + vectors), sidecar)
     raise DataLayoutError(f"'{root}' matches no data layout Altair knows\n" + LAYOUTS)
+
+
+def nnunet_layout(root: Path) -> Layout:
+    """The volumes layout of an nnU-Net raw dataset: one pair per training case (its image
+    one file, or a list of channel files for 2+ channels), the channel and class names of
+    ``dataset.json`` and the ``imagesTs/`` cases.
+
+    Raises:
+        NnunetFormatError: ``dataset.json`` or a file outside the format (named).
+    """
+    raw = read_raw_dataset(root)
+    one = len(raw.spec.channels) == 1
+    pairs = [Pair(files[0] if one else files, label) for _, files, label in raw.training]
+    if not pairs:
+        raise DataError(f"'{root / 'imagesTr'}' holds no case (<case>_0000"
+                        f"{raw.spec.file_ending}); add the training cases")
+    return Layout('volumes', root, pairs, None, raw.spec.channels, raw.spec.classes,
+                  [files for _, files in raw.test])
 
 
 def _pair_scenes(scenes: list[Path], labels: list[Path]) -> list[Pair]:

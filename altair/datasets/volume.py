@@ -14,18 +14,23 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.dataset import BaseDataset
 
+from altair.datasets.cases import (case_files, case_norms, check_label_volume, check_normalize,
+                                   norm_range, normalise, open_case)
 from altair.datasets.scenes.sampling import (class_cells, draw_cell, minority_classes,
                                              oversample_options)
 from altair.errors import DataNotFoundError
 from altair.raster.errors import VolumeError
-from altair.raster.volume import (cached_volume, chunks, open_volume, percentiles, read_slice,
-                                  volume_stem)
+from altair.raster.volume import cached_volume, chunks, open_volume, read_slice, volume_stem
 from altair.registry import DATASETS, TRANSFORMS
+
+# norm_range and normalise live in altair.datasets.cases and are kept importable from here
+__all__ = ['LoadVolumeSlice', 'VolumeSliceDataset', 'check_labels', 'foreground_slices',
+           'norm_range', 'normalise']
 
 AXES = (0, 1, 2)
 SUBSETS = ('train', 'val', 'all')
-NORMALIZE_MODES = ('percentile', 'window')
 MAX_LABEL = 254
+
 
 def check_labels(values: np.ndarray, *, path: str, ignore_index: int,
                  where: str = '') -> None:
@@ -63,58 +68,19 @@ def foreground_slices(arr: Any, axis: int, *, path: str, ignore_index: int) -> n
     return out
 
 
-def norm_range(arr: Any, normalize: dict | None) -> tuple[float, float] | None:
-    """``(lo, hi)`` the image is clipped to and scaled from, or None (raw values)."""
-    if normalize is None:
-        return None
-    if normalize['mode'] == 'percentile':
-        return percentiles(arr, float(normalize.get('lower', 0.5)),
-                           float(normalize.get('upper', 99.5)))
-    center, width = float(normalize.get('center', 40)), float(normalize.get('width', 400))
-    return center - width / 2, center + width / 2
-
-
-def normalise(values: np.ndarray, norm: tuple[float, float] | None) -> np.ndarray:
-    """``values`` as the model sees them, float32: ``(clip(x, lo, hi) - lo) / (hi - lo)`` in
-    [0, 1] for ``norm = (lo, hi)`` (all zeros if ``hi <= lo``), the raw values for None.
-    Training (:class:`LoadVolumeSlice`) and volume prediction both read through here."""
-    if norm is None:
-        return values.astype(np.float32)
-    lo, hi = float(norm[0]), float(norm[1])
-    if not hi > lo:
-        return np.zeros(values.shape, np.float32)
-    # float64 on the way, so the result stays inside [0, 1] after rounding
-    return ((np.clip(values.astype(np.float64), lo, hi) - lo) / (hi - lo)).astype(np.float32)
-
-
-def _check_normalize(normalize: dict | None) -> dict | None:
-    if normalize is None:
-        return None
-    mode = normalize.get('mode') if isinstance(normalize, dict) else normalize
-    if mode not in NORMALIZE_MODES:
-        raise VolumeError(f"VolumeSliceDataset normalize mode {mode!r}: choose "
-                          "dict(mode='percentile', lower=0.5, upper=99.5), "
-                          "dict(mode='window', center=40, width=400) or normalize=None")
-    if mode == 'percentile' and not (0 <= normalize.get('lower', 0.5)
-                                     < normalize.get('upper', 99.5) <= 100):
-        raise VolumeError(f'VolumeSliceDataset normalize {normalize}: need 0 <= lower < '
-                          'upper <= 100 (percentiles)')
-    if mode == 'window' and not normalize.get('width', 400) > 0:
-        raise VolumeError(f'VolumeSliceDataset normalize {normalize}: the window width must '
-                          'be > 0')
-    return dict(normalize)
-
-
 # --- the dataset --------------------------------------------------------------------------
 @DATASETS.register_module()
 class VolumeSliceDataset(BaseDataset):
     """Every slice along one axis of 3-D image volumes with label volumes of the same shape,
     for 2-D segmentation models. Slices are read on the fly by :class:`LoadVolumeSlice`
-    (put it first in the pipeline); ``img`` is (H, W, 1) float32.
+    (put it first in the pipeline); ``img`` is (H, W, C) float32, C = 1 for an image of
+    one file, else its number of channel files.
 
     Args:
         volumes: ``[dict(img=..., ann=...), ...]``, paths relative to ``data_root``
-            (``ann`` may be None for unlabelled volumes). Or use ``img_glob``/``ann_pattern``.
+            (``ann`` may be None for unlabelled volumes). ``img`` may be a list of channel
+            files (one 3-D file per channel, e.g. T1, T2, FLAIR, all of one shape).
+            Or use ``img_glob``/``ann_pattern`` (one file per image).
         img_glob: image volumes, e.g. ``'imagesTr/*.nii.gz'`` (recursive ``**`` allowed).
         ann_pattern: each image's labels, ``{stem}`` = the image name without
             ``.nii.gz``/``.nii``/``.npy``, e.g. ``'labelsTr/{stem}.nii.gz'``.
@@ -124,7 +90,8 @@ class VolumeSliceDataset(BaseDataset):
         normalize: None (raw values), ``dict(mode='percentile', lower=0.5, upper=99.5)``
             (clip to the volume's percentiles, computed once here on a sample of at most
             ~2M voxels, and scale to [0, 1]) or ``dict(mode='window', center=40, width=400)``
-            (CT window in HU: clip to center ± width/2, scale to [0, 1]).
+            (CT window in HU: clip to center ± width/2, scale to [0, 1]); one for every
+            channel, or a list with one (None or a dict) per channel.
         skip_empty: drop the slices whose label holds no voxel other than 0 and
             ``ignore_index`` (reads every label volume once here).
         split: ``dict(by='volume', val_fraction=0.2, seed=0)``: whole volumes go to val,
@@ -146,7 +113,8 @@ class VolumeSliceDataset(BaseDataset):
             samples the dataset gives without the option.
 
     Attributes:
-        volumes: the subset's volumes, ``dict(img, ann, shape, norm)`` each.
+        volumes: the subset's volumes, ``dict(img, ann, shape, norm)`` each; ``norm`` is
+            ``(lo, hi)`` or None, and for an ``img`` list one of those per channel.
         rare_classes: the classes centred on (empty without oversampling).
     """
 
@@ -176,7 +144,7 @@ class VolumeSliceDataset(BaseDataset):
             raise VolumeError(f'VolumeSliceDataset ignore_index {ignore_index}: labels are '
                               'uint8, choose 0..255')
         self.axis, self.subset, self.ignore_index = axis, subset, ignore_index
-        self.normalize = _check_normalize(normalize)
+        self.normalize = check_normalize(normalize)
         self.skip_empty = skip_empty
         self.oversample_share, self.oversample_classes = oversample_options(
             oversample, len(classes), owner='VolumeSliceDataset', error=VolumeError)
@@ -201,7 +169,9 @@ class VolumeSliceDataset(BaseDataset):
             raise VolumeError('VolumeSliceDataset needs volumes=[dict(img=..., ann=...)] or '
                               'img_glob (with ann_pattern), not both')
         if volumes is not None:
-            specs = [dict(img=rooted(v['img']), ann=rooted(v.get('ann'))) for v in volumes]
+            specs = [dict(img=rooted(v['img']) if isinstance(v['img'], (str, os.PathLike))
+                          else [rooted(p) for p in case_files(v['img'])],
+                          ann=rooted(v.get('ann'))) for v in volumes]
         else:
             pattern = rooted(img_glob)
             imgs = sorted(glob.glob(pattern, recursive=True))
@@ -231,18 +201,18 @@ class VolumeSliceDataset(BaseDataset):
 
     def _resolve(self, spec: dict) -> dict:
         img, ann = spec['img'], spec['ann']
-        arr = open_volume(img, role='image volume')
-        shape = tuple(int(d) for d in arr.shape)
+        arrays = open_case(img)
+        first = case_files(img)[0]
+        shape = tuple(int(d) for d in arrays[0].shape)
         if ann is not None:
             if not os.path.isfile(ann):
-                raise DataNotFoundError(f"label volume '{ann}' of image '{img}' does not "
+                raise DataNotFoundError(f"label volume '{ann}' of image '{first}' does not "
                                         'exist; fix ann (or ann_pattern) or drop the volume')
-            lab_shape = tuple(int(d) for d in open_volume(ann, role='label volume').shape)
-            if lab_shape != shape:
-                raise VolumeError(f"label volume '{ann}' has shape {lab_shape} but its image "
-                                  f"'{img}' has shape {shape}; give each image the label "
-                                  'volume of the same grid, voxel for voxel')
-        return dict(img=img, ann=ann, shape=shape, norm=norm_range(arr, self.normalize))
+            check_label_volume(first, ann, shape=shape)
+        norms = case_norms(arrays, self.normalize)
+        # an image of one file keeps the one-channel form: norm = (lo, hi) or None
+        multi = not isinstance(img, (str, os.PathLike))
+        return dict(img=img, ann=ann, shape=shape, norm=norms if multi else norms[0])
 
     def load_data_list(self) -> list[dict]:
         self.volumes = [self._resolve(self.specs[i]) for i in self._split(len(self.specs))]
@@ -296,7 +266,7 @@ class VolumeSliceDataset(BaseDataset):
             lab, on = self._kept_labels(v, keep)
             cells = class_cells(lab, rare, on, limit=self.CENTRES_PER_CLASS, seed=i)
             if cells:
-                self.centres[(v['img'], v['ann'])] = cells
+                self.centres[_case_key(v['img'], v['ann'])] = cells
         self.rare_classes = tuple(rare)
 
     def get_data_info(self, idx: int) -> dict:
@@ -306,7 +276,7 @@ class VolumeSliceDataset(BaseDataset):
         info = super().get_data_info(idx)
         # the coin is tossed only when oversampling is on, so share=0 keeps the old stream
         if self.oversample_share > 0 and np.random.random_sample() < self.oversample_share:
-            cells = self.centres.get((info['img_path'], info['seg_map_path']))
+            cells = self.centres.get(_case_key(info['img_path'], info['seg_map_path']))
             if cells:
                 shape = next(v['shape'] for v in self.volumes if v['img'] == info['img_path'])
                 at = np.unravel_index(draw_cell(np.random, cells), shape)
@@ -315,14 +285,21 @@ class VolumeSliceDataset(BaseDataset):
         return info
 
 
+def _case_key(img: str | Sequence[str], ann: str | None) -> tuple:
+    """A hashable key of a case (an image of channel files is a list)."""
+    return tuple(case_files(img)), ann
+
+
 # --- the transform ------------------------------------------------------------------------
 @TRANSFORMS.register_module()
 class LoadVolumeSlice(BaseTransform):
     """Read slice ``results['slice_index']`` along ``results['axis']`` of
     ``results['img_path']`` and, when set, of ``results['seg_map_path']``.
 
-    Adds ``img`` (H, W, 1) float32 (``(clip(x, lo, hi) - lo) / (hi - lo)`` in [0, 1] when
-    ``results['norm']`` is ``(lo, hi)``, all zeros if ``hi <= lo``; else the raw values),
+    Adds ``img`` (H, W, C) float32 (``(clip(x, lo, hi) - lo) / (hi - lo)`` in [0, 1] when
+    ``results['norm']`` is ``(lo, hi)``, all zeros if ``hi <= lo``; else the raw values);
+    for an ``img_path`` list of channel files (C of them, each through
+    :func:`~altair.datasets.cases.normalise` with its entry of the ``norm`` list),
     ``img_shape`` = ``ori_shape`` = (H, W), ``gt_seg_map`` (H, W) uint8,
     ``seg_fields=['gt_seg_map']`` and ``reduce_zero_label=False``.
 
@@ -332,9 +309,15 @@ class LoadVolumeSlice(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         axis, k = int(results['axis']), int(results['slice_index'])
-        img = normalise(read_slice(cached_volume(results['img_path']), axis, k),
-                        results.get('norm'))
-        results['img'] = img[..., None]
+        path, norm = results['img_path'], results.get('norm')
+        if isinstance(path, (str, os.PathLike)):
+            img = normalise(read_slice(cached_volume(path), axis, k), norm)[..., None]
+        else:
+            files = case_files(path)
+            norms = [None] * len(files) if norm is None else norm
+            img = np.stack([normalise(read_slice(cached_volume(f), axis, k), n)
+                            for f, n in zip(files, norms)], axis=-1)
+        results['img'] = img
         results['img_shape'] = results['ori_shape'] = img.shape[:2]
         results['reduce_zero_label'] = False
         seg = results.get('seg_map_path')
