@@ -24,6 +24,7 @@ from altair.datasets.volume import check_labels
 from altair.errors import DataNotFoundError
 from altair.evaluation.volumes import case_metrics, summarise
 from altair.fileio import ensure_writable_dir, write_json
+from altair.prediction.cases import case_stem
 from altair.raster.errors import VolumeError
 from altair.raster.formats import VOLUME_SUFFIXES
 from altair.raster.volume import open_volume, volume_stem
@@ -88,6 +89,13 @@ def _rooted(path: str, root: str) -> str:
     return path if os.path.isabs(path) or not root else os.path.join(root, path)
 
 
+def _rooted_case(img, root: str):
+    """A case's image path, or each of its channel files, under ``data_root``."""
+    if isinstance(img, (list, tuple)):
+        return [_rooted(str(f), root) for f in img]
+    return _rooted(img, root)
+
+
 def config_references(cfg) -> dict[str, str]:
     """``{image stem: label volume}`` of every labelled volume the config's
     ``VolumeSliceDataset`` entries list (``volumes`` or ``img_glob`` + ``ann_pattern``, paths
@@ -96,7 +104,7 @@ def config_references(cfg) -> dict[str, str]:
     for leaf in volume_datasets(cfg):
         root = leaf.get('data_root') or ''
         if leaf.get('volumes') is not None:
-            pairs = [(_rooted(v['img'], root), v.get('ann') and _rooted(v['ann'], root))
+            pairs = [(_rooted_case(v['img'], root), v.get('ann') and _rooted(v['ann'], root))
                      for v in leaf['volumes']]
         elif leaf.get('img_glob') and leaf.get('ann_pattern'):
             images = sorted(glob.glob(_rooted(leaf['img_glob'], root), recursive=True))
@@ -106,7 +114,7 @@ def config_references(cfg) -> dict[str, str]:
             pairs = []
         for img, ann in pairs:
             if ann:
-                _add_reference(refs, volume_stem(img), ann)
+                _add_reference(refs, case_stem(img), ann)
     return refs
 
 

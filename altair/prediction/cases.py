@@ -107,6 +107,14 @@ def _distinct(stem: str, first: Path, stems: list[str]) -> str:
     return stem if stems.count(stem) == 1 else f'{first.parent.name}_{stem}'
 
 
+def case_stem(img) -> str:
+    """The output stem of the case ``img`` names: a volume path or its channel files
+    (``<case>_0000.nii.gz`` -> ``<case>``), as a prediction names its outputs."""
+    files = [Path(f) for f in (img if isinstance(img, (list, tuple)) else [img])]
+    grouped = group_channels(files)
+    return grouped[0].stem if len(grouped) == 1 else volume_stem(str(files[0]))
+
+
 def check_volume(path: Path) -> None:
     """Open ``path``'s header (a DICOM folder's series): a missing file, a 4-D volume or a
     folder of several series is one :class:`VolumeError` line."""

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from altair.datasets.volume import norm_range, normalise
+from altair.datasets.cases import case_norms, normalise, open_case
 from altair.fileio import ensure_writable_dir
 from altair.inference.grid import resolve_window, window_grid
 from altair.inference.slab import slab_logits
@@ -35,8 +35,7 @@ from altair.prediction.model import WindowPredictor, batch_for
 from altair.prediction.options import PredictOptionError, PredictOptions
 from altair.prediction.result import Prediction
 from altair.prediction.sinks import decode
-from altair.raster.errors import VolumeError
-from altair.raster.volume import open_volume, read_slice
+from altair.raster.volume import read_slice
 from altair.raster.volume_write import VolumeWriter, volume_suffix
 from altair.raster.write import write_png
 from altair.visualization.overlay import blend, colorize, default_palette, to_display_rgb
@@ -59,17 +58,6 @@ def volume_facts(model) -> dict:
     return dict(facts)
 
 
-def channel_norms(normalize, channels: int, stem: str) -> list:
-    """``normalize`` (None, one dict, or a list per channel) as one entry per channel."""
-    if isinstance(normalize, (list, tuple)):
-        if len(normalize) != channels:
-            raise PredictOptionError(f"case '{stem}' has {channels} channel file(s) but the "
-                                     f'model was trained on {len(normalize)}: give the case '
-                                     f'with its {len(normalize)} channel files')
-        return list(normalize)
-    return [normalize] * channels
-
-
 def open_channels(case: VolumeCase, model) -> tuple[list, list]:
     """(lazy arrays, per-channel (lo, hi) or None) of ``case``, checked against the model:
     the channel count it was trained on, 3-D, every channel of one shape."""
@@ -77,18 +65,13 @@ def open_channels(case: VolumeCase, model) -> tuple[list, list]:
     pre = model.data_preprocessor
     wanted = int(pre.mean.shape[0]) if getattr(pre, '_enable_normalize', False) else None
     if wanted is not None and wanted != len(case.files):
+        expected = f'the files <case>_0000 .. _{wanted - 1:04d}' if wanted > 1 else 'one volume'
         raise PredictOptionError(
             f"case '{case.stem}' has {len(case.files)} channel file(s) "
             f"({', '.join(f.name for f in case.files)}) but the model takes {wanted}: give "
-            f"{'the files <case>_0000 .. _' + format(wanted - 1, '04d') if wanted > 1 else 'one volume'}")
-    arrays = [open_volume(str(f), role='image volume') for f in case.files]
-    for f, a in zip(case.files[1:], arrays[1:]):
-        if tuple(a.shape) != tuple(arrays[0].shape):
-            raise VolumeError(f"channel file '{f}' has shape {tuple(a.shape)} but "
-                              f"'{case.files[0]}' has {tuple(arrays[0].shape)}; the channels "
-                              'of a case share one voxel grid')
-    norms = channel_norms(facts.get('normalize'), len(arrays), case.stem)
-    return arrays, [norm_range(a, n) for a, n in zip(arrays, norms)]
+            f'{expected}')
+    arrays = open_case([str(f) for f in case.files])
+    return arrays, case_norms(arrays, facts.get('normalize'))
 
 
 def read_slab(arrays: list, norms: list, axis: int, start: int, stop: int) -> torch.Tensor:

@@ -76,6 +76,17 @@ def test_a_two_channel_mni_set_trains_on_both_channels(tiny, tmp_path):
     state = torch.load(run.checkpoint(), map_location='cpu', weights_only=False)['state_dict']
     first = next(v for k, v in state.items() if k.startswith('backbone.') and v.ndim == 4)
     assert first.shape[1] == 2  # the first convolution takes the two channels
+    # the prediction set by its case id: both channel files, the source's grid and affine
+    [pred] = alt.predict(run, str(data / 'imagesTs' / 'mni_003'), out_dir=tmp_path / 'pred',
+                         save=('labels',), progress=False)
+    seg, src = nib.load(pred.written['labels']), nib.load(data / 'imagesTs' /
+                                                          'mni_003_0000.nii.gz')
+    assert pred.written['labels'].name == 'mni_003_seg.nii.gz'
+    assert seg.shape == src.shape and np.array_equal(seg.affine, src.affine)
+    # the held-out training case, predicted and scored per case
+    summary = alt.test(run, work_dir=str(tmp_path / 'test'))
+    [row] = summary['metric_per_case']
+    assert sorted(row['metrics']) == sorted(list(CLASSES)[1:])
 
 
 def _affine_mismatch(root: Path) -> str:
