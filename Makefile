@@ -39,6 +39,7 @@ bench-speed: $(STAMP)
 	$(PY) benchmarks/predict_scale.py
 	$(PY) benchmarks/onnx_runtime.py
 	$(PY) benchmarks/recipe_speed.py
+	$(PY) benchmarks/volume_predict.py
 
 # One GPU, under 8 minutes (exits 2 without one).
 bench-gpu: $(STAMP)

@@ -126,7 +126,7 @@ def test_extra_channels_and_misnamed_files(tmp_path):
     (dict(labels={'background': 0, 'GM': [1, 2]}), "key 'labels' entry 'GM' is [1, 2]; "
      'expected an integer'),
     (dict(labels={'background': '0', 'GM': 1}), "key 'labels' entry 'background' is \"0\""),
-    (dict(file_ending='.mha'), "key 'file_ending' is '.mha'"),
+    (dict(file_ending='.vol'), "key 'file_ending' is '.vol'"),
     (dict(numTraining=7), "key 'numTraining' is 7 but"),
     (dict(numTraining='3'), "key 'numTraining' is '3'"),
 ])
