@@ -27,7 +27,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from monai.metrics import compute_dice, compute_hausdorff_distance, compute_surface_dice
 
 from altair.errors import AltairError
 
@@ -81,6 +80,16 @@ def _union_box(p: np.ndarray, r: np.ndarray) -> tuple[slice, ...]:
     return tuple(box)
 
 
+def monai_metrics():
+    """``monai.metrics``, imported on first use: MONAI is the ``[medical]`` extra."""
+    try:
+        import monai.metrics
+    except ImportError:
+        raise CaseMetricsError("scoring volumes per case needs MONAI: pip install "
+                               "'altair-seg[medical]'") from None
+    return monai.metrics
+
+
 def binary_metrics(p: np.ndarray, r: np.ndarray, *, spacing: Sequence[float],
                    tolerance: float = 1.0) -> dict:
     """Dice, HD95 (mm), NSD and the voxel counts of one class.
@@ -94,6 +103,7 @@ def binary_metrics(p: np.ndarray, r: np.ndarray, *, spacing: Sequence[float],
         ``{Dice, HD95, NSD, n_pred, n_ref}``, floats (NaN where undefined, see the module
         docstring) and ints.
     """
+    metrics = monai_metrics()
     n_pred, n_ref = int(p.sum()), int(r.sum())
     counts = dict(n_pred=n_pred, n_ref=n_ref)
     if n_pred == 0 and n_ref == 0:
@@ -101,15 +111,15 @@ def binary_metrics(p: np.ndarray, r: np.ndarray, *, spacing: Sequence[float],
     box = _union_box(p, r)
     yp = torch.from_numpy(np.ascontiguousarray(p[box]))[None, None]
     yr = torch.from_numpy(np.ascontiguousarray(r[box]))[None, None]
-    dice = float(compute_dice(yp, yr, include_background=True, ignore_empty=False)[0, 0])
+    dice = float(metrics.compute_dice(yp, yr, include_background=True, ignore_empty=False)[0, 0])
     if n_pred == 0 or n_ref == 0:
         return dict(Dice=dice, HD95=math.nan, NSD=0.0, **counts)
     spacing = list(spacing)
     with warnings.catch_warnings():  # MONAI's internal use of its own deprecated argument
         warnings.simplefilter('ignore', FutureWarning)
-        hd95 = compute_hausdorff_distance(yp, yr, include_background=True, percentile=95,
+        hd95 = metrics.compute_hausdorff_distance(yp, yr, include_background=True, percentile=95,
                                           spacing=spacing)
-        nsd = compute_surface_dice(yp, yr, [float(tolerance)], include_background=True,
+        nsd = metrics.compute_surface_dice(yp, yr, [float(tolerance)], include_background=True,
                                    spacing=spacing)
     return dict(Dice=dice, HD95=float(hd95[0, 0]), NSD=float(nsd[0, 0]), **counts)
 
