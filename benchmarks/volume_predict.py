@@ -9,11 +9,12 @@ Altair: ``alt.predict`` of the case, end to end (read, scale, windows of several
 forward pass, write ``case_seg.nii``). MONAI: each slice read and scaled the same way, then
 ``monai.inferers.sliding_window_inference`` (same window, overlap 0.25, gaussian blending,
 ``sw_batch_size`` = the same batch), argmax, the volume saved with nibabel. Both in fp32,
-channels-last windows, 4 windows per forward pass at most; run alternately, best of
+channels-last windows, the same windows per forward pass (``sw_batch_size``): 4, and the
+number ``alt.predict`` probes as fastest here by default; run alternately, best of
 ``--reps``. Two windows: the training crop (192: 4 windows a slice, so each slice fills a
 batch on both sides) and 256 (a window the slice fits in: MONAI runs one window a call,
-Altair the windows of 4 slices). Reports slices per second, the ratio (the smaller of the
-two is the headline) and the labels' agreement (the blends differ: MONAI's gaussian and
+Altair the windows of several slices). Reports slices per second per (window, batch), the
+headline ratio (the smaller over the windows, at the default batch) and the labels' agreement (the blends differ: MONAI's gaussian and
 padding are its own).
 
 ``--part memory``: the same T1 resampled (trilinear) to 512 x 512 x 400 and saved as
@@ -40,10 +41,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.results import write_results  # noqa: E402
 
-BATCH = 4
-# (window, what it shows): the training crop, 4 windows a slice (each slice fills a batch on
-# both sides); and a window the slice fits in (one window a slice: MONAI runs one per call,
-# Altair the windows of 4 slices)
+BATCH = 4  # windows per forward pass: 4 (both sides), and Altair's default (probed here)
+# (window, what it shows): the training crop, 4 windows a slice; and a window the slice fits
+# in, one window a slice (MONAI runs one per call, Altair the windows of several slices)
 WINDOWS = ((None, 'the training crop'), ((256, 256), 'a window the slice fits in'))
 
 
@@ -69,16 +69,24 @@ def random_model(config: Path):
     return attach_card(model, train_crop=training_crop(cfg), raster=raster_options(cfg))
 
 
-def altair_side(model, case: Path, out: Path, window=None) -> np.ndarray:
+def probed_batch(model, window) -> int:
+    """The windows per forward pass ``alt.predict`` picks by default on this machine."""
+    from altair.prediction.model import batch_for
+    from altair.prediction.options import PredictOptions
+    return batch_for(model, PredictOptions(precision='fp32'), 1, tuple(window), slide=True,
+                     probe=True)
+
+
+def altair_side(model, case: Path, out: Path, window=None, batch=BATCH) -> np.ndarray:
     import nibabel as nib
 
     import altair as alt
     [p] = alt.predict(model, case, out_dir=out, save=('labels',), precision='fp32',
-                      batch_size=BATCH, window_size=window, progress=False)
+                      batch_size=batch, window_size=window, progress=False)
     return np.asanyarray(nib.load(p.written['labels']).dataobj)
 
 
-def monai_side(model, case: Path, out: Path, window=None) -> np.ndarray:
+def monai_side(model, case: Path, out: Path, window=None, batch=BATCH) -> np.ndarray:
     """Slice by slice through MONAI's inferer, read and scaled as training reads them."""
     import nibabel as nib
     import torch
@@ -100,7 +108,7 @@ def monai_side(model, case: Path, out: Path, window=None) -> np.ndarray:
     with torch.no_grad():
         for k in range(arr.shape[axis]):
             x = torch.from_numpy(normalise(read_slice(arr, axis, k), norm))[None, None]
-            logits = sliding_window_inference(x, crop, BATCH, net, overlap=0.25,
+            logits = sliding_window_inference(x, crop, batch, net, overlap=0.25,
                                               mode='gaussian')
             labels.append(logits[0].argmax(0).numpy().astype(np.uint8))
     vol = np.stack(labels, axis)
@@ -117,24 +125,27 @@ def speed(work: Path, reps: int) -> dict:
     axis = model.altair_card.raster['volume']['axis']
     slices = int(nib.load(str(case)).shape[axis])
     rows = []
-    for window, what in WINDOWS:
-        window = window or model.altair_card.train_crop
+    for (window, what), batch in [(w, b) for w in WINDOWS for b in (BATCH, None)]:
+        window = tuple(window or model.altair_card.train_crop)
+        batch = batch or probed_batch(model, window)
         times: dict = dict(altair=[], monai=[])
         labels = {}
         for rep in range(reps):  # alternate, so drift hits both sides alike
             for side, fn in (('altair', altair_side), ('monai', monai_side)):
                 t0 = time.perf_counter()
-                labels[side] = fn(model, case, work / f'{side}{rep}', tuple(window))
+                labels[side] = fn(model, case, work / f'{side}{rep}', window, batch)
                 times[side].append(round(time.perf_counter() - t0, 3))
         ours, base = min(times['altair']), min(times['monai'])
-        rows.append(dict(window=list(window), what=what, ours=round(slices / ours, 3),
+        rows.append(dict(window=list(window), what=what, batch=batch,
+                         ours=round(slices / ours, 3),
                          baseline=round(slices / base, 3), ratio=round(base / ours, 3),
                          seconds=times, agreement=round(float(np.mean(
                              labels['altair'] == labels['monai'])), 5)))
     return dict(name='volume_predict_speed', unit='slices/s', volume=str(case.name),
-                shape=list(labels['altair'].shape), slices=slices, batch=BATCH,
+                shape=list(labels['altair'].shape), slices=slices,
                 precision='fp32', network='the UNet altair init writes for mni_tissue',
-                ratio=min(r['ratio'] for r in rows), rows=rows)
+                ratio=min(r['ratio'] for r in rows if r['batch'] != BATCH or len(rows) == 1),
+                rows=rows)
 
 
 def big_volume(work: Path, shape=(512, 512, 400)) -> Path:
