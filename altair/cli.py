@@ -214,7 +214,7 @@ def _init(args) -> int:
          time_budget=args.time_budget, bands=bands,
          nodata=args.nodata, class_field=args.class_field, class_name=args.class_name,
          unlabelled_outside=args.unlabelled_outside, crop_size=args.crop,
-         batch_size=args.batch_size, force=args.force, echo=True)
+         batch_size=args.batch_size, force=args.force, context=args.context, echo=True)
     return 0
 
 

@@ -257,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help='pixels outside the polygons are unlabelled (ignored), not '
                            'background: for sparse annotations given with --class-field')
     init.add_argument('--crop', type=int, metavar='N', help='training crop N x N')
+    init.add_argument('--context', type=int, metavar='N', choices=range(9),
+                      help='volumes: N slices on either side of each slice as more channels '
+                           '(default: 1 where the through-plane spacing is at most 3x the '
+                           'in-plane, else 0)')
     init.add_argument('--batch-size', type=int, help='(default: planned from the time per '
                       'image and memory; 8 with --iters)')
     init.add_argument('--force', action='store_true', help='overwrite an existing config')

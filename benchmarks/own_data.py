@@ -18,7 +18,8 @@ gets a fresh folder holding what a user would have: the images, the labels and a
 - ``bluemarble``: NASA Blue Marble (a JPEG, georeferenced by its known extent) with MODIS
   MCD12C1 grouped into the demo's 8 classes.
 - ``mni_tissue``: nilearn's MNI ICBM152 T1 template, labels other / grey / white matter from
-  its tissue probability maps, cut into 4 slabs (4 volumes; see ``prepare_mni_tissue``).
+  its tissue probability maps, cut into 4 slabs (4 volumes; see ``prepare_mni_tissue``);
+  ``mni_tissue_2d``: the same with ``--context 0`` (slices alone, no 2.5-D context).
 
 Each is run as ``altair init DATA --out CFG`` (plus only the flags a user must give) and
 ``altair train CFG --seed S``, config unedited. Baselines: majority class, nearest class mean
@@ -213,6 +214,8 @@ DATASETS = {
     'l7_water': (prepare_l7_water, []),
     'bluemarble': (prepare_bluemarble, []),
     'mni_tissue': (prepare_mni_tissue, []),
+    # the same volumes sliced without context (2-D), against the plan's 2.5-D for 1 mm voxels
+    'mni_tissue_2d': (prepare_mni_tissue, ['--context', '0']),
 }
 
 
@@ -253,8 +256,9 @@ def volume_pixels(cfg, split: str):
     depth = {v['img']: v['shape'][ds.axis] for v in ds.volumes}
     for i in range(len(ds)):
         info = ds.get_data_info(i)
-        out = load(info)
-        yield (volume_features(out['img'], index=info['slice_index'],
+        out = load(info)  # the slice itself: the middle of its 2.5-D context channels
+        yield (volume_features(out['img'][..., ds.context:ds.context + 1],
+                               index=info['slice_index'],
                                depth=depth[info['img_path']]), out['gt_seg_map'].ravel())
 
 

@@ -56,7 +56,7 @@ def init(data: str | os.PathLike, *, model: str = 'unet', out: str | os.PathLike
          nodata: float | None = None, class_field: str | None = None,
          class_name: str | None = None, unlabelled_outside: bool = False,
          crop_size: int | None = None, batch_size: int | None = None, force: bool = False,
-         echo: bool = False) -> InitResult:
+         context: int | None = None, echo: bool = False) -> InitResult:
     """Inspect ``data`` and write a training config for it (``<data>/altair_config.py`` by
     default), planned from the data's statistics (``altair.datasets.plan``; the plan and
     its reasons are the config's header).
@@ -66,7 +66,9 @@ def init(data: str | os.PathLike, *, model: str = 'unet', out: str | os.PathLike
     and a validation window are timed on this machine, the batch is planned from the time
     per image, and ``max_iters`` fills the budget.
 
-    Volumes are sliced along axis 2; an nnU-Net raw dataset (``dataset.json`` +
+    Volumes are sliced along axis 2, with ``context`` slices on either side as more
+    channels (default: 1 where the through-plane spacing is at most 3x the in-plane, else
+    0; ``volume_plan.slice_context``); an nnU-Net raw dataset (``dataset.json`` +
     ``imagesTr/`` + ``labelsTr/``) gives one input channel per ``channel_names`` entry (a
     ``CT`` channel normalised by the foreground voxels' window) and lists its ``imagesTs/``
     cases as ``predict_cases``.
@@ -97,7 +99,7 @@ def init(data: str | os.PathLike, *, model: str = 'unet', out: str | os.PathLike
         raise InitOptionError(f"config '{out}' exists; pass --force to overwrite it or --out "
                               'to write another')
     if layout.kind == 'volumes':
-        data_plan = volume_plan(layout, crop_size=crop_size)
+        data_plan = volume_plan(layout, crop_size=crop_size, context=context)
     else:
         field = None if crop_size else model_receptive_field(model)  # caps a planned crop
         data_plan = scene_plan(layout, bands=bands, nodata=nodata, class_field=class_field,

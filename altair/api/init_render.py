@@ -157,7 +157,8 @@ def _volume_lines(volumes: VolumeData) -> list[str]:
         "volume_options = dict(type='VolumeSliceDataset', data_root=data_root,",
         '                      volumes=volumes, classes=classes, palette=palette, '
         f'axis={volumes.axis},',
-        '                      normalize=normalize, split=split)',
+        '                      normalize=normalize, split=split'
+        + (f', context={volumes.context})' if volumes.context else ')'),
         'train_pipeline = [',
         "    dict(type='LoadVolumeSlice'),",
         # RandomCrop, or centred on crop_centre with volume_options' oversample=dict(...)

@@ -123,6 +123,12 @@ def case_norms(arrays: Sequence[Any],
     return [norm_range(a, normalize) for a in arrays]
 
 
+def context_indices(k: int, depth: int, context: int) -> list[int]:
+    """The slices ``k - context .. k + context`` along an axis of ``depth`` slices, in order,
+    an index past either end replaced by the edge slice (2.5-D context)."""
+    return [min(max(j, 0), depth - 1) for j in range(k - context, k + context + 1)]
+
+
 def volume_affine(path: str) -> np.ndarray | None:
     """(4, 4) voxel-to-world affine of a NIfTI file (its header only is read), None for a
     ``.npy`` volume (no geometry)."""

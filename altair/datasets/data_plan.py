@@ -52,6 +52,7 @@ class VolumeData:
     axis: int
     normalize: dict | list
     predict: list[list[str]] = field(default_factory=list)
+    context: int = 0  # slices on either side read as more channels (2.5-D)
 
 
 @dataclass

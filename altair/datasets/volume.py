@@ -15,7 +15,7 @@ from mmcv.transforms import BaseTransform
 from mmengine.dataset import BaseDataset
 
 from altair.datasets.cases import (case_files, case_norms, check_label_volume, check_normalize,
-                                   norm_range, normalise, open_case)
+                                   context_indices, norm_range, normalise, open_case)
 from altair.datasets.scenes.sampling import (class_cells, draw_cell, minority_classes,
                                              oversample_options)
 from altair.errors import DataNotFoundError
@@ -98,6 +98,9 @@ class VolumeSliceDataset(BaseDataset):
             chosen by ``numpy.random.default_rng(seed).permutation``; None: no split.
         subset: ``'train'`` or ``'val'`` (side of ``split``), or ``'all'``.
         ignore_index: the label not to train or evaluate on (0..255).
+        context: 2.5-D context: the ``context`` slices on either side of each slice are
+            read as more channels (``2 * context + 1`` per channel, channel by channel,
+            slices in order; past an end the edge slice repeats).
         oversample: ``dict(share=1/3, classes=None)`` (ignored by ``subset='val'``):
             nnU-Net's foreground oversampling for slices. With probability ``share`` a
             sample's slice is replaced by a slice of the same volume holding a rare class,
@@ -125,7 +128,7 @@ class VolumeSliceDataset(BaseDataset):
                  palette: Sequence[Sequence[int]] | None = None, axis: int = 2,
                  normalize: dict | None = None, skip_empty: bool = False,
                  split: dict | None = None, subset: str = 'all', ignore_index: int = 255,
-                 oversample: dict | None = None, data_root: str = '',
+                 oversample: dict | None = None, context: int = 0, data_root: str = '',
                  pipeline: Sequence = (), **kwargs) -> None:
         if axis not in AXES or isinstance(axis, bool):
             raise VolumeError(f'VolumeSliceDataset axis {axis!r}: choose 0, 1 or 2 (the index '
@@ -143,7 +146,11 @@ class VolumeSliceDataset(BaseDataset):
         if not 0 <= ignore_index <= 255:
             raise VolumeError(f'VolumeSliceDataset ignore_index {ignore_index}: labels are '
                               'uint8, choose 0..255')
+        if isinstance(context, bool) or not isinstance(context, int) or not 0 <= context <= 8:
+            raise VolumeError(f'VolumeSliceDataset context {context!r}: give the number of '
+                              'neighbouring slices on each side, 0..8')
         self.axis, self.subset, self.ignore_index = axis, subset, ignore_index
+        self.context = context
         self.normalize = check_normalize(normalize)
         self.skip_empty = skip_empty
         self.oversample_share, self.oversample_classes = oversample_options(
@@ -228,7 +235,7 @@ class VolumeSliceDataset(BaseDataset):
                 keep = np.flatnonzero(fg).tolist()
             kept.append(keep)
             data_list += [dict(img_path=v['img'], seg_map_path=v['ann'], axis=self.axis,
-                               slice_index=int(k), norm=v['norm'],
+                               slice_index=int(k), norm=v['norm'], context=self.context,
                                ignore_index=self.ignore_index, reduce_zero_label=False,
                                seg_fields=[]) for k in keep]
         if self.oversample_share > 0:
@@ -299,7 +306,9 @@ class LoadVolumeSlice(BaseTransform):
     Adds ``img`` (H, W, C) float32 (``(clip(x, lo, hi) - lo) / (hi - lo)`` in [0, 1] when
     ``results['norm']`` is ``(lo, hi)``, all zeros if ``hi <= lo``; else the raw values);
     for an ``img_path`` list of channel files (C of them, each through
-    :func:`~altair.datasets.cases.normalise` with its entry of the ``norm`` list),
+    :func:`~altair.datasets.cases.normalise` with its entry of the ``norm`` list); with
+    ``results['context']`` = c > 0 each channel gives the slices ``k - c .. k + c``
+    (:func:`~altair.datasets.cases.context_indices`), so C (2c + 1) channels;
     ``img_shape`` = ``ori_shape`` = (H, W), ``gt_seg_map`` (H, W) uint8,
     ``seg_fields=['gt_seg_map']`` and ``reduce_zero_label=False``.
 
@@ -311,12 +320,14 @@ class LoadVolumeSlice(BaseTransform):
         axis, k = int(results['axis']), int(results['slice_index'])
         path, norm = results['img_path'], results.get('norm')
         if isinstance(path, (str, os.PathLike)):
-            img = normalise(read_slice(cached_volume(path), axis, k), norm)[..., None]
+            files, norms = [path], [norm]
         else:
             files = case_files(path)
             norms = [None] * len(files) if norm is None else norm
-            img = np.stack([normalise(read_slice(cached_volume(f), axis, k), n)
-                            for f, n in zip(files, norms)], axis=-1)
+        arrays = [cached_volume(f) for f in files]
+        around = context_indices(k, arrays[0].shape[axis], int(results.get('context', 0)))
+        img = np.stack([normalise(read_slice(a, axis, j), n)
+                        for a, n in zip(arrays, norms) for j in around], axis=-1)
         results['img'] = img
         results['img_shape'] = results['ori_shape'] = img.shape[:2]
         results['reduce_zero_label'] = False

@@ -17,7 +17,7 @@ from altair.datasets.inspect import Layout
 from altair.datasets.label_stats import Classes, infer_classes, label_shares
 from altair.datasets.plan import Choice
 from altair.errors import DataError
-from altair.raster.volume import open_volume
+from altair.raster.volume import open_volume, volume_geometry
 
 NORMALIZE = dict(mode='percentile', lower=0.5, upper=99.5)
 # the percentiles of the foreground voxels a CT window spans (nnU-Net's), and how many
@@ -27,7 +27,7 @@ IGNORE_INDEX = 255
 
 
 def volume_plan(layout: Layout, *, crop_size: int | None = None, axis: int = 2,
-                max_voxels: int = 2_000_000) -> DataPlan:
+                context: int | None = None, max_voxels: int = 2_000_000) -> DataPlan:
     """The plan of a volume layout: slices along ``axis``, each channel normalised per volume
     (``NORMALIZE``) or, for a channel named ``CT``, by the dataset's window
     (:func:`ct_window`); mean and std per channel from a strided sample of at most
@@ -48,6 +48,10 @@ def volume_plan(layout: Layout, *, crop_size: int | None = None, axis: int = 2,
     normalize = [ct_window(scan.foreground[c], names[c]) if c in ct else NORMALIZE
                  for c in range(len(names))]
     mean, std = channel_stats(layout, normalize, max_voxels=max_voxels)
+    around = slice_context(scan.spacings, axis) if context is None else Choice(
+        context, '--context')
+    per = 2 * around.value + 1  # each channel's slices, as LoadVolumeSlice stacks them
+    mean, std = [m for m in mean for _ in range(per)], [s for s in std for _ in range(per)]
     plane = [min(s[i] for s in scan.shapes) for i in range(3) if i != axis]
     crop = crop_size or min(256, floor32(min(plane)))
     crop = min(crop, min(plane))
@@ -55,8 +59,10 @@ def volume_plan(layout: Layout, *, crop_size: int | None = None, axis: int = 2,
     root = layout.root.resolve()
     data = VolumeData(spec_list(pairs, root), random_split('volume', items=len(pairs)), axis,
                       normalize[0] if all(n == normalize[0] for n in normalize) else normalize,
-                      [[rel_path(f, root) for f in case] for case in layout.predict])
+                      [[rel_path(f, root) for f in case] for case in layout.predict],
+                      context=around.value)
     summary = [*_image_lines(layout, scan, normalize, axis),
+               f'context: {around.value} slice(s) on either side -- {around.reason}',
                class_summary(classes, shares, 'voxels'),
                f'crop {crop}x{crop}; split: volumes, {int(100 * data.split["val_fraction"])}% '
                'held out; empty training slices skipped']
@@ -64,7 +70,26 @@ def volume_plan(layout: Layout, *, crop_size: int | None = None, axis: int = 2,
         summary.append(f'{len(layout.predict)} case(s) in imagesTs/ to predict, listed as '
                        'predict_cases (not used in training)')
     choice = Choice(crop, '--crop' if crop_size else f'{floor32(min(plane))} px slices (<= 256)')
-    return DataPlan(layout, classes, shares, mean, std, len(names), choice, data, summary)
+    return DataPlan(layout, classes, shares, mean, std, len(names) * per, choice, data, summary)
+
+
+ANISOTROPY = 3.0  # nnU-Net's: a spacing over 3x the smallest makes a volume anisotropic
+
+
+def slice_context(spacings: list, axis: int) -> Choice:
+    """2.5-D context from the voxel sizes: one slice on either side of each slice when the
+    through-plane spacing is at most ``ANISOTROPY`` times the in-plane one in every volume
+    (neighbouring slices then show the same structures a voxel or so away), else none
+    (slices too far apart to add context) or where a volume has no voxel sizes (``.npy``)."""
+    if not spacings or any(s is None for s in spacings):
+        return Choice(0, 'a volume without voxel sizes (.npy): slices alone')
+    ratio = max(s[axis] / min(v for i, v in enumerate(s) if i != axis) for s in spacings)
+    if ratio <= ANISOTROPY:
+        return Choice(1, f'through-plane spacing at most {ratio:.2g}x the in-plane (<= '
+                         f'{ANISOTROPY:g}, nnU-Net\'s anisotropy threshold): the slices on '
+                         'either side are channels too')
+    return Choice(0, f'through-plane spacing up to {ratio:.2g}x the in-plane (> '
+                     f'{ANISOTROPY:g}): neighbouring slices are too far apart; slices alone')
 
 
 @dataclass
@@ -75,6 +100,7 @@ class CaseScan:
     shapes: list = field(default_factory=list)
     dtypes: set = field(default_factory=set)
     foreground: dict = field(default_factory=dict)
+    spacings: list = field(default_factory=list)  # per case: (sx, sy, sz) mm, or None
 
 
 def sample_step(shape: tuple[int, ...], max_voxels: int) -> int:
@@ -99,6 +125,9 @@ def scan_cases(layout: Layout, *, ct: list[int], max_voxels: int) -> CaseScan:
         check_label_volume(case_files(pair.img)[0], pair.ann, shape=shape)
         lab = np.asarray(open_volume(pair.ann, role='label volume'))
         scan.shapes.append(shape)
+        first = case_files(pair.img)[0]
+        scan.spacings.append(None if first.lower().endswith('.npy') else
+                             tuple(volume_geometry(first)['spacing']))
         scan.dtypes.update(str(a.dtype) for a in arrays)
         vals, c = np.unique(lab, return_counts=True)
         for v, k in zip(vals.tolist(), c.tolist()):

@@ -84,8 +84,10 @@ def _volume_facts(v) -> bool:
         return isinstance(d, dict) and all(
             isinstance(k, str) and (isinstance(x, str) or _is_num(x)) for k, x in d.items())
     norm = v.get('normalize') if isinstance(v, dict) else None
+    context = v.get('context', 0) if isinstance(v, dict) else None
     return (isinstance(v, dict) and v.get('axis') in (0, 1, 2)
             and not isinstance(v.get('axis'), bool)
+            and isinstance(context, int) and not isinstance(context, bool) and 0 <= context <= 8
             and (norm is None or plain(norm)
                  or (isinstance(norm, list) and all(n is None or plain(n) for n in norm))))
 
@@ -108,7 +110,8 @@ _HEADER_FIELDS = {
         and (v.get('nodata') is None or _is_num(v['nodata']))
         and (v.get('volume') is None or _volume_facts(v['volume']))),
         'a dict of raster options (bands: a list of indices or names, nodata: a number, '
-        'volume: {axis: 0, 1 or 2, normalize: null, a dict or a list of dicts})'),
+        'volume: {axis: 0, 1 or 2, normalize: null, a dict or a list of dicts, context: '
+        '0..8})'),
     'train_crop': (lambda v: v is None or _ints(v, 2), 'null or [height, width]'),
     'input_size': (lambda v: v is None or _ints(v, 2), 'null or [height, width]'),
 }

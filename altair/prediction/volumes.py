@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from altair.datasets.cases import case_norms, normalise, open_case
+from altair.datasets.cases import case_norms, context_indices, normalise, open_case
 from altair.fileio import ensure_writable_dir
 from altair.inference.grid import resolve_window, window_grid
 from altair.inference.slab import slab_logits
@@ -63,7 +63,9 @@ def open_channels(case: VolumeCase, model) -> tuple[list, list]:
     the channel count it was trained on, 3-D, every channel of one shape."""
     facts = volume_facts(model)
     pre = model.data_preprocessor
-    wanted = int(pre.mean.shape[0]) if getattr(pre, '_enable_normalize', False) else None
+    per_file = 2 * int(facts.get('context', 0)) + 1  # the slices each channel file gives
+    wanted = (int(pre.mean.shape[0]) // per_file if getattr(pre, '_enable_normalize', False)
+              else None)
     if wanted is not None and wanted != len(case.files):
         expected = f'the files <case>_0000 .. _{wanted - 1:04d}' if wanted > 1 else 'one volume'
         raise PredictOptionError(
@@ -74,13 +76,20 @@ def open_channels(case: VolumeCase, model) -> tuple[list, list]:
     return arrays, case_norms(arrays, facts.get('normalize'))
 
 
-def read_slab(arrays: list, norms: list, axis: int, start: int, stop: int) -> torch.Tensor:
-    """Slices ``[start, stop)`` along ``axis`` as (S, C, H, W) float32, scaled per channel."""
+def read_slab(arrays: list, norms: list, axis: int, start: int, stop: int, *,
+              context: int = 0) -> torch.Tensor:
+    """Slices ``[start, stop)`` along ``axis`` as (S, C', H, W) float32, scaled per
+    channel: C' = C (2 context + 1), each channel's slices ``k - context .. k + context``
+    (the edge slice past an end), as ``LoadVolumeSlice`` reads them in training."""
+    depth = arrays[0].shape[axis]
+    lo, hi = max(0, start - context), min(depth, stop + context)
     index = [slice(None)] * 3
-    index[axis] = slice(start, stop)
-    channels = [np.moveaxis(normalise(np.asanyarray(a[tuple(index)]), n), axis, 0)
-                for a, n in zip(arrays, norms)]
-    return torch.from_numpy(np.ascontiguousarray(np.stack(channels, 1)))
+    index[axis] = slice(lo, hi)
+    read = [np.moveaxis(normalise(np.asanyarray(a[tuple(index)]), n), axis, 0)
+            for a, n in zip(arrays, norms)]  # (hi - lo, H, W) each
+    picks = [[j - lo for j in context_indices(k, depth, context)] for k in range(start, stop)]
+    slab = np.stack([np.concatenate([r[p] for r in read]) for p in picks])
+    return torch.from_numpy(np.ascontiguousarray(slab))
 
 
 def case_outputs(case: VolumeCase, options: PredictOptions, out: Path) -> dict[str, Path]:
@@ -112,7 +121,8 @@ def predict_case(model, case: VolumeCase, options: PredictOptions, *, out: Path,
 
 def _predict(model, case: VolumeCase, options: PredictOptions, arrays: list, norms: list,
              paths: dict, progress: bool) -> Prediction:
-    axis = int(volume_facts(model)['axis'])
+    facts = volume_facts(model)
+    axis, context = int(facts['axis']), int(facts.get('context', 0))
     shape = tuple(int(d) for d in arrays[0].shape)
     plane = tuple(d for i, d in enumerate(shape) if i != axis)
     card = card_of(model)
@@ -121,8 +131,9 @@ def _predict(model, case: VolumeCase, options: PredictOptions, arrays: list, nor
     win, step = resolve_window(window, overlap=None if options.stride else options.overlap,
                                stride=options.stride)
     per_slice = len(window_grid(max(plane[0], win[0]), max(plane[1], win[1]), win, step))
-    batch = batch_for(model, options, len(arrays), win, slide=True, probe=True)
-    wp = WindowPredictor.build(model, options, len(arrays), batch)
+    bands = len(arrays) * (2 * context + 1)
+    batch = batch_for(model, options, bands, win, slide=True, probe=True)
+    wp = WindowPredictor.build(model, options, bands, batch)
     k = model.out_channels
     slab = max(1, math.ceil(SLAB_WINDOWS * batch / per_slice))
     writers = _writers(paths, case, shape, axis, k, options)
@@ -132,8 +143,8 @@ def _predict(model, case: VolumeCase, options: PredictOptions, arrays: list, nor
         for start in range(0, shape[axis], slab):
             stop = min(shape[axis], start + slab)
             logits = slab_logits(
-                read_slab(arrays, norms, axis, start, stop), wp.predictor, window=win,
-                stride=step, num_classes=wp.channels, batch_size=batch, blend=options.blend,
+                read_slab(arrays, norms, axis, start, stop, context=context), wp.predictor,
+                window=win, stride=step, num_classes=wp.channels, batch_size=batch, blend=options.blend,
                 precision=options.precision, device=wp.device,
                 channels_last=wp.device.type == 'cpu', preprocess=wp.preprocess)
             _write_slab(writers, mids, logits, k, options, axis, start)

@@ -163,7 +163,10 @@ def test_volumes(tiny, tmp_path, suffix):
                 nib.save(nib.Nifti1Image(arr, np.eye(4)), path)
     res = alt.init(data, iters=10)
     cfg = _check_config(res.config)
-    assert cfg.model.backbone.in_channels == 1 and cfg.crop_size == (32, 32)
+    # NIfTI voxels of 1 mm: one slice on either side as 2.5-D context; .npy: no voxel sizes
+    context = 0 if suffix == '.npy' else 1
+    assert cfg.volume_options.get('context', 0) == context
+    assert cfg.model.backbone.in_channels == 2 * context + 1 and cfg.crop_size == (32, 32)
     assert cfg.volume_options.axis == 2 and len(cfg.volumes) == 3
     assert 0 < cfg.mean[0] < 1  # intensities normalised to [0, 1]
     _one_step(tiny, res.config, tmp_path)

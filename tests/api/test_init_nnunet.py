@@ -63,7 +63,9 @@ def test_a_two_channel_mni_set_trains_on_both_channels(tiny, tmp_path):
     assert '(e) nnU-Net raw' in res.text
     cfg = Config.fromfile(str(res.config))
     assert cfg.classes == list(CLASSES)
-    assert cfg.model.backbone.in_channels == 2 and len(cfg.mean) == len(cfg.std) == 2
+    # 1 mm voxels: one slice on either side of each slice, so 3 channels per channel file
+    assert cfg.volume_options.context == 1
+    assert cfg.model.backbone.in_channels == 6 and len(cfg.mean) == len(cfg.std) == 6
     assert cfg.normalize == dict(mode='percentile', lower=0.5, upper=99.5)
     assert [len(v['img']) for v in cfg.volumes] == [2, 2, 2]
     assert cfg.predict_cases == [['imagesTs/mni_003_0000.nii.gz',
@@ -75,7 +77,7 @@ def test_a_two_channel_mni_set_trains_on_both_channels(tiny, tmp_path):
     assert 0 <= val['mIoU'] <= 100
     state = torch.load(run.checkpoint(), map_location='cpu', weights_only=False)['state_dict']
     first = next(v for k, v in state.items() if k.startswith('backbone.') and v.ndim == 4)
-    assert first.shape[1] == 2  # the first convolution takes the two channels
+    assert first.shape[1] == 6  # the first convolution takes both channels' 3 slices
     # the prediction set by its case id: both channel files, the source's grid and affine
     [pred] = alt.predict(run, str(data / 'imagesTs' / 'mni_003'), out_dir=tmp_path / 'pred',
                          save=('labels',), progress=False)

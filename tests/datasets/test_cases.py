@@ -159,3 +159,34 @@ def test_oversampling_keys_multi_channel_cases(tmp_path):
     lab = np.asarray(nib.load(str(tmp_path / cases[0]['ann'])).dataobj)
     row, col = info['crop_centre']
     assert lab[row, col, info['slice_index']] == 1
+
+
+def test_context_indices_repeat_the_edge_slice():
+    from altair.datasets.cases import context_indices
+    assert context_indices(0, 5, 1) == [0, 0, 1]
+    assert context_indices(2, 5, 2) == [0, 1, 2, 3, 4]
+    assert context_indices(4, 5, 2) == [2, 3, 4, 4, 4]
+    assert context_indices(3, 5, 0) == [3]
+
+
+@pytest.mark.parametrize('axis', [0, 2])
+def test_context_slices_are_channels_in_order(tmp_path, axis):
+    """2.5-D context 1 on a 2-channel case: channel-major, slices k-1, k, k+1 (the edge slice
+    repeated at the ends), each normalised with its channel's range."""
+    cases = [_case(tmp_path, f'c{i}', i) for i in range(2)]
+    normalize = [dict(mode='percentile', lower=1, upper=99),
+                 dict(mode='window', center=-400, width=600)]
+    ds = VolumeSliceDataset(volumes=cases, classes=CLASSES, data_root=str(tmp_path),
+                            axis=axis, normalize=normalize, context=1)
+    depth = SHAPE[axis]
+    for i in (0, 1, depth - 1):  # the first, an inner and the last slice of case 0
+        out = LoadVolumeSlice()(ds.get_data_info(i))
+        k = out['slice_index']
+        channels = [np.asarray(nib.load(str(tmp_path / f)).dataobj) for f in cases[0]['img']]
+        want = [normalise(np.take(ch, min(max(j, 0), depth - 1), axis), norm)
+                for ch, norm in zip(channels, out['norm']) for j in (k - 1, k, k + 1)]
+        assert out['img'].shape[-1] == 6
+        for c in range(6):
+            np.testing.assert_array_equal(out['img'][..., c], want[c])
+    with pytest.raises(VolumeError, match='context 9'):
+        VolumeSliceDataset(volumes=cases, classes=CLASSES, data_root=str(tmp_path), context=9)

@@ -31,7 +31,7 @@ def _volumes(n: int, seed: int = 0) -> dict:
 def test_ct_window_is_the_foreground_percentiles(tmp_path):
     vols = _volumes(3)
     root = nnunet_set(tmp_path / 'd', channels=('T2', 'ct'), volumes=vols, test_cases=2)
-    plan = volume_plan(detect_layout(root))
+    plan = volume_plan(detect_layout(root), context=0)  # 2.5-D context: its own tests
     fg = np.concatenate([imgs[1][lab != 0].astype(np.float64) for imgs, lab in vols.values()])
     lo, hi = np.percentile(fg, [0.5, 99.5])
     pct = dict(mode='percentile', lower=0.5, upper=99.5)
@@ -92,3 +92,40 @@ def test_label_values_dataset_json_does_not_list(tmp_path):
     with pytest.raises(DataError, match=r"label volumes hold the values \[2\] that "
                        r"'.*dataset\.json' labels do not list \(0\.\.1\)"):
         volume_plan(detect_layout(root))
+
+
+@pytest.mark.parametrize('spacings, axis, context', [
+    ([(1.0, 1.0, 1.0), (0.9, 0.9, 1.2)], 2, 1),
+    ([(0.5, 0.5, 1.5)], 2, 1),           # 3x the in-plane: still close enough
+    ([(0.5, 0.5, 1.6)], 2, 0),           # beyond nnU-Net's anisotropy threshold
+    ([(5.0, 0.7, 0.7)], 0, 0),           # the through-plane axis is the one sliced along
+    ([(5.0, 0.7, 0.7)], 2, 1),           # slices 0.7 mm apart (the slice is anisotropic)
+    ([(1.0, 1.0, 1.0), None], 2, 0),     # a .npy volume: no voxel sizes
+])
+def test_slice_context_follows_the_voxel_sizes(spacings, axis, context):
+    from altair.datasets.volume_plan import slice_context
+    assert slice_context(spacings, axis).value == context
+
+
+def test_context_repeats_each_channels_statistics(tmp_path):
+    """Voxels of 1 x 1 x 2 mm: context 1, mean and std of each channel repeated for its three
+    slices; with voxels of 1 x 1 x 4 mm: none."""
+    import nibabel as nib
+    for name, sz in (('near', 2.0), ('far', 4.0)):
+        root = tmp_path / name
+        (root / 'imagesTr').mkdir(parents=True)
+        (root / 'labelsTr').mkdir()
+        for i in range(2):
+            lab = np.zeros((24, 28, 6), np.uint8)
+            lab[4:12, 5:15, 1:4] = 1
+            img = (np.random.default_rng(i).normal(100, 20, lab.shape) + 200 * lab)
+            affine = np.diag([1.0, 1.0, sz, 1.0])
+            nib.save(nib.Nifti1Image(img.astype(np.int16), affine),
+                     root / 'imagesTr' / f'c{i}.nii.gz')
+            nib.save(nib.Nifti1Image(lab, affine), root / 'labelsTr' / f'c{i}.nii.gz')
+        plan = volume_plan(detect_layout(root))
+        flat = volume_plan(detect_layout(root), context=0)
+        want = 1 if sz == 2.0 else 0
+        assert plan.data.context == want and plan.in_channels == 2 * want + 1
+        assert plan.mean == flat.mean * (2 * want + 1) and plan.std == flat.std * (2 * want + 1)
+        assert any(line.startswith(f'context: {want} slice(s)') for line in plan.summary)

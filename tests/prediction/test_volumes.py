@@ -34,12 +34,12 @@ def reference_labels(model, config, case: Path) -> np.ndarray:
                   volumes=[dict(img=str(case), ann=None)], data_root='')
     ds_cfg.pop('type')
     ds = VolumeSliceDataset(**ds_cfg)
-    pre = input_transform(model, 1)
     from altair.models.segmentor import window_predictor
     predictor = window_predictor(model)
     out = []
     for i in range(len(ds)):
         img = torch.from_numpy(ds[i]['img']).permute(2, 0, 1)
+        pre = input_transform(model, img.shape[0])
         logits = sliding_window_inference(img, predictor, window=(32, 32), overlap=0.25,
                                           num_classes=model.out_channels, batch_size=3,
                                           preprocess=pre)
@@ -49,8 +49,11 @@ def reference_labels(model, config, case: Path) -> np.ndarray:
 
 def test_labels_equal_the_slice_by_slice_reference_with_the_source_geometry(volume_model,
                                                                             tmp_path):
+    """The fixture's voxels (1.5 x 1.2 x 2 mm) give 2.5-D context: each slice with its two
+    neighbours, read by the slab in prediction and slice by slice in the reference."""
     config, ckpt, cases = volume_model
     model = alt.load_model(config, ckpt, device='cpu')
+    assert model.altair_card.raster['volume']['context'] == 1
     [p] = alt.predict(model, cases[1], out_dir=tmp_path, precision='fp32', batch_size=5,
                       save=('labels', 'preview', 'probs'), uncertainty='entropy',
                       progress=False)
