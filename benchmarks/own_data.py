@@ -324,7 +324,7 @@ def baselines(cfg, *, seed: int) -> tuple[dict, float, dict]:
 
 def case_scores(cfg, runs_root: Path, preds: dict, work: Path) -> dict:
     """Foreground-mean per-case Dice on the held-out volumes, as a user gets it: Altair's
-    from ``altair predict RUN CASES`` + ``altair test RUN --cases``; each baseline's from its
+    from ``altair predict CONFIG LAST_CHECKPOINT CASES`` + ``altair test RUN --cases``; each baseline's from its
     validation-slice predictions stacked into volumes (the val image's header) and scored by
     the same per-case test."""
     import nibabel as nib
@@ -337,8 +337,10 @@ def case_scores(cfg, runs_root: Path, preds: dict, work: Path) -> dict:
     (run,) = alt.runs(runs_root)
     out = work / 'cases'
     shutil.rmtree(out, ignore_errors=True)
-    _cli('predict', run.id, *[v['img'] for v in ds.volumes], '--out', str(out / 'altair'),
-         '--save', 'labels', '--runs-root', str(runs_root))
+    # the last checkpoint, as the model's score is its last validation: no checkpoint chosen
+    # on the held-out volumes that are scored (``altair predict RUN`` would take the best)
+    _cli('predict', str(run.config_path), str(run.last_checkpoint),
+         *[v['img'] for v in ds.volumes], '--out', str(out / 'altair'), '--save', 'labels')
     _cli('test', run.id, '--cases', str(out / 'altair'), '--runs-root', str(runs_root))
     summary = json.loads((out / 'altair' / 'summary.json').read_text())
     found = dict(altair=summary['foreground_mean']['Dice'])
