@@ -486,6 +486,14 @@ def table(rows: list[dict]) -> str:
             f"{np.mean([r['ratio'] for r in group]):.2f} | "
             f"{np.mean([r['train_minutes'] for r in group]):.1f} | "
             f"{', '.join(str(r['seed']) for r in group)} |")
+    cases = [r for r in rows if 'case_scores' in r]
+    if cases:  # volumes, scored per case as `altair test --cases` scores them
+        lines += ['', '| volumes | per-case foreground Dice: Altair | best baseline | baseline | '
+                  'ratio | seed | commit |', '|---|---|---|---|---|---|---|']
+        lines += [f"| {r['dataset']} | {r['case_scores']['altair']:.2f} | "
+                  f"{r['case_best_baseline']} | "
+                  f"{r['case_scores'][r['case_best_baseline']]:.2f} | {r['case_ratio']:.3f} | "
+                  f"{r['seed']} | {r['commit']} |" for r in cases]
     return '\n'.join(lines)
 
 

@@ -176,3 +176,12 @@ def test_every_altair_name_a_script_uses_exists(path):
                for line, module, name in _altair_references(path)
                if not hasattr(_module(module), name) and _module(f'{module}.{name}') is None]
     assert not missing, missing
+
+
+def test_the_readme_volume_table_is_the_results_files():
+    import re
+    vp = _script('volume_predict')
+    readme = (ROOT / 'README.md').read_text()
+    block = re.search(r'<!-- volume_predict:[^\n]*-->\n(.*?)<!-- /volume_predict -->', readme,
+                      re.S).group(1)
+    assert block.strip() == vp.table()
