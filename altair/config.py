@@ -309,8 +309,9 @@ def raster_options(cfg) -> dict:
     """``bands`` and ``nodata`` the config reads its images with (a ``RasterSceneDataset``'s
     or a ``LoadRaster``'s; test, then val, then train), so predictions see the same bands;
     ``file_order`` when it trains on bands in file order (``LoadRaster``) rather than
-    OpenCV's BGR; ``volume`` (``axis``, ``normalize``, ``context``) when it trains on slices of volumes
-    (a ``VolumeSliceDataset``), so volume prediction slices and scales them alike."""
+    OpenCV's BGR; ``volume`` (``axis``, ``normalize``, ``context``) when it trains on slices
+    of volumes (a ``VolumeSliceDataset``), so volume prediction slices and scales them
+    alike."""
     out: dict = {}
     for split in ('test', 'val', 'train'):
         for dataset in split_datasets(cfg, split):

@@ -324,9 +324,9 @@ def baselines(cfg, *, seed: int) -> tuple[dict, float, dict]:
 
 def case_scores(cfg, runs_root: Path, preds: dict, work: Path) -> dict:
     """Foreground-mean per-case Dice on the held-out volumes, as a user gets it: Altair's
-    from ``altair predict CONFIG LAST_CHECKPOINT CASES`` + ``altair test RUN --cases``; each baseline's from its
-    validation-slice predictions stacked into volumes (the val image's header) and scored by
-    the same per-case test."""
+    from ``altair predict CONFIG LAST_CHECKPOINT CASES`` + ``altair test RUN --cases``; each
+    baseline's from its validation-slice predictions stacked into volumes (the val image's
+    header) and scored by the same per-case test."""
     import nibabel as nib
 
     import altair as alt

@@ -8,14 +8,14 @@ for that dataset (a UNet, crop 192, fixed random weights: speed does not depend 
 Altair: ``alt.predict`` of the case, end to end (read, scale, windows of several slices per
 forward pass, write ``case_seg.nii``). MONAI: each slice read and scaled the same way, then
 ``monai.inferers.sliding_window_inference`` (same window, overlap 0.25, gaussian blending,
-``sw_batch_size`` = the same batch), argmax, the volume saved with nibabel. Both in fp32,
-channels-last windows, the same windows per forward pass (``sw_batch_size``): 4, and the
-number ``alt.predict`` probes as fastest here by default; run alternately, best of
-``--reps``. Two windows: the training crop (192: 4 windows a slice, so each slice fills a
-batch on both sides) and 256 (a window the slice fits in: MONAI runs one window a call,
-Altair the windows of several slices). Reports slices per second per (window, batch), the
-headline ratio (the smaller over the windows, at the default batch) and the labels' agreement (the blends differ: MONAI's gaussian and
-padding are its own).
+``sw_batch_size``), argmax, the volume saved with nibabel. Both in fp32, channels-last
+windows, the same windows per forward pass: 4, and the number ``alt.predict`` probes as
+fastest here by default; run alternately, best of ``--reps``. Two windows: the training
+crop (192: 4 windows a slice, so each slice fills a batch on both sides) and 256 (a window
+the slice fits in: MONAI runs one window a call, Altair the windows of several slices).
+Reports slices per second per (window, batch), the headline ratio (the smaller over the
+windows, at the default batch) and the labels' agreement (the blends differ: MONAI's
+gaussian and padding are its own).
 
 ``--part memory``: the same T1 resampled (trilinear) to 512 x 512 x 400 and saved as
 ``.nii.gz``; peak RSS of a process predicting it (slices along the last axis, the one NIfTI

@@ -144,8 +144,8 @@ def _predict(model, case: VolumeCase, options: PredictOptions, arrays: list, nor
             stop = min(shape[axis], start + slab)
             logits = slab_logits(
                 read_slab(arrays, norms, axis, start, stop, context=context), wp.predictor,
-                window=win, stride=step, num_classes=wp.channels, batch_size=batch, blend=options.blend,
-                precision=options.precision, device=wp.device,
+                window=win, stride=step, num_classes=wp.channels, batch_size=batch,
+                blend=options.blend, precision=options.precision, device=wp.device,
                 channels_last=wp.device.type == 'cpu', preprocess=wp.preprocess)
             _write_slab(writers, mids, logits, k, options, axis, start)
             if bar is not None:
