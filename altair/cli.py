@@ -243,27 +243,9 @@ def _log_to_stderr() -> None:
         log.propagate = False
 
 
-def _close_process_group() -> None:
-    """Destroy the process group a launched job's command joined (mmengine creates it and
-    leaves it): left to interpreter exit, gloo's threads are torn down in no set order and a
-    rank can abort ('terminate called without an active exception') after its work is done."""
-    if 'torch.distributed' not in sys.modules:
-        return
-    import torch.distributed as dist
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _log_to_stderr()
-    try:
-        return _main(args)
-    finally:
-        _close_process_group()
-
-
-def _main(args) -> int:
     if not getattr(args, 'trust_config', False):
         return run_tool(lambda: COMMANDS[args.command](args))
     from altair.config_data import TRUST_ENV
