@@ -26,8 +26,8 @@ from altair.evaluation.volumes import case_metrics, summarise
 from altair.fileio import ensure_writable_dir, write_json
 from altair.prediction.cases import case_stem
 from altair.raster.errors import VolumeError
-from altair.raster.formats import VOLUME_SUFFIXES
-from altair.raster.volume import open_volume, volume_stem
+from altair.raster.formats import VOLUME_SUFFIXES, has_suffix
+from altair.raster.volume import open_volume, volume_geometry, volume_stem
 
 SEG_SUFFIX = '_seg'
 SUMMARY_FILE = 'summary.json'
@@ -35,7 +35,7 @@ SPLITS = ('train', 'val', 'test')
 
 
 def is_nifti(path: str) -> bool:
-    return not str(path).lower().endswith('.npy')
+    return has_suffix(path, ('.nii', '.nii.gz'))
 
 
 def prediction_files(cases_dir: str | os.PathLike) -> dict[str, str]:
@@ -135,7 +135,7 @@ def config_ignore_index(cfg) -> int:
 def check_pair(pred: str, ref: str) -> tuple[float, ...]:
     """Check that ``pred`` lies on the grid of its reference ``ref`` (same shape; same affine
     when both are NIfTI) and return the voxel spacing (mm) from ``ref``'s header (1.0 per
-    axis for ``.npy``).
+    axis for ``.npy``; SimpleITK's for NRRD / MetaImage).
 
     Raises:
         VolumeError: one line naming both files and what differs.
@@ -146,7 +146,7 @@ def check_pair(pred: str, ref: str) -> tuple[float, ...]:
         raise VolumeError(f"predicted volume '{pred}' has shape {p_shape} but its reference "
                           f"'{ref}' has shape {r_shape}; predict on the reference's grid")
     if not is_nifti(ref):
-        return (1.0,) * len(r_shape)
+        return tuple(float(s) for s in volume_geometry(ref)['spacing'])
     import nibabel as nib
     ref_img = nib.load(ref)
     if is_nifti(pred):

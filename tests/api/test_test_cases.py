@@ -220,3 +220,22 @@ def test_a_volume_test_set_is_predicted_and_scored_per_case(volume_model, tmp_pa
     [name] = row['metrics']
     assert row['metrics'][name]['Dice'] == pytest.approx(both)
     assert (tmp_path / 'summary.json').is_file()
+
+
+def test_nrrd_cases_are_scored_with_their_header_spacing(tmp_path):
+    """NRRD predictions and references (SimpleITK): read, and scored with the reference's
+    voxel sizes (a box shifted 2 voxels along a 3 mm axis: HD95 6 mm, not 2)."""
+    from altair.raster.itk import write_itk_like
+    geometry = dict(spacing=(1.0, 1.0, 3.0), origin=(0.0, 0.0, 0.0),
+                    direction=(1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0))
+    ref = np.zeros((12, 12, 12), np.uint8)
+    ref[3:9, 3:9, 3:7] = 1
+    (tmp_path / 'labels').mkdir()
+    (tmp_path / 'cases').mkdir()
+    write_itk_like(ref, geometry, tmp_path / 'labels' / 'box.nrrd')
+    write_itk_like(np.roll(ref, 2, axis=2), geometry, tmp_path / 'cases' / 'box_seg.nrrd')
+    summary = tc.test_cases(tmp_path / 'cases', labels=tmp_path / 'labels',
+                            classes=['background', 'box'])
+    [row] = summary['metric_per_case']
+    assert row['spacing'] == [1.0, 1.0, 3.0]
+    assert row['metrics']['box']['HD95'] == pytest.approx(6.0)
