@@ -243,8 +243,33 @@ def _log_to_stderr() -> None:
         log.propagate = False
 
 
+def _close_process_group() -> None:
+    """Tear down the process group a launched command joined while the interpreter is whole.
+
+    Left to interpreter exit, a gloo worker thread can still be releasing the last collective
+    (tensors that own Python objects) when finalisation starts: it cannot take the GIL, and the
+    rank aborts with 'terminate called without an active exception' after its work is done.
+    Destroying the group alone does not stop those threads while the model's DDP reducer
+    still holds the group; the runner that holds the model sits in reference cycles, hence
+    the collection, after which the group's last owner joins its threads."""
+    if 'torch.distributed' not in sys.modules:
+        return
+    import gc
+
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+        gc.collect()
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        return _main(build_parser().parse_args(argv))
+    finally:
+        _close_process_group()
+
+
+def _main(args) -> int:
     _log_to_stderr()
     if not getattr(args, 'trust_config', False):
         return run_tool(lambda: COMMANDS[args.command](args))
