@@ -6,7 +6,8 @@ volume larger than the rest of the process.
 the ``mni_tissue`` panel dataset cuts it), predicted by the network ``altair init`` writes
 for that dataset (a UNet, crop 192, fixed random weights: speed does not depend on them).
 Altair: ``alt.predict`` of the case, end to end (read, scale, windows of several slices per
-forward pass, write ``case_seg.nii``). MONAI: each slice read and scaled the same way, then
+forward pass, write ``case_seg.nii``). MONAI: each slice, with the neighbours the model takes
+as context channels, read and scaled the same way (Altair's ``read_slab``), then
 ``monai.inferers.sliding_window_inference`` (same window, overlap 0.25, gaussian blending,
 ``sw_batch_size``), argmax, the volume saved with nibabel. Both in fp32, channels-last
 windows, the same windows per forward pass: 4, and the number ``alt.predict`` probes as
@@ -92,22 +93,23 @@ def monai_side(model, case: Path, out: Path, window=None, batch=BATCH) -> np.nda
     import torch
     from monai.inferers import sliding_window_inference
 
-    from altair.datasets.volume import norm_range, normalise
+    from altair.datasets.cases import case_norms, open_case
     from altair.models.segmentor import window_predictor
     from altair.prediction.model import input_transform
-    from altair.raster.volume import open_volume, read_slice
+    from altair.prediction.volumes import read_slab
     facts = model.altair_card.raster['volume']
     axis, crop = facts['axis'], window or model.altair_card.train_crop
-    arr = open_volume(str(case))
-    norm = norm_range(arr, facts['normalize'])
-    predictor, pre = window_predictor(model), input_transform(model, 1)
+    context = int(facts.get('context', 0))
+    arrays = open_case([str(case)])
+    norms = case_norms(arrays, facts['normalize'])
+    predictor, pre = window_predictor(model), input_transform(model, 2 * context + 1)
 
     def net(x):
         return predictor(pre(x).contiguous(memory_format=torch.channels_last))
     labels = []
     with torch.no_grad():
-        for k in range(arr.shape[axis]):
-            x = torch.from_numpy(normalise(read_slice(arr, axis, k), norm))[None, None]
+        for k in range(arrays[0].shape[axis]):
+            x = read_slab(arrays, norms, axis, k, k + 1, context=context)  # (1, C', H, W)
             logits = sliding_window_inference(x, crop, batch, net, overlap=0.25,
                                               mode='gaussian')
             labels.append(logits[0].argmax(0).numpy().astype(np.uint8))
@@ -170,7 +172,8 @@ def memory_worker(kind: str, case: str, config: str, out: str) -> None:
     model = random_model(Path(config))  # the same imports on both sides
     t0 = time.perf_counter()
     if kind == 'altair':
-        conv = torch.nn.Conv2d(1, model.out_channels, 3, padding=1).eval()
+        bands = 2 * int(model.altair_card.raster['volume'].get('context', 0)) + 1
+        conv = torch.nn.Conv2d(bands, model.out_channels, 3, padding=1).eval()
         model.encode_decode = lambda x, metas: conv(x)
         altair_side(model, Path(case), Path(out))
     else:
