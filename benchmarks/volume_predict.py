@@ -74,8 +74,13 @@ def probed_batch(model, window) -> int:
     """The windows per forward pass ``alt.predict`` picks by default on this machine."""
     from altair.prediction.model import batch_for
     from altair.prediction.options import PredictOptions
-    return batch_for(model, PredictOptions(precision='fp32'), 1, tuple(window), slide=True,
-                     probe=True)
+    return batch_for(model, PredictOptions(precision='fp32'), bands(model), tuple(window),
+                     slide=True, probe=True)
+
+
+def bands(model) -> int:
+    """Input bands of a volume model: each slice with its ``context`` neighbours each side."""
+    return 2 * int(model.altair_card.raster['volume'].get('context', 0)) + 1
 
 
 def altair_side(model, case: Path, out: Path, window=None, batch=BATCH) -> np.ndarray:
@@ -102,7 +107,7 @@ def monai_side(model, case: Path, out: Path, window=None, batch=BATCH) -> np.nda
     context = int(facts.get('context', 0))
     arrays = open_case([str(case)])
     norms = case_norms(arrays, facts['normalize'])
-    predictor, pre = window_predictor(model), input_transform(model, 2 * context + 1)
+    predictor, pre = window_predictor(model), input_transform(model, bands(model))
 
     def net(x):
         return predictor(pre(x).contiguous(memory_format=torch.channels_last))
@@ -172,8 +177,7 @@ def memory_worker(kind: str, case: str, config: str, out: str) -> None:
     model = random_model(Path(config))  # the same imports on both sides
     t0 = time.perf_counter()
     if kind == 'altair':
-        bands = 2 * int(model.altair_card.raster['volume'].get('context', 0)) + 1
-        conv = torch.nn.Conv2d(bands, model.out_channels, 3, padding=1).eval()
+        conv = torch.nn.Conv2d(bands(model), model.out_channels, 3, padding=1).eval()
         model.encode_decode = lambda x, metas: conv(x)
         altair_side(model, Path(case), Path(out))
     else:
