@@ -7,7 +7,7 @@ the ``mni_tissue`` panel dataset cuts it), predicted by the network ``altair ini
 for that dataset (a UNet, crop 192, fixed random weights: speed does not depend on them).
 Altair: ``alt.predict`` of the case, end to end (read, scale, windows of several slices per
 forward pass, write ``case_seg.nii``). MONAI: each slice, with the neighbours the model takes
-as context channels, read and scaled the same way (Altair's ``read_slab``), then
+as context channels, read and scaled the same way (Altair's ``SlabReader``), then
 ``monai.inferers.sliding_window_inference`` (same window, overlap 0.25, gaussian blending,
 ``sw_batch_size``), argmax, the volume saved with nibabel. Both in fp32, channels-last
 windows, the same windows per forward pass: 4, and the number ``alt.predict`` probes as
@@ -101,7 +101,7 @@ def monai_side(model, case: Path, out: Path, window=None, batch=BATCH) -> np.nda
     from altair.datasets.cases import case_norms, open_case
     from altair.models.segmentor import window_predictor
     from altair.prediction.model import input_transform
-    from altair.prediction.volumes import read_slab
+    from altair.prediction.volumes import SlabReader
     facts = model.altair_card.raster['volume']
     axis, crop = facts['axis'], window or model.altair_card.train_crop
     context = int(facts.get('context', 0))
@@ -111,10 +111,11 @@ def monai_side(model, case: Path, out: Path, window=None, batch=BATCH) -> np.nda
 
     def net(x):
         return predictor(pre(x).contiguous(memory_format=torch.channels_last))
+    reader = SlabReader(arrays, norms, axis, context=context)
     labels = []
     with torch.no_grad():
         for k in range(arrays[0].shape[axis]):
-            x = read_slab(arrays, norms, axis, k, k + 1, context=context)  # (1, C', H, W)
+            x = reader.read(k, k + 1)  # (1, C', H, W)
             logits = sliding_window_inference(x, crop, batch, net, overlap=0.25,
                                               mode='gaussian')
             labels.append(logits[0].argmax(0).numpy().astype(np.uint8))

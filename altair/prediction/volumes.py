@@ -76,20 +76,46 @@ def open_channels(case: VolumeCase, model) -> tuple[list, list]:
     return arrays, case_norms(arrays, facts.get('normalize'))
 
 
-def read_slab(arrays: list, norms: list, axis: int, start: int, stop: int, *,
-              context: int = 0) -> torch.Tensor:
-    """Slices ``[start, stop)`` along ``axis`` as (S, C', H, W) float32, scaled per
-    channel: C' = C (2 context + 1), each channel's slices ``k - context .. k + context``
-    (the edge slice past an end), as ``LoadVolumeSlice`` reads them in training."""
-    depth = arrays[0].shape[axis]
-    lo, hi = max(0, start - context), min(depth, stop + context)
-    index = [slice(None)] * 3
-    index[axis] = slice(lo, hi)
-    read = [np.moveaxis(normalise(np.asanyarray(a[tuple(index)]), n), axis, 0)
-            for a, n in zip(arrays, norms)]  # (hi - lo, H, W) each
-    picks = [[j - lo for j in context_indices(k, depth, context)] for k in range(start, stop)]
-    slab = np.stack([np.concatenate([r[p] for r in read]) for p in picks])
-    return torch.from_numpy(np.ascontiguousarray(slab))
+class SlabReader:
+    """A case's slabs in order along ``axis``, as (S, C', H, W) float32 scaled per channel:
+    C' = C (2 context + 1), each channel's slices ``k - context .. k + context`` (the edge
+    slice past an end), as ``LoadVolumeSlice`` reads them in training.
+
+    Each slice is read from the files once: the context slices a slab shares with the one
+    before are kept from that read. A gzipped file (``.nii.gz``) cannot seek back without
+    decompressing from its start, so reading them again would make a volume's prediction
+    quadratic in its depth."""
+
+    def __init__(self, arrays: list, norms: list, axis: int, *, context: int = 0) -> None:
+        self.arrays, self.norms, self.axis, self.context = arrays, norms, axis, context
+        self.depth = int(arrays[0].shape[axis])
+        self._first, self._kept = 0, None  # slices [first, first + n) per channel, (n, H, W)
+
+    def _read(self, lo: int, hi: int) -> list[np.ndarray]:
+        index = [slice(None)] * 3
+        index[self.axis] = slice(lo, hi)
+        return [np.moveaxis(normalise(np.asanyarray(a[tuple(index)]), n), self.axis, 0)
+                for a, n in zip(self.arrays, self.norms)]
+
+    def read(self, start: int, stop: int) -> torch.Tensor:
+        """Slices ``[start, stop)``; slabs are asked for in order (an earlier one is read
+        from the files again)."""
+        lo, hi = max(0, start - self.context), min(self.depth, stop + self.context)
+        kept = self._kept
+        if kept is None or lo < self._first:
+            block = self._read(lo, hi)
+        else:
+            have = self._first + kept[0].shape[0]
+            old = [k[lo - self._first:] for k in kept]
+            block = (old if have >= hi else
+                     [np.concatenate([o, f]) for o, f in zip(old, self._read(max(lo, have), hi))])
+            block = [b[:hi - lo] for b in block]
+        keep_from = max(lo, stop - self.context)  # what the next slab can share
+        self._first, self._kept = keep_from, [b[keep_from - lo:] for b in block]
+        picks = [[j - lo for j in context_indices(k, self.depth, self.context)]
+                 for k in range(start, stop)]
+        slab = np.stack([np.concatenate([b[p] for b in block]) for p in picks])
+        return torch.from_numpy(np.ascontiguousarray(slab))
 
 
 def case_outputs(case: VolumeCase, options: PredictOptions, out: Path) -> dict[str, Path]:
@@ -139,11 +165,12 @@ def _predict(model, case: VolumeCase, options: PredictOptions, arrays: list, nor
     writers = _writers(paths, case, shape, axis, k, options)
     mids = MidSlices(shape, axis)
     bar = _bar(shape[axis], progress)
+    reader = SlabReader(arrays, norms, axis, context=context)
     try:
         for start in range(0, shape[axis], slab):
             stop = min(shape[axis], start + slab)
             logits = slab_logits(
-                read_slab(arrays, norms, axis, start, stop, context=context), wp.predictor,
+                reader.read(start, stop), wp.predictor,
                 window=win, stride=step, num_classes=wp.channels, batch_size=batch,
                 blend=options.blend, precision=options.precision, device=wp.device,
                 channels_last=wp.device.type == 'cpu', preprocess=wp.preprocess)

@@ -76,6 +76,42 @@ def test_labels_equal_the_slice_by_slice_reference_with_the_source_geometry(volu
     assert p.written['preview'].stat().st_size > 0
 
 
+class _Recorded:
+    """A channel array that records the slices read along ``axis``."""
+
+    def __init__(self, data: np.ndarray, axis: int, reads: list) -> None:
+        self.data, self.axis, self.reads, self.shape = data, axis, reads, data.shape
+
+    def __getitem__(self, index):
+        along = index[self.axis]
+        self.reads.extend(range(*along.indices(self.shape[self.axis])))
+        return self.data[index]
+
+
+@pytest.mark.parametrize('axis, context, slab', [(2, 1, 3), (0, 2, 1), (1, 1, 4), (2, 0, 3)])
+def test_slab_reader_reads_each_slice_once_and_in_order(axis, context, slab):
+    """Slabs with context from a forward-only read (a gzipped volume cannot seek back),
+    against each slice's channels picked one by one with NumPy."""
+    from altair.prediction.volumes import SlabReader
+    rng = np.random.default_rng(0)
+    data = [rng.integers(0, 1000, (10, 9, 11)).astype(np.int16) for _ in range(2)]
+    norms = [(100.0, 900.0), None]
+    reads: list = [[], []]
+    reader = SlabReader([_Recorded(d, axis, r) for d, r in zip(data, reads)], norms, axis,
+                        context=context)
+    depth = data[0].shape[axis]
+    got = torch.cat([reader.read(k, min(depth, k + slab)) for k in range(0, depth, slab)])
+    assert reads == [list(range(depth))] * 2  # each slice of each channel once, in order
+    assert got.shape == (depth, 2 * (2 * context + 1), *np.delete(data[0].shape, axis))
+    for k in range(depth):
+        expected = []
+        for d, n in zip(data, norms):
+            for j in range(k - context, k + context + 1):
+                raw = np.take(d, min(max(j, 0), depth - 1), axis=axis).astype(np.float64)
+                expected.append(raw if n is None else (np.clip(raw, *n) - n[0]) / (n[1] - n[0]))
+        assert np.allclose(got[k].numpy(), np.stack(expected), atol=1e-6)
+
+
 def test_tta_flips_change_the_batch_not_the_geometry(volume_model, tmp_path):
     config, ckpt, cases = volume_model
     model = alt.load_model(config, ckpt, device='cpu')
