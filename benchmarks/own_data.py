@@ -498,7 +498,8 @@ def table(rows: list[dict]) -> str:
     cases = [r for r in rows if 'case_scores' in r]
     if cases:  # volumes, scored per case as `altair test --cases` scores them
         lines += ['', '| volumes | per-case foreground Dice: Altair | Altair, mirrored (--tta '
-                  'hflip vflip) | best baseline | baseline | ratio | seed | commit |',
+                  'hflip vflip) | best baseline | baseline | ratio (mirrored, else plain) | '
+                  'seed | commit |',
                   '|---|---|---|---|---|---|---|---|']
         lines += [f"| {r['dataset']} | {r['case_scores']['altair']:.2f} | "
                   f"{_or_dash(r['case_scores'].get('altair_tta'))} | {r['case_best_baseline']} | "
