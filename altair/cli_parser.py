@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog='altair', description='Altair semantic segmentation: train, test and predict; '
         'every training is a run in the run store (see `altair runs`).')
+    from altair.version import __version__
+    p.add_argument('--version', action='version', version=f'altair {__version__}')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
 
     train = sub.add_parser('train', help='train a segmentor from a config (a new run)',

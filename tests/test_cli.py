@@ -209,3 +209,13 @@ def test_the_cli_joins_gloo_threads_before_interpreter_exit(how, expected):
                          cwd=Path(__file__).resolve().parents[1])
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split('\n')[-2] == expected
+
+
+def test_version_is_the_installed_distributions(capsys):
+    """``altair --version`` prints the version pip recorded for the package (its metadata,
+    not the module the parser reads) and exits 0."""
+    from importlib.metadata import version
+    with pytest.raises(SystemExit) as done:
+        build_parser().parse_args(['--version'])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"altair {version('altair-seg')}\n"
