@@ -3,6 +3,7 @@ help. Imports nothing heavy, so `altair --help` is quick."""
 from __future__ import annotations
 
 import argparse
+import warnings
 
 # = altair.engine.amp.AMP_CHOICES (a literal: importing torch would slow `altair --help`)
 AMP_CHOICES = ('auto', 'fp32', 'bf16', 'fp16')
@@ -42,6 +43,30 @@ def _trust(p: argparse.ArgumentParser) -> None:
                         '(= ALTAIR_TRUST_CONFIG=1)')
 
 
+class _Renamed(argparse.Action):
+    """A flag's former name: sets what the new name sets and warns, once per process and
+    flag, that it is deprecated."""
+    warned: set[str] = set()
+
+    def __init__(self, option_strings, dest, *, new: str, **kwargs) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.new = new
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        if option_string not in _Renamed.warned:
+            _Renamed.warned.add(option_string)
+            warnings.warn(f'{option_string} is deprecated: use {self.new}', FutureWarning,
+                          stacklevel=2)
+        setattr(namespace, self.dest, values)
+
+
+def _precision(p: argparse.ArgumentParser, text: str) -> None:
+    """Training precision as ``--precision`` (the name predict uses), ``--amp`` its old name."""
+    p.add_argument('--precision', choices=AMP_CHOICES, help=text)
+    p.add_argument('--amp', choices=AMP_CHOICES, dest='precision', action=_Renamed,
+                   new='--precision', help=argparse.SUPPRESS)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with its usage errors as one line (``error: altair predict: argument
     --tta-merge: invalid choice ...``) and exit status 2, like every other bad input; the
@@ -67,10 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument('--gpus', type=int, metavar='N',
                        help='train on N processes: one per GPU, or N CPU processes (gloo) '
                             'where there is no GPU')
-    train.add_argument('--amp', choices=AMP_CHOICES,
-                       help="precision: auto (bf16 where the hardware computes it natively, "
-                            "else fp32; never fp16), fp32, bf16 (also on the CPU) or fp16 "
-                            "(CUDA); default: the config's")
+    _precision(train, "auto (bf16 where the hardware computes it natively, else fp32; never "
+                      "fp16), fp32, bf16 (also on the CPU) or fp16 (CUDA); default: the "
+                      "config's")
     train.add_argument('--grad-accum', type=int, metavar='N',
                        help='accumulate gradients over N iterations per optimizer step')
     train.add_argument('--seed', type=int, help='random seed')
@@ -277,8 +301,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument('--work-dir', default='work_dirs/demo', help='(default: %(default)s)')
     demo.add_argument('--data-root', default='data/bluemarble', help='(default: %(default)s)')
     demo.add_argument('--max-iters', type=int, help="override the config's iterations")
-    demo.add_argument('--amp', choices=AMP_CHOICES,
-                      help="training precision (default: the config's, auto in the short "
-                           "configs)")
+    _precision(demo, "training precision (default: the config's, auto in the short configs)")
     _console(demo)
     return p

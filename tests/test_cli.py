@@ -27,7 +27,7 @@ def _help(capsys, *argv) -> str:
 def test_help_lists_every_command_and_option(capsys):
     text = _help(capsys)
     assert all(c in text for c in COMMANDS)
-    assert all(o in _help(capsys, 'train') for o in ('--config', '--gpus', '--amp',
+    assert all(o in _help(capsys, 'train') for o in ('--config', '--gpus', '--precision',
                                                      '--grad-accum', '--work-dir',
                                                      '--cfg-options', '--resume', '--seed'))
     assert all(o in _help(capsys, 'predict') for o in ('--out', '--tta', '--tta-scales',
@@ -36,13 +36,30 @@ def test_help_lists_every_command_and_option(capsys):
     assert '--tta' in _help(capsys, 'test') and '--out' in _help(capsys, 'plot')
 
 
-def test_amp_choices_are_the_engines():
-    """`--amp` takes exactly what ``apply_amp`` accepts (the CLI keeps a literal copy)."""
+def test_precision_choices_are_the_engines():
+    """`--precision` takes exactly what ``apply_amp`` accepts (the CLI keeps a literal copy)."""
     from altair.cli_parser import AMP_CHOICES
     from altair.engine.amp import AMP_CHOICES as ENGINE
     assert AMP_CHOICES == ENGINE
     for cmd in (['train', 'c.py'], ['demo']):
-        assert build_parser().parse_args([*cmd, '--amp', 'auto']).amp == 'auto'
+        assert build_parser().parse_args([*cmd, '--precision', 'auto']).precision == 'auto'
+
+
+def test_amp_is_a_deprecated_name_of_precision_that_warns_once(monkeypatch, capsys):
+    """The old ``--amp`` sets the same value; the first use in a process warns, later ones
+    do not (each renamed flag warns once)."""
+    import warnings
+
+    from altair import cli_parser
+    monkeypatch.setattr(cli_parser._Renamed, 'warned', set())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        first = build_parser().parse_args(['train', 'c.py', '--amp', 'bf16'])
+        second = build_parser().parse_args(['demo', '--amp', 'fp32'])
+    assert (first.precision, second.precision) == ('bf16', 'fp32')
+    assert [(w.category, str(w.message)) for w in caught] == [
+        (FutureWarning, '--amp is deprecated: use --precision')]
+    assert '--amp' not in _help(capsys, 'train')  # one name per concept in the help
 
 
 def test_prediction_precision_defaults_to_auto_everywhere():

@@ -90,7 +90,7 @@ def test_plugin_config_trains_from_the_repo_root_without_pythonpath(bluemarble, 
 
 
 def test_bf16_training_on_cpu(bluemarble, tiny, tmp_path):
-    out = _run([PY, 'tools/train.py', 'configs/segformer.py', '--amp', 'bf16', '--work-dir',
+    out = _run([PY, 'tools/train.py', 'configs/segformer.py', '--precision', 'bf16', '--work-dir',
                 str(tmp_path), '--verbose', *_tiny(tiny, bluemarble, iters=2)])
     assert 'AutocastOptimWrapper' in (out.stdout + out.stderr)
     assert (tmp_path / 'iter_2.pth').is_file()

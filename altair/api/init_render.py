@@ -49,7 +49,7 @@ def render(data: DataPlan, choices: dict[str, Choice], *, model: str, out: Path)
         ')',
         *data_lines(data, choices),
         "# precision 'auto': bf16 autocast where it is native (AVX512-BF16/AMX, a GPU), fp32",
-        '# elsewhere (emulated bf16 is slower); fp16 is never chosen implicitly; --amp overrides.',
+        '# elsewhere (emulated bf16 is slower); fp16 is never chosen implicitly; --precision overrides.',
         f'optimizer = {OPTIMIZERS[optim]}',
         "optim_wrapper = dict(type='AutocastOptimWrapper', dtype='auto', optimizer=optimizer,",
         f'                     clip_grad={literal(CLIP_GRAD.get(optim))})',

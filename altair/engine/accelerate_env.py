@@ -5,7 +5,7 @@ Altair does not import Accelerate: its launcher exports the choices of ``acceler
 (or of its own flags) as variables, and these are read here:
 
 - ``ACCELERATE_MIXED_PRECISION`` ``no`` / ``bf16`` / ``fp16`` (every launcher sets it) →
-  ``--amp fp32`` / ``bf16`` / ``fp16``;
+  ``--precision fp32`` / ``bf16`` / ``fp16``;
 - ``ACCELERATE_GRADIENT_ACCUMULATION_STEPS`` (set by the DeepSpeed path) → ``--grad-accum``;
 - ``ACCELERATE_USE_FSDP`` / ``ACCELERATE_USE_DEEPSPEED`` → Altair's FSDP strategy or
   mmengine's DeepSpeed strategy under a ``FlexibleRunner``; with DeepSpeed,
@@ -180,7 +180,7 @@ def apply_accelerate_env(cfg, env: Mapping[str, str], *, amp: str | None,
         return amp, grad_accum
     taken, moved, dropped = [], [], []
     if choice.amp is not None:
-        mine, who = (amp, '--amp') if amp is not None else (config_precision(cfg), 'the config')
+        mine, who = (amp, '--precision') if amp is not None else (config_precision(cfg), 'the config')
         if mine is None:
             amp = choice.amp
             taken.append(f'amp={amp}')

@@ -52,7 +52,7 @@ class AutocastOptimWrapper(OptimWrapper):
         self.device_type = device_type or ('cuda' if torch.cuda.is_available() else 'cpu')
         if self.device_type == 'cpu' and dtype == 'float16':
             raise AmpConfigError('fp16 autocast is not supported on the CPU; use bf16 '
-                                 "(--amp bf16 / amp='bf16')")
+                                 "(--precision bf16 / amp='bf16')")
         #: what this wrapper computes in, for the console (ConsoleProgressHook shows it)
         self.precision_note = f"{'bf16 autocast' if dtype != 'float16' else 'fp16 autocast'} " \
                               f'on {self.device_type}'
@@ -113,7 +113,7 @@ def apply_amp(optim_wrapper: dict, amp: str | None, *, cuda: bool | None = None)
             out['loss_scale'] = optim_wrapper.get('loss_scale', 'dynamic')
     else:
         if amp == 'fp16':
-            raise AmpConfigError('--amp fp16 needs a CUDA GPU (this run is on the CPU); '
-                                 'use --amp bf16 or --amp auto on the CPU')
+            raise AmpConfigError('--precision fp16 needs a CUDA GPU (this run is on the CPU); '
+                                 'use --precision bf16 or --precision auto on the CPU')
         out.update(type='AutocastOptimWrapper', dtype='bfloat16', device_type='cpu')
     return out

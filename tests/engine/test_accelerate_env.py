@@ -59,7 +59,7 @@ def test_flags_and_config_win_with_a_warning():
     env = {'ACCELERATE_MIXED_PRECISION': 'bf16', 'ACCELERATE_GRADIENT_ACCUMULATION_STEPS': '3'}
     (amp, accum), warnings, _ = _apply(_cfg(), env, amp='fp32', grad_accum=2)
     assert (amp, accum) == ('fp32', 2) and len(warnings) == 2
-    assert "--amp says precision 'fp32', ACCELERATE_MIXED_PRECISION says 'bf16'" in warnings[0]
+    assert "--precision says precision 'fp32', ACCELERATE_MIXED_PRECISION says 'bf16'" in warnings[0]
     cfg = _cfg(amp='fp32')
     cfg.optim_wrapper['accumulative_counts'] = 5
     (amp, accum), warnings, _ = _apply(cfg, env)
