@@ -20,7 +20,7 @@ from altair.datasets.bluemarble_classes import CLASSES, IGNORE_INDEX, PALETTE
 from altair.fileio import write_json
 from altair.prediction.pipeline import predict_file
 from altair.raster.write import read_geotiff, write_png
-from altair.visualization.overlay import blend, colorize
+from altair.visualization.overlay import blend, colorize, with_legend
 
 
 def _step(i: int, n: int, text: str) -> None:
@@ -75,7 +75,8 @@ def run_demo(*, config: str = 'configs/segformer.py', work_dir: str = 'work_dirs
     valid = truth != IGNORE_INDEX
     globe_acc = float((labels[valid] == truth[valid]).mean() * 100)
     rgb, _ = read_geotiff(root / 'bluemarble_rgb.tif')
-    overlay = write_png(out / 'globe_overlay.png', blend(rgb, colorize(labels, PALETTE), 0.5))
+    overlay = write_png(out / 'globe_overlay.png',
+                        with_legend(blend(rgb, colorize(labels, PALETTE), 0.5), CLASSES, PALETTE))
 
     summary = dict(config=config, run=run.id, work_dir=str(out), train_seconds=round(train_s, 1),
                    total_seconds=round(time.time() - t0, 1),

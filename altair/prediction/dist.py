@@ -223,7 +223,8 @@ def _predict_blocks(model, src, job: ImageJob, options: PredictOptions, *, rank:
                                                palette=palette, num_classes=num_classes)
         if 'overlay' in job.save:
             written['overlay'] = write_overlay(src, final['labels'], out / f'{stem}_overlay.png',
-                                               palette=palette, num_classes=num_classes)
+                                               palette=palette, num_classes=num_classes,
+                                               classes=card_of(model).classes)
         if options.uncertainty is not None and job.save & {'overlay', 'preview'}:
             written['uncertainty_png'] = write_scalar_png(
                 final['uncertainty'], out / f'{stem}_uncertainty.png', height=height,

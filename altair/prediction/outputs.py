@@ -12,7 +12,7 @@ import numpy as np
 from altair.prediction.writers import LabelCollector
 from altair.raster.write import write_png
 from altair.visualization.overlay import (blend, colorize, colorize_scalar, default_palette,
-                                          to_display_rgb)
+                                          to_display_rgb, with_legend)
 
 logger = logging.getLogger('altair')
 
@@ -26,16 +26,18 @@ def _decimated(raster: Path, height: int, width: int, step: int) -> np.ndarray:
 
 
 def write_overlay(src, labels: np.ndarray | Path, path: Path, *, palette, num_classes: int,
-                  max_side: int = 4096, alpha: float = 0.5) -> Path:
+                  classes=None, max_side: int = 4096, alpha: float = 0.5) -> Path:
     """A PNG of the labels coloured over the image, downsampled so the long side is at most
-    ``max_side`` (read by decimation: a huge image is never loaded whole)."""
+    ``max_side`` (read by decimation: a huge image is never loaded whole), the legend of the
+    ``classes`` under it."""
     _, height, width = src.shape
     step = max(1, -(-max(height, width) // max_side))
     small = (labels[::step, ::step] if isinstance(labels, np.ndarray)
              else _decimated(labels, height, width, step))
     rgb = to_display_rgb(np.asarray(src.thumbnail(step)))
-    color = colorize(small, palette or default_palette(num_classes))
-    return write_png(path, blend(rgb, color, alpha))
+    palette = palette or default_palette(num_classes)
+    return write_png(path, with_legend(blend(rgb, colorize(small, palette), alpha), classes,
+                                       palette[:num_classes]))
 
 
 def write_scalar_png(raster: Path, path: Path, *, height: int, width: int,

@@ -277,7 +277,8 @@ def _finish(model, src, job: ImageJob, options: PredictOptions, written: dict,
     if 'overlay' in job.save:
         written['overlay'] = write_overlay(
             src, collector.labels if collector else written['labels'],
-            out / f'{stem}_overlay.png', palette=palette, num_classes=model.out_channels)
+            out / f'{stem}_overlay.png', palette=palette, num_classes=model.out_channels,
+            classes=card_of(model).classes)
     if options.uncertainty is not None and job.save & {'overlay', 'preview'}:
         written['uncertainty_png'] = write_scalar_png(
             written['uncertainty'], out / f'{stem}_uncertainty.png', height=height, width=width)

@@ -38,7 +38,8 @@ from altair.prediction.sinks import decode
 from altair.raster.volume import read_slice
 from altair.raster.volume_write import VolumeWriter, volume_suffix
 from altair.raster.write import write_png
-from altair.visualization.overlay import blend, colorize, default_palette, to_display_rgb
+from altair.visualization.overlay import (blend, colorize, default_palette, to_display_rgb,
+                                          with_legend)
 
 logger = logging.getLogger('altair')
 SLAB_WINDOWS = 4  # a slab holds at least this many batches' worth of windows
@@ -184,7 +185,7 @@ def _predict(model, case: VolumeCase, options: PredictOptions, arrays: list, nor
         raise
     if 'preview' in paths:
         written['preview'] = mids.write(paths['preview'], arrays[0], norms[0],
-                                        card.palette or default_palette(k))
+                                        (card.palette or default_palette(k))[:k], card.classes)
     return Prediction(source=case.files[0], labels=written['labels'], written=written,
                       sliding_window=per_slice > 1, windows=per_slice * shape[axis])
 
@@ -258,8 +259,9 @@ class MidSlices:
             index[along] = slice(start, stop)
             self.labels[a][tuple(index)] = part
 
-    def write(self, path: Path, image, norm, palette) -> Path:
-        """The three middle slices side by side, labels blended over the image."""
+    def write(self, path: Path, image, norm, palette, classes=None) -> Path:
+        """The three middle slices side by side, labels blended over the image, the legend
+        of the ``classes`` under them."""
         panels = []
         for a in range(3):
             grey = normalise(read_slice(image, a, self.mid[a]), norm)
@@ -267,4 +269,4 @@ class MidSlices:
             panels.append(np.rot90(blend(rgb, colorize(self.labels[a], palette), 0.4)))
         height = max(p.shape[0] for p in panels)
         panels = [np.pad(p, ((0, height - p.shape[0]), (0, 4), (0, 0))) for p in panels]
-        return write_png(path, np.concatenate(panels, axis=1))
+        return write_png(path, with_legend(np.concatenate(panels, axis=1), classes, palette))

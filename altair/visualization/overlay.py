@@ -71,3 +71,39 @@ def default_palette(n: int) -> list[tuple[int, int, int]]:
     """``n`` seeded random colours: the palette of a model whose classes have none."""
     rng = np.random.default_rng(42)
     return [tuple(int(v) for v in rng.integers(0, 256, 3)) for _ in range(n)]
+
+
+SWATCH = 12  # legend: the side of a class's colour square, px
+ROW = 18  # legend: the height of a row of entries, px
+
+
+def legend(names: Sequence[str], palette: Sequence[Sequence[int]], width: int) -> np.ndarray:
+    """(h, ``width``, 3) uint8 strip naming each class beside a square of its colour, black
+    on white, entries left to right and wrapped onto new rows at ``width`` (an entry wider
+    than ``width`` gets a row of its own, its name cut at the edge)."""
+    from PIL import Image, ImageDraw, ImageFont
+    font = ImageFont.load_default()
+    measure = ImageDraw.Draw(Image.new('RGB', (1, 1)))
+    spots, x, y = [], 4, 0
+    for name in names:
+        w = SWATCH + 4 + int(measure.textlength(str(name), font=font)) + 12
+        if x > 4 and x + w > width:
+            x, y = 4, y + ROW
+        spots.append((x, y))
+        x += w
+    strip = Image.new('RGB', (width, y + ROW), (255, 255, 255))
+    draw = ImageDraw.Draw(strip)
+    for (x, y), name, colour in zip(spots, names, palette):
+        top = y + (ROW - SWATCH) // 2
+        draw.rectangle([x, top, x + SWATCH - 1, top + SWATCH - 1],
+                       fill=tuple(int(c) for c in colour))
+        draw.text((x + SWATCH + 4, top - 1), str(name), fill=(0, 0, 0), font=font)
+    return np.asarray(strip)
+
+
+def with_legend(rgb: np.ndarray, names: Sequence[str] | None,
+                palette: Sequence[Sequence[int]]) -> np.ndarray:
+    """(H, W, 3) ``rgb`` with :func:`legend` of the palette's classes under it (``class i``
+    where the model names none)."""
+    names = list(names) if names else [f'class {i}' for i in range(len(palette))]
+    return np.concatenate([rgb, legend(names, palette[:len(names)], rgb.shape[1])])

@@ -27,5 +27,8 @@ def test_demo_end_to_end(small_bluemarble, tmp_path):
         assert (src.width, src.height) == (1536, 768) and src.crs.to_epsg() == 4326
         assert src.read(1).max() < 8
     import cv2
-    assert cv2.imread(str(work / 'globe_overlay.png')).shape == (768, 1536, 3)
+    from altair.datasets.bluemarble_classes import CLASSES, PALETTE
+    from altair.visualization.overlay import legend
+    below = legend(CLASSES, PALETTE, 1536).shape[0]  # the image, then its legend
+    assert cv2.imread(str(work / 'globe_overlay.png')).shape == (768 + below, 1536, 3)
     assert not list(work.glob('.*partial*'))

@@ -31,7 +31,13 @@ def test_predict_tool_writes_georeferenced_outputs(checkpoint, crop, tmp_path):
         assert p.count == 8 and np.abs(probs.sum(0) - 255).max() <= 8
     import cv2
     assert cv2.imread(str(tmp_path / 'africa_preview.png')).shape == (300, 420, 3)
-    assert cv2.imread(str(tmp_path / 'africa_overlay.png')).shape == (300, 420, 3)
+    from altair.api.predict import load_model
+    from altair.models.card import card_of
+    from altair.visualization.overlay import default_palette, with_legend
+    card = card_of(load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu'))
+    expected = with_legend(np.zeros((300, 420, 3), np.uint8), card.classes,  # the image, then
+                           card.palette or default_palette(8)).shape  # the model's classes
+    assert cv2.imread(str(tmp_path / 'africa_overlay.png')).shape == expected
 
 
 def test_predict_file_matches_whole_image_inference(checkpoint, crop, tmp_path):

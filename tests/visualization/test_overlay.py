@@ -35,3 +35,31 @@ def test_colorize_scalar_stretches_and_blacks_out_nodata():
     assert (rgb[1, 1] == 0).all()
     assert np.array_equal(colorize_scalar(values, vmin=0, vmax=2)[1, 0],
                           (np.asarray(cmap(0.5)[:3]) * 255).round())
+
+
+@pytest.mark.parametrize('width, rows', [(400, 1), (70, 3)])
+def test_legend_shows_each_class_colour_as_a_square_beside_its_name(width, rows):
+    """Each palette colour appears as one SWATCH x SWATCH square (found by its colour, not by
+    the layout), dark text right of it, the rows wrapping where the width is used up."""
+    from altair.visualization.overlay import ROW, SWATCH, with_legend
+    rgb = np.full((30, width, 3), 128, np.uint8)
+    palette = [(200, 30, 40), (20, 180, 60), (30, 60, 220)]
+    out = with_legend(rgb, ['water', 'forest', 'barren'], palette)
+    assert np.array_equal(out[:30], rgb) and out.shape == (30 + rows * ROW, width, 3)
+    strip = out[30:]
+    tops = []
+    for colour in palette:
+        ys, xs = np.nonzero((strip == colour).all(-1))
+        assert len(ys) == SWATCH * SWATCH
+        assert ys.max() - ys.min() == xs.max() - xs.min() == SWATCH - 1
+        text = strip[ys.min():ys.max() + 1, xs.max() + 2:xs.max() + 40]
+        assert (text.max(-1) < 100).sum() > 5  # dark text beside the square
+        tops.append(ys.min())
+    assert len(set(np.array(tops) // ROW)) == rows
+
+
+def test_legend_names_the_classes_of_a_model_without_names():
+    from altair.visualization.overlay import ROW, with_legend
+    out = with_legend(np.zeros((4, 300, 3), np.uint8), None, [(255, 0, 0), (0, 0, 255)])
+    assert out.shape == (4 + ROW, 300, 3)
+    assert ((out[4:] == (255, 0, 0)).all(-1)).any() and ((out[4:] == (0, 0, 255)).all(-1)).any()
