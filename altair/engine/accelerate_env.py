@@ -180,7 +180,8 @@ def apply_accelerate_env(cfg, env: Mapping[str, str], *, amp: str | None,
         return amp, grad_accum
     taken, moved, dropped = [], [], []
     if choice.amp is not None:
-        mine, who = (amp, '--precision') if amp is not None else (config_precision(cfg), 'the config')
+        mine, who = ((amp, '--precision') if amp is not None
+                     else (config_precision(cfg), 'the config'))
         if mine is None:
             amp = choice.amp
             taken.append(f'amp={amp}')
