@@ -73,14 +73,18 @@ def check_pasted_folder(path: Path) -> None:
 
 
 def _missing_config_message(path: Path) -> str:
+    """The missing path, and the shipped configs whose names are close, each as a path that
+    opens from the working directory (relative inside it, else absolute)."""
     msg = f"config file '{path}' does not exist"
     root = Path(__file__).resolve().parents[1] / 'configs'
     if root.is_dir():
+        here = Path.cwd().resolve()
         # compare file names only: the shared 'configs/' prefix would make everything close
         by_name: dict[str, list[str]] = {}
         for p in sorted(root.rglob('*.py')):
             if '_base_' not in p.parts:
-                by_name.setdefault(p.name, []).append(str(p.relative_to(root.parent)))
+                shown = p.relative_to(here) if p.is_relative_to(here) else p
+                by_name.setdefault(p.name, []).append(str(shown))
         close = difflib.get_close_matches(path.name, list(by_name), n=3, cutoff=0.8)
         if close:
             msg += f"; did you mean {', '.join(q for name in close for q in by_name[name])}?"

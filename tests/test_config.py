@@ -14,6 +14,18 @@ def test_missing_config_names_the_path_and_close_configs(in_repo_root):
         load_config('configs/pspnet_.py')
 
 
+def test_a_close_config_is_suggested_as_a_path_that_opens_from_elsewhere(tmp_path,
+                                                                         monkeypatch):
+    """Outside the checkout the suggestion is the shipped config's absolute path (the
+    relative one would not open from there)."""
+    monkeypatch.chdir(tmp_path)
+    shipped = Path(__file__).resolve().parents[1] / 'configs' / 'pspnet.py'
+    with pytest.raises(ConfigNotFoundError) as err:
+        load_config('configs/pspnet_.py')
+    suggested = str(err.value).split('did you mean ', 1)[1].rstrip('?').split(', ')
+    assert str(shipped) in suggested and all(Path(s).is_file() for s in suggested)
+
+
 def test_load_config_merges_options(in_repo_root):
     cfg = load_config('configs/pspnet.py', cfg_options={'train_cfg.max_iters': 7})
     assert cfg.train_cfg.max_iters == 7 and cfg.default_scope == 'altair'
