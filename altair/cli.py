@@ -244,22 +244,12 @@ def _log_to_stderr() -> None:
 
 
 def _close_process_group() -> None:
-    """Tear down the process group a launched command joined while the interpreter is whole.
-
-    Left to interpreter exit, a gloo worker thread can still be releasing the last collective
-    (tensors that own Python objects) when finalisation starts: it cannot take the GIL, and the
-    rank aborts with 'terminate called without an active exception' after its work is done.
-    Destroying the group alone does not stop those threads while the model's DDP reducer
-    still holds the group; the runner that holds the model sits in reference cycles, hence
-    the collection, after which the group's last owner joins its threads."""
-    if 'torch.distributed' not in sys.modules:
-        return
-    import gc
-
-    import torch.distributed as dist
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
-        gc.collect()
+    """The group a launched command joined, torn down before the interpreter exits
+    (:func:`~altair.engine.device.close_distributed`); nothing to do, and torch not imported,
+    where the command never loaded torch.distributed."""
+    if 'torch.distributed' in sys.modules:
+        from altair.engine.device import close_distributed
+        close_distributed()
 
 
 def main(argv: list[str] | None = None) -> int:

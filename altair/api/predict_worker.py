@@ -14,6 +14,7 @@ from pathlib import Path
 from torch.distributed.elastic.multiprocessing.errors import record
 
 from altair.api.predict import predict_with
+from altair.engine.device import close_distributed
 from altair.prediction.options import PredictOptions
 
 
@@ -27,9 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     model = tuple(spec['model']) if isinstance(spec['model'], list) else spec['model']
     predict_with(model, spec['images'], PredictOptions.from_record(spec['options']),
                  root=spec['root'])
-    import torch.distributed as dist
-    if dist.is_initialized():  # a group left to the interpreter's exit may abort it
-        dist.destroy_process_group()
+    close_distributed()  # a group left to the interpreter's exit may abort it
 
 
 if __name__ == '__main__':

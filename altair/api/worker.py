@@ -14,6 +14,7 @@ from torch.distributed.elastic.multiprocessing.errors import record
 from altair.api.compile import CompileOptions, compile_config
 from altair.api.runs import read_config
 from altair.api.train import run_training
+from altair.engine.device import close_distributed
 
 
 @record
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(int(threads))
     run_training(compile_config(read_config(config),
                                 CompileOptions(mode='worker', launcher='pytorch')))
+    close_distributed()  # a group left to the interpreter's exit may abort it
 
 
 if __name__ == '__main__':

@@ -89,3 +89,20 @@ def init_distributed(launcher: str, **dist_cfg) -> None:
         raise RuntimeError(f"launcher '{launcher}' without CUDA: the CPU runs the 'pytorch' "
                            "(torchrun / dist_train.sh / accelerate launch) and 'slurm' launchers")
     init_cpu_process_group()
+
+
+def close_distributed() -> None:
+    """Tear down this process's group, if it joined one, while the interpreter is whole.
+
+    Left to interpreter exit, a gloo worker thread can still be releasing the last collective
+    (tensors that own Python objects) when finalisation starts: it cannot take the GIL, and the
+    rank aborts with 'terminate called without an active exception' after its work is done.
+    Destroying the group alone does not stop those threads while a model's DDP reducer still
+    holds the group; a runner holding the model sits in reference cycles, hence the
+    collection, after which the group's last owner joins its threads."""
+    import gc
+
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+        gc.collect()

@@ -28,7 +28,8 @@ import torch
 import torch.distributed as dist
 from rasterio.transform import Affine
 
-from altair.engine.device import detect_launcher, init_distributed, slurm_ranks
+from altair.engine.device import (close_distributed, detect_launcher, init_distributed,
+                                  slurm_ranks)
 from altair.engine.launch import WorkerFailedError, threads_per_worker, worker_failed
 from altair.fileio import write_json
 from altair.inference.grid import window_starts
@@ -317,8 +318,7 @@ def spawn(n: int, spec: dict, tmp_dir: Path, run) -> list[Prediction]:
             if w.poll() is None:
                 w.kill()
                 w.wait()
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        close_distributed()
         _before_join = None
         torch.set_num_threads(old_threads)
         restore_environ(saved)
