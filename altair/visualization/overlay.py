@@ -83,10 +83,9 @@ def legend(names: Sequence[str], palette: Sequence[Sequence[int]], width: int) -
     than ``width`` gets a row of its own, its name cut at the edge)."""
     from PIL import Image, ImageDraw, ImageFont
     font = ImageFont.load_default()
-    measure = ImageDraw.Draw(Image.new('RGB', (1, 1)))
     spots, x, y = [], 4, 0
     for name in names:
-        w = SWATCH + 4 + int(measure.textlength(str(name), font=font)) + 12
+        w = SWATCH + 4 + int(font.getlength(str(name))) + 12
         if x > 4 and x + w > width:
             x, y = 4, y + ROW
         spots.append((x, y))
