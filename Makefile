@@ -17,8 +17,10 @@ $(STAMP): $(INPUTS)
 demo: $(STAMP)
 	$(PY) -m altair demo
 
+# The suite, then the documentation site (a broken link or a stale API page fails the build).
 test: $(STAMP)
 	$(PY) -m pytest -q $(TESTS)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir build/site
 
 # Skip the slow end-to-end checks (marked `slow`).
 test-fast: $(STAMP)

@@ -33,7 +33,7 @@ Volumes are also scored per case, as a user scores them: ``altair predict RUN CA
 slice predictions stacked into volumes and scored by the same test.
 One JSON line per (dataset, seed); rows go to ``benchmarks/results/own_data_panel.json`` (a
 rerun of a (dataset, seed) replaces its row; ``--max-iters`` smoke rows are never written).
-``--table`` prints the README table.
+``--table`` prints the table of docs/tutorials/own-data.md.
 """
 from __future__ import annotations
 
@@ -481,7 +481,7 @@ def _mean_std(values: list[float], digits: int = 1) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    """The README table: one line per dataset, means over its seeds (± sample std where
+    """The docs table: one line per dataset, means over its seeds (± sample std where
     there are several); the best baseline is the one with the highest mean."""
     lines = ['| dataset | metric | Altair (init, unedited) | best baseline | baseline | '
              'ratio | train min | seeds |', '|---|---|---|---|---|---|---|---|']
@@ -517,7 +517,7 @@ def main() -> None:
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument('--panel', action='store_true', help='init + train + baselines')
     mode.add_argument('--table', action='store_true',
-                      help=f'print the README table from {RESULTS.relative_to(ROOT)}')
+                      help=f'print the docs table from {RESULTS.relative_to(ROOT)}')
     p.add_argument('--datasets', nargs='+', default=list(DATASETS), choices=list(DATASETS))
     p.add_argument('--seeds', nargs='+', type=int, default=[0])
     p.add_argument('--keep', metavar='DIR', help='work in DIR and keep it (reused: a dataset '

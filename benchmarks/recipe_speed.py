@@ -98,7 +98,7 @@ RESULT = ROOT / 'benchmarks' / 'results' / 'recipe_speed.json'
 
 
 def table(result: dict) -> str:
-    """The README table of a results file: one line per variant."""
+    """The docs table of a results file: one line per variant."""
     lines = [f"`{result['command']}` at {result['commit']} ({result['cpu']}, "
              f"{result['cores']} cores, avx512_bf16 {result['avx512_bf16']}, torch "
              f"{result['torch']}, {result['date'][:10]}):", '',
@@ -114,7 +114,7 @@ def table(result: dict) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--table', action='store_true',
-                   help=f'print the README table of {RESULT.relative_to(ROOT)} and stop')
+                   help=f'print the docs table of {RESULT.relative_to(ROOT)} and stop')
     p.add_argument('--crop', type=int, default=224)
     p.add_argument('--batch', type=int, default=8)
     p.add_argument('--bands', type=int, default=3)

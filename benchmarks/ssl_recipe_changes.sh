@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's table of SimCLR and DINO recipe changes: each row is one run of
+# The table of SimCLR and DINO recipe changes: each row is one run of
 # benchmarks/ssl_transfer.py at 10 % labels, seed 0, 600 fine-tuning iterations, printing one
 # JSON line (compare "ours" with the recipe's and scratch's seed-0 runs of the main table).
 # About 45 minutes on 2 cores; the rows that reuse a backbone need

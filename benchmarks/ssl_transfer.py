@@ -22,8 +22,8 @@ Protocol (every variant alike):
 Prints one JSON line per method and label fraction: ``ratio`` = mean mIoU pretrained / from
 scratch, the means and sample standard deviations over the seeds, and whether the ±1 std
 intervals overlap. ``--pretrain-option`` / ``--finetune-option KEY=VALUE`` (mmengine's
-``--cfg-options`` syntax, values as Python literals) change one recipe setting, as the README's
-tables of recipe changes do.
+``--cfg-options`` syntax, values as Python literals) change one recipe setting, as the tables
+of recipe changes in docs/guides/self-supervision.md do.
 """
 from __future__ import annotations
 

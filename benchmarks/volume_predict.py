@@ -218,7 +218,8 @@ def memory(work: Path) -> dict:
 
 
 def table() -> str:
-    """The README's lines, from the results files of both parts."""
+    """The lines of docs/tutorials/medical-volumes.md, from the results files of both
+    parts."""
     from benchmarks.results import RESULTS
     speed = json.loads((RESULTS / 'volume_predict_speed.json').read_text())
     mem = json.loads((RESULTS / 'volume_predict_memory.json').read_text())
@@ -243,7 +244,7 @@ def main() -> None:
     p.add_argument('--reps', type=int, default=3)
     p.add_argument('--keep', metavar='DIR', help='work in DIR and keep it (data reused)')
     p.add_argument('--memory-worker', nargs=4, help=argparse.SUPPRESS)
-    p.add_argument('--table', action='store_true', help='print the README lines from the '
+    p.add_argument('--table', action='store_true', help='print the docs lines from the '
                    'results files')
     args = p.parse_args()
     if args.table:

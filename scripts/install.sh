@@ -103,11 +103,12 @@ if [[ ! -f "$GW_DIR/.complete" ]]; then
   touch "$GW_DIR/.complete"
 fi
 
-log "5/5 altair (editable), its tracking and export extras, and test tools"
+log "5/5 altair (editable), its tracking and export extras, test and docs tools"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
 # runtime.txt as constraints: no extra may move a pinned package (NumPy above all)
 "${PIP[@]}" install -q -r "$ROOT/requirements/track.txt" -r "$ROOT/requirements/export.txt" \
   -r "$ROOT/requirements/medical.txt" -r "$ROOT/requirements/tests.txt" \
+  -r "$ROOT/requirements/docs.txt" \
   -c "$ROOT/requirements/runtime.txt"
 
 echo "$HASH" > "$STAMP.tmp" && mv "$STAMP.tmp" "$STAMP"

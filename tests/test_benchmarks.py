@@ -17,6 +17,17 @@ def _script(name):
     return module
 
 
+def generated_block(name: str) -> str:
+    """The text between ``<!-- name: ... -->`` and ``<!-- /name -->``, found exactly once
+    in the README and the docs pages."""
+    import re
+    pattern = re.compile(rf'<!-- {name}:[^\n]*-->\n(.*?)<!-- /{name} -->', re.S)
+    found = [m.group(1) for p in [ROOT / 'README.md', *sorted((ROOT / 'docs').rglob('*.md'))]
+             for m in pattern.finditer(p.read_text())]
+    assert len(found) == 1, f'block {name}: {len(found)} copies'
+    return found[0]
+
+
 ssl = _script('ssl_transfer')
 
 
@@ -100,8 +111,8 @@ def test_unlabelled_sources_point_blue_marble_at_the_data_root():
     assert concat['datasets'][0]['data_root'] == '/d' and 'data_root' not in concat['datasets'][1]
 
 
-def test_the_readme_panel_table_is_the_results_file():
-    """The README's own-data table is `own_data.py --table` of the committed results file,
+def test_the_docs_panel_table_is_the_results_file():
+    """The docs' own-data table is `own_data.py --table` of the committed results file,
     and every row of that file was measured (a ratio that is its score over its best
     baseline, a commit, a CPU)."""
     import json
@@ -113,13 +124,11 @@ def test_the_readme_panel_table_is_the_results_file():
         assert best == max(row['baselines'].values())
         assert row['ratio'] == pytest.approx(row['score'] / best, abs=1e-3)
         assert row['commit'] and row['cpu'] and row['train_minutes'] > 0
-    readme = (ROOT / 'README.md').read_text()
-    block = re.search(r'<!-- own_data_panel:[^\n]*-->\n(.*?)<!-- /own_data_panel -->', readme,
-                      re.S).group(1)
+    block = generated_block('own_data_panel')
     assert block.strip() == own.table(rows)
 
 
-def test_the_readme_speed_table_is_the_results_file():
+def test_the_docs_speed_table_is_the_results_file():
     import json
     import re
     speed = _script('recipe_speed')
@@ -130,9 +139,7 @@ def test_the_readme_speed_table_is_the_results_file():
                                              abs=1e-3)
         assert row['pixels_per_second'] == pytest.approx(
             row['crop'] ** 2 * row['batch'] / row['seconds_per_step'], rel=1e-3)
-    readme = (ROOT / 'README.md').read_text()
-    block = re.search(r'<!-- recipe_speed:[^\n]*-->\n(.*?)<!-- /recipe_speed -->', readme,
-                      re.S).group(1)
+    block = generated_block('recipe_speed')
     assert block.strip() == speed.table(result)
 
 
@@ -178,10 +185,8 @@ def test_every_altair_name_a_script_uses_exists(path):
     assert not missing, missing
 
 
-def test_the_readme_volume_table_is_the_results_files():
+def test_the_docs_volume_table_is_the_results_files():
     import re
     vp = _script('volume_predict')
-    readme = (ROOT / 'README.md').read_text()
-    block = re.search(r'<!-- volume_predict:[^\n]*-->\n(.*?)<!-- /volume_predict -->', readme,
-                      re.S).group(1)
+    block = generated_block('volume_predict')
     assert block.strip() == vp.table()

@@ -62,7 +62,11 @@ def export_model(source, *, format: str, out: str | os.PathLike | None = None,
         The written file (atomically: a failed export leaves nothing).
 
     Raises:
-        ExportError, RunNotFoundError, NoCheckpointError, CheckpointNotFoundError.
+        ExportError: a bad format, output path or opset, or a model the exporter cannot
+            trace.
+        RunNotFoundError: no run of that id.
+        NoCheckpointError: the run has no checkpoint yet.
+        CheckpointNotFoundError: a checkpoint path that does not exist.
     """
     if format not in FORMATS:
         raise ExportError(f"unknown export format '{format}'; choose one of {', '.join(FORMATS)}")

@@ -13,8 +13,8 @@ from altair.registry import MODELS as REGISTRY
 from altair.version import __version__
 
 CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
-# --model NAME -> (model base config, optimizer, backbone overrides). See the README table
-# "which architecture for which object size".
+# --model NAME -> (model base config, optimizer, backbone overrides). See the table
+# "which architecture for which object size" (docs/tutorials/own-data.md).
 # output stride 16 for the ResNet models, as the short configs (2.7x less compute than d8)
 _D16 = 'strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2), '
 MODELS = {

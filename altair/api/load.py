@@ -134,8 +134,12 @@ def load_model(source, checkpoint: str | os.PathLike | None = None, *,
             configs are read (see :mod:`altair.config_data`).
 
     Raises:
-        RunNotFoundError, NoCheckpointError, CheckpointNotFoundError, ModelSourceError,
-        PortableModelError.
+        RunNotFoundError: no run of that id.
+        NoCheckpointError: the run has no checkpoint yet.
+        CheckpointNotFoundError: a checkpoint path that does not exist.
+        ModelSourceError: a source that is none of the kinds above.
+        PortableModelError: a .safetensors / .onnx file without an Altair header, or one
+            this version cannot read.
     """
     suffix = Path(str(source)).suffix.lower() if isinstance(source, (str, os.PathLike)) else ''
     if suffix in PORTABLE_SUFFIXES and checkpoint is None:

@@ -137,19 +137,20 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
             ``'margin'``, or with TTA ``'tta-variance'`` / ``'tta-agreement'`` (formulas in
             ``altair.inference.uncertainty``).
         format: ``'cog'`` (Cloud-Optimized GeoTIFF; default if georeferenced) or ``'gtiff'``.
-        polygons_format, min_area, simplify: for ``save`` with ``'polygons'``: ``'gpkg'``
-            (default) or ``'geojson'``; regions below ``min_area`` (map units²) dropped;
-            outlines simplified with tolerance ``simplify`` (map units).
+        polygons_format: for ``save`` with ``'polygons'``: ``'gpkg'`` (default) or
+            ``'geojson'``.
+        min_area: polygons below this area (map units²) are dropped.
+        simplify: polygon outlines are simplified with this tolerance (map units).
         resume: continue interrupted predictions from their journals (same arguments); an
             image without one starts fresh, so a requeued job reruns the same command.
         mosaic: all the images as one scene named ``mosaic`` (``<mosaic>_labels.tif``, ...):
             adjacent rasters on one pixel grid, read as a VRT (``altair.raster.mosaic``).
-        processes, gpus: predict in that many local processes (over gloo, or one per GPU);
-            a torchrun / accelerate / Slurm job splits itself the same way: images shared
-            out, one image cut into row blocks that join into the one-process outputs
-            (``altair.prediction.dist``); labels are always written, every rank returns
-            every result and must call ``predict``; ``model``: a run or (config, checkpoint),
-            ``images``: files.
+        processes: predict in that many local CPU processes (over gloo).
+        gpus: predict in that many local processes, one per GPU. A torchrun / accelerate /
+            Slurm job splits itself as both do: images shared out, one image cut into row
+            blocks that join into the one-process outputs (``altair.prediction.dist``);
+            labels are always written, every rank returns every result and must call
+            ``predict``; ``model``: a run or (config, checkpoint), ``images``: files.
         backend: ``'auto'`` (onnxruntime for an ``.onnx`` model, else torch), ``'torch'`` or
             ``'onnxruntime'`` (``.onnx``, CPU, fp32: the same windows, TTA and writers).
 
@@ -157,8 +158,13 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
         One :class:`Prediction` per image, in order.
 
     Raises:
-        RunNotFoundError, NoCheckpointError, ImageNotFoundError, UnsupportedImageError,
-        WindowArgumentError, TTAConfigError, PredictOptionError: naming the bad value.
+        RunNotFoundError: no run of that id.
+        NoCheckpointError: the run has no checkpoint yet.
+        ImageNotFoundError: an image path that does not exist.
+        UnsupportedImageError: a file of a type Altair does not read.
+        WindowArgumentError: a window, overlap, stride or batch size outside its range.
+        TTAConfigError: an unknown TTA transform or merge name, or a bad scale.
+        PredictOptionError: any other bad option, naming it.
     """
     options = PredictOptions.from_arguments(
         tta=tta, tta_transforms=tta_transforms, tta_scales=tta_scales, tta_merge=tta_merge,

@@ -12,7 +12,7 @@ from altair.registry import TRANSFORMS
 @TRANSFORMS.register_module()
 class AugPreset(BaseTransform):
     """Apply preset ``name`` (``light``, ``medium``, ``heavy``, ``medical``, ``satellite``;
-    contents in ``altair.datasets.transforms.presets`` and the README) to ``img`` and
+    contents in ``altair.datasets.transforms.presets`` and docs/guides/configs.md) to ``img`` and
     ``gt_seg_map``, keeping the image's dtype and band count.
 
     Without ``seed`` every call draws its seed from NumPy's global generator, which mmengine
