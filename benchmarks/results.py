@@ -11,6 +11,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'benchmarks' / 'results'
 
+# results name -> the files and folders whose code it measures (the script that measures is
+# always one of them); a commit touching any of them after a results file's makes it stale
+_VOLUMES = ['altair/prediction/', 'altair/inference/', 'altair/raster/volume.py',
+            'altair/raster/volume_write.py', 'altair/datasets/cases.py', 'altair/models/']
+_TRAINING = ['altair/api/', 'altair/datasets/', 'altair/engine/', 'altair/models/',
+             'altair/evaluation/', 'altair/config.py', 'configs/_base_/']
+SOURCES = {
+    'volume_predict_speed': ['benchmarks/volume_predict.py', *_VOLUMES],
+    'volume_predict_memory': ['benchmarks/volume_predict.py', *_VOLUMES],
+    'recipe_speed': ['benchmarks/recipe_speed.py', 'altair/datasets/plan.py',
+                     'altair/models/', 'altair/engine/amp.py'],
+    'own_data_panel': ['benchmarks/own_data.py', *_TRAINING],
+}
+
 
 def commit() -> str:
     """The checkout's short commit, ``+dirty`` where tracked files differ from it."""
@@ -53,3 +67,39 @@ def write_results(name: str, figures: dict) -> Path:
     path = RESULTS / f'{name}.json'
     write_json(path, dict(stamp(), **figures))
     return path
+
+
+def changed_since(measured: str, paths: list[str], *, root: Path = ROOT) -> list[str]:
+    """The commits after ``measured`` (a results file's commit, ``+dirty`` or not) that
+    touch ``paths``, newest first; ``['unknown commit ...']`` where ``measured`` is not in
+    the history of the checkout at ``root``."""
+    def git(*args: str) -> str:
+        return subprocess.run(['git', *args], cwd=root, capture_output=True,
+                              text=True).stdout
+    base = measured.split('+', 1)[0]
+    if not git('rev-parse', '--verify', '--quiet', f'{base}^{{commit}}').strip():
+        return [f'unknown commit {measured}']
+    return git('log', '--format=%h', f'{base}..HEAD', '--', *paths).split()
+
+
+def stale_results() -> dict[str, list[str]]:
+    """``{results file (and row): commits since it that touch its sources}`` for every
+    results file under ``benchmarks/results/``, rows of a table file checked one by one.
+
+    Raises:
+        KeyError: a results file with no entry in ``SOURCES``.
+    """
+    import json
+    out = {}
+    for path in sorted(RESULTS.glob('*.json')):
+        sources = SOURCES[path.stem]
+        data = json.loads(path.read_text())
+        rows = data.get('rows') if isinstance(data.get('rows'), list) else None
+        items = ([(f"{path.name}[{r.get('dataset', i)}, seed {r.get('seed')}]", r['commit'])
+                  for i, r in enumerate(rows) if 'commit' in r] if rows and 'commit' in rows[0]
+                 else [(path.name, data['commit'])])
+        for label, measured in items:
+            since = changed_since(measured, sources)
+            if since:
+                out[label] = since
+    return out
