@@ -58,7 +58,8 @@ def _train(args) -> int:
     if config is None and args.resume in (False, True):
         raise CommandLineError('altair train needs a config (CONFIG or --config CONFIG), or '
                                '--resume RUN')
-    run = train(config, work_dir=args.work_dir, gpus=args.gpus, amp=args.precision,
+    run = train(config, work_dir=args.work_dir, processes=args.processes, gpus=args.gpus,
+                precision=args.precision,
                 grad_accum=args.grad_accum, resume=args.resume, seed=args.seed,
                 cfg_options=args.cfg_options, launcher=args.launcher, root=args.runs_root,
                 track=args.track, verbose=args.verbose)
@@ -222,7 +223,8 @@ def _demo(args) -> int:
     from altair.api.demo import run_demo
     _quiet_libraries(args)
     run_demo(config=args.config, work_dir=args.work_dir, data_root=args.data_root,
-             max_iters=args.max_iters, amp=args.precision, verbose=args.verbose, track=args.track)
+             max_iters=args.max_iters, precision=args.precision, verbose=args.verbose,
+             track=args.track)
     return 0
 
 

@@ -89,9 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument('config', nargs='?', help='config file (.py, .yaml or .json)')
     train.add_argument('--config', dest='config_opt', metavar='CONFIG',
                        help='the config, as an option (same as the positional)')
-    train.add_argument('--gpus', type=int, metavar='N',
-                       help='train on N processes: one per GPU, or N CPU processes (gloo) '
-                            'where there is no GPU')
+    workers = train.add_mutually_exclusive_group()
+    workers.add_argument('--processes', type=int, metavar='N',
+                         help='train in N CPU processes (gloo), as predict --processes')
+    workers.add_argument('--gpus', type=int, metavar='N',
+                         help='train in N processes, one per GPU (at most the visible GPUs)')
     _precision(train, "auto (bf16 where the hardware computes it natively, else fp32; never "
                       "fp16), fp32, bf16 (also on the CPU) or fp16 (CUDA); default: the "
                       "config's")

@@ -30,3 +30,29 @@ def first_line(exc: BaseException, limit: int = 200) -> str:
     """The first line of ``exc``'s message (its type's name when empty), at most ``limit``
     characters: a library's multi-line error as the reason in a one-line Altair error."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:limit]
+
+
+class RenamedKeywordError(AltairError, TypeError):
+    """A keyword given under its former name and its new one together."""
+
+
+_WARNED: set[str] = set()
+
+
+def renamed_keyword(old: str, old_value, new: str, new_value):
+    """The value of keyword ``new``, also given under its former name ``old``: that name
+    warns (a ``FutureWarning``, once per process and name) and its value is used.
+
+    Raises:
+        RenamedKeywordError: both names given.
+    """
+    if old_value is None:
+        return new_value
+    if new_value is not None:
+        raise RenamedKeywordError(f'{old}={old_value!r} and {new}={new_value!r}: {old} is the '
+                                  f'former name of {new}; give {new} only')
+    if old not in _WARNED:
+        _WARNED.add(old)
+        import warnings
+        warnings.warn(f'{old}= is deprecated: use {new}=', FutureWarning, stacklevel=3)
+    return old_value

@@ -27,7 +27,8 @@ def _help(capsys, *argv) -> str:
 def test_help_lists_every_command_and_option(capsys):
     text = _help(capsys)
     assert all(c in text for c in COMMANDS)
-    assert all(o in _help(capsys, 'train') for o in ('--config', '--gpus', '--precision',
+    assert all(o in _help(capsys, 'train') for o in ('--config', '--processes', '--gpus',
+                                                     '--precision',
                                                      '--grad-accum', '--work-dir',
                                                      '--cfg-options', '--resume', '--seed'))
     assert all(o in _help(capsys, 'predict') for o in ('--out', '--tta', '--tta-scales',

@@ -34,7 +34,7 @@ def _data_options(data_root: str) -> dict:
 
 def run_demo(*, config: str = 'configs/segformer.py', work_dir: str = 'work_dirs/demo',
              data_root: str = 'data/bluemarble', max_iters: int | None = None,
-             amp: str | None = None, verbose: bool = False, track=None) -> dict:
+             precision: str | None = None, verbose: bool = False, track=None) -> dict:
     """Run the four demo steps and return a summary (also saved as ``summary.json``).
     ``verbose``: mmengine's whole log on the console (else progress displays, the log in the
     run's log files); ``track``: trackers for the training (see ``alt.train``)."""
@@ -53,7 +53,7 @@ def run_demo(*, config: str = 'configs/segformer.py', work_dir: str = 'work_dirs
         options.update({'train_cfg.max_iters': max_iters, 'train_cfg.val_interval': max_iters,
                         'default_hooks.checkpoint.interval': max_iters})
     t_train = time.time()
-    run = train(config, work_dir=out, amp=amp, cfg_options=options, verbose=verbose,
+    run = train(config, work_dir=out, precision=precision, cfg_options=options, verbose=verbose,
                 track=track)
     train_s = time.time() - t_train
     checkpoint = run.last_checkpoint

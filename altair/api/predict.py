@@ -105,9 +105,8 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
     """Predict every image with a trained model.
 
     Args:
-        model: a run id (or unique prefix), a ``Run``, ``(config, checkpoint)``, a ``.pth``
-            checkpoint, an exported ``.safetensors`` or ``.onnx`` file (``altair export``), or
-            a segmentor (see ``alt.load_model``).
+        model: a run id (or prefix), a ``Run``, ``(config, checkpoint)``, a ``.pth``, an
+            exported ``.safetensors`` / ``.onnx`` or a segmentor (see ``alt.load_model``).
         images: a file, a folder (recursively), a glob, a list of these, or a NumPy array
             (H, W) / (H, W, C) with bands in RGB order; or volume cases, each written as
             ``<case>_seg.nii.gz`` (``altair.prediction.cases`` and ``volumes``).
@@ -137,8 +136,7 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
             ``'margin'``, or with TTA ``'tta-variance'`` / ``'tta-agreement'`` (formulas in
             ``altair.inference.uncertainty``).
         format: ``'cog'`` (Cloud-Optimized GeoTIFF; default if georeferenced) or ``'gtiff'``.
-        polygons_format: for ``save`` with ``'polygons'``: ``'gpkg'`` (default) or
-            ``'geojson'``.
+        polygons_format: ``'gpkg'`` (default) or ``'geojson'``, with ``save`` ``'polygons'``.
         min_area: polygons below this area (map units²) are dropped.
         simplify: polygon outlines are simplified with this tolerance (map units).
         resume: continue interrupted predictions from their journals (same arguments); an
@@ -158,13 +156,9 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
         One :class:`Prediction` per image, in order.
 
     Raises:
-        RunNotFoundError: no run of that id.
-        NoCheckpointError: the run has no checkpoint yet.
-        ImageNotFoundError: an image path that does not exist.
-        UnsupportedImageError: a file of a type Altair does not read.
-        WindowArgumentError: a window, overlap, stride or batch size outside its range.
-        TTAConfigError: an unknown TTA transform or merge name, or a bad scale.
-        PredictOptionError: any other bad option, naming it.
+        AltairError: bad input, naming the bad value: RunNotFoundError, NoCheckpointError,
+            ImageNotFoundError, UnsupportedImageError, WindowArgumentError, TTAConfigError,
+            PredictOptionError.
     """
     options = PredictOptions.from_arguments(
         tta=tta, tta_transforms=tta_transforms, tta_scales=tta_scales, tta_merge=tta_merge,

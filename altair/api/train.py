@@ -21,7 +21,7 @@ from altair.datasets.check import check_dataset_folders
 from altair.engine.accelerate_env import check_accelerate_env, one_process_fsdp
 from altair.engine.device import detect_launcher, init_distributed
 from altair.engine.launch import WorkerFailedError, launch_local, threads_per_worker
-from altair.errors import AltairError
+from altair.errors import AltairError, renamed_keyword
 from altair.fileio import ensure_writable_dir
 from altair.registry import RUNNERS
 
@@ -69,32 +69,46 @@ def run_training(cfg: Config) -> None:
         build_runner(cfg).train()
 
 
-def num_workers(distributed: bool | int = False, gpus: int | None = None) -> int:
-    """How many training processes ``distributed`` / ``gpus`` ask for on this machine.
+def num_workers(distributed: bool | int = False, gpus: int | None = None,
+                processes: int | None = None) -> int:
+    """How many training processes ``distributed`` / ``processes`` / ``gpus`` ask for here.
 
-    ``distributed=True``: one per visible GPU (``gpus`` of them if given); without a GPU, one
-    (logged: pass ``distributed=N`` for N CPU processes). ``distributed=N``: N. ``gpus=N``
-    alone: N.
+    ``processes=N``: N CPU processes (gloo). ``gpus=N``: N processes, one per GPU, at most
+    the visible GPUs (as ``alt.predict``). ``distributed=True``: one per visible GPU (``gpus``
+    of them if given); without a GPU, one (logged: ``processes=N`` runs N CPU processes).
+    ``distributed=N``: N.
+
+    Raises:
+        TrainOptionError: a count below 1, ``gpus`` beyond the visible GPUs, or counts that
+            disagree.
     """
     import torch
-    for name, value in (('distributed', distributed), ('gpus', gpus)):
+    for name, value in (('distributed', distributed), ('gpus', gpus),
+                        ('processes', processes)):
         if value is not None and not isinstance(value, bool) and \
                 (not isinstance(value, int) or value < 0):
             raise TrainOptionError(f'{name} must be True/False or a number of processes '
                                    f'>= 1, got {value!r}')
+    if processes and gpus:
+        raise TrainOptionError(f'processes={processes} and gpus={gpus}: give one (processes '
+                               'for CPU processes, gpus for one process per GPU)')
     visible = torch.cuda.device_count()
-    if gpus and visible and gpus > visible:
-        raise TrainOptionError(f'gpus={gpus} but only {visible} GPU(s) are visible')
+    if gpus and gpus > visible:
+        raise TrainOptionError(f'gpus={gpus} but {visible} GPU(s) are visible'
+                               + ('; processes=N trains in N CPU processes'
+                                  if not visible else ''))
+    asked = processes or gpus
     if distributed is True:
-        if gpus:
-            return gpus
+        if asked:
+            return asked
         if not visible:
             logger.warning('distributed=True but no GPU is visible: training in one process '
-                           '(distributed=N runs N CPU processes over gloo)')
+                           '(processes=N runs N CPU processes over gloo)')
         return max(visible, 1)
-    if distributed and distributed is not True and gpus and distributed != gpus:
-        raise TrainOptionError(f'distributed={distributed} and gpus={gpus} disagree')
-    return max(int(distributed or 0), gpus or 0, 1)
+    if distributed and asked and distributed != asked:
+        raise TrainOptionError(f'distributed={distributed} and '
+                               f"{'processes' if processes else 'gpus'}={asked} disagree")
+    return max(int(distributed or 0), asked or 0, 1)
 
 
 def _check_grad_accum(grad_accum) -> None:
@@ -126,11 +140,13 @@ def _open_run(config, cfg_options, *, work_dir, resume, root) -> tuple[Run, Conf
 
 
 def train(config, *, work_dir: str | os.PathLike | None = None,
-          distributed: bool | int = False, gpus: int | None = None, amp: str | None = None,
+          distributed: bool | int = False, processes: int | None = None,
+          gpus: int | None = None, precision: str | None = None,
           grad_accum: int | None = None, resume: bool | str | Run = False,
           seed: int | None = None, cfg_options: dict | None = None,
           root: str | os.PathLike | None = None, launcher: str | None = None,
-          track: str | list[str] | None = None, verbose: bool | None = None) -> Run:
+          track: str | list[str] | None = None, verbose: bool | None = None,
+          amp: str | None = None) -> Run:
     """Train ``config`` as a run in the run store and return it when training ends.
 
     Args:
@@ -138,9 +154,10 @@ def train(config, *, work_dir: str | os.PathLike | None = None,
         work_dir: checkpoints and logs (default: the run's own folder).
         distributed: ``True`` = one worker per visible GPU, ``N`` = N workers (gloo on the
             CPU), launched by torch's elastic launcher.
-        gpus: number of GPUs (= workers) to use.
-        amp: ``'auto'`` (bf16 where native, else fp32), ``'fp32'``, ``'bf16'`` (also on
-            the CPU) or ``'fp16'`` (CUDA); default: the config's optim wrapper.
+        processes: train in N CPU processes (gloo), as ``alt.predict(processes=N)``.
+        gpus: train in N processes, one per GPU (at most the visible GPUs).
+        precision: ``'auto'`` (bf16 where native, else fp32), ``'fp32'``, ``'bf16'`` (also
+            on the CPU) or ``'fp16'`` (CUDA); default: the config's optim wrapper.
         grad_accum: accumulate gradients over N iterations per optimizer step.
         resume: ``True`` continues the latest unfinished run of this config (or the one in
             ``work_dir``); a run id continues that run with its saved config.
@@ -154,6 +171,7 @@ def train(config, *, work_dir: str | os.PathLike | None = None,
         verbose: ``True``: mmengine's log on the console as it comes; ``False``: a progress
             display, the log in the run's log file only (what ``altair train`` shows without
             ``--verbose``); default: the config's ``console`` key, else ``True``.
+        amp: the former name of ``precision`` (deprecated: warns once).
 
     An ``accelerate launch``-ed process also takes the precision, gradient accumulation and
     FSDP / DeepSpeed choice of ``accelerate config`` from its environment (see
@@ -163,6 +181,7 @@ def train(config, *, work_dir: str | os.PathLike | None = None,
         TrainingFailedError: a worker failed (its rank and error are in the message).
     """
     _check_grad_accum(grad_accum)
+    amp = renamed_keyword('amp', amp, 'precision', precision)  # the internals' name
     import torch
     check_accelerate_env(os.environ, cuda=torch.cuda.is_available())  # before a run opens
     launcher = launcher or detect_launcher()
@@ -173,7 +192,7 @@ def train(config, *, work_dir: str | os.PathLike | None = None,
                               grad_accum=grad_accum, resume=resume, seed=seed,
                               cfg_options=cfg_options, root=root, track=track,
                               verbose=verbose)
-    n = num_workers(distributed, gpus)
+    n = num_workers(distributed, gpus, processes)
     run, cfg, resuming = _open_run(config, cfg_options, work_dir=work_dir, resume=resume,
                                    root=root)
     run.set_status('running')

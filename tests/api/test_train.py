@@ -130,14 +130,48 @@ def test_number_of_workers(monkeypatch, caplog):
     with caplog.at_level('WARNING', logger='altair'):
         assert num_workers(True) == 1
     assert 'no GPU is visible: training in one process' in caplog.text
-    assert (num_workers(False), num_workers(3), num_workers(gpus=2), num_workers(2, 2)) == \
-        (1, 3, 2, 2)
-    with pytest.raises(alt.TrainOptionError, match='distributed=3 and gpus=2 disagree'):
-        num_workers(3, 2)
+    assert (num_workers(False), num_workers(3), num_workers(processes=2),
+            num_workers(2, processes=2), num_workers(True, processes=3)) == (1, 3, 2, 2, 3)
+    with pytest.raises(alt.TrainOptionError, match='distributed=3 and processes=2 disagree'):
+        num_workers(3, processes=2)
+    # --gpus means GPUs, as in predict: none visible is an error that names --processes
+    with pytest.raises(alt.TrainOptionError,
+                       match='gpus=2 but 0 GPU.*processes=N trains in N CPU processes'):
+        num_workers(gpus=2)
     monkeypatch.setattr(torch.cuda, 'device_count', lambda: 4)
     assert num_workers(True) == 4 and num_workers(True, gpus=2) == 2
-    with pytest.raises(alt.TrainOptionError, match='gpus=8 but only 4 GPU'):
+    assert num_workers(gpus=4) == 4 and num_workers(processes=6) == 6
+    with pytest.raises(alt.TrainOptionError, match='distributed=3 and gpus=2 disagree'):
+        num_workers(3, 2)
+    with pytest.raises(alt.TrainOptionError, match=r'gpus=8 but 4 GPU\(s\) are visible$'):
         num_workers(gpus=8)
+    with pytest.raises(alt.TrainOptionError, match='processes=2 and gpus=2: give one'):
+        num_workers(processes=2, gpus=2)
+
+
+def test_amp_is_the_former_name_of_precision(tmp_path, monkeypatch):
+    """alt.train(amp=...) still sets the precision, warns once per process, and refuses to be
+    given beside precision=."""
+    import warnings
+
+    import altair.api.train as api
+    from altair import errors
+
+    def stop(*args):
+        raise RuntimeError('stop')
+    monkeypatch.setattr(api, 'num_workers', stop)  # after the keywords are read
+    monkeypatch.setattr(errors, '_WARNED', set())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        for _ in range(2):
+            with pytest.raises(RuntimeError, match='stop'):
+                api.train('cfg.py', amp='bf16', launcher='none')
+    assert [str(w.message) for w in caught if w.category is FutureWarning] == [
+        'amp= is deprecated: use precision=']
+    with pytest.raises(errors.RenamedKeywordError, match="amp='bf16' and precision='fp32'"):
+        api.train('cfg.py', amp='bf16', precision='fp32', launcher='none')
+    assert errors.renamed_keyword('amp', 'bf16', 'precision', None) == 'bf16'
+    assert errors.renamed_keyword('amp', None, 'precision', 'fp16') == 'fp16'
 
 
 def _compiled(config, tmp_path, monkeypatch, **kwargs):
