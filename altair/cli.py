@@ -80,7 +80,8 @@ def _test(args) -> int:
     if args.run is None or args.labels is not None:
         raise CommandLineError('altair test needs RUN or CONFIG CHECKPOINT; --labels goes '
                                'with --cases DIR')
-    metrics = test(args.run, args.checkpoint, tta=args.tta, show_dir=args.show_dir,
+    metrics = test(args.run, args.checkpoint, tta=args.tta is not None,
+                   tta_transforms=args.tta or None, show_dir=args.show_dir,
                    out=args.out, work_dir=args.work_dir, cfg_options=args.cfg_options,
                    root=args.runs_root, launcher=args.launcher)
     if _rank0() and 'metric_per_case' in metrics:  # a volume test set, scored per case
@@ -95,7 +96,7 @@ def _test_cases(args) -> int:
     from altair.api.test import test
     from altair.api.test_cases import summary_path
     from altair.evaluation.volumes import format_table
-    if args.checkpoint or args.tta or args.show_dir:
+    if args.checkpoint or args.tta is not None or args.show_dir:
         raise CommandLineError('altair test --cases scores volumes already predicted; it takes '
                                'no CHECKPOINT, --tta or --show-dir')
     if args.run is None and args.labels is None:

@@ -120,8 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
                            '(its VolumeSliceDataset volumes); with --cases --labels it may be '
                            'left out (classes named by label value)')
     test.add_argument('checkpoint', nargs='?', help='checkpoint (needed with a config)')
-    test.add_argument('--tta', action='store_true',
-                      help="test-time augmentation with the config's tta_model")
+    test.add_argument('--tta', nargs='*', metavar='TRANSFORM',
+                      help="test-time augmentation with the config's tta_model; naming "
+                           'transforms (hflip vflip rotate90 transpose d2 d4, as predict '
+                           '--tta) replaces its transforms')
     test.add_argument('--show-dir', help='draw predictions into <work-dir>/<show-dir>')
     test.add_argument('--out', help='write predicted label maps (PNG) into this folder; with '
                                     '--cases: the folder of summary.json (default: DIR)')

@@ -294,8 +294,9 @@ def test_volumes(cfg) -> list[dict]:
     return volumes
 
 
-def predict_and_score(checkpoint, cfg, *, tta: bool = False, tolerance: float = 1.0,
-                      work_dir: str | os.PathLike, verbose: bool = True) -> dict:
+def predict_and_score(checkpoint, cfg, *, tta: bool = False, tta_transforms=None,
+                      tolerance: float = 1.0, work_dir: str | os.PathLike,
+                      verbose: bool = True) -> dict:
     """Predict the config's test volumes with ``checkpoint`` into ``<work_dir>/cases`` (labels
     only; whole volumes, slice by slice along the training axis) and score them per case
     (:func:`test_cases`, ``summary.json`` in ``work_dir``)."""
@@ -304,5 +305,5 @@ def predict_and_score(checkpoint, cfg, *, tta: bool = False, tolerance: float = 
     cases = Path(work_dir) / 'cases'
     images = [v['img'] for v in test_volumes(cfg)]
     predict(load_model(cfg, checkpoint), images, out_dir=cases, save=('labels',), tta=tta,
-            progress=verbose)
+            tta_transforms=tta_transforms, progress=verbose)
     return test_cases(cases, config=cfg, tolerance=tolerance, out=work_dir)

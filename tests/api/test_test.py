@@ -103,3 +103,46 @@ def test_altair_test_show_dir_on_an_init_config(tmp_path, cli):
     assert proc.returncode == 0, proc.stderr[-3000:]
     drawn = list((tmp_path / 'work' / 'vis' / 'vis_data' / 'vis_image').glob('*.png'))
     assert [p.name for p in drawn] == ['test_2.png_0.png']  # the test split: 1 of the 5
+
+
+def _compiled_test(monkeypatch, tmp_path, tta_model, **kwargs):
+    """The config and options test_checkpoint hands the runner (no model runs)."""
+    import altair.api.test as api
+    cfg_path = tmp_path / 'cfg.py'
+    Config(dict(model=dict(type='AltairEncoderDecoder'), tta_model=tta_model,
+                test_dataloader=dict(dataset=dict(pipeline=['plain'])))).dump(str(cfg_path))
+    (tmp_path / 'ckpt.pth').write_bytes(b'')
+    seen = {}
+
+    def compile_config(cfg, opts):
+        seen.update(cfg=cfg, opts=opts)
+        raise RuntimeError('compiled')
+    monkeypatch.setattr(api, 'compile_config', compile_config)
+    monkeypatch.setattr(api, 'load_model_config', lambda cfg: cfg)
+    with pytest.raises(RuntimeError, match='compiled'):
+        api.test_checkpoint(str(cfg_path), tmp_path / 'ckpt.pth', **kwargs)
+    return seen['cfg'], seen['opts']
+
+
+def test_tta_transforms_replace_those_of_the_config(monkeypatch, tmp_path):
+    """`altair test --tta hflip vflip` as `altair predict --tta hflip vflip`: the config's
+    AltairTTAModel with those transforms; bare --tta keeps the config's."""
+    model = dict(type='AltairTTAModel', transforms=['hflip'], scales=[1.0])
+    cfg, opts = _compiled_test(monkeypatch, tmp_path, model,
+                               tta_transforms=['hflip', 'vflip'])
+    assert opts.tta is True and cfg.tta_model.transforms == ['hflip', 'vflip']
+    cfg, opts = _compiled_test(monkeypatch, tmp_path, model, tta=True)
+    assert opts.tta is True and cfg.tta_model.transforms == ['hflip']
+    with pytest.raises(TTAConfigMissingError, match="^--tta d4 sets the transforms of "
+                       "AltairTTAModel; this config's tta_model is SegTTAModel: give --tta "
+                       'alone'):
+        _compiled_test(monkeypatch, tmp_path, dict(type='SegTTAModel'), tta_transforms=['d4'])
+
+
+@pytest.mark.parametrize('argv, tta', [([], None), (['--tta'], []),
+                                       (['--tta', 'hflip', 'd4'], ['hflip', 'd4'])])
+def test_test_and_predict_read_tta_alike(argv, tta):
+    from altair.cli_parser import build_parser
+    parser = build_parser()
+    assert parser.parse_args(['test', 'RUN', *argv]).tta == tta
+    assert parser.parse_args(['predict', 'RUN', 'x.tif', *argv]).tta == tta
