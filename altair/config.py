@@ -1,7 +1,7 @@
 """Configs: loading and checking them (errors that say what to fix) and the queries every
 command asks of one (the datasets of a split, the training crop, the raster options, the
-losses). Below ``altair.api``: imports nothing of Altair's but the registry and the errors,
-so every package may use it."""
+losses). Below ``altair.api``: imports nothing of Altair's but the registry, the errors and
+where the shipped configs are, so every package may use it."""
 from __future__ import annotations
 
 import difflib
@@ -12,6 +12,7 @@ from typing import Iterator
 from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for tools)
 
 from altair.errors import AltairError
+from altair.shipped import configs_dir, shipped_config
 
 
 class ConfigNotFoundError(AltairError, FileNotFoundError):
@@ -23,6 +24,10 @@ def load_config(config: str | Path | Config | dict, *,
     """Load a Python/YAML/JSON config, a ``Config`` or a dict, and merge ``cfg_options``
     (``custom_imports`` given there or in a dict are imported, as mmengine does for files).
 
+    A relative ``configs/...`` path that does not exist in the working directory is the
+    shipped config of that name (:func:`altair.shipped.shipped_config`), so the commands of
+    the docs work outside the checkout too.
+
     Raises:
         ConfigNotFoundError: the path does not exist (the message lists configs with a
             similar name under ``configs/``).
@@ -33,6 +38,8 @@ def load_config(config: str | Path | Config | dict, *,
         cfg = Config(config)
     else:
         path = Path(config)
+        if not path.is_file():
+            path = shipped_config(path) or path
         if not path.is_file():
             raise ConfigNotFoundError(_missing_config_message(path))
         check_pasted_folder(path)
@@ -76,7 +83,7 @@ def _missing_config_message(path: Path) -> str:
     """The missing path, and the shipped configs whose names are close, each as a path that
     opens from the working directory (relative inside it, else absolute)."""
     msg = f"config file '{path}' does not exist"
-    root = Path(__file__).resolve().parents[1] / 'configs'
+    root = configs_dir()
     if root.is_dir():
         here = Path.cwd().resolve()
         # compare file names only: the shared 'configs/' prefix would make everything close

@@ -44,7 +44,7 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 PYV="$("$VENV/bin/python" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
 
 log "1/5 torch + torchvision"
-"${PIP[@]}" install -q -r "$ROOT/requirements/torch.txt"
+"${PIP[@]}" install -q -r "$ROOT/requirements/torch.txt" -c "$ROOT/requirements/constraints.txt"
 "${PIP[@]}" install -q -r "$ROOT/requirements/build.txt"
 TORCH_VERSION="$("$VENV/bin/python" -c 'import torch; print(torch.__version__.split("+")[0])')"
 
@@ -75,7 +75,8 @@ else
 fi
 
 log "3/5 OpenMMLab stack and runtime dependencies"
-"${PIP[@]}" install -q "$WHEEL" -r "$ROOT/requirements/runtime.txt"
+"${PIP[@]}" install -q "$WHEEL" -r "$ROOT/requirements/runtime.txt" \
+  -c "$ROOT/requirements/constraints.txt"
 if ! check_ops; then
   "$VENV/bin/python" -c 'from mmcv.ops import point_sample' || true
   die "mmcv was installed but 'from mmcv.ops import point_sample' fails: the cached wheel $WHEEL does not match torch $TORCH_VERSION. Delete $WHEEL_DIR and run 'make install' again."
@@ -105,11 +106,11 @@ fi
 
 log "5/5 altair (editable), its tracking and export extras, test and docs tools"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
-# runtime.txt as constraints: no extra may move a pinned package (NumPy above all)
+# constraints.txt: every package at its tested version (no extra may move NumPy, above all)
 "${PIP[@]}" install -q -r "$ROOT/requirements/track.txt" -r "$ROOT/requirements/export.txt" \
   -r "$ROOT/requirements/medical.txt" -r "$ROOT/requirements/tests.txt" \
   -r "$ROOT/requirements/docs.txt" \
-  -c "$ROOT/requirements/runtime.txt"
+  -c "$ROOT/requirements/constraints.txt"
 
 echo "$HASH" > "$STAMP.tmp" && mv "$STAMP.tmp" "$STAMP"
 log "done: activate with 'source .venv/bin/activate' or use 'make demo' / 'make test'"

@@ -14,7 +14,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / 'altair'
 # lowest first; a module may import from its own layer's package and from lower layers only
 LAYERS = [
-    ('errors', 'version'),
+    ('errors', 'version', 'shipped'),
     ('fileio', 'plugins'),
     ('registry',),
     ('config', 'config_data', 'introspect'),

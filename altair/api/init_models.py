@@ -10,9 +10,10 @@ from pathlib import Path
 from altair.datasets import plan
 from altair.models.receptive_field import receptive_field
 from altair.registry import MODELS as REGISTRY
+from altair.shipped import configs_dir
 from altair.version import __version__
 
-CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
+CONFIGS = configs_dir()
 # --model NAME -> (model base config, optimizer, backbone overrides). See the table
 # "which architecture for which object size" (docs/tutorials/own-data.md).
 # output stride 16 for the ResNet models, as the short configs (2.7x less compute than d8)

@@ -56,12 +56,7 @@ def render(data: DataPlan, choices: dict[str, Choice], *, model: str, out: Path)
         f'                     clip_grad={literal(CLIP_GRAD.get(optim))})',
         f"custom_hooks = [dict(type={literal(choices['memory_format'].value)}),",
         f"                {literal(choices['averaging'].value)}]",
-        'param_scheduler = [',
-        f"    dict(type='LinearLR', start_factor=0.1, begin=0, end={max(1, iters // 12)}, "
-        'by_epoch=False),',
-        f"    dict(type='PolyLR', eta_min=1e-5, power=0.9, begin={max(1, iters // 12)}, "
-        f'end={iters}, by_epoch=False),',
-        ']',
+        'param_scheduler = [', *scheduler_lines(iters), ']',
         f"train_cfg = dict(type='IterBasedTrainLoop', max_iters={iters}, "
         f'val_interval={interval})',
         "val_cfg = dict(type='ValLoop')",
@@ -146,6 +141,17 @@ def loader_lines(batch: int, *, train: list[str], val: list[str]) -> list[str]:
         *dataset(val),
         'test_dataloader = val_dataloader',
     ]
+
+
+def scheduler_lines(iters: int) -> list[str]:
+    """A linear warm-up over the first twelfth of ``iters`` (at least one iteration), then a
+    poly decay to the end; a run of one iteration has no room for the warm-up (mmengine
+    refuses a scheduler whose end is not after its begin)."""
+    warm = min(max(1, iters // 12), iters - 1)
+    lines = [f"    dict(type='LinearLR', start_factor=0.1, begin=0, end={warm}, "
+             'by_epoch=False),'] if warm else []
+    return lines + [f"    dict(type='PolyLR', eta_min=1e-5, power=0.9, begin={warm}, "
+                    f'end={iters}, by_epoch=False),']
 
 
 def _volume_lines(volumes: VolumeData) -> list[str]:

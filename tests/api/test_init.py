@@ -485,3 +485,23 @@ def test_a_folder_that_could_end_the_string_gets_an_absolute_data_root(tmp_path)
     (odd / 'c.py').write_text("data_root = '{{ fileDirname }}'\n")
     with pytest.raises(ConfigValueError, match="path holds a quote"):
         load_config(odd / 'c.py')
+
+
+@pytest.mark.parametrize('iters, schedule', [
+    (1, [('PolyLR', 0, 1)]),
+    (2, [('LinearLR', 0, 1), ('PolyLR', 1, 2)]),
+    (600, [('LinearLR', 0, 50), ('PolyLR', 50, 600)]),
+])
+def test_the_schedule_of_any_length_builds(iters, schedule):
+    """A warm-up of a twelfth, then poly decay; `--iters 1` has no warm-up (a LinearLR
+    ending where it begins stopped the training before its first step)."""
+    import torch
+    from mmengine.optim.scheduler import LinearLR, PolyLR
+
+    from altair.api.init_render import scheduler_lines
+    items = eval('[' + '\n'.join(scheduler_lines(iters)) + ']')  # the config's own lines
+    assert [(d['type'], d['begin'], d['end']) for d in items] == schedule
+    optim = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.01)
+    for d in items:
+        kind = {'LinearLR': LinearLR, 'PolyLR': PolyLR}[d.pop('type')]
+        kind(optim, **d)  # mmengine refuses end <= begin
