@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -152,22 +153,45 @@ def _runs(args) -> int:
     return 0
 
 
+_FORMER_OUT: set[str] = set()
+
+
+def _output(args) -> tuple[str | None, str | None]:
+    """(file, folder) a command writes to: ``--file PATH`` or ``--out DIR`` (None, None:
+    its default). A ``--out`` with a suffix that is not an existing folder is the former
+    file form (``--out model.onnx``): read as ``--file``, with a ``FutureWarning`` once per
+    process and command."""
+    if args.file is not None:
+        return args.file, None
+    out = args.out
+    if out is not None and Path(out).suffix and not Path(out).is_dir():
+        if args.command not in _FORMER_OUT:
+            _FORMER_OUT.add(args.command)
+            warnings.warn(f'altair {args.command} --out {out}: --out names a folder; use '
+                          f'--file {out} for a file', FutureWarning, stacklevel=2)
+        return out, None
+    return None, out
+
+
 def _plot(args) -> int:
     from altair.api.plot import plot_run, plot_runs
     from altair.api.runs import load_run
     runs = [load_run(r, args.runs_root) for r in args.run]
+    name = 'curves.png' if len(runs) == 1 else 'curves_compare.png'
+    file, folder = _output(args)
+    path = file or (Path(folder) / name if folder else None)
     if len(runs) == 1:
-        print(plot_run(runs[0].work_dir, args.out or runs[0].dir / 'curves.png',
-                       title=runs[0].id))
+        print(plot_run(runs[0].work_dir, path or runs[0].dir / name, title=runs[0].id))
     else:
-        print(plot_runs([(r.id, r.work_dir) for r in runs], args.out or 'curves_compare.png'))
+        print(plot_runs([(r.id, r.work_dir) for r in runs], path or name))
     return 0
 
 
 def _export(args) -> int:
     from altair.api.export import export_model
-    print(export_model(args.run, format=args.format, out=args.out, opset=args.opset,
-                       root=args.runs_root))
+    file, folder = _output(args)
+    print(export_model(args.run, format=args.format, out=file, out_dir=folder,
+                       opset=args.opset, root=args.runs_root))
     return 0
 
 
@@ -212,7 +236,10 @@ def _plugins(args) -> int:
 def _init(args) -> int:
     from altair.api.init import init
     bands = [int(b) if b.isdigit() else b for b in args.bands] if args.bands else None
-    init(args.data, model=args.model, out=args.out, iters=args.iters,
+    file, folder = _output(args)
+    init(args.data, model=args.model,
+         out=file or (str(Path(folder) / 'altair_config.py') if folder else None),
+         iters=args.iters,
          time_budget=args.time_budget, bands=bands,
          nodata=args.nodata, class_field=args.class_field, class_name=args.class_name,
          unlabelled_outside=args.unlabelled_outside, crop_size=args.crop,

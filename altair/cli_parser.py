@@ -67,6 +67,15 @@ def _precision(p: argparse.ArgumentParser, text: str) -> None:
                    new='--precision', help=argparse.SUPPRESS)
 
 
+def _out_or_file(p: argparse.ArgumentParser, *, folder: str, file: str, default: str) -> None:
+    """``--out DIR``, an output folder as in every command, or ``--file PATH`` where one
+    exact file is meant (a ``--out`` with a suffix that is no existing folder is read as
+    ``--file``, with a warning: its former meaning)."""
+    where = p.add_mutually_exclusive_group()
+    where.add_argument('--out', metavar='DIR', help=f'{folder} (default: {default})')
+    where.add_argument('--file', metavar='PATH', help=file)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with its usage errors as one line (``error: altair predict: argument
     --tta-merge: invalid choice ...``) and exit status 2, like every other bad input; the
@@ -228,8 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        'several runs overlaid')
     plot.add_argument('run', nargs='+', help="run id, unique id prefix or 'last' (several: "
                                              'their curves overlaid)')
-    plot.add_argument('--out', help='PNG path (default: <run>/curves.png, or '
-                                    'curves_compare.png here for several runs)')
+    _out_or_file(plot, folder='folder of curves.png (one run) or curves_compare.png '
+                 '(several)', file='the PNG to write', default='<run>/curves.png, or '
+                 './curves_compare.png for several runs')
     _root(plot)
 
     export = sub.add_parser(
@@ -240,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
         'classes, palette, normalisation, bands and training crop.')
     export.add_argument('run', metavar='RUN|CHECKPOINT')
     export.add_argument('--format', required=True, choices=['onnx', 'safetensors'])
-    export.add_argument('--out', help='output file (default: <run>/export/<run id>.<format>)')
+    _out_or_file(export, folder='folder of <run id>.<format>', file='the file to write '
+                 '(ending in .<format>)', default='<run>/export/<run id>.<format>')
     export.add_argument('--opset', type=int, default=18, help='ONNX opset (default 18)')
     _root(export)
     _trust(export)
@@ -267,7 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument('data', help='the data folder')
     init.add_argument('--model', default='unet', help='unet (default: full resolution, small '
                       'structures), pspnet, deeplabv3plus or segformer')
-    init.add_argument('--out', metavar='CONFIG', help='(default: DATA/altair_config.py)')
+    _out_or_file(init, folder='folder of altair_config.py (and its base file)',
+                 file='the config to write (its base file goes beside it)',
+                 default='DATA/altair_config.py')
     init.add_argument('--time', metavar='DURATION', dest='time_budget',
                       help='training time budget, e.g. 10m, 90s, 1.5h: a few steps are timed '
                       'here and max_iters fills it (default: 12m)')

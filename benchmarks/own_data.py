@@ -21,7 +21,7 @@ gets a fresh folder holding what a user would have: the images, the labels and a
   its tissue probability maps, cut into 4 slabs (4 volumes; see ``prepare_mni_tissue``);
   ``mni_tissue_2d``: the same with ``--context 0`` (slices alone, no 2.5-D context).
 
-Each is run as ``altair init DATA --out CFG`` (plus only the flags a user must give) and
+Each is run as ``altair init DATA --file CFG`` (plus only the flags a user must give) and
 ``altair train CFG --seed S``, config unedited. Baselines: majority class, nearest class mean
 (bands standardised), Otsu (two-class tasks; the band too is fitted on the training
 pixels), and a per-pixel random forest (scenes: the bands; volumes: intensity and normalised
@@ -396,7 +396,7 @@ def init_dataset(name: str, work: Path) -> Path:
         prepare, flags = DATASETS[name]
         shutil.rmtree(work / name, ignore_errors=True)  # left by a failed init: start afresh
         data = prepare(work / name)
-        text = _cli('init', str(data), '--out', str(config), *flags)
+        text = _cli('init', str(data), '--file', str(config), *flags)
         header = [ln for ln in text.splitlines()[:40] if ln.startswith('#')]
         print('\n'.join(f'[{name}] {ln}' for ln in header), file=sys.stderr, flush=True)
     return config

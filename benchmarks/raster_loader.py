@@ -93,7 +93,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         data = own_data.prepare_landsat(Path(work) / 'landsat')
         config = str(Path(work) / 'landsat_config.py')
-        subprocess.run([sys.executable, '-m', 'altair', 'init', str(data), '--out', config,
+        subprocess.run([sys.executable, '-m', 'altair', 'init', str(data), '--file', config,
                         '--model', args.model], check=True, capture_output=True, cwd=ROOT)
 
         def worker(kind: str, threads: int | None) -> dict:

@@ -237,3 +237,35 @@ def test_version_is_the_installed_distributions(capsys):
         build_parser().parse_args(['--version'])
     assert done.value.code == 0
     assert capsys.readouterr().out == f"altair {version('altair-seg')}\n"
+
+
+def test_out_is_a_folder_and_file_a_file(tmp_path, monkeypatch):
+    """init, plot and export as predict and test: --out DIR, --file PATH; a --out with a
+    suffix that is no existing folder is the former file form (a FutureWarning, once)."""
+    import warnings
+
+    import altair.api.init
+    import altair.cli as cli
+    from altair.cli_parser import build_parser
+    parse = build_parser().parse_args
+    monkeypatch.setattr(cli, '_FORMER_OUT', set())
+    (tmp_path / 'v1.2').mkdir()
+    assert cli._output(parse(['plot', 'RUN', '--out', str(tmp_path)])) == (None, str(tmp_path))
+    assert cli._output(parse(['plot', 'RUN', '--out', str(tmp_path / 'v1.2')])) == \
+        (None, str(tmp_path / 'v1.2'))  # an existing folder, dot or not
+    assert cli._output(parse(['plot', 'RUN', '--file', 'c.png'])) == ('c.png', None)
+    assert cli._output(parse(['export', 'RUN', '--format', 'onnx'])) == (None, None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        for _ in range(2):
+            assert cli._output(parse(['export', 'RUN', '--format', 'onnx', '--out',
+                                      'm.onnx'])) == ('m.onnx', None)
+    assert [str(w.message) for w in caught] == [
+        'altair export --out m.onnx: --out names a folder; use --file m.onnx for a file']
+    with pytest.raises(SystemExit):  # one or the other
+        parse(['init', 'DATA', '--out', 'd', '--file', 'c.py'])
+    seen = []
+    monkeypatch.setattr(altair.api.init, 'init', lambda data, **kw: seen.append(kw['out']))
+    for argv in (['--out', str(tmp_path / 'cfgs')], ['--file', 'mine.py'], []):
+        cli._init(parse(['init', 'DATA', *argv]))
+    assert seen == [str(tmp_path / 'cfgs' / 'altair_config.py'), 'mine.py', None]

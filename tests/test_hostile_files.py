@@ -188,7 +188,7 @@ def test_hostile_model_files_run_nothing(model_files, tmp_path, cli, kind):
     with pytest.raises(AltairError, match=str(path).replace('.', r'\.')):
         alt.load_model(path, device='cpu')
     if kind.endswith('.pth'):
-        one_error_line(cli('export', path, '--format', 'safetensors', '--out',
+        one_error_line(cli('export', path, '--format', 'safetensors', '--file',
                            tmp_path / 'x.safetensors'), str(path))
         assert not (tmp_path / 'x.safetensors').exists()
     assert not canary.exists()
@@ -230,7 +230,7 @@ def test_a_run_folder_config_is_data_too(model_files, tmp_path, cli):
                             model_files['state'])
     config = store / evil / 'config.py'
     for args in (['predict', evil, model_files['img'], '--out', tmp_path / 'out'],
-                 ['export', evil, '--format', 'safetensors', '--out', tmp_path / 'x.safetensors'],
+                 ['export', evil, '--format', 'safetensors', '--file', tmp_path / 'x.safetensors'],
                  ['test', evil]):
         one_error_line(cli(*args, '--runs-root', store), f"'{config}': the config it carries")
     with pytest.raises(AltairError, match='the config it carries has a statement other than'):
@@ -281,7 +281,7 @@ def test_hostile_class_names_stay_literals(tmp_path, cli, template):
     canary = tmp_path / 'canary'
     name = template.replace('{payload}', payload(canary))
     data = _pairs_folder(tmp_path / "d'{{ fileDirname }}\nx", ['background', name])
-    res = cli('init', data, '--out', tmp_path / 'cfg.py', '--iters', 10)
+    res = cli('init', data, '--file', tmp_path / 'cfg.py', '--iters', 10)
     assert res.returncode == 0, res.stderr
     cfg = load_config(tmp_path / 'cfg.py')
     assert cfg.classes == ['background', name]
@@ -293,7 +293,7 @@ def test_class_names_that_end_a_line_are_refused(tmp_path, cli, template):
     canary = tmp_path / 'canary'
     name = template.replace('{payload}', payload(canary))
     data = _pairs_folder(tmp_path / 'd', ['background', name])
-    res = cli('init', data, '--out', tmp_path / 'cfg.py', '--iters', 10)
+    res = cli('init', data, '--file', tmp_path / 'cfg.py', '--iters', 10)
     one_error_line(res, f"in classes sidecar '{data / 'classes.json'}' holds")
     assert not (tmp_path / 'cfg.py').exists() and not canary.exists()
 

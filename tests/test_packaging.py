@@ -109,7 +109,7 @@ def test_the_installed_package_inits_and_trains_outside_the_checkout(fresh_env, 
         [dict(value=v, name=n) for v, n in L7_CLASSES.items()]))
     work = tmp_path / 'elsewhere'
     work.mkdir()
-    out = _run(fresh_env, altair, 'init', str(data), '--out', 'cfg.py', '--iters', '1',
+    out = _run(fresh_env, altair, 'init', str(data), '--file', 'cfg.py', '--iters', '1',
                '--batch-size', '2', cwd=work)
     assert out.returncode == 0, out.stderr[-2000:]
     out = _run(fresh_env, altair, 'train', 'cfg.py', '--runs-root', str(work / 'runs'),

@@ -47,6 +47,7 @@ def _source_config(source, root):
 
 
 def export_model(source, *, format: str, out: str | os.PathLike | None = None,
+                 out_dir: str | os.PathLike | None = None,
                  opset: int = DEFAULT_OPSET, root: str | os.PathLike | None = None) -> Path:
     """Write ``source`` (a run reference or a ``.pth`` checkpoint) as ``format``.
 
@@ -55,6 +56,7 @@ def export_model(source, *, format: str, out: str | os.PathLike | None = None,
             config.
         format: ``'onnx'`` or ``'safetensors'``.
         out: the file (default: ``<run>/export/<run id>.<format>``, or next to the checkpoint).
+        out_dir: a folder for that default name instead (``altair export --out DIR``).
         opset: ONNX opset version.
         root: the run store.
 
@@ -75,8 +77,12 @@ def export_model(source, *, format: str, out: str | os.PathLike | None = None,
         raise ExportError(f'opset must be an int in 11..23, got {opset!r}')
     if out is not None and Path(out).suffix.lower() != f'.{format}':
         raise ExportError(f"output '{out}' should end in .{format}")
+    if out is not None and out_dir is not None:
+        raise ExportError(f"out '{out}' and out_dir '{out_dir}': give the file or the folder")
     model, cfg, stem = _source_config(source, root)
     path = Path(out) if out is not None else stem.with_name(stem.name + f'.{format}')
+    if out_dir is not None:
+        path = Path(out_dir) / path.name
     ensure_writable_dir(path.parent, 'export folder')
     header = model_header(model, cfg)
     if format == 'safetensors':

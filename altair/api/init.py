@@ -96,8 +96,8 @@ def init(data: str | os.PathLike, *, model: str = 'unet', out: str | os.PathLike
     layout = detect_layout(data)
     out = Path(out) if out is not None else layout.root / 'altair_config.py'
     if out.exists() and not force:
-        raise InitOptionError(f"config '{out}' exists; pass --force to overwrite it or --out "
-                              'to write another')
+        raise InitOptionError(f"config '{out}' exists; pass --force to overwrite it, or --file "
+                              '(or --out) to write another')
     if layout.kind == 'volumes':
         data_plan = volume_plan(layout, crop_size=crop_size, context=context)
     else:

@@ -130,9 +130,20 @@ def test_load_model_takes_every_form(demo_run, exported):
 def test_cli_export_and_onnxruntime_predict(cli, demo_run, exported, small_bluemarble,
                                             tmp_path):
     run, root = demo_run
-    out = tmp_path / 'model.safetensors'
-    proc = cli('export', run.id, '--format', 'safetensors', '--out', out, '--runs-root', root)
+    # --out is a folder (the run id names the file), --file the file; --out FILE, its
+    # former meaning, still writes the file and warns
+    out = tmp_path / 'models' / f'{run.id}.safetensors'
+    proc = cli('export', run.id, '--format', 'safetensors', '--out', out.parent,
+               '--runs-root', root)
     assert proc.returncode == 0 and proc.stdout.splitlines()[-1] == str(out) and out.is_file()
+    out = tmp_path / 'model.safetensors'
+    proc = cli('export', run.id, '--format', 'safetensors', '--file', out, '--runs-root', root)
+    assert proc.returncode == 0 and proc.stdout.splitlines()[-1] == str(out) and out.is_file()
+    out.unlink()
+    proc = cli('export', run.id, '--format', 'safetensors', '--out', out, '--runs-root', root)
+    assert proc.returncode == 0 and out.is_file()
+    assert f'FutureWarning: altair export --out {out}: --out names a folder; use --file' \
+        in proc.stderr
     image = sorted((small_bluemarble / 'img_dir' / 'val').glob('*.png'))[0]
     proc = cli('predict', exported['onnx'], image, '--backend', 'onnxruntime', '--out',
                tmp_path / 'pred', '--save', 'labels')
@@ -141,7 +152,7 @@ def test_cli_export_and_onnxruntime_predict(cli, demo_run, exported, small_bluem
     proc = cli('predict', run.id, image, '--backend', 'onnxruntime', '--runs-root', root)
     assert proc.returncode == 2 and proc.stderr.count('\n') == 1
     assert "backend 'onnxruntime' runs an exported .onnx model" in proc.stderr
-    proc = cli('export', run.id, '--format', 'onnx', '--out', tmp_path / 'm.pt',
+    proc = cli('export', run.id, '--format', 'onnx', '--file', tmp_path / 'm.pt',
                '--runs-root', root)
     assert proc.returncode == 2 and 'should end in .onnx' in proc.stderr
     assert not (tmp_path / 'm.pt').exists()
