@@ -33,7 +33,7 @@ Volumes are also scored per case, as a user scores them: ``altair predict RUN CA
 slice predictions stacked into volumes and scored by the same test.
 One JSON line per (dataset, seed); rows go to ``benchmarks/results/own_data_panel.json`` (a
 rerun of a (dataset, seed) replaces its row; ``--max-iters`` smoke rows are never written).
-``--table`` prints the table of docs/tutorials/own-data.md.
+``benchmarks/tables.py`` makes the table of docs/tutorials/own-data.md from that file.
 """
 from __future__ import annotations
 
@@ -474,50 +474,10 @@ def save_row(row: dict, path: Path = RESULTS) -> None:
     write_json(path, dict(commit=row['commit'], rows=merge_rows(data['rows'], row)))
 
 
-def _mean_std(values: list[float], digits: int = 1) -> str:
-    if len(values) == 1:
-        return f'{values[0]:.{digits}f}'
-    return f'{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}'
-
-
-def table(rows: list[dict]) -> str:
-    """The docs table: one line per dataset, means over its seeds (± sample std where
-    there are several); the best baseline is the one with the highest mean."""
-    lines = ['| dataset | metric | Altair (init, unedited) | best baseline | baseline | '
-             'ratio | train min | seeds |', '|---|---|---|---|---|---|---|---|']
-    for name in dict.fromkeys(r['dataset'] for r in rows):
-        group = [r for r in rows if r['dataset'] == name]
-        names = group[0]['baselines']
-        best = max(names, key=lambda b: np.mean([r['baselines'][b] for r in group]))
-        lines.append(
-            f"| {name} | {group[0]['metric']} | {_mean_std([r['score'] for r in group])} | "
-            f"{best} | {_mean_std([r['baselines'][best] for r in group])} | "
-            f"{np.mean([r['ratio'] for r in group]):.2f} | "
-            f"{np.mean([r['train_minutes'] for r in group]):.1f} | "
-            f"{', '.join(str(r['seed']) for r in group)} |")
-    cases = [r for r in rows if 'case_scores' in r]
-    if cases:  # volumes, scored per case as `altair test --cases` scores them
-        lines += ['', '| volumes | per-case foreground Dice: Altair | Altair, mirrored (--tta '
-                  'hflip vflip) | best baseline | baseline | ratio (mirrored, else plain) | '
-                  'seed | commit |',
-                  '|---|---|---|---|---|---|---|---|']
-        lines += [f"| {r['dataset']} | {r['case_scores']['altair']:.2f} | "
-                  f"{_or_dash(r['case_scores'].get('altair_tta'))} | {r['case_best_baseline']} | "
-                  f"{r['case_scores'][r['case_best_baseline']]:.2f} | {r['case_ratio']:.3f} | "
-                  f"{r['seed']} | {r['commit']} |" for r in cases]
-    return '\n'.join(lines)
-
-
-def _or_dash(value) -> str:
-    return '–' if value is None else f'{value:.2f}'
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    mode = p.add_mutually_exclusive_group(required=True)
-    mode.add_argument('--panel', action='store_true', help='init + train + baselines')
-    mode.add_argument('--table', action='store_true',
-                      help=f'print the docs table from {RESULTS.relative_to(ROOT)}')
+    p.add_argument('--panel', action='store_true', required=True,
+                   help='init + train + baselines')
     p.add_argument('--datasets', nargs='+', default=list(DATASETS), choices=list(DATASETS))
     p.add_argument('--seeds', nargs='+', type=int, default=[0])
     p.add_argument('--keep', metavar='DIR', help='work in DIR and keep it (reused: a dataset '
@@ -525,11 +485,6 @@ def main() -> None:
     p.add_argument('--max-iters', type=int, metavar='N',
                    help='smoke run: train N iterations; rows are printed, never written')
     args = p.parse_args()
-    if args.table:
-        if not RESULTS.is_file():
-            sys.exit(f'{RESULTS} does not exist yet: run --panel first')
-        print(table(json.loads(RESULTS.read_text())['rows']))
-        return
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix='own_data_'))
     failed = 0
     try:

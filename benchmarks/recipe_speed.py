@@ -97,24 +97,8 @@ def time_variant(*, crop: int, batch: int, bands: int, steps: int, warmup: int,
 RESULT = ROOT / 'benchmarks' / 'results' / 'recipe_speed.json'
 
 
-def table(result: dict) -> str:
-    """The docs table of a results file: one line per variant."""
-    lines = [f"`{result['command']}` at {result['commit']} ({result['cpu']}, "
-             f"{result['cores']} cores, avx512_bf16 {result['avx512_bf16']}, torch "
-             f"{result['torch']}, {result['date'][:10]}):", '',
-             '| variant | crop x batch | s / step | training pixels / s | ratio to fp32 |',
-             '|---|---|---|---|---|']
-    for r in result['rows']:
-        lines.append(f"| {r['name'].removeprefix('recipe_speed_')} | {r['crop']} x {r['batch']} "
-                     f"| {r['seconds_per_step']:.3f} | {r['pixels_per_second']:,} | "
-                     f"{r['ratio']:.2f} |")
-    return '\n'.join(lines)
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--table', action='store_true',
-                   help=f'print the docs table of {RESULT.relative_to(ROOT)} and stop')
     p.add_argument('--crop', type=int, default=224)
     p.add_argument('--batch', type=int, default=8)
     p.add_argument('--bands', type=int, default=3)
@@ -122,9 +106,6 @@ def main() -> None:
     p.add_argument('--warmup', type=int, default=2)
     p.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS))
     args = p.parse_args()
-    if args.table:
-        print(table(json.loads(RESULT.read_text())))
-        return
     rows = {}
     for name in ['fp32'] + [v for v in args.variants if v != 'fp32']:
         rows[name] = time_variant(crop=args.crop, batch=args.batch, bands=args.bands,

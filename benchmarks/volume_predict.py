@@ -217,39 +217,13 @@ def memory(work: Path) -> dict:
                 network='one 3x3 convolution (the pipeline is measured)')
 
 
-def table() -> str:
-    """The lines of docs/tutorials/medical-volumes.md, from the results files of both
-    parts."""
-    from benchmarks.results import RESULTS
-    speed = json.loads((RESULTS / 'volume_predict_speed.json').read_text())
-    mem = json.loads((RESULTS / 'volume_predict_memory.json').read_text())
-    lines = ['| window | windows per pass | Altair slices/s | MONAI slices/s | ratio | labels '
-             'agree |', '|---|---|---|---|---|---|']
-    for r in speed['rows']:
-        lines.append(f"| {r['window'][0]} ({r['what']}) | {r['batch']}"
-                     f"{' (probed default)' if r['default_batch'] else ''} | {r['ours']} | "
-                     f"{r['baseline']} | {r['ratio']} | {100 * r['agreement']:.1f} % |")
-    lines += ['', f"Speed: {speed['volume']} ({'x'.join(map(str, speed['shape']))}), "
-              f"{speed['precision']}, {speed['cpu']}, commit {speed['commit']}. Memory: a "
-              f"{'x'.join(map(str, mem['shape']))} volume predicted in "
-              f"{mem['predict_seconds']} s with peak RSS {mem['ours']} MB, against "
-              f"{mem['baseline']} MB for reading it whole as float32 (ratio {mem['ratio']}; "
-              f"{mem['network']}; commit {mem['commit']})."]
-    return '\n'.join(lines)
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--part', choices=['speed', 'memory'], action='append')
     p.add_argument('--reps', type=int, default=3)
     p.add_argument('--keep', metavar='DIR', help='work in DIR and keep it (data reused)')
     p.add_argument('--memory-worker', nargs=4, help=argparse.SUPPRESS)
-    p.add_argument('--table', action='store_true', help='print the docs lines from the '
-                   'results files')
     args = p.parse_args()
-    if args.table:
-        print(table())
-        return
     if args.memory_worker:
         memory_worker(*args.memory_worker)
         return
