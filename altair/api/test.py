@@ -38,13 +38,15 @@ def test_checkpoint(config, checkpoint: str | os.PathLike, *, tta: bool = False,
     cfg = compile_config(cfg, CompileOptions(
         mode='test', work_dir=work_dir, launcher=launcher,
         config_path=None if isinstance(config, (dict, Config)) else str(config),
-        checkpoint=str(checkpoint), tta=tta or bool(tta_transforms), show_dir=show_dir, out=out, verbose=verbose))
+        checkpoint=str(checkpoint), tta=tta or bool(tta_transforms), show_dir=show_dir,
+        out=out, verbose=verbose))
     runner = build_runner(cfg, splits=('test',))
     return runner.test()
 
 
 def test(run_or_config, checkpoint: str | os.PathLike | None = None, *, tta: bool = False,
-         tta_transforms: list[str] | None = None, show_dir: str | None = None, out: str | None = None, work_dir: str | None = None,
+         tta_transforms: list[str] | None = None, show_dir: str | None = None,
+         out: str | None = None, work_dir: str | None = None,
          cfg_options: dict | None = None, root: str | os.PathLike | None = None,
          launcher: str | None = None, verbose: bool = True,
          cases: str | os.PathLike | None = None, labels: str | os.PathLike | None = None,
