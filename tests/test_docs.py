@@ -104,3 +104,19 @@ def test_make_bench_runs_every_benchmark_the_benchmarks_page_lists():
     assert ran == scripts
     section = (DOCS / 'benchmarks.md').read_text()
     assert set(re.findall(r'benchmarks/(\w+\.py)', section)) - {'gpu_suite.py'} == ran
+
+
+def test_the_environment_page_names_every_variable_altair_reads():
+    """Every ``ALTAIR_*`` name in the package and the install script is on the page."""
+    sources = [*(ROOT / 'altair').rglob('*.py'), ROOT / 'scripts' / 'install.sh']
+    used = {m for p in sources for m in re.findall(r'ALTAIR_[A-Z_]+[A-Z]', p.read_text())}
+    page = (DOCS / 'reference' / 'environment.md').read_text()
+    assert used and {v for v in used if f'`{v}`' not in page} == set()
+
+
+def test_the_formats_page_lists_every_suffix_altair_reads():
+    from altair.raster import formats
+    page = (DOCS / 'reference' / 'formats.md').read_text()
+    suffixes = {s for name in dir(formats) if name.endswith('_SUFFIXES')
+                for s in getattr(formats, name)}
+    assert len(suffixes) > 15 and {s for s in suffixes if f'`{s}`' not in page} == set()

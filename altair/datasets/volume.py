@@ -84,7 +84,8 @@ class VolumeSliceDataset(BaseDataset):
         img_glob: image volumes, e.g. ``'imagesTr/*.nii.gz'`` (recursive ``**`` allowed).
         ann_pattern: each image's labels, ``{stem}`` = the image name without
             ``.nii.gz``/``.nii``/``.npy``, e.g. ``'labelsTr/{stem}.nii.gz'``.
-        classes, palette: class names and colours.
+        classes: the class names.
+        palette: the class colours.
         axis: 0, 1 or 2, the index into the array as stored (no reorientation); a slice
             has the two other axes, in order, as (H, W).
         normalize: None (raw values), ``dict(mode='percentile', lower=0.5, upper=99.5)``

@@ -73,7 +73,8 @@ class RasterSceneDataset(BaseDataset):
             distribution. Or use ``img_glob`` and ``ann_pattern``.
         img_glob: images, e.g. ``'images/*.tif'`` (recursive ``**`` allowed).
         ann_pattern: each image's labels, ``{stem}`` replaced, e.g. ``'masks/{stem}.png'``.
-        classes, palette: class names and colours.
+        classes: the class names.
+        palette: the class colours.
         bands: 1-based band indices or descriptions (default: every band).
         nodata: the images' nodata value (default: each file's own).
         label_values: ``{raw label value or attribute value: class index}``; default: label
