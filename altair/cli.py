@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 from pathlib import Path
 from typing import Callable
 
 from altair.cli_parser import build_parser
-from altair.errors import AltairError
+from altair.errors import AltairError, warn_once
 
 class CommandLineError(AltairError, ValueError):
     """Arguments that parse but do not make a command (a missing config, too many inputs)."""
@@ -153,9 +152,6 @@ def _runs(args) -> int:
     return 0
 
 
-_FORMER_OUT: set[str] = set()
-
-
 def _output(args) -> tuple[str | None, str | None]:
     """(file, folder) a command writes to: ``--file PATH`` or ``--out DIR`` (None, None:
     its default). A ``--out`` with a suffix that is not an existing folder is the former
@@ -165,10 +161,8 @@ def _output(args) -> tuple[str | None, str | None]:
         return args.file, None
     out = args.out
     if out is not None and Path(out).suffix and not Path(out).is_dir():
-        if args.command not in _FORMER_OUT:
-            _FORMER_OUT.add(args.command)
-            warnings.warn(f'altair {args.command} --out {out}: --out names a folder; use '
-                          f'--file {out} for a file', FutureWarning, stacklevel=2)
+        warn_once(f'--out file of {args.command}', f'altair {args.command} --out {out}: '
+                  f'--out names a folder; use --file {out} for a file', stacklevel=2)
         return out, None
     return None, out
 

@@ -3,7 +3,8 @@ help. Imports nothing heavy, so `altair --help` is quick."""
 from __future__ import annotations
 
 import argparse
-import warnings
+
+from altair.errors import warn_once
 
 # = altair.engine.amp.AMP_CHOICES (a literal: importing torch would slow `altair --help`)
 AMP_CHOICES = ('auto', 'fp32', 'bf16', 'fp16')
@@ -46,17 +47,14 @@ def _trust(p: argparse.ArgumentParser) -> None:
 class _Renamed(argparse.Action):
     """A flag's former name: sets what the new name sets and warns, once per process and
     flag, that it is deprecated."""
-    warned: set[str] = set()
 
     def __init__(self, option_strings, dest, *, new: str, **kwargs) -> None:
         super().__init__(option_strings, dest, **kwargs)
         self.new = new
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        if option_string not in _Renamed.warned:
-            _Renamed.warned.add(option_string)
-            warnings.warn(f'{option_string} is deprecated: use {self.new}', FutureWarning,
-                          stacklevel=2)
+        warn_once(f'flag {option_string}', f'{option_string} is deprecated: use {self.new}',
+                  stacklevel=2)
         setattr(namespace, self.dest, values)
 
 

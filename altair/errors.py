@@ -39,6 +39,15 @@ class RenamedKeywordError(AltairError, TypeError):
 _WARNED: set[str] = set()
 
 
+def warn_once(key: str, message: str, *, stacklevel: int = 3) -> None:
+    """A ``FutureWarning`` of ``message``, once per process and ``key`` (a former name:
+    the flag, the keyword or the form of ``--out`` that changed)."""
+    if key not in _WARNED:
+        _WARNED.add(key)
+        import warnings
+        warnings.warn(message, FutureWarning, stacklevel=stacklevel + 1)
+
+
 def renamed_keyword(old: str, old_value, new: str, new_value):
     """The value of keyword ``new``, also given under its former name ``old``: that name
     warns (a ``FutureWarning``, once per process and name) and its value is used.
@@ -51,8 +60,5 @@ def renamed_keyword(old: str, old_value, new: str, new_value):
     if new_value is not None:
         raise RenamedKeywordError(f'{old}={old_value!r} and {new}={new_value!r}: {old} is the '
                                   f'former name of {new}; give {new} only')
-    if old not in _WARNED:
-        _WARNED.add(old)
-        import warnings
-        warnings.warn(f'{old}= is deprecated: use {new}=', FutureWarning, stacklevel=3)
+    warn_once(f'keyword {old}', f'{old}= is deprecated: use {new}=')
     return old_value

@@ -51,8 +51,8 @@ def test_amp_is_a_deprecated_name_of_precision_that_warns_once(monkeypatch, caps
     do not (each renamed flag warns once)."""
     import warnings
 
-    from altair import cli_parser
-    monkeypatch.setattr(cli_parser._Renamed, 'warned', set())
+    from altair import errors
+    monkeypatch.setattr(errors, '_WARNED', set())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
         first = build_parser().parse_args(['train', 'c.py', '--amp', 'bf16'])
@@ -246,9 +246,10 @@ def test_out_is_a_folder_and_file_a_file(tmp_path, monkeypatch):
 
     import altair.api.init
     import altair.cli as cli
+    from altair import errors
     from altair.cli_parser import build_parser
     parse = build_parser().parse_args
-    monkeypatch.setattr(cli, '_FORMER_OUT', set())
+    monkeypatch.setattr(errors, '_WARNED', set())
     (tmp_path / 'v1.2').mkdir()
     assert cli._output(parse(['plot', 'RUN', '--out', str(tmp_path)])) == (None, str(tmp_path))
     assert cli._output(parse(['plot', 'RUN', '--out', str(tmp_path / 'v1.2')])) == \
