@@ -6,7 +6,7 @@ INPUTS := scripts/install.sh setup.py $(wildcard requirements/*.txt)
 # the core's tests and every plugin's (projects/*/tests)
 TESTS  := tests projects
 
-.PHONY: install demo test test-fast bench bench-speed bench-quality bench-gpu bench-demo bench-ssl bench-own-data clean-data
+.PHONY: install demo test test-fast test-all bench bench-speed bench-quality bench-gpu bench-demo bench-ssl bench-own-data clean-data
 
 install: $(STAMP)
 
@@ -17,14 +17,20 @@ $(STAMP): $(INPUTS)
 demo: $(STAMP)
 	$(PY) -m altair demo
 
-# The suite, then the documentation site (a broken link or a stale API page fails the build).
+# The suite CI runs (without the checks marked `extended`), then the documentation site (a
+# broken link or a stale API page fails the build).
 test: $(STAMP)
-	$(PY) -m pytest -q $(TESTS)
+	$(PY) -m pytest -q -m "not extended" $(TESTS)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir build/site
 
-# Skip the slow end-to-end checks (marked `slow`).
+# Skip every end-to-end check (marked `slow`).
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" $(TESTS)
+
+# Every check, the `extended` ones included (before a release, or after touching what they run).
+test-all: $(STAMP)
+	$(PY) -m pytest -q $(TESTS)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir build/site
 
 # Every benchmark (each prints JSON lines with its baseline and ratio, measured in the same
 # run): bench-speed, the speed and memory part (about 70 minutes on 2 cores), and

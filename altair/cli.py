@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from altair.cli_parser import build_parser
-from altair.errors import AltairError, warn_once
+from altair.errors import AltairError, FailedWorkError, warn_once
 
 class CommandLineError(AltairError, ValueError):
     """Arguments that parse but do not make a command (a missing config, too many inputs)."""
@@ -19,11 +19,9 @@ class CommandLineError(AltairError, ValueError):
 def run_tool(fn: Callable[[], int]) -> int:
     """Run ``fn``; bad input (any ``AltairError``) prints ``error: ...`` to stderr and returns
     status 2; a failed worker (its traceback printed above) returns 1."""
-    from altair.engine.launch import WorkerFailedError
-    from altair.api.train import TrainingFailedError
     try:
         return fn()
-    except (TrainingFailedError, WorkerFailedError) as exc:
+    except FailedWorkError as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1
     except AltairError as exc:
@@ -232,7 +230,7 @@ def _init(args) -> int:
     bands = [int(b) if b.isdigit() else b for b in args.bands] if args.bands else None
     file, folder = _output(args)
     init(args.data, model=args.model,
-         out=file or (str(Path(folder) / 'altair_config.py') if folder else None),
+         file=file, out_dir=folder,
          iters=args.iters,
          time_budget=args.time_budget, bands=bands,
          nodata=args.nodata, class_field=args.class_field, class_name=args.class_name,

@@ -11,7 +11,7 @@ from typing import Iterator
 
 from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for tools)
 
-from altair.errors import AltairError
+from altair.errors import AltairError, warn_once
 from altair.shipped import configs_dir, shipped_config
 
 
@@ -107,8 +107,10 @@ DATA_SUFFIXES = ('.yaml', '.yml', '.json')
 # = altair.engine.amp.AMP_CHOICES (config.py imports nothing above it; a test keeps them equal)
 AMP_CHOICES = ('auto', 'fp32', 'bf16', 'fp16')
 # The shorthand sections and their keys (``augmentations`` is applied by altair.api.train).
-SECTIONS = {'training': ('gradient_accumulation', 'mixed_precision'),
+SECTIONS = {'training': ('gradient_accumulation', 'precision'),
             'augmentations': ('preset', 'crop_size')}
+# former names of those keys, still read (with a FutureWarning)
+FORMER_LEAVES = {'training': ('mixed_precision',)}
 
 
 def _where(cfg) -> str:
@@ -208,16 +210,22 @@ def compile_shorthands(cfg) -> None:
 
         training:
           gradient_accumulation: 2   # = grad_accum=2: optim_wrapper.accumulative_counts
-          mixed_precision: bf16      # = amp='bf16': the config's amp key (auto, fp32, bf16, fp16)
+          precision: bf16            # = --precision bf16: the config's precision key (auto, fp32, bf16, fp16)
         augmentations:
           preset: satellite          # applied by prepare_config; crop_size: the config's
 
     Raises:
         UnknownConfigKeyError: a key these sections do not take (closest ones named).
         ConfigValueError: a value of the wrong type or choice, or ``training`` disagreeing
-            with the config's own ``amp`` / ``optim_wrapper.accumulative_counts``.
+            with the config's own ``precision`` / ``optim_wrapper.accumulative_counts``.
+
+    The former names, the top-level ``amp`` key and ``training.mixed_precision``, are read as
+    ``precision`` with a ``FutureWarning`` (once per process).
     """
     where = _where(cfg)
+    if 'amp' in cfg:  # the former name of precision
+        cfg.precision = _renamed_leaf(cfg, 'amp', 'precision', where)
+        cfg.pop('amp')
     for section, leaves in SECTIONS.items():
         spec = cfg.get(section)
         if spec is None:
@@ -226,7 +234,7 @@ def compile_shorthands(cfg) -> None:
             raise ConfigValueError(f"config key '{section}'{where} must be a mapping of "
                                    f"{', '.join(leaves)}, got {spec!r}")
         for key in spec:
-            if key not in leaves:
+            if key not in leaves and key not in FORMER_LEAVES.get(section, ()):
                 raise _unknown_key(str(key), where, leaves, section=section)
     aug = cfg.get('augmentations')
     if aug:
@@ -256,19 +264,32 @@ def compile_shorthands(cfg) -> None:
                 f"config key 'training.gradient_accumulation' = {accum}{where} disagrees with "
                 f'optim_wrapper.accumulative_counts = {counts}: keep one')
         wrapper['accumulative_counts'] = accum
-    precision = training.get('mixed_precision')
+    precision = _renamed_leaf(training, 'mixed_precision', 'precision', where, 'training.')
     if precision is not None:
         if not isinstance(precision, str) or precision not in AMP_CHOICES:
             # YAML reads an unquoted no / off (accelerate's spelling of fp32) as false
             hint = ' (YAML read an unquoted word as a boolean; write fp32 for no mixed ' \
                    'precision)' if isinstance(precision, bool) else ''
-            raise ConfigValueError(f"config key 'training.mixed_precision'{where} must be one "
+            raise ConfigValueError(f"config key 'training.precision'{where} must be one "
                                    f"of {', '.join(AMP_CHOICES)}, got {precision!r}{hint}")
-        if cfg.get('amp') not in (None, precision):
+        if cfg.get('precision') not in (None, precision):
             raise ConfigValueError(
-                f"config key 'training.mixed_precision' = '{precision}'{where} disagrees with "
-                f"amp = '{cfg.amp}': keep one")
-        cfg.amp = precision
+                f"config key 'training.precision' = '{precision}'{where} disagrees with "
+                f"precision = '{cfg.precision}': keep one")
+        cfg.precision = precision
+
+
+def _renamed_leaf(spec: dict, old: str, new: str, where: str, section: str = ''):
+    """``spec[new]``, or ``spec[old]`` with a ``FutureWarning``; both must agree."""
+    if old not in spec:
+        return spec.get(new)
+    old_key, new_key = section + old, section + new
+    warn_once(f'config-key-{old_key}', f"config key '{old_key}'{where} is now '{new_key}' (the "
+              'same values); the former name will be removed', stacklevel=4)
+    if new in spec and spec[new] != spec[old]:
+        raise ConfigValueError(f"config keys '{old_key}' = {spec[old]!r} and '{new_key}' = "
+                               f"{spec[new]!r}{where} disagree: keep '{new_key}'")
+    return spec[old]
 
 
 def _is_size(value) -> bool:
@@ -424,5 +445,5 @@ READ_KEYS = frozenset({
     'val_evaluator', 'test_evaluator', 'default_hooks', 'custom_hooks', 'data_preprocessor',
     'load_from', 'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level', 'visualizer',
     'default_scope', 'randomness', 'experiment_name', 'model_wrapper_cfg', 'compile',
-    'strategy', 'runner_type', 'custom_imports', 'tta_model', 'tta_pipeline', 'amp',
-    'augmentations', 'console', 'track', 'training'})
+    'strategy', 'runner_type', 'custom_imports', 'tta_model', 'tta_pipeline', 'precision',
+    'amp', 'augmentations', 'console', 'track', 'training'})

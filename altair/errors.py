@@ -18,6 +18,11 @@ class AltairError(Exception):
         return super().__str__()
 
 
+class FailedWorkError(AltairError, RuntimeError):
+    """The work itself failed (a worker process, a rank), as opposed to bad input: the
+    command-line tools exit 1 for it, 2 for every other ``AltairError``."""
+
+
 class DataError(AltairError, ValueError):
     """A dataset (images, labels, sidecars) that Altair cannot train on as it is."""
 

@@ -23,6 +23,17 @@ SOURCES = {
     'recipe_speed': ['benchmarks/recipe_speed.py', 'altair/datasets/plan.py',
                      'altair/models/', 'altair/engine/amp.py'],
     'own_data_panel': ['benchmarks/own_data.py', *_TRAINING],
+    'predict_scale_memory': ['benchmarks/predict_scale.py', 'benchmarks/sliding_window.py',
+                             'altair/inference/', 'altair/prediction/', 'altair/raster/'],
+    'sliding_window': ['benchmarks/sliding_window.py', 'altair/inference/',
+                       'altair/prediction/', 'altair/raster/', 'altair/models/'],
+    'onnx_runtime': ['benchmarks/onnx_runtime.py', 'altair/api/export.py', 'altair/api/load.py',
+                     'altair/models/'],
+    'demo_baselines': ['benchmarks/bluemarble_baselines.py', 'altair/api/demo.py',
+                       'altair/evaluation/', 'configs/segformer.py', *_TRAINING],
+    'tta': ['benchmarks/tta.py', 'altair/inference/', 'altair/models/'],
+    'sliding_window_scale': ['benchmarks/sliding_window.py', 'altair/inference/',
+                             'altair/prediction/', 'altair/raster/'],
 }
 
 

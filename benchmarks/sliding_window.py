@@ -37,6 +37,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / 'benchmarks'))
+from results import write_results  # noqa: E402
+
 WINDOW, STRIDE, BATCH = 512, 384, 4
 
 
@@ -211,7 +214,7 @@ def part1(checkpoint: str | None, data_root: str, reps: int,
     common = dict(image=f'bluemarble_rgb.tif {width}x{height}', window=WINDOW, stride=STRIDE,
                   windows=len(window_grid(height, width, (WINDOW, WINDOW), (STRIDE, STRIDE))),
                   model=model)
-    _compare('sliding_window_fp32_vs_pure_forward', res['altair_fp32'], res['pure'],
+    pure = _compare('sliding_window_fp32_vs_pure_forward', res['altair_fp32'], res['pure'],
              speedup=False, unit='s (lower is better; goal ratio <= 1.03)', reps=reps,
              batch=BATCH, runs={m: [round(r['seconds'], 2) for r in rs]
                                 for m, rs in runs.items()}, **common)
@@ -240,27 +243,32 @@ def part1(checkpoint: str | None, data_root: str, reps: int,
                           vs_mmseg=round(res['mmseg_bf16']['seconds'] /
                                          res['altair_bf16']['seconds'], 3),
                           label_agreement_with_fp32=round(agree_bf16, 5)))
-    print(json.dumps(dict(name='sliding_window_gain_over_mmseg_decomposed',
-                          ratio=table[len(rows) - 1]['vs_mmseg'],
-                          baseline=table[0]['seconds'], ours=table[len(rows) - 1]['seconds'],
-                          unit='speed-up of the engine default (channels-last, batched, fp32) '
-                               'over mmseg as shipped; rows: each change on its own',
-                          rows=table, label_agreement_with_mmseg=round(agree_mmseg, 5),
-                          note='mmseg averages uniformly, Altair blends with gaussian weights',
-                          **common)))
-    _compare('sliding_window_auto_precision_vs_mmseg', res['altair_auto'], res['mmseg'],
-             speedup=True, unit='speed-up (goal >= 2)', batch=BATCH,
-             auto_means='bf16' if native else 'fp32 (no native bf16: the altair_fp32 run)',
-             label_agreement_with_fp32=round(agree_auto, 5), **common)
+    decomposed = dict(name='sliding_window_gain_over_mmseg_decomposed',
+                      ratio=table[len(rows) - 1]['vs_mmseg'],
+                      baseline=table[0]['seconds'], ours=table[len(rows) - 1]['seconds'],
+                      unit='speed-up of the engine default (channels-last, batched, fp32) '
+                           'over mmseg as shipped; rows: each change on its own',
+                      rows=table, label_agreement_with_mmseg=round(agree_mmseg, 5),
+                      note='mmseg averages uniformly, Altair blends with gaussian weights',
+                      **common)
+    print(json.dumps(decomposed))
+    auto = _compare('sliding_window_auto_precision_vs_mmseg', res['altair_auto'], res['mmseg'],
+                    speedup=True, unit='speed-up (goal >= 2)', batch=BATCH,
+                    auto_means='bf16' if native else 'fp32 (no native bf16: the altair_fp32 run)',
+                    label_agreement_with_fp32=round(agree_auto, 5), **common)
+    write_results('sliding_window', dict(pure_forward=pure, decomposed=decomposed, auto=auto))
 
 
-def _compare(name: str, ours: dict, base: dict, *, speedup: bool, unit: str, **extra) -> None:
-    """Print one JSON line; ``ratio`` is base/ours time for a speed-up, else ours/base."""
+def _compare(name: str, ours: dict, base: dict, *, speedup: bool, unit: str, **extra) -> dict:
+    """Print one JSON line, and return it; ``ratio`` is base/ours time for a speed-up, else
+    ours/base."""
     ratio = base['seconds'] / ours['seconds'] if speedup else ours['seconds'] / base['seconds']
-    print(json.dumps(dict(name=name, ratio=round(ratio, 4), baseline=round(base['seconds'], 2),
-                          ours=round(ours['seconds'], 2), unit=unit,
-                          peak_rss_mb=round(ours['peak_rss_mb'], 1),
-                          baseline_peak_rss_mb=round(base['peak_rss_mb'], 1), **extra)))
+    line = dict(name=name, ratio=round(ratio, 4), baseline=round(base['seconds'], 2),
+                ours=round(ours['seconds'], 2), unit=unit,
+                peak_rss_mb=round(ours['peak_rss_mb'], 1),
+                baseline_peak_rss_mb=round(base['peak_rss_mb'], 1), **extra)
+    print(json.dumps(line))
+    return line
 
 
 # ---------------------------------------------------------------- part 2: a huge GeoTIFF
@@ -334,7 +342,7 @@ def part2(workdir: str | None) -> None:
     # MONAI sliding_window_inference: float32 input, output (K, H, W) and a count map (H, W)
     # accumulated at full size (plus the importance map of one window, negligible)
     monai_gb = (3 * px + SCALE_CLASSES * px + px) * 4 / gb
-    print(json.dumps(dict(
+    line = dict(
         name='sliding_window_30000x30000_peak_memory',
         ratio=round(res['peak_rss_mb'] / 1024 / mmseg_gb, 4),
         baseline=round(mmseg_gb, 1), ours=round(res['peak_rss_mb'] / 1024, 3),
@@ -342,7 +350,9 @@ def part2(workdir: str | None) -> None:
         mmseg_needs_gb_computed=round(mmseg_gb, 1), monai_needs_gb_computed=round(monai_gb, 1),
         seconds=round(res['seconds'], 1), image_made_seconds=round(made_s, 1),
         windows=(len(range(0, side - WINDOW, STRIDE)) + 1) ** 2, classes=SCALE_CLASSES,
-        model='2-layer conv net, 16 channels')))
+        side=side, model='2-layer conv net, 16 channels')
+    print(json.dumps(line))
+    write_results('sliding_window_scale', line)
 
 
 def main() -> None:

@@ -106,8 +106,96 @@ def volume_predict() -> str:
     return '\n'.join(lines)
 
 
+def predict_scale_memory() -> str:
+    """One sentence from ``predict_scale_memory.json``."""
+    r = _load('predict_scale_memory')
+    return (f"A {r['side']}x{r['side']} 3-band scene, labels as a COG and {r['features']:,} "
+            f"polygons, predicted in {r['seconds']:.0f} s with a peak RSS of {r['ours']:.2f} GB "
+            f"(goal {r['baseline']} GB; `{r['command']}`, {_cpu(r)}, commit {r['commit']}, "
+            f"{r['date'][:10]}).")
+
+
+def _stamp(r: dict) -> str:
+    return (f"`{r['command']}` at {r['commit']} ({_cpu(r)}, {r['cores']} cores, torch "
+            f"{r['torch']}, {r['date'][:10]})")
+
+
+def sliding_window() -> str:
+    """``sliding_window.json``: the decomposition over mmseg, one row per change, then the
+    engine against the pure forward and ``precision='auto'`` against mmseg."""
+    r = _load('sliding_window')
+    d, pure, auto = r['decomposed'], r['pure_forward'], r['auto']
+    lines = [f"{_stamp(r)}: {d['image']}, window {d['window']}, stride {d['stride']} "
+             f"({d['windows']} windows), {d['model']}:", '',
+             '| row | time | × mmseg | × the row above | peak RSS |', '|---|---|---|---|---|']
+    for row in d['rows']:
+        if 'seconds' not in row:
+            lines.append(f"| {row['what']} | – | – | – | – |")
+        elif row['row'].startswith('altair_bf16'):
+            lines.append(f"| {row['what']} | {row['seconds']:.2f} s (mmseg "
+                         f"{row['baseline_seconds']:.2f} s) | {row['vs_mmseg']:.2f} | – | – |")
+        else:
+            above = '–' if row['vs_previous_row'] is None else f"{row['vs_previous_row']:.2f}"
+            lines.append(f"| {row['what']} | {row['seconds']:.2f} s | {row['vs_mmseg']:.2f} | "
+                         f"{above} | {row['peak_rss_mb']:.0f} MB |")
+    lines += ['', f"Labels equal to mmseg's: {100 * d['label_agreement_with_mmseg']:.3f} % "
+              f"(mmseg averages windows uniformly, Altair blends them with gaussian weights). "
+              f"The engine against the model's pure forward over the same windows (nothing "
+              f"stitched; medians of {pure['reps']} alternating runs): {pure['ours']:.2f} s "
+              f"against {pure['baseline']:.2f} s, ratio {pure['ratio']:.3f} (goal ≤ 1.03). "
+              f"`precision='auto'` ({auto['auto_means']}) against mmseg: "
+              f"{auto['ratio']:.2f}× (goal ≥ 2)."]
+    return '\n'.join(lines)
+
+
+def sliding_window_scale() -> str:
+    """One sentence from ``sliding_window_scale.json``."""
+    r = _load('sliding_window_scale')
+    return (f"A synthetic {r['side']}x{r['side']} 3-band GeoTIFF predicted with a "
+            f"{r['classes']}-class {r['model']} ({r['windows']:,} windows, {r['seconds']:.0f} s): "
+            f"peak RSS **{r['ours']:.2f} GB**, where mmseg's and MONAI's whole-image stitching "
+            f"would hold {r['mmseg_needs_gb_computed']} GB and {r['monai_needs_gb_computed']} GB "
+            f"(float32 input, logits and count map at full size: computed, not run). "
+            f"{_stamp(r)}.")
+
+
+def tta() -> str:
+    """``tta.json``: D4 TTA's time in one-forward units, per way of batching the views."""
+    r = _load('tta')
+    rows = [(f"{r['views_per_call']}", r['ratio'], r['peak_rss_mb']),
+            (f"what the probe picked ({r['probed_views_per_call']} here)", r['probed_ratio'],
+             None),
+            ('all 8 in one call', r['batch8_ratio'], r['batch8_peak_rss_mb']),
+            ('one by one, contiguous (what ttach does)',
+             round(r['one_by_one_seconds'] / r['single_seconds'], 3), r['one_by_one_peak_rss_mb'])]
+    lines = [f"{_stamp(r)}: input {r['input']}, {r['model']}, fp32, median of {r['reps']}; one "
+             f"channels-last forward {r['single_seconds']:.3f} s, peak RSS "
+             f"{r['baseline_peak_rss_mb']:.0f} MB:", '',
+             '| views per call | time / one forward (goal ≤ 8.5) | peak RSS |', '|---|---|---|']
+    for what, ratio, rss in rows:
+        lines.append(f"| {what} | {ratio:.2f}× | {'–' if rss is None else f'{rss:.0f} MB'} |")
+    return '\n'.join(lines)
+
+
+def onnx_runtime() -> str:
+    """``onnx_runtime.json``: onnxruntime against torch in fp32 and at the default precision."""
+    r = _load('onnx_runtime')
+    fp32, auto = r['fp32'], r['default_precision']
+    return '\n'.join([
+        f"{_stamp(r)}, {fp32['threads']} threads, {fp32['model']}:", '',
+        '| torch side | torch windows/s | onnxruntime windows/s | ratio |', '|---|---|---|---|',
+        f"| fp32 | {fp32['baseline']:.1f} | {fp32['ours']:.1f} | {fp32['ratio']:.2f} |",
+        f"| default precision (`auto` = {auto['auto_means']}) | {auto['baseline']:.1f} | "
+        f"{auto['ours']:.1f} | {auto['ratio']:.2f} |", '',
+        f"onnxruntime against torch fp32 on those windows: max |Δlogit| "
+        f"{fp32['max_abs_logit_diff']:.1e}, labels equal on {100 * fp32['labels_equal']:.2f} % "
+        f"of the pixels; peak RSS {r['peak_rss_mb'] / 1024:.1f} GB."])
+
+
 TABLES = {'own_data_panel': own_data_panel, 'recipe_speed': recipe_speed,
-          'volume_predict': volume_predict}
+          'volume_predict': volume_predict, 'predict_scale_memory': predict_scale_memory,
+          'sliding_window': sliding_window, 'sliding_window_scale': sliding_window_scale,
+          'tta': tta, 'onnx_runtime': onnx_runtime}
 
 
 def pages() -> list[Path]:

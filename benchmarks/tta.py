@@ -91,7 +91,7 @@ def main() -> None:
             sys.exit(f'{mode} failed:\n{proc.stderr[-3000:]}')
         res[mode] = json.loads(line[0][len('RESULT '):])
     single, batched, serial = (res[m] for m in ('single_cl', 'd4_batched', 'd4_one_by_one'))
-    print(json.dumps(dict(
+    line = dict(
         name='tta_d4_batched_vs_single_forward',
         ratio=round(batched['seconds'] / single['seconds'], 3),
         baseline=round(single['seconds'], 3), ours=round(batched['seconds'], 3),
@@ -108,7 +108,12 @@ def main() -> None:
         baseline_peak_rss_mb=round(single['peak_rss_mb'], 1),
         one_by_one_peak_rss_mb=round(serial['peak_rss_mb'], 1),
         input=f'1x3x{SIZE}x{SIZE}', views=8, reps=args.reps,
-        model='trained ' + checkpoint if checkpoint else 'random-init configs/pspnet.py')))
+        single_seconds=round(single['seconds'], 3),
+        model='trained ' + checkpoint if checkpoint else 'random-init configs/pspnet.py')
+    print(json.dumps(line))
+    sys.path.insert(0, str(ROOT / 'benchmarks'))
+    from results import write_results
+    write_results('tta', line)
 
 
 if __name__ == '__main__':

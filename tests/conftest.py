@@ -175,7 +175,12 @@ def in_repo_root(monkeypatch):
     return ROOT
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
 def pytest_collection_modifyitems(config, items):
+    # an `extended` check is a slow one too (`make test-fast` skips it as well)
+    for item in items:
+        if 'extended' in item.keywords and 'slow' not in item.keywords:
+            item.add_marker(pytest.mark.slow)
     # keep CUDA-only tests out where there is no GPU
     import torch
     if torch.cuda.is_available():

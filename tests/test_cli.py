@@ -95,6 +95,7 @@ def test_runs_table(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_cli_round_trip_and_errors(bluemarble, tiny, tmp_path, cli):
     """`altair train` as a process of its own, the other commands in this one (``cli``)."""
     def altair(*args, ok=True):
@@ -266,7 +267,8 @@ def test_out_is_a_folder_and_file_a_file(tmp_path, monkeypatch):
     with pytest.raises(SystemExit):  # one or the other
         parse(['init', 'DATA', '--out', 'd', '--file', 'c.py'])
     seen = []
-    monkeypatch.setattr(altair.api.init, 'init', lambda data, **kw: seen.append(kw['out']))
+    monkeypatch.setattr(altair.api.init, 'init',
+                        lambda data, **kw: seen.append((kw['file'], kw['out_dir'])))
     for argv in (['--out', str(tmp_path / 'cfgs')], ['--file', 'mine.py'], []):
         cli._init(parse(['init', 'DATA', *argv]))
-    assert seen == [str(tmp_path / 'cfgs' / 'altair_config.py'), 'mine.py', None]
+    assert seen == [(None, str(tmp_path / 'cfgs')), ('mine.py', None), (None, None)]

@@ -94,13 +94,13 @@ def _yaml(tmp_path, body: str, name: str = 'cfg.yaml'):
 
 def test_training_section_becomes_the_keys_it_stands_for(tmp_path):
     cfg = load_config(_yaml(tmp_path, 'training:\n  gradient_accumulation: 2\n'
-                                      '  mixed_precision: bf16\n'))
+                                      '  precision: bf16\n'))
     plain = load_config(ROOT / 'configs' / 'pspnet.py')
-    assert 'training' not in cfg and cfg.amp == 'bf16' and 'amp' not in plain
+    assert 'training' not in cfg and cfg.precision == 'bf16' and 'precision' not in plain
     assert cfg.optim_wrapper == dict(plain.optim_wrapper, accumulative_counts=2)
     # a dict config (and a Python one) reads the section the same way
     as_dict = load_config(dict(plain.to_dict(), training=dict(gradient_accumulation=2,
-                                                              mixed_precision='bf16')))
+                                                              precision='bf16')))
     assert as_dict.to_dict() == cfg.to_dict()
 
 
@@ -137,11 +137,11 @@ def test_json_configs_are_checked_like_yaml(tmp_path):
 
 
 @pytest.mark.parametrize('body, message', [
-    ('training:\n  mixed_precision: fp8\n',
-     "config key 'training.mixed_precision' in {path} must be one of auto, fp32, bf16, fp16, "
+    ('training:\n  precision: fp8\n',
+     "config key 'training.precision' in {path} must be one of auto, fp32, bf16, fp16, "
      "got 'fp8'"),
-    ('training:\n  mixed_precision: no\n',
-     "config key 'training.mixed_precision' in {path} must be one of auto, fp32, bf16, fp16, "
+    ('training:\n  precision: no\n',
+     "config key 'training.precision' in {path} must be one of auto, fp32, bf16, fp16, "
      'got False (YAML read an unquoted word as a boolean; write fp32 for no mixed precision)'),
     ('training:\n  gradient_accumulation: 0\n',
      "config key 'training.gradient_accumulation' in {path} must be an int >= 1, got 0"),
@@ -149,16 +149,19 @@ def test_json_configs_are_checked_like_yaml(tmp_path):
      "config key 'training.gradient_accumulation' in {path} must be an int >= 1, got '2'"),
     ('training: 2\n',
      "config key 'training' in {path} must be a mapping of gradient_accumulation, "
-     'mixed_precision, got 2'),
+     'precision, got 2'),
     ('augmentations:\n  preset: [heavy]\n',
      "config key 'augmentations.preset' in {path} must name a preset (light, medium, heavy, "
      "medical, satellite or overhead), got ['heavy']"),
     ('augmentations:\n  preset: heavy\n  crop_size: [256]\n',
      "config key 'augmentations.crop_size' in {path} must be an int or [height, width] of "
      'ints >= 1, got [256]'),
-    ('amp: fp32\ntraining:\n  mixed_precision: bf16\n',
-     "config key 'training.mixed_precision' = 'bf16' in {path} disagrees with amp = 'fp32': "
+    ('precision: fp32\ntraining:\n  precision: bf16\n',
+     "config key 'training.precision' = 'bf16' in {path} disagrees with precision = 'fp32': "
      'keep one'),
+    ('amp: fp32\nprecision: bf16\n',
+     "config keys 'amp' = 'fp32' and 'precision' = 'bf16' in {path} disagree: keep "
+     "'precision'"),
 ])
 def test_yaml_values_of_the_wrong_type_or_choice_are_refused(tmp_path, body, message):
     from altair.config import ConfigValueError
@@ -166,6 +169,26 @@ def test_yaml_values_of_the_wrong_type_or_choice_are_refused(tmp_path, body, mes
     with pytest.raises(ConfigValueError) as info:
         load_config(path)
     assert str(info.value) == message.format(path=path)
+
+
+def test_the_former_precision_keys_are_read_with_a_warning(tmp_path):
+    """``amp`` (top level) and ``training.mixed_precision`` are ``precision``, warned once."""
+    import warnings
+
+    from altair import errors
+    errors._WARNED.difference_update({'config-key-amp', 'config-key-training.mixed_precision'})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        a = load_config(_yaml(tmp_path, 'amp: bf16\n', 'a.yaml'))
+        b = load_config(_yaml(tmp_path, 'training:\n  mixed_precision: fp32\n', 'b.yaml'))
+        again = load_config(_yaml(tmp_path, 'amp: fp16\n', 'c.yaml'))
+    assert (a.precision, b.precision, again.precision) == ('bf16', 'fp32', 'fp16')
+    assert 'amp' not in a and 'amp' not in again
+    messages = [str(w.message) for w in caught if w.category is FutureWarning]
+    assert len(messages) == 2  # once per former name
+    assert messages[0].startswith("config key 'amp' in ") and "is now 'precision'" in messages[0]
+    assert "config key 'training.mixed_precision' in " in messages[1]
+    assert "is now 'training.precision'" in messages[1]
 
 
 def test_amp_choices_are_the_engines():

@@ -103,7 +103,9 @@ def test_make_bench_runs_every_benchmark_the_benchmarks_page_lists():
                and p.name not in ('gpu_suite.py', 'tables.py')}  # tables.py measures nothing
     assert ran == scripts
     section = (DOCS / 'benchmarks.md').read_text()
-    assert set(re.findall(r'benchmarks/(\w+\.py)', section)) - {'gpu_suite.py'} == ran
+    # besides the benchmarks: the GPU one, the tables' maker and the results files' helpers
+    others = {'gpu_suite.py', 'tables.py', 'results.py'}
+    assert set(re.findall(r'benchmarks/(\w+\.py)', section)) - others == ran
 
 
 def test_the_environment_page_names_every_variable_altair_reads():
@@ -120,3 +122,12 @@ def test_the_formats_page_lists_every_suffix_altair_reads():
     suffixes = {s for name in dir(formats) if name.endswith('_SUFFIXES')
                 for s in getattr(formats, name)}
     assert len(suffixes) > 15 and {s for s in suffixes if f'`{s}`' not in page} == set()
+
+
+def test_the_config_keys_page_names_every_key_altair_reads():
+    """Every top-level key of ``READ_KEYS`` and every key of the shorthand sections."""
+    from altair.config import FORMER_LEAVES, READ_KEYS, SECTIONS
+    page = (DOCS / 'reference' / 'config-keys.md').read_text()
+    keys = set(READ_KEYS) | {k for leaves in (*SECTIONS.values(), *FORMER_LEAVES.values())
+                             for k in leaves}
+    assert len(keys) > 30 and {k for k in keys if f'`{k}`' not in page} == set()

@@ -77,6 +77,7 @@ def test_train_then_test_plain_and_tta(bluemarble, tiny, tmp_path):
     assert 'resumed' in (out.stdout + out.stderr).lower()
 
 
+@pytest.mark.extended
 def test_plugin_config_trains_from_the_repo_root_without_pythonpath(bluemarble, tiny,
                                                                    tmp_path):
     cfg = 'projects/unetplusplus/configs/unetpp_r18-ds_1xb8-600it_bluemarble-256x256.py'
@@ -89,6 +90,7 @@ def test_plugin_config_trains_from_the_repo_root_without_pythonpath(bluemarble, 
     assert (tmp_path / 'iter_2.pth').is_file()
 
 
+@pytest.mark.extended
 def test_bf16_training_on_cpu(bluemarble, tiny, tmp_path):
     out = _run([PY, 'tools/train.py', 'configs/segformer.py', '--precision', 'bf16', '--work-dir',
                 str(tmp_path), '--verbose', *_tiny(tiny, bluemarble, iters=2)])
@@ -96,6 +98,7 @@ def test_bf16_training_on_cpu(bluemarble, tiny, tmp_path):
     assert (tmp_path / 'iter_2.pth').is_file()
 
 
+@pytest.mark.extended
 def test_dist_train_two_cpu_processes(bluemarble, tiny, tmp_path):
     home = tmp_path / 'home'
     out = _run(['bash', 'tools/dist_train.sh', 'configs/pspnet.py', '2', '--work-dir',

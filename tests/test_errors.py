@@ -13,7 +13,7 @@ import altair
 from altair.errors import AltairError
 
 SKIP_MODULES = {'altair.__main__'}  # runs the CLI when imported
-FAILURES = {'TrainingFailedError', 'WorkerFailedError'}  # not bad input: exit status 1
+FAILURES = {'FailedWorkError', 'TrainingFailedError', 'WorkerFailedError'}  # exit status 1
 BUILTIN = (ValueError, LookupError, OSError, ImportError, RuntimeError, ArithmeticError,
            TypeError, pickle.UnpicklingError)  # the standard library's classes callers catch
 

@@ -56,6 +56,7 @@ def test_installed_reads_the_entry_point_group(tmp_path, monkeypatch, fresh_plug
     assert MODELS.get('AcmeHead').__module__ == 'acme_heads'
 
 
+@pytest.mark.extended
 def test_a_registry_lookup_loads_installed_plugins_without_custom_imports(tmp_path):
     fake_dist(tmp_path, dist='acme-heads', entry='acme', module='acme_heads',
               source=HEAD.format(name='AcmeHead'))
@@ -159,6 +160,7 @@ def test_the_same_module_through_two_import_paths_registers_once(fresh_plugins):
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_pip_install_and_uninstall_of_the_example_plugin(tmp_path):
     """`pip install projects/unetplusplus` into a virtual environment makes UNetPlusPlusHead
     resolvable with no custom_imports; `pip uninstall` removes it."""

@@ -161,9 +161,9 @@ def _class_weights(cfg: Config, opts: CompileOptions) -> None:
     resolve_class_weights(cfg)
 
 
-def _amp(cfg: Config, opts: CompileOptions) -> None:
-    """``amp`` (the option, else the config's ``amp`` key) into the optim wrapper."""
-    amp = opts.amp or cfg.pop('amp', None)
+def _precision(cfg: Config, opts: CompileOptions) -> None:
+    """``amp`` (the option, else the config's ``precision`` key) into the optim wrapper."""
+    amp = opts.amp or cfg.pop('precision', None)
     if amp is not None:
         cfg.optim_wrapper = apply_amp(cfg.optim_wrapper, amp)
 
@@ -344,7 +344,7 @@ PASSES: tuple[tuple[str, Callable[[Config, CompileOptions], None]], ...] = (
     ('augmentations', _augmentations),
     ('sample_checks', _sample_checks),
     ('class_weights', _class_weights),
-    ('amp', _amp),
+    ('precision', _precision),
     ('model_types', _model_types),
     ('run_options', _run_options),
     ('test_mode', _test_mode),

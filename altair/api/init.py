@@ -19,6 +19,7 @@ from altair.datasets import plan
 from altair.datasets.data_plan import DataPlan, InitOptionError, scene_plan
 from altair.datasets.inspect import detect_layout
 from altair.datasets.volume_plan import volume_plan
+from altair.errors import renamed_keyword
 from altair.fileio import write_text
 
 __all__ = ['InitOptionError', 'InitResult', 'init', 'parse_duration', 'recipe']
@@ -50,16 +51,18 @@ def parse_duration(text: str) -> float:
     return float(m.group(1)) * {'': 1, 's': 1, 'm': 60, 'h': 3600}[m.group(2)]
 
 
-def init(data: str | os.PathLike, *, model: str = 'unet', out: str | os.PathLike | None = None,
+def init(data: str | os.PathLike, *, model: str = 'unet', file: str | os.PathLike | None = None,
+         out_dir: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
          iters: int | None = None, time_budget: float | str | None = None,
          bands: Sequence[int | str] | None = None,
          nodata: float | None = None, class_field: str | None = None,
          class_name: str | None = None, unlabelled_outside: bool = False,
          crop_size: int | None = None, batch_size: int | None = None, force: bool = False,
          context: int | None = None, echo: bool = False) -> InitResult:
-    """Inspect ``data`` and write a training config for it (``<data>/altair_config.py`` by
-    default), planned from the data's statistics (``altair.datasets.plan``; the plan and
-    its reasons are the config's header).
+    """Inspect ``data`` and write a training config for it, planned from the data's statistics (``altair.datasets.plan``; the plan and
+    its reasons are the config's header): ``file``, else ``out_dir/altair_config.py``, else
+    ``<data>/altair_config.py``, with the model's base config beside it. ``out`` is the
+    former name of ``file`` (warns once).
 
     The length of training: ``iters``, or else a time budget (``time_budget`` seconds or a
     duration such as ``'10m'``; default ``plan.DEFAULT_TIME_BUDGET_S``): a few training steps
@@ -79,7 +82,8 @@ def init(data: str | os.PathLike, *, model: str = 'unet', out: str | os.PathLike
     polygons are unlabelled (ignored) rather than background, for sparse annotations.
 
     Raises:
-        InitOptionError: an unknown model, or an existing ``out`` without ``force``.
+        InitOptionError: an unknown model, ``file`` and ``out_dir`` both given, or an existing
+            config without ``force``.
         DataLayoutError, DataError: the folder or its files (each message names the file).
     """
     if model not in MODELS:
@@ -94,7 +98,11 @@ def init(data: str | os.PathLike, *, model: str = 'unet', out: str | os.PathLike
     if not budget > 0:
         raise InitOptionError(f'time budget {time_budget}: expected a positive duration')
     layout = detect_layout(data)
-    out = Path(out) if out is not None else layout.root / 'altair_config.py'
+    file = renamed_keyword('out', out, 'file', file)
+    if file is not None and out_dir is not None:
+        raise InitOptionError('file and out_dir both say where the config goes; give one')
+    out = (Path(file) if file is not None else Path(out_dir) / 'altair_config.py'
+           if out_dir is not None else layout.root / 'altair_config.py')
     if out.exists() and not force:
         raise InitOptionError(f"config '{out}' exists; pass --force to overwrite it, or --file "
                               '(or --out) to write another')

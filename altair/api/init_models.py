@@ -15,7 +15,7 @@ from altair.version import __version__
 
 CONFIGS = configs_dir()
 # --model NAME -> (model base config, optimizer, backbone overrides). See the table
-# "which architecture for which object size" (docs/tutorials/own-data.md).
+# "which architecture for which object size" (docs/guides/data.md).
 # output stride 16 for the ResNet models, as the short configs (2.7x less compute than d8)
 _D16 = 'strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2), '
 MODELS = {

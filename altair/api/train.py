@@ -21,14 +21,14 @@ from altair.datasets.check import check_dataset_folders
 from altair.engine.accelerate_env import check_accelerate_env, one_process_fsdp
 from altair.engine.device import detect_launcher, init_distributed
 from altair.engine.launch import WorkerFailedError, launch_local, threads_per_worker
-from altair.errors import AltairError, renamed_keyword
+from altair.errors import AltairError, FailedWorkError, renamed_keyword
 from altair.fileio import ensure_writable_dir
 from altair.registry import RUNNERS
 
 logger = logging.getLogger('altair')
 
 
-class TrainingFailedError(AltairError, RuntimeError):
+class TrainingFailedError(FailedWorkError):
     """A worker of a multi-process training failed (the message carries its error)."""
 
 

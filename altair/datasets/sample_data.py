@@ -77,3 +77,55 @@ def landsat7_strata() -> Path:
 def mni_template() -> tuple[Path, Path, Path]:
     """(T1, grey-matter, white-matter) NIfTI volumes of nilearn's MNI ICBM152 template."""
     return tuple(package_file('nilearn', MNI.format(kind)) for kind in ('t1', 'gm', 'wm'))
+
+
+SAMPLES = {
+    'landsat7': lambda: [landsat7_scene(), *landsat7_polygons()],
+    'landsat7-strata': lambda: [landsat7_scene(), landsat7_strata()],
+    'mni': lambda: list(mni_template()),
+}
+
+
+def copy_sample(name: str, folder: str | Path) -> list[Path]:
+    """Copy the files of sample ``name`` (a key of :data:`SAMPLES`) into ``folder``.
+
+    Returns:
+        The copies, in :data:`SAMPLES` order.
+
+    Raises:
+        FileExistsError: a file of that name is already in ``folder``.
+    """
+    import shutil
+    folder = Path(folder)
+    sources = SAMPLES[name]()
+    targets = [folder / src.name for src in sources]
+    taken = [t for t in targets if t.exists()]
+    if taken:
+        raise FileExistsError(f"'{taken[0]}' exists; give an empty or new folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    for src, dst in zip(sources, targets):
+        shutil.copyfile(src, dst)
+    return targets
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m altair.datasets.sample_data NAME DIR``: copy a sample into ``DIR``."""
+    import argparse
+    import sys
+    parser = argparse.ArgumentParser(
+        prog='python -m altair.datasets.sample_data',
+        description='copy real sample data that installed packages carry into a folder')
+    parser.add_argument('name', choices=sorted(SAMPLES))
+    parser.add_argument('folder')
+    args = parser.parse_args(argv)
+    try:
+        for path in copy_sample(args.name, args.folder):
+            print(path)
+    except (FileExistsError, DataPackageMissingError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -12,7 +12,7 @@ Altair does not import Accelerate: its launcher exports the choices of ``acceler
   ``ACCELERATE_DEEPSPEED_ZERO_STAGE`` → its ``zero_optimization.stage``.
 
 An explicit flag or a config that sets the same thing wins, with a warning where it
-disagrees with the environment; ``amp = 'auto'`` and a plain ``OptimWrapper`` leave the
+disagrees with the environment; ``precision = 'auto'`` and a plain ``OptimWrapper`` leave the
 precision open, so the environment decides it.
 """
 from __future__ import annotations
@@ -137,9 +137,10 @@ def one_process_fsdp(env: Mapping[str, str]) -> bool:
 
 
 def config_precision(cfg) -> str | None:
-    """The precision a config fixes (``amp`` key, or a mixed-precision optim wrapper), or
-    None where it leaves it open (no ``amp``, ``amp = 'auto'``, a plain ``OptimWrapper``)."""
-    amp = cfg.get('amp')
+    """The precision a config fixes (``precision`` key, or a mixed-precision optim wrapper), or
+    None where it leaves it open (no ``precision``, ``precision = 'auto'``, a plain
+    ``OptimWrapper``)."""
+    amp = cfg.get('precision')
     if amp is not None:
         return None if amp == 'auto' else amp
     wrapper = cfg.get('optim_wrapper') or {}
@@ -184,7 +185,7 @@ def apply_accelerate_env(cfg, env: Mapping[str, str], *, amp: str | None,
                      else (config_precision(cfg), 'the config'))
         if mine is None:
             amp = choice.amp
-            taken.append(f'amp={amp}')
+            taken.append(f'precision={amp}')
         elif mine != choice.amp:
             warn(f"{who} says precision '{mine}', ACCELERATE_MIXED_PRECISION says "
                  f"'{_env_name(choice.amp)}': training with '{mine}'")
@@ -211,11 +212,11 @@ def apply_accelerate_env(cfg, env: Mapping[str, str], *, amp: str | None,
         # the optim wrapper keeps only what DeepSpeedOptimWrapper takes
         wrapper = dict(cfg.optim_wrapper)
         precision = amp if amp is not None else config_precision(cfg)
-        if precision is None and 'auto' in (cfg.get('amp'), wrapper.get('dtype')):
+        if precision is None and 'auto' in (cfg.get('precision'), wrapper.get('dtype')):
             precision = 'auto'
         if precision == 'auto':  # bf16 where the GPU computes it natively, never fp16
             precision = 'bf16' if cuda and native_bf16('cuda') else 'fp32'
-        cfg.pop('amp', None)  # prepare_config would make the wrapper an autocast one again
+        cfg.pop('precision', None)  # prepare_config would make the wrapper an autocast one again
         if precision in ('bf16', 'fp16'):
             cfg.strategy[precision] = dict(enabled=True)
             cfg.strategy.update(half_precision_settings(precision))

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import sys
 
-from altair.errors import AltairError
+from altair.errors import FailedWorkError
 
 
-class WorkerFailedError(AltairError, RuntimeError):
+class WorkerFailedError(FailedWorkError):
     """A worker of a multi-process command failed (the message carries its rank and error)."""
 
 

@@ -62,10 +62,11 @@ def test_environment_sets_precision_and_accumulation(small_bluemarble, tmp_path,
     assert run.config.optim_wrapper.accumulative_counts == 2
     said = [r.getMessage() for r in records if r.getMessage().startswith('accelerate:')]
     assert said == ['accelerate: ACCELERATE_MIXED_PRECISION=bf16, '
-                    'ACCELERATE_GRADIENT_ACCUMULATION_STEPS=2 -> amp=bf16, grad_accum=2']
+                    'ACCELERATE_GRADIENT_ACCUMULATION_STEPS=2 -> precision=bf16, grad_accum=2']
     # flags and config win over the environment: tests/engine/test_accelerate_env.py
 
 
+@pytest.mark.extended
 def test_accelerate_launch_with_fsdp_selects_altairs_fsdp_strategy(small_bluemarble, tmp_path):
     """`accelerate launch --use_fsdp` (one CPU process here): FlexibleRunner with
     AltairFSDPStrategy, bf16 autocast from --mixed_precision; the run finishes."""
@@ -76,7 +77,7 @@ def test_accelerate_launch_with_fsdp_selects_altairs_fsdp_strategy(small_bluemar
     assert setup['model'] == 'MMFullyShardedDataParallel'
     assert setup['optim_wrapper'] == 'AutocastOptimWrapper'
     assert 'accelerate: ACCELERATE_MIXED_PRECISION=bf16, ACCELERATE_USE_FSDP=true -> ' \
-           'amp=bf16, strategy=fsdp' in proc.stderr
+           'precision=bf16, strategy=fsdp' in proc.stderr
     assert proc.stdout.splitlines()[-1].split()[2] == 'finished:'
 
 

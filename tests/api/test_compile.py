@@ -18,13 +18,13 @@ SCENE = ROOT / 'configs/pspnet/pspnet_r18-d16_1xb8-600it_bluemarble-scene-256x25
 def test_the_passes_run_in_one_documented_order():
     assert [name for name, _ in PASSES] == [
         'accelerate', 'defaults', 'hooks', 'augmentations', 'sample_checks', 'class_weights',
-        'amp', 'model_types', 'run_options', 'test_mode']
+        'precision', 'model_types', 'run_options', 'test_mode']
 
 
 def test_a_compiled_config_compiles_to_itself(in_repo_root):
     """What a worker does with its run's saved config changes nothing but the launcher."""
     cfg = load_config('configs/pspnet.py', cfg_options={
-        'augmentations': dict(preset='heavy'), 'amp': 'bf16'})
+        'augmentations': dict(preset='heavy'), 'precision': 'bf16'})
     once = compile_config(cfg, work_dir='w', launcher='none')
     twice = compile_config(copy.deepcopy(once),
                            CompileOptions(mode='worker', launcher='pytorch'))

@@ -124,6 +124,7 @@ def test_scene_with_labels_in_another_grid(tiny, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_scene_with_polygons(tiny, tmp_path):
     data = tmp_path / 'poly'
     data.mkdir()
@@ -527,3 +528,28 @@ def test_the_schedule_of_any_length_builds(iters, schedule):
     for d in items:
         kind = {'LinearLR': LinearLR, 'PolyLR': PolyLR}[d.pop('type')]
         kind(optim, **d)  # mmengine refuses end <= begin
+
+
+def test_the_config_goes_to_file_else_out_dir_else_the_data_folder(tmp_path):
+    """``file=`` (``--file``) a path, ``out_dir=`` (``--out``) a folder, neither the data
+    folder; ``out=``, the former name of ``file``, warns once; two places are refused."""
+    import warnings
+
+    from altair import errors
+    from altair.datasets.data_plan import InitOptionError
+    _footprint_scene(tmp_path / 'fp')
+    assert alt.init(tmp_path / 'fp', iters=2).config == tmp_path / 'fp' / 'altair_config.py'
+    assert alt.init(tmp_path / 'fp', iters=2, out_dir=tmp_path / 'o').config == \
+        tmp_path / 'o' / 'altair_config.py'
+    assert alt.init(tmp_path / 'fp', iters=2, file=tmp_path / 'f' / 'c.py').config == \
+        tmp_path / 'f' / 'c.py'
+    assert (tmp_path / 'f' / 'altair_base_unet.py').is_file()  # the base beside it
+    errors._WARNED.discard('keyword out')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        res = alt.init(tmp_path / 'fp', iters=2, out=tmp_path / 'old.py')
+    assert res.config == tmp_path / 'old.py'
+    assert [str(w.message) for w in caught if w.category is FutureWarning] == [
+        'out= is deprecated: use file=']
+    with pytest.raises(InitOptionError, match='file and out_dir both'):
+        alt.init(tmp_path / 'fp', iters=2, file=tmp_path / 'x.py', out_dir=tmp_path / 'y')

@@ -57,6 +57,7 @@ def mni_two_channel_set(root: Path, *, slabs: int = 4) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_a_two_channel_mni_set_trains_on_both_channels(tiny, tmp_path):
     data = mni_two_channel_set(tmp_path / 'mni')
     res = alt.init(data, iters=3, crop_size=64)

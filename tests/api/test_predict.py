@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_predict_tool_writes_georeferenced_outputs(checkpoint, crop, tmp_path):
     proc = subprocess.run([sys.executable, 'tools/predict.py', 'configs/pspnet.py',
                            str(checkpoint), str(crop), '--out', str(tmp_path), '--window', '128',

@@ -19,6 +19,7 @@ def _weights(run) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_train_test_predict_round_trip(bluemarble, tiny, tmp_path):
     run = alt.train('configs/pspnet.py', cfg_options=tiny.options(bluemarble), seed=0,
                     root=tmp_path)
@@ -48,6 +49,7 @@ def test_train_test_predict_round_trip(bluemarble, tiny, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_yaml_and_dict_configs_train_like_the_python_config(bluemarble, tiny, tmp_path):
     cfg = load_config('configs/pspnet.py')
     cfg.dump(str(tmp_path / 'pspnet.yaml'))
@@ -63,6 +65,7 @@ def test_yaml_and_dict_configs_train_like_the_python_config(bluemarble, tiny, tm
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_distributed_two_cpu_workers_make_one_run(bluemarble, tiny, tmp_path, capfd):
     run = alt.train('configs/pspnet.py', cfg_options=tiny.options(bluemarble), distributed=2,
                     root=tmp_path)
@@ -73,6 +76,7 @@ def test_distributed_two_cpu_workers_make_one_run(bluemarble, tiny, tmp_path, ca
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_a_failing_worker_fails_the_run_with_its_error(bluemarble, tiny, tmp_path):
     opts = dict(tiny.options(bluemarble),
                 **{'train_dataloader.dataset.data_root': str(tmp_path / 'x')})
@@ -193,16 +197,17 @@ def test_yaml_training_section_trains_like_the_train_arguments(tmp_path, monkeyp
     base = Path('configs/pspnet.py').resolve()
     yaml = tmp_path / 'accum.yaml'
     yaml.write_text(f'_base_: {base}\ntraining:\n  gradient_accumulation: 2\n'
-                    '  mixed_precision: bf16\n')
+                    '  precision: bf16\n')
     ours = _compiled(yaml, tmp_path, monkeypatch)
-    reference = _compiled('configs/pspnet.py', tmp_path, monkeypatch, grad_accum=2, amp='bf16')
+    reference = _compiled('configs/pspnet.py', tmp_path, monkeypatch, grad_accum=2,
+                          precision='bf16')
     plain = _compiled('configs/pspnet.py', tmp_path, monkeypatch)
     assert ours.optim_wrapper == reference.optim_wrapper != plain.optim_wrapper
     wrapper = ours.optim_wrapper
     assert wrapper['accumulative_counts'] == 2 and 'accumulative_counts' not in plain.optim_wrapper
     assert (wrapper['type'], wrapper['dtype']) in (('AutocastOptimWrapper', 'bfloat16'),
                                                    ('AmpOptimWrapper', 'bfloat16'))
-    assert 'training' not in ours and 'amp' not in ours
+    assert 'training' not in ours and 'precision' not in ours
 
 
 def test_yaml_augmentation_preset_is_the_preset_shorthand(tmp_path, monkeypatch):

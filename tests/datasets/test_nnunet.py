@@ -44,7 +44,7 @@ def volumes_folder(root: Path, *, suffix: str = '.nii.gz', sidecar: bool = True)
 
 
 def _config(data: Path, out: Path):
-    return Config.fromfile(str(alt.init(data, iters=2, out=out).config))
+    return Config.fromfile(str(alt.init(data, iters=2, file=out).config))
 
 
 @pytest.mark.parametrize('link', [False, True])

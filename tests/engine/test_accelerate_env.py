@@ -47,12 +47,12 @@ def test_bad_values_are_named(env, message):
 
 
 def test_environment_fills_what_flags_and_config_leave_open():
-    cfg = _cfg(amp='auto')
+    cfg = _cfg(precision='auto')
     (amp, accum), warnings, infos = _apply(cfg, {'ACCELERATE_MIXED_PRECISION': 'bf16',
                                                  'ACCELERATE_GRADIENT_ACCUMULATION_STEPS': '3'})
     assert (amp, accum, warnings) == ('bf16', 3, [])
     assert infos == ['accelerate: ACCELERATE_MIXED_PRECISION=bf16, '
-                     'ACCELERATE_GRADIENT_ACCUMULATION_STEPS=3 -> amp=bf16, grad_accum=3']
+                     'ACCELERATE_GRADIENT_ACCUMULATION_STEPS=3 -> precision=bf16, grad_accum=3']
 
 
 def test_flags_and_config_win_with_a_warning():
@@ -60,13 +60,13 @@ def test_flags_and_config_win_with_a_warning():
     (amp, accum), warnings, _ = _apply(_cfg(), env, amp='fp32', grad_accum=2)
     assert (amp, accum) == ('fp32', 2) and len(warnings) == 2
     assert "--precision says precision 'fp32', ACCELERATE_MIXED_PRECISION says 'bf16'" in warnings[0]
-    cfg = _cfg(amp='fp32')
+    cfg = _cfg(precision='fp32')
     cfg.optim_wrapper['accumulative_counts'] = 5
     (amp, accum), warnings, _ = _apply(cfg, env)
     assert (amp, accum) == (None, None)  # the config's own values stay
     assert 'the config says' in warnings[0] and 'accumulating 5' in warnings[1]
     # agreeing values: no warning
-    (amp, _), warnings, _ = _apply(_cfg(amp='bf16'), {'ACCELERATE_MIXED_PRECISION': 'bf16'})
+    (amp, _), warnings, _ = _apply(_cfg(precision='bf16'), {'ACCELERATE_MIXED_PRECISION': 'bf16'})
     assert warnings == []
 
 
@@ -132,7 +132,7 @@ def test_deepspeed_wrapper_of_a_real_config_builds_with_mmengines_class():
                                            cuda=True)
     assert (amp, accum, warnings) == (None, None, [])
     assert infos[0] == ('accelerate: ACCELERATE_MIXED_PRECISION=bf16, ACCELERATE_USE_DEEPSPEED='
-                        'true -> amp=bf16, strategy=deepspeed')
+                        'true -> precision=bf16, strategy=deepspeed')
     assert infos[1] == ("DeepSpeedOptimWrapper takes only optimizer: dtype='auto' -> precision "
                         "bf16; clip_grad.max_norm=0.5 -> strategy.gradient_clipping; "
                         'accumulative_counts=3 -> strategy.gradient_accumulation_steps')
@@ -157,11 +157,11 @@ def test_deepspeed_wrapper_of_a_real_config_builds_with_mmengines_class():
 
 
 def test_deepspeed_names_what_it_drops_and_keeps_the_strategys_own_values():
-    cfg = _cfg(amp='fp16')
+    cfg = _cfg(precision='fp16')
     cfg.optim_wrapper.update(type='AmpOptimWrapper', loss_scale=512.0, device_type='cuda',
                              clip_grad=dict(type='value', clip_value=0.1))
     (amp, _), warnings, infos = _apply(cfg, {'ACCELERATE_USE_DEEPSPEED': 'true'}, cuda=True)
-    assert amp is None and 'amp' not in cfg  # prepare_config must not rebuild an Amp wrapper
+    assert amp is None and 'precision' not in cfg  # prepare_config must not rebuild an Amp wrapper
     assert cfg.strategy['fp16'] == {'enabled': True, 'loss_scale': 512.0}
     assert cfg.optim_wrapper == {'type': 'DeepSpeedOptimWrapper',
                                  'optimizer': {'type': 'SGD'}}

@@ -160,6 +160,7 @@ def _exact_metric(path: Path) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_ddp_validation_equals_single_process_on_an_odd_sized_set(bluemarble, tiny, tmp_path):
     """3 val tiles on 2 ranks: the sampler pads one; it must not be counted twice. The
     gathered per-class areas and the unrounded mIoU equal one process's to 1e-6."""
@@ -199,6 +200,7 @@ def _label_areas(folder: Path, n_classes: int) -> list[float]:
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_a_killed_rank_ends_the_job_and_leaves_a_loadable_checkpoint(bluemarble, tiny,
                                                                       tmp_path):
     config = tmp_path / 'kill_rank1.py'  # rank 1 dies by SIGKILL after iteration 3 of 200
@@ -225,6 +227,7 @@ def test_a_killed_rank_ends_the_job_and_leaves_a_loadable_checkpoint(bluemarble,
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_fsdp_trains_on_two_cpu_processes(bluemarble, tiny, tmp_path):
     """The sharded model validates (2 ranks) as its gathered checkpoint tests in one process:
     same weights, same tiles, so the same mIoU up to mmseg's rounding to 2 decimals."""

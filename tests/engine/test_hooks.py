@@ -67,10 +67,10 @@ def test_prepare_config_makes_checkpoint_hooks_crash_safe():
 def test_config_amp_key_is_the_amp_option():
     from altair.config import load_config
     from altair.api.compile import compile_config
-    cfg = load_config('configs/pspnet.py', cfg_options={'amp': 'bf16'})
+    cfg = load_config('configs/pspnet.py', cfg_options={'precision': 'bf16'})
     cfg.optim_wrapper = dict(type='OptimWrapper', optimizer=cfg.optim_wrapper.optimizer)
     cfg = compile_config(cfg, work_dir='w', launcher='none')
-    assert cfg.optim_wrapper.type == 'AutocastOptimWrapper' and 'amp' not in cfg
+    assert cfg.optim_wrapper.type == 'AutocastOptimWrapper' and 'precision' not in cfg
 
 
 def test_run_metrics_hook_appends_and_replaces_after_a_resume(tmp_path):

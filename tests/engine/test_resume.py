@@ -40,6 +40,7 @@ def _state(path) -> dict:
                                       for i, s in ckpt['optimizer']['state'].items()})
 
 
+@pytest.mark.extended
 def test_sigkill_at_a_random_iteration_then_resume_matches_an_uninterrupted_run(
         bluemarble, tiny, tmp_path, in_repo_root):
     iters = 6

@@ -159,6 +159,7 @@ def test_resume_keeps_the_plateau_counters():
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_plateau_gets_the_validation_metric_in_iteration_based_training(bluemarble, tiny,
                                                                         tmp_path):
     """3 iterations, validation after each; no later mIoU counts as better (threshold 1e9), so

@@ -36,6 +36,7 @@ def _two_and_one(model, image, tmp_path, kw):
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_two_processes_equal_one(checkpoint, framed, tmp_path):
     model = ('configs/pspnet.py', str(checkpoint))
     kw = dict(OPTIONS, save=('labels', 'probs', 'preview', 'overlay'), probs_dtype='float32',
@@ -50,6 +51,7 @@ def test_two_processes_equal_one(checkpoint, framed, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_two_processes_equal_one_with_tta(checkpoint, framed, tmp_path):
     """TTA views go through the model in the same calls (batch_size images each) in a row
     block as in the whole run, so the probabilities match bit for bit."""
@@ -62,6 +64,7 @@ def test_two_processes_equal_one_with_tta(checkpoint, framed, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_images_are_shared_out_between_processes(checkpoint, crop, framed, tmp_path):
     import altair as alt
     model = ('configs/pspnet.py', str(checkpoint))
@@ -129,6 +132,7 @@ def test_a_failing_worker_stops_the_prediction_with_its_error(checkpoint, crop, 
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_processes_refuse_outputs_another_prediction_holds(checkpoint, framed, tmp_path, cli):
     """One image split over 2 processes into outputs whose lock is held (as another
     prediction writing there would): one line naming the holder, no block file written."""

@@ -187,6 +187,7 @@ def test_resume_skips_finished_cases_and_redoes_the_rest(volume_model, tmp_path,
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_sigkill_then_resume_gives_the_bytes_of_an_uninterrupted_run(volume_model, tmp_path):
     config, ckpt, _ = volume_model
     cases = write_cases(tmp_path / 'big', 4, shape=(96, 96, 48))
@@ -215,6 +216,7 @@ def test_sigkill_then_resume_gives_the_bytes_of_an_uninterrupted_run(volume_mode
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_two_processes_share_the_cases_and_write_the_same_bytes(volume_model, tmp_path):
     config, ckpt, cases = volume_model
     folder = cases[0].parent

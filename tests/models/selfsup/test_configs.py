@@ -66,6 +66,7 @@ def test_config_builds(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize('path', SMALL)
+@pytest.mark.extended
 def test_config_trains_on_a_fixed_batch(path, bluemarble):
     import altair.datasets  # noqa: F401
     import altair.engine  # noqa: F401
