@@ -143,7 +143,7 @@ def sliding_window() -> str:
               f"The engine against the model's pure forward over the same windows (nothing "
               f"stitched; medians of {pure['reps']} alternating runs): {pure['ours']:.2f} s "
               f"against {pure['baseline']:.2f} s, ratio {pure['ratio']:.3f} (goal ≤ 1.03). "
-              f"`precision='auto'` ({auto['auto_means']}) against mmseg: "
+              f"`precision='auto'` against mmseg, auto being {auto['auto_means']} here: "
               f"{auto['ratio']:.2f}× (goal ≥ 2)."]
     return '\n'.join(lines)
 
@@ -153,9 +153,10 @@ def sliding_window_scale() -> str:
     r = _load('sliding_window_scale')
     return (f"A synthetic {r['side']}x{r['side']} 3-band GeoTIFF predicted with a "
             f"{r['classes']}-class {r['model']} ({r['windows']:,} windows, {r['seconds']:.0f} s): "
-            f"peak RSS **{r['ours']:.2f} GB**, where mmseg's and MONAI's whole-image stitching "
-            f"would hold {r['mmseg_needs_gb_computed']} GB and {r['monai_needs_gb_computed']} GB "
-            f"(float32 input, logits and count map at full size: computed, not run). "
+            f"peak RSS **{r['ours']:.2f} GB**, where whole-image stitching would hold "
+            f"{r['mmseg_needs_gb_computed']} GB (mmseg's `slide_inference`) and "
+            f"{r['monai_needs_gb_computed']} GB (MONAI's `sliding_window_inference`): the "
+            f"float32 input, logits and count map at full size, computed, not run. "
             f"{_stamp(r)}.")
 
 
@@ -185,17 +186,28 @@ def onnx_runtime() -> str:
         f"{_stamp(r)}, {fp32['threads']} threads, {fp32['model']}:", '',
         '| torch side | torch windows/s | onnxruntime windows/s | ratio |', '|---|---|---|---|',
         f"| fp32 | {fp32['baseline']:.1f} | {fp32['ours']:.1f} | {fp32['ratio']:.2f} |",
-        f"| default precision (`auto` = {auto['auto_means']}) | {auto['baseline']:.1f} | "
+        f"| default precision (`auto`, here {auto['auto_means']}) | {auto['baseline']:.1f} | "
         f"{auto['ours']:.1f} | {auto['ratio']:.2f} |", '',
         f"onnxruntime against torch fp32 on those windows: max |Δlogit| "
         f"{fp32['max_abs_logit_diff']:.1e}, labels equal on {100 * fp32['labels_equal']:.2f} % "
         f"of the pixels; peak RSS {r['peak_rss_mb'] / 1024:.1f} GB."])
 
 
+def demo_baselines() -> str:
+    """One sentence from ``demo_baselines.json`` (one `altair demo` run)."""
+    r = _load('demo_baselines')
+    others = ', '.join(f'{name} {value:.2f}' for name, value in r['baselines'].items())
+    return (f"`altair demo` ({r['config']}, trained {r['train_minutes']} min, the whole demo "
+            f"{r['demo_minutes']} min): val mIoU **{r['ours']:.2f}** on the 17 held-out tiles, "
+            f"against {others} for the classical baselines fitted on the same training tiles: "
+            f"ratio **{r['ratio']:.2f}** to the best ({r['best_baseline']}); {_cpu(r)}, "
+            f"commit {r['commit']}, {r['date'][:10]}.")
+
+
 TABLES = {'own_data_panel': own_data_panel, 'recipe_speed': recipe_speed,
           'volume_predict': volume_predict, 'predict_scale_memory': predict_scale_memory,
           'sliding_window': sliding_window, 'sliding_window_scale': sliding_window_scale,
-          'tta': tta, 'onnx_runtime': onnx_runtime}
+          'tta': tta, 'onnx_runtime': onnx_runtime, 'demo_baselines': demo_baselines}
 
 
 def pages() -> list[Path]:

@@ -59,10 +59,10 @@ def init(data: str | os.PathLike, *, model: str = 'unet', file: str | os.PathLik
          class_name: str | None = None, unlabelled_outside: bool = False,
          crop_size: int | None = None, batch_size: int | None = None, force: bool = False,
          context: int | None = None, echo: bool = False) -> InitResult:
-    """Inspect ``data`` and write a training config for it, planned from the data's statistics (``altair.datasets.plan``; the plan and
-    its reasons are the config's header): ``file``, else ``out_dir/altair_config.py``, else
-    ``<data>/altair_config.py``, with the model's base config beside it. ``out`` is the
-    former name of ``file`` (warns once).
+    """Inspect ``data`` and write a training config for it, planned from the data's
+    statistics (``altair.datasets.plan``; the plan and its reasons are the config's header),
+    to ``file``, else ``out_dir/altair_config.py``, else ``<data>/altair_config.py``, with the
+    model's base config beside it. ``out`` is the former name of ``file`` (warns once).
 
     The length of training: ``iters``, or else a time budget (``time_budget`` seconds or a
     duration such as ``'10m'``; default ``plan.DEFAULT_TIME_BUDGET_S``): a few training steps
