@@ -130,13 +130,53 @@ def test_every_results_row_was_measured():
             row['crop'] ** 2 * row['batch'] / row['seconds_per_step'], rel=1e-3)
 
 
-@pytest.mark.parametrize('name', ['own_data_panel', 'recipe_speed', 'volume_predict'])
+TABLED = ['own_data_panel', 'recipe_speed', 'volume_predict', 'predict_scale_memory',
+          'sliding_window', 'sliding_window_scale', 'tta', 'onnx_runtime', 'demo_baselines']
+
+
+@pytest.mark.parametrize('name', TABLED)
 def test_the_docs_tables_are_the_results_files(name):
     """Each generated block is benchmarks/tables.py's table of its results files, found
     exactly once in the README and the docs."""
     tables = _script('tables')
-    assert set(tables.TABLES) == {'own_data_panel', 'recipe_speed', 'volume_predict'}
+    assert set(tables.TABLES) == set(TABLED)
     assert generated_block(name).strip() == tables.TABLES[name]()
+
+
+def test_every_results_file_has_its_sources_and_a_table():
+    results = _script('results')
+    files = {p.stem for p in (ROOT / 'benchmarks' / 'results').glob('*.json')}
+    assert files == set(results.SOURCES)
+    tables = (ROOT / 'benchmarks' / 'tables.py').read_text()
+    assert {f for f in files if f"_load('{f}')" not in tables} == set()
+
+
+def test_the_ratios_of_the_speed_and_memory_files_are_their_figures():
+    """Each ratio is the quotient its unit states, recomputed from the file's own figures."""
+    import json
+
+    def load(name):
+        return json.loads((ROOT / 'benchmarks' / 'results' / f'{name}.json').read_text())
+    sw = load('sliding_window')
+    timed = [r for r in sw['decomposed']['rows'] if 'peak_rss_mb' in r]  # not the bf16 one
+    assert timed[0]['row'] == 'mmseg' and len(timed) == 4
+    for row in timed:
+        assert row['vs_mmseg'] == pytest.approx(timed[0]['seconds'] / row['seconds'], abs=2e-3)
+    assert sw['auto']['ratio'] == pytest.approx(sw['auto']['baseline'] / sw['auto']['ours'],
+                                                abs=2e-3)
+    assert sw['pure_forward']['ratio'] == pytest.approx(
+        sw['pure_forward']['ours'] / sw['pure_forward']['baseline'], abs=2e-3)
+    tta = load('tta')
+    assert tta['ratio'] == pytest.approx(tta['ours'] / tta['baseline'], abs=2e-2)
+    onnx = load('onnx_runtime')
+    for line in (onnx['fp32'], onnx['default_precision']):
+        assert line['ratio'] == pytest.approx(line['ours'] / line['baseline'], abs=2e-3)
+    demo = load('demo_baselines')
+    assert demo['baseline'] == max(demo['baselines'].values())
+    assert demo['ratio'] == pytest.approx(demo['ours'] / demo['baseline'], abs=2e-3)
+    for name in ('predict_scale_memory', 'sliding_window_scale'):
+        mem = load(name)
+        assert mem['ratio'] == pytest.approx(mem['ours'] / mem['baseline'], abs=2e-3)
 
 
 def test_tables_rewrites_a_stale_block_and_nothing_else():
