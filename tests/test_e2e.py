@@ -120,6 +120,7 @@ def test_dist_train_two_cpu_processes(bluemarble, tiny, tmp_path):
     assert 'mIoU' in out.stdout + out.stderr
 
 
+@pytest.mark.extended  # the messages and exit codes in-process: tests/test_bad_input.py
 def test_cli_errors_are_one_line_with_exit_2(tmp_path):
     proc = subprocess.run([PY, 'tools/train.py', 'configs/nope.py'], cwd=ROOT,
                           capture_output=True, text=True)
