@@ -127,7 +127,7 @@ def _predict(args) -> int:
     results = predict(model, images, out_dir=args.out, sliding_window=args.sliding,
                       window_size=tuple(args.window) if args.window else None,
                       overlap=args.overlap, stride=tuple(args.stride) if args.stride else None,
-                      blend=args.blend, batch_size=args.batch_size, device=args.device,
+                      blend=args.blend, window_batch=args.window_batch, device=args.device,
                       precision=args.precision, save=save, probs_dtype=args.probs_dtype,
                       tta=args.tta is not None, tta_transforms=args.tta or None,
                       tta_scales=args.tta_scales, tta_merge=args.tta_merge, root=args.runs_root,

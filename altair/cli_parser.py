@@ -172,9 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument('--stride', type=int, nargs=2, metavar=('SY', 'SX'),
                       help='explicit step between windows instead of --overlap')
     pred.add_argument('--blend', choices=['gaussian', 'linear', 'constant'], default='gaussian')
-    pred.add_argument('--batch-size', type=int,
+    pred.add_argument('--window-batch', type=int, metavar='N',
                       help='windows (and TTA views) per forward pass (default: measured on '
                            'this machine on first use, then cached)')
+    pred.add_argument('--batch-size', type=int, dest='window_batch', action=_Renamed,
+                      new='--window-batch', help=argparse.SUPPRESS)
     pred.add_argument('--save', nargs='+', default=['labels', 'overlay'],
                       choices=['labels', 'overlay', 'probs', 'preview', 'polygons'],
                       help='what to write (default: labels overlay)')

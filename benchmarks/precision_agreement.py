@@ -67,7 +67,7 @@ def main() -> None:
 
     def run(precision: str) -> tuple[float, list[np.ndarray]]:
         options = dict(sliding_window=False, precision=precision, save=(), progress=False,
-                       batch_size=1)
+                       window_batch=1)
         alt.predict(model, images[0], **options)  # warm-up
         t0 = time.perf_counter()
         labels = [alt.predict(model, img, **options)[0].labels for img in images]

@@ -45,7 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'benchmarks'))
 PARTS = ('nodata', 'cog', 'resume', 'polygons', 'processes')
-KW = dict(window_size=(512, 512), overlap=0.25, batch_size=4, precision='fp32',
+KW = dict(window_size=(512, 512), overlap=0.25, window_batch=4, precision='fp32',
           progress=False)
 
 
@@ -207,7 +207,7 @@ def processes(data_root: Path, tmp: Path, n: int, reps: int, flag: str = '--proc
 
     def cli(out, *extra):
         cmd = [sys.executable, '-m', 'altair', 'predict', 'configs/pspnet.py', str(ckpt),
-               str(tall), '--out', str(tmp / out), '--overlap', '0.25', '--batch-size', '4',
+               str(tall), '--out', str(tmp / out), '--overlap', '0.25', '--window-batch', '4',
                '--save', 'labels', '--format', 'cog', *extra]
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         if proc.returncode != 0:

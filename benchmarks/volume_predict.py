@@ -88,7 +88,7 @@ def altair_side(model, case: Path, out: Path, window=None, batch=BATCH) -> np.nd
 
     import altair as alt
     [p] = alt.predict(model, case, out_dir=out, save=('labels',), precision='fp32',
-                      batch_size=batch, window_size=window, progress=False)
+                      window_batch=batch, window_size=window, progress=False)
     return np.asanyarray(nib.load(p.written['labels']).dataobj)
 
 

@@ -63,6 +63,24 @@ def test_amp_is_a_deprecated_name_of_precision_that_warns_once(monkeypatch, caps
     assert '--amp' not in _help(capsys, 'train')  # one name per concept in the help
 
 
+def test_batch_size_of_predict_is_a_deprecated_name_of_window_batch(monkeypatch, capsys):
+    """``predict --batch-size`` (windows per forward pass) is read as ``--window-batch`` with a
+    warning, while ``init --batch-size`` stays the training batch."""
+    import warnings
+
+    from altair import errors
+    monkeypatch.setattr(errors, '_WARNED', set())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        old = build_parser().parse_args(['predict', 'r', 'a.tif', '--batch-size', '3'])
+        new = build_parser().parse_args(['predict', 'r', 'a.tif', '--window-batch', '5'])
+        init = build_parser().parse_args(['init', 'data', '--batch-size', '7'])
+    assert (old.window_batch, new.window_batch, init.batch_size) == (3, 5, 7)
+    assert [str(w.message) for w in caught if w.category is FutureWarning] == [
+        '--batch-size is deprecated: use --window-batch']
+    assert '--batch-size' not in _help(capsys, 'predict')
+
+
 def test_prediction_precision_defaults_to_auto_everywhere():
     """`altair predict`, `alt.predict` and the per-image engine default to 'auto' (bf16 only
     where native: benchmarks/precision_agreement.py found 99.9 % equal labels on the demo)."""

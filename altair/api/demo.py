@@ -96,7 +96,7 @@ def run_demo(*, config: str = 'configs/segformer.py', work_dir: str = 'work_dirs
         _step(4, 4, f'predicting the whole {globe.width}x{globe.height} globe')
     model = load_model(run.config_path, checkpoint, device='cpu')
     written = predict_file(model, root / 'bluemarble_rgb.tif', out, window=(512, 512),
-                           stride=(384, 384), overlap=None, batch_size=4, palette=PALETTE,
+                           stride=(384, 384), overlap=None, window_batch=4, palette=PALETTE,
                            preview=False)
     label_tif = written['labels']
     labels, _ = read_geotiff(label_tif)

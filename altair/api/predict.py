@@ -16,6 +16,7 @@ from torch import Tensor
 
 from altair.api.load import load_model
 from altair.api.runs import Run, is_run_reference, resolve_model_source
+from altair.errors import renamed_keyword
 from altair.fileio import ensure_writable_dir
 from altair.inference.shard import shard
 from altair.models.portable import OnnxSegmentor
@@ -93,7 +94,7 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
             tta_scales: Sequence[float] = (1.0,), tta_merge: str = 'soft_vote',
             sliding_window: bool | str = 'auto', window_size: int | tuple[int, int] | None = None,
             overlap: float = 0.25, stride: tuple[int, int] | None = None,
-            blend: str = 'gaussian', batch_size: int | None = None, device: str = 'auto',
+            blend: str = 'gaussian', window_batch: int | None = None, device: str = 'auto',
             precision: str = 'auto', out_dir: str | os.PathLike | None = None,
             save: Sequence[str] = ('labels', 'overlay'), probs_dtype: str = 'uint8',
             return_probs: bool = False, root: str | os.PathLike | None = None,
@@ -101,7 +102,8 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
             format: str | None = None, polygons_format: str = 'gpkg', min_area: float = 0.0,
             simplify: float = 0.0, mosaic: str | None = None, resume: bool = False,
             processes: int | None = None, gpus: int | None = None,
-            progress: bool = True, backend: str = 'auto') -> list[Prediction]:
+            progress: bool = True, backend: str = 'auto',
+            batch_size: int | None = None) -> list[Prediction]:
     """Predict every image with a trained model.
 
     Args:
@@ -117,8 +119,9 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
         window_size: (h, w) of the windows (default: the training crop, else 512).
         overlap: fraction shared by neighbouring windows, in [0, 1); ``stride`` instead.
         blend: ``'gaussian'``, ``'linear'`` or ``'constant'`` window weights.
-        batch_size: windows (and TTA views) per forward pass; default: measured here once
+        window_batch: windows (and TTA views) per forward pass; default: measured here once
             per architecture, device, window and precision, and cached (``autotune``).
+            ``batch_size`` is its former name (warns once).
         device: ``'auto'`` (CUDA when present), ``'cpu'``, ``'cuda:1'``, ...
         precision: ``'auto'`` (bf16 autocast where native: AVX512-BF16 / AMX, a bf16 GPU;
             else fp32; never fp16), ``'fp32'``, ``'bf16'`` or ``'fp16'``.
@@ -163,7 +166,8 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
     options = PredictOptions.from_arguments(
         tta=tta, tta_transforms=tta_transforms, tta_scales=tta_scales, tta_merge=tta_merge,
         sliding_window=sliding_window, window_size=window_size, overlap=overlap, stride=stride,
-        blend=blend, batch_size=batch_size, device=device, precision=precision,
+        blend=blend, device=device, precision=precision,
+        window_batch=renamed_keyword('batch_size', batch_size, 'window_batch', window_batch),
         out_dir=out_dir, save=save, probs_dtype=probs_dtype, return_probs=return_probs,
         nodata=nodata, uncertainty=uncertainty, format=format, polygons_format=polygons_format,
         min_area=min_area, simplify=simplify, mosaic=mosaic, resume=resume,

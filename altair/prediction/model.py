@@ -84,11 +84,11 @@ def model_device(model) -> torch.device:
 
 def batch_for(model, options: PredictOptions, bands: int, window: tuple[int, int], *,
               slide: bool, probe: bool) -> int:
-    """Windows (and TTA views) per forward pass: ``options.batch_size``, else 1 for a whole
+    """Windows (and TTA views) per forward pass: ``options.window_batch``, else 1 for a whole
     image (nothing to batch), else probed on this machine (``probe=False``: many processes,
     which must batch alike, read the cache only and fall back to 4)."""
-    if options.batch_size:
-        return options.batch_size
+    if options.window_batch:
+        return options.window_batch
     if not slide:
         return 1
     device = model_device(model)

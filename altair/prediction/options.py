@@ -43,7 +43,7 @@ class PredictOptions:
     overlap: float = 0.25
     stride: tuple[int, int] | None = None
     blend: str = 'gaussian'
-    batch_size: int | None = None
+    window_batch: int | None = None
     device: str = 'auto'
     precision: str = 'auto'
     out_dir: str | None = None
@@ -101,10 +101,11 @@ class PredictOptions:
         # window) and the window options go unused: a bad value is refused on every image
         resolve_window(self.window_size if self.window_size is not None else (1 << 30, 1 << 30),
                        overlap=None if self.stride else self.overlap, stride=self.stride)
-        if self.batch_size is not None and (isinstance(self.batch_size, bool) or
-                                            not isinstance(self.batch_size, int) or
-                                            self.batch_size < 1):
-            raise PredictOptionError(f'batch_size must be an int >= 1, got {self.batch_size!r}')
+        if self.window_batch is not None and (isinstance(self.window_batch, bool) or
+                                              not isinstance(self.window_batch, int) or
+                                              self.window_batch < 1):
+            raise PredictOptionError(f'window_batch must be an int >= 1, got '
+                                     f'{self.window_batch!r}')
         for name in ('processes', 'gpus'):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)

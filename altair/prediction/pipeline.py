@@ -296,11 +296,11 @@ def predict_file(model, image: str | os.PathLike, out_dir: str | os.PathLike, *,
                  **options) -> dict[str, Path]:
     """Sliding-window prediction of one image file into ``out_dir`` (``<stem>_labels.tif``,
     optionally ``_probs.tif`` and ``_preview.png``); returns the written paths by kind.
-    ``options`` as :class:`PredictOptions` (``overlap``, ``stride``, ``batch_size``, ...)."""
+    ``options`` as :class:`PredictOptions` (``overlap``, ``stride``, ``window_batch``, ...)."""
     save = ['labels'] + ['probs'] * probs + ['preview'] * preview
     opts = PredictOptions(save=save, window_size=tuple(window), **options)
     with raster_env(), open_image(image) as src:
         job = plan_image(src, Path(image).stem, opts, out=Path(out_dir), slide=True,
-                         window=tuple(window), batch_size=opts.batch_size or 4)
+                         window=tuple(window), batch_size=opts.window_batch or 4)
         return predict_image(model, src, job, opts, palette=palette,
                              progress=progress).written

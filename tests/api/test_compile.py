@@ -84,6 +84,6 @@ def test_a_model_of_a_concat_of_scenes_predicts_in_file_band_order(tmp_path, in_
         x = torch.rand(1, 3, 8, 8) * 255
         pre = net.data_preprocessor
         assert torch.allclose(input_transform(net, 3)(x), (x - pre.mean[None]) / pre.std[None])
-        [pred] = alt.predict(net, image, save=(), progress=False, batch_size=2)
+        [pred] = alt.predict(net, image, save=(), progress=False, window_batch=2)
         results.append(pred.labels)
     assert np.array_equal(*results)

@@ -72,7 +72,7 @@ def test_predict_with_onnxruntime_equals_torch(demo_run, exported, small_bluemar
     """The same engine (sliding windows, gaussian blending, TTA) with either backend."""
     run, root = demo_run
     image = sorted((small_bluemarble / 'img_dir' / 'val').glob('*.png'))[0]  # 300 > crop 256
-    kw = dict(images=str(image), tta=True, save=(), progress=False, batch_size=2,
+    kw = dict(images=str(image), tta=True, save=(), progress=False, window_batch=2,
               return_probs=True)
     [ref] = alt.predict(run.id, root=root, **kw)
     [got] = alt.predict(str(exported['onnx']), backend='onnxruntime', **kw)

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_predict_tool_writes_georeferenced_outputs(checkpoint, crop, tmp_path):
     proc = subprocess.run([sys.executable, 'tools/predict.py', 'configs/pspnet.py',
                            str(checkpoint), str(crop), '--out', str(tmp_path), '--window', '128',
-                           '128', '--overlap', '0.5', '--probs', '--batch-size', '3', '--save',
+                           '128', '--overlap', '0.5', '--probs', '--window-batch', '3', '--save',
                            'labels', 'overlay', 'preview'],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -312,7 +312,7 @@ def test_interrupted_then_resumed_prediction_is_byte_identical(checkpoint, frame
     from altair.api.predict import load_model, predict
     from altair.prediction.journal import ResumeError
     net = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
-    kw = dict(window_size=(64, 64), overlap=0.5, batch_size=3, progress=False,
+    kw = dict(window_size=(64, 64), overlap=0.5, window_batch=3, progress=False,
               save=('labels', 'probs', 'polygons'), uncertainty='margin',
               polygons_format=polygons_format)
     [ref] = predict(net, framed, out_dir=tmp_path / 'ref', **kw)
@@ -368,8 +368,8 @@ def test_models_trained_through_loadraster_see_file_band_order(checkpoint, tmp_p
 
 
 def test_predict_batches_windows_by_the_probe(checkpoint, crop, tmp_path, monkeypatch):
-    """Without batch_size the windows run in the batch the probe picked (and cached); an
-    explicit batch_size is used as given."""
+    """Without window_batch the windows run in the batch the probe picked (and cached); an
+    explicit window_batch is used as given."""
     import altair.inference.autotune as at
     from altair.api.predict import load_model, predict
     from altair.inference.grid import window_grid
@@ -391,8 +391,17 @@ def test_predict_batches_windows_by_the_probe(checkpoint, crop, tmp_path, monkey
     assert sizes == [2] * (n // 2) + [1] * (n % 2)
     assert list(json.loads((tmp_path / at.CACHE_FILE).read_text()).values()) == [2]
     sizes.clear()
-    predict(net, crop, batch_size=5, **kw)
+    predict(net, crop, window_batch=5, **kw)
     assert sizes == [5] * (n // 5) + [n % 5] * (n % 5 > 0)
+    # batch_size= is the former name: the same batches, a warning once, refused beside the new
+    from altair import errors
+    monkeypatch.setattr(errors, '_WARNED', set())
+    sizes.clear()
+    with pytest.warns(FutureWarning, match='^batch_size= is deprecated: use window_batch=$'):
+        predict(net, crop, batch_size=3, **kw)
+    assert sizes == [3] * (n // 3) + [n % 3] * (n % 3 > 0)
+    with pytest.raises(errors.RenamedKeywordError, match='batch_size=3 and window_batch=5'):
+        predict(net, crop, batch_size=3, window_batch=5, **kw)
 
 
 def test_same_named_images_in_sub_folders_get_their_own_outputs(checkpoint, crop, tmp_path):
@@ -420,14 +429,14 @@ def test_resume_with_nothing_to_resume_starts_fresh(checkpoint, crop, tmp_path, 
     no journal starts the prediction and says so in one line."""
     from altair.api.predict import load_model, predict
     args = ['predict', 'configs/pspnet.py', checkpoint, crop, '--window', '128', '128',
-            '--save', 'labels', '--batch-size', '4', '--format', 'gtiff']
+            '--save', 'labels', '--window-batch', '4', '--format', 'gtiff']
     proc = cli(*args, '--out', tmp_path / 'a', '--resume')
     assert proc.returncode == 0, proc.stderr[-2000:]
     said = [ln for ln in proc.stderr.splitlines() if 'nothing to resume' in ln]
     assert said == [f"altair: africa: --resume: nothing to resume (no journal "
                     f"'.africa.journal.json' in '{tmp_path / 'a'}'); starting fresh"]
     net = load_model(ROOT / 'configs/pspnet.py', checkpoint, device='cpu')
-    [ref] = predict(net, crop, out_dir=tmp_path / 'b', window_size=(128, 128), batch_size=4,
+    [ref] = predict(net, crop, out_dir=tmp_path / 'b', window_size=(128, 128), window_batch=4,
                     save=('labels',), format='gtiff', progress=False)
     assert (tmp_path / 'a' / 'africa_labels.tif').read_bytes() == \
         ref.written['labels'].read_bytes()
@@ -501,7 +510,7 @@ def test_a_second_prediction_into_the_same_outputs_is_refused(checkpoint, crop, 
     import socket
     out = tmp_path / 'out'
     args = ['predict', 'configs/pspnet.py', checkpoint, crop, '--out', out, '--window', '128',
-            '128', '--save', 'labels', '--batch-size', '4']
+            '128', '--save', 'labels', '--window-batch', '4']
     holder = _hold_lock(out)
     try:
         proc = cli(*args)

@@ -12,7 +12,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 
-OPTIONS = dict(window_size=(64, 64), overlap=0.25, batch_size=3, progress=False)
+OPTIONS = dict(window_size=(64, 64), overlap=0.25, window_batch=3, progress=False)
 
 
 def _read(path):

@@ -16,7 +16,7 @@ from altair.prediction.options import PredictOptionError, PredictOptions
     (dict(polygons_format='shp'), 'polygons_format must be one of gpkg, geojson'),
     (dict(sliding_window='yes'), "sliding_window must be True, False or 'auto'"),
     (dict(overlap=1.5), r'overlap must be in \[0, 1\)'),
-    (dict(batch_size=0), 'batch_size must be an int >= 1'),
+    (dict(window_batch=0), 'window_batch must be an int >= 1'),
     (dict(processes=0), 'processes must be a number of processes >= 1'),
     (dict(processes=2, gpus=1), 'give processes .CPU. or gpus, not both'),
     (dict(mosaic='a/b'), 'mosaic must be a plain name'),
@@ -37,7 +37,7 @@ def test_tta_flag_and_transforms():
 def test_the_record_round_trips_through_json():
     opts = PredictOptions(tta=['d4'], tta_scales=[1.0, 0.5], window_size=[256, 320],
                           stride=(200, 240), save=['labels', 'probs'], out_dir='x',
-                          uncertainty='tta-variance', mosaic='m', batch_size=3)
+                          uncertainty='tta-variance', mosaic='m', window_batch=3)
     again = PredictOptions.from_record(json.loads(json.dumps(opts.record())))
     assert again == opts and again.window_size == (256, 320) and again.tta == ('d4',)
 

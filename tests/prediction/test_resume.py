@@ -124,7 +124,7 @@ def test_every_journal_is_fsynced_after_the_rows_it_names(tmp_path, monkeypatch,
         Path(p).read_text())) if p == journal_tmp else None)
     with pytest.warns(NoCrsWarning):  # a PNG: polygons in pixels
         predict(net, image, out_dir=out, sliding_window=True, window_size=(48, 48),
-                overlap=0.5, batch_size=2, progress=False, save=('labels', 'probs', 'polygons'),
+                overlap=0.5, window_batch=2, progress=False, save=('labels', 'probs', 'polygons'),
                 polygons_format=polygons_format)
     outputs = [str(partial_path(out / name)) for name in
                ('scene_labels.tif', 'scene_probs.tif', f'scene_polygons.{polygons_format}')]

@@ -54,7 +54,7 @@ def test_labels_equal_the_slice_by_slice_reference_with_the_source_geometry(volu
     config, ckpt, cases = volume_model
     model = alt.load_model(config, ckpt, device='cpu')
     assert model.altair_card.raster['volume']['context'] == 1
-    [p] = alt.predict(model, cases[1], out_dir=tmp_path, precision='fp32', batch_size=5,
+    [p] = alt.predict(model, cases[1], out_dir=tmp_path, precision='fp32', window_batch=5,
                       save=('labels', 'preview', 'probs'), uncertainty='entropy',
                       progress=False)
     assert p.written['labels'] == tmp_path / 'case1_seg.nii.gz'
@@ -192,7 +192,7 @@ def test_sigkill_then_resume_gives_the_bytes_of_an_uninterrupted_run(volume_mode
     config, ckpt, _ = volume_model
     cases = write_cases(tmp_path / 'big', 4, shape=(96, 96, 48))
     cmd = [sys.executable, '-m', 'altair', 'predict', str(config), str(ckpt),
-           str(cases[0].parent), '--save', 'labels', '--precision', 'fp32', '--batch-size', '4']
+           str(cases[0].parent), '--save', 'labels', '--precision', 'fp32', '--window-batch', '4']
     env = dict(os.environ, ALTAIR_CACHE_DIR=str(tmp_path / 'cache'))
     subprocess.run(cmd + ['--out', str(tmp_path / 'whole')], check=True, env=env,
                    capture_output=True)
@@ -221,9 +221,9 @@ def test_two_processes_share_the_cases_and_write_the_same_bytes(volume_model, tm
     config, ckpt, cases = volume_model
     folder = cases[0].parent
     one = alt.predict((config, str(ckpt)), folder, out_dir=tmp_path / 'one', save=('labels',),
-                      precision='fp32', batch_size=4, progress=False)
+                      precision='fp32', window_batch=4, progress=False)
     two = alt.predict((config, str(ckpt)), folder, out_dir=tmp_path / 'two', save=('labels',),
-                      precision='fp32', batch_size=4, processes=2, progress=False)
+                      precision='fp32', window_batch=4, processes=2, progress=False)
     assert [p.source for p in two] == [p.source for p in one] == cases
     assert digests(tmp_path / 'two') == digests(tmp_path / 'one')
 
@@ -235,7 +235,7 @@ def test_itk_cases_give_the_same_labels_with_their_geometry(volume_model, tmp_pa
     from tests.raster.test_itk import convert, write_series
     config, ckpt, cases = volume_model
     model = alt.load_model(config, ckpt, device='cpu')
-    kw = dict(save=('labels',), precision='fp32', batch_size=4, progress=False)
+    kw = dict(save=('labels',), precision='fp32', window_batch=4, progress=False)
     [ref] = alt.predict(model, cases[0], out_dir=tmp_path / 'nii', **kw)
     want = np.asanyarray(nib.load(ref.written['labels']).dataobj)
     nrrd = convert(str(cases[0]), tmp_path / 'case0.nrrd')
