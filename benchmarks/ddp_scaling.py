@@ -14,7 +14,8 @@ reports the median of its runs' images/s, so a slow spell of a shared machine fa
 
 Prints one JSON line: {"name", "ratio" (images/s with N / images/s with 1), "baseline",
 "ours" (images/s), "efficiency" (ratio / ideal speed-up), "peak_rss_mb" (the largest
-process of the N-process run), ...}.
+process of the N-process run), ...}, and writes it to ``benchmarks/results/ddp_scaling.json``
+(``ddp_scaling_gpu.json`` on GPUs).
 """
 from __future__ import annotations
 
@@ -92,16 +93,21 @@ def main() -> None:
                  for n in (1, args.procs))
     ratio = many['images_per_s'] / one['images_per_s']
     ideal = args.procs if gpus >= args.procs else 1
-    print(json.dumps(dict(
+    line = dict(
         name=f'ddp_scaling_{args.procs}_procs_vs_1', ratio=round(ratio, 3),
         baseline=round(one['images_per_s'], 2), ours=round(many['images_per_s'], 2),
         unit='images/s', efficiency=round(ratio / ideal, 3), ideal_speedup=ideal,
         device='cuda' if gpus else f'cpu ({os.cpu_count()} cores shared)',
-        peak_rss_mb=round(many['peak_rss_mb'], 1), baseline_peak_rss_mb=round(one['peak_rss_mb'], 1),
+        peak_rss_mb=round(many['peak_rss_mb'], 1),
+        baseline_peak_rss_mb=round(one['peak_rss_mb'], 1),
         batch_per_process=args.batch, iters=args.iters, warmup=args.warmup, reps=args.reps,
         runs_images_per_s={str(n): [round(r['images_per_s'], 2) for r in rs]
                            for n, rs in runs.items()},
-        model="configs/pspnet.py (its precision: amp 'auto')")))
+        model="configs/pspnet.py (its precision: 'auto')")
+    print(json.dumps(line))
+    sys.path.insert(0, str(ROOT / 'benchmarks'))
+    from results import write_results
+    write_results('ddp_scaling_gpu' if gpus else 'ddp_scaling', line)
 
 
 if __name__ == '__main__':

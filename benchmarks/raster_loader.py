@@ -8,8 +8,9 @@ reprojects its labels) is turned into a config by ``altair init``; then, in one 
    LoadRaster + flips + PackSegInputs) in one process on one core: what one data worker gives;
 2. windows/s the generated model trains at (batch 8, fp32, all cores): batch / step time.
 
-ratio = loader windows/s / training windows/s: above 1, one worker keeps up; the issue asks 3.
-Prints one JSON line. ``--model`` picks the ``altair init`` model (default: pspnet).
+ratio = loader windows/s / training windows/s: above 1, one data worker keeps up.
+Prints one JSON line and writes it to ``benchmarks/results/raster_loader.json``. ``--model``
+picks the ``altair init`` model (default: pspnet).
 """
 from __future__ import annotations
 
@@ -110,13 +111,17 @@ def main() -> None:
 
         loader = worker('loader', 1)
         train = worker('train', None)
-    print(json.dumps(dict(
+    line = dict(
         name='raster_scene_loader_vs_training_step', ratio=round(loader['rate'] / train['rate'], 2),
         baseline=round(train['rate'], 2), ours=round(loader['rate'], 2),
         unit='windows/s (RasterSceneDataset, 1 process on 1 core / training consumption, '
              f"batch {train['batch']}, fp32, {os.cpu_count()} cores)",
         model=f'altair init --model {args.model} (3 bands, 256x256)',
-        peak_rss_mb=round(max(loader['peak_rss_mb'], train['peak_rss_mb']), 1))))
+        peak_rss_mb=round(max(loader['peak_rss_mb'], train['peak_rss_mb']), 1),
+        windows=args.windows, steps=args.steps, batch=train['batch'])
+    print(json.dumps(line))
+    from results import write_results
+    write_results('raster_loader', line)
 
 
 if __name__ == '__main__':

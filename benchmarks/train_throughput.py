@@ -9,7 +9,8 @@ Iteration times come from mmengine's IterTimerHook with the first ``--warmup`` d
 sides train in fp32 (mmseg alone cannot autocast on the CPU).
 
 Prints one JSON line: {"name", "ratio" (Altair it/s / mmseg it/s; >= 0.98 means no
-overhead), "baseline", "ours" (it/s, median over runs), "peak_rss_mb" (Altair), ...}.
+overhead), "baseline", "ours" (it/s, median over runs), "peak_rss_mb" (Altair), ...}, and
+writes it to ``benchmarks/results/train_throughput.json``.
 """
 from __future__ import annotations
 
@@ -117,14 +118,18 @@ def main() -> None:
             runs[side].append(json.loads(line[0][len('RESULT '):]))
     ours = statistics.median(r['it_per_s'] for r in runs['altair'])
     base = statistics.median(r['it_per_s'] for r in runs['mmseg'])
-    print(json.dumps(dict(
+    line = dict(
         name='train_throughput', ratio=round(ours / base, 4), baseline=round(base, 4),
         ours=round(ours, 4), unit='it/s', peak_rss_mb=round(max(
             r['peak_rss_mb'] for r in runs['altair']), 1),
         baseline_peak_rss_mb=round(max(r['peak_rss_mb'] for r in runs['mmseg']), 1),
         iters=args.iters, warmup=args.warmup, batch=args.batch, reps=args.reps,
         runs={side: [round(r['it_per_s'], 4) for r in rs] for side, rs in runs.items()},
-        model='configs/pspnet.py')))
+        model='configs/pspnet.py')
+    print(json.dumps(line))
+    sys.path.insert(0, str(ROOT / 'benchmarks'))
+    from results import write_results
+    write_results('train_throughput', line)
 
 
 if __name__ == '__main__':
