@@ -62,8 +62,11 @@ bench-demo: $(STAMP)
 	$(PY) benchmarks/precision_agreement.py
 	$(PY) benchmarks/bluemarble_baselines.py
 
+# MAE against the same ViT from scratch, both sides tuned alike on a split of the training
+# tiles, 3 seeds; one fraction of labels per part (the second reuses the first's pretraining).
 bench-ssl: $(STAMP)
-	$(PY) benchmarks/ssl_transfer.py
+	$(PY) benchmarks/ssl_transfer.py --tune --methods mae --fractions 0.1 --save-weights work_dirs/ssl_weights
+	$(PY) benchmarks/ssl_transfer.py --tune --methods mae --fractions 1.0 --weights mae=work_dirs/ssl_weights/mae.pth
 	$(PY) benchmarks/imbalance.py
 
 # Own data end to end: `altair init` (no edits, default budget) + `altair train` on every real

@@ -80,6 +80,24 @@ def write_results(name: str, figures: dict) -> Path:
     return path
 
 
+def write_row(name: str, row: dict, *, key: str) -> Path:
+    """Add ``row``, stamped (:func:`stamp`), to the ``rows`` of
+    ``benchmarks/results/<name>.json``, in place of the row with the same ``row[key]``: a
+    results file filled in parts, each row naming its own commit."""
+    import json
+
+    from altair.fileio import write_json
+    path = RESULTS / f'{name}.json'
+    rows = json.loads(path.read_text())['rows'] if path.is_file() else []
+    new = dict(row, **stamp())
+    rows = [new if r[key] == row[key] else r for r in rows]
+    if new not in rows:
+        rows.append(new)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    write_json(path, dict(commit=new['commit'], rows=rows))
+    return path
+
+
 def changed_since(measured: str, paths: list[str], *, root: Path = ROOT) -> list[str]:
     """The commits after ``measured`` (a results file's commit, ``+dirty`` or not) that
     touch ``paths``, newest first; ``['unknown commit ...']`` where ``measured`` is not in

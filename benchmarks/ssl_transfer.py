@@ -21,9 +21,20 @@ Protocol (every variant alike):
 
 Prints one JSON line per method and label fraction: ``ratio`` = mean mIoU pretrained / from
 scratch, the means and sample standard deviations over the seeds, and whether the ±1 std
-intervals overlap. ``--pretrain-option`` / ``--finetune-option KEY=VALUE`` (mmengine's
-``--cfg-options`` syntax, values as Python literals) change one recipe setting, as the tables
-of recipe changes in docs/guides/self-supervision.md do.
+intervals overlap.
+
+``--tune``: both sides get the same search before the reported runs. ``--tune-tiles`` training
+tiles (17, as many as val; drawn with seed 1) become a tuning split that no side trains on;
+the labelled tiles are drawn from the rest (as many as the fraction of all the training tiles
+names). Each side fine-tunes once (seed 0) per learning rate (``--lrs``) and layer decay
+(``--layer-decays``; ``LayerDecayOptimWrapperConstructor`` on both sides, 1.0 = the same rate
+at every depth), scored on the tuning split; its best pair then trains the seeds, scored on
+val. Each line becomes a row of ``benchmarks/results/ssl_transfer.json`` (replacing the row
+of its method and fraction), so the fractions can run in parts.
+
+``--pretrain-option`` / ``--finetune-option KEY=VALUE`` (mmengine's ``--cfg-options`` syntax,
+values as Python literals) change one recipe setting, as the tables of recipe changes in
+docs/guides/self-supervision.md do.
 """
 from __future__ import annotations
 
@@ -40,6 +51,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / 'benchmarks'))
+from results import write_row  # noqa: E402
 
 # method → (pretraining recipe, fine-tuning config, from-scratch config, key conversion)
 METHODS = {
@@ -64,6 +77,28 @@ def label_subset(n: int, fraction: float, seed: int = 0) -> list[int] | None:
         return None
     k = max(1, round(fraction * n))
     return sorted(np.random.default_rng(seed).choice(n, k, replace=False).tolist())
+
+
+def tuning_split(n: int, tune: int, fraction: float, seed: int = 1
+                 ) -> tuple[list[int], list[int]]:
+    """``(tuning, labelled)``: ``tune`` of ``n`` sample indices drawn with ``seed``, and
+    ``round(fraction * n)`` (at least 1, at most all) of the others, drawn with seed 0; both
+    sorted and disjoint."""
+    if not 0 < tune < n:
+        raise ValueError(f'a tuning split of {tune} of {n} samples leaves nothing to train on')
+    tuning = sorted(np.random.default_rng(seed).choice(n, tune, replace=False).tolist())
+    rest = np.setdiff1d(np.arange(n), tuning)
+    k = min(len(rest), max(1, round(fraction * n)))
+    if k == len(rest):
+        return tuning, rest.tolist()
+    picked = np.random.default_rng(0).choice(rest, k, replace=False)
+    return tuning, sorted(int(i) for i in picked)
+
+
+def best_setting(scores: dict[tuple[float, float], float]) -> tuple[float, float]:
+    """The (learning rate, layer decay) with the highest score; ties go to the smaller
+    learning rate, then to the larger decay (the plainer setting)."""
+    return max(scores, key=lambda k: (scores[k], -k[0], k[1]))
 
 
 def mean_std(values) -> tuple[float, float]:
@@ -159,8 +194,16 @@ def rescale_schedule(schedulers: list[dict], old_iters: int, new_iters: int) -> 
     return out
 
 
-def finetune(config: str, *, home: str, weights: Path | None, options: dict) -> float:
-    """Val mIoU of one fine-tuning (``weights=None``: from scratch)."""
+TUNING_VAL = {'val_dataloader.dataset.data_prefix': dict(img_path='img_dir/train',
+                                                         seg_map_path='ann_dir/train')}
+
+
+def finetune(config: str, *, home: str, weights: Path | None, options: dict,
+             optim: tuple[float, float] | None = None,
+             tuning: list[int] | None = None) -> float:
+    """Val mIoU of one fine-tuning (``weights=None``: from scratch); ``optim`` = (learning
+    rate, layer decay) replaces the config's optimiser rate and parameter-wise settings;
+    ``tuning`` scores on those training tiles instead of val."""
     import altair as alt
     from altair.config import load_config
     cfg = load_config(ROOT / config)
@@ -168,14 +211,24 @@ def finetune(config: str, *, home: str, weights: Path | None, options: dict) -> 
     cfg.param_scheduler = rescale_schedule(cfg.param_scheduler, cfg.train_cfg.max_iters, iters)
     init = None if weights is None else dict(type='Pretrained', checkpoint=str(weights))
     cfg.merge_from_dict({**options, 'model.backbone.init_cfg': init})
+    if optim is not None:
+        cfg.optim_wrapper.optimizer.lr = optim[0]
+        cfg.optim_wrapper.constructor = 'LayerDecayOptimWrapperConstructor'
+        cfg.optim_wrapper.paramwise_cfg = dict(layer_decay=optim[1])
+    if tuning is not None:
+        cfg.merge_from_dict({**TUNING_VAL, 'val_dataloader.dataset.indices': tuning})
     if 'img_size' in cfg.model.backbone:  # a ViT: position embeddings sized for the crop
         cfg.model.backbone.img_size = cfg.crop_size
     t0 = time.time()
     run = alt.train(cfg, root=home, verbose=False)
     miou = float(run.metrics[-1]['mIoU'])
-    print(f"{Path(config).name} ({'pretrained' if weights else 'scratch'}, seed "
-          f"{options['randomness.seed']}): mIoU {miou:.2f} in {(time.time() - t0) / 60:.1f} min",
-          file=sys.stderr, flush=True)  # progress: one fine-tuning takes minutes
+    what = [f"{'pretrained' if weights else 'scratch'}", f"seed {options['randomness.seed']}"]
+    if optim is not None:
+        what.append(f'lr {optim[0]:g}, layer decay {optim[1]:g}')
+    if tuning is not None:
+        what.append('tuning split')
+    print(f"{Path(config).name} ({', '.join(what)}): mIoU {miou:.2f} in "
+          f"{(time.time() - t0) / 60:.1f} min", file=sys.stderr, flush=True)  # progress
     return miou
 
 
@@ -215,7 +268,16 @@ def main() -> None:
     p.add_argument('--no-scratch', action='store_true',
                    help='skip the from-scratch runs (a recipe change measured against an '
                         'earlier baseline)')
+    p.add_argument('--tune', action='store_true',
+                   help='the same learning-rate and layer-decay search for both sides on a '
+                        'tuning split of the training tiles, then the seeds with each '
+                        "side's best (writes benchmarks/results/ssl_transfer.json)")
+    p.add_argument('--tune-tiles', type=int, default=17, metavar='N')
+    p.add_argument('--lrs', nargs='+', type=float, default=[5e-4, 1e-3, 2e-3])
+    p.add_argument('--layer-decays', nargs='+', type=float, default=[1.0, 0.75])
     args = p.parse_args()
+    if args.tune and args.no_scratch:
+        p.error('--tune searches both sides: it cannot skip the from-scratch runs')
 
     reuse = method_paths(p, '--weights', args.weights, 'an existing exported backbone file')
     configs = {m: str(path) for m, path in
@@ -228,9 +290,27 @@ def main() -> None:
     pre_opts, ft_opts = parse_options(args.pretrain_option), parse_options(args.finetune_option)
     if args.save_weights:
         Path(args.save_weights).mkdir(parents=True, exist_ok=True)
-    scratch: dict[tuple[str, float], list[float]] = {}
+    scratch: dict[tuple, tuple[list[float], dict | None]] = {}
+    grid = [(lr, decay) for lr in args.lrs for decay in args.layer_decays]
     with tempfile.TemporaryDirectory() as home:
         out_dir = Path(args.save_weights or home)
+
+        def searched(config: str, weights: Path | None, extra: dict, labelled: list[int],
+                     tuning: list[int]) -> dict:
+            """Tuning-split mIoU of each grid point (seed 0), keyed 'lr/decay'."""
+            opts = finetune_options(iters=args.finetune_iters, crop=args.crop, seed=0,
+                                    indices=labelled, data_root=args.data_root)
+            return {f'{lr:g}/{decay:g}': finetune(config, home=home, weights=weights,
+                                                  options={**opts, **extra},
+                                                  optim=(lr, decay), tuning=tuning)
+                    for lr, decay in grid}
+
+        def chosen(search: dict | None) -> tuple[float, float] | None:
+            if search is None:
+                return None
+            return best_setting({tuple(map(float, k.split('/'))): v
+                                 for k, v in search.items()})
+
         for method in args.methods:
             _, ssl_config, scratch_config, _ = METHODS[method]
             if method in reuse:
@@ -240,17 +320,24 @@ def main() -> None:
                                            options=pre_opts, out_dir=out_dir,
                                            config=configs.get(method))
             for fraction in args.fractions:
-                indices = label_subset(n_train, fraction)
+                tuning, indices = (tuning_split(n_train, args.tune_tiles, fraction)
+                                   if args.tune else (None, label_subset(n_train, fraction)))
                 base = [finetune_options(iters=args.finetune_iters, crop=args.crop, seed=s,
                                          indices=indices, data_root=args.data_root)
                         for s in args.seeds]
                 key = (scratch_config, fraction)
                 if key not in scratch and not args.no_scratch:
-                    scratch[key] = [finetune(scratch_config, home=home, weights=None,
-                                             options=o) for o in base]
+                    search = (searched(scratch_config, None, {}, indices, tuning)
+                              if args.tune else None)
+                    scratch[key] = ([finetune(scratch_config, home=home, weights=None,
+                                              options=o, optim=chosen(search)) for o in base],
+                                    search)
+                our_search = (searched(ssl_config, weights, ft_opts, indices, tuning)
+                              if args.tune else None)
                 ours = [finetune(ssl_config, home=home, weights=weights,
-                                 options={**o, **ft_opts}) for o in base]
-                theirs = scratch.get(key)
+                                 options={**o, **ft_opts}, optim=chosen(our_search))
+                        for o in base]
+                theirs, their_search = scratch.get(key, (None, None))
                 m_ours = mean_std(ours)
                 line = dict(name=f'ssl_transfer_{method}_{round(fraction * 100)}pct_labels',
                             ours=round(m_ours[0], 2), ours_std=round(m_ours[1], 2),
@@ -263,13 +350,20 @@ def main() -> None:
                         baseline=round(m_theirs[0], 2), baseline_std=round(m_theirs[1], 2),
                         baseline_seeds=[round(v, 2) for v in theirs],
                         intervals_overlap=intervals_overlap(m_ours, m_theirs))
-                print(json.dumps(dict(
-                    **line, unit=f'val mIoU (17 tiles), mean over seeds {args.seeds}',
+                if args.tune:
+                    line.update(tuning_tiles=len(tuning), search=dict(
+                        pretrained=our_search, scratch=their_search,
+                        chosen=dict(pretrained=chosen(our_search),
+                                    scratch=chosen(their_search))))
+                line.update(
+                    unit=f'val mIoU (17 tiles), mean over seeds {args.seeds}',
                     pretrained=ssl_config, scratch=scratch_config,
                     label_tiles=len(indices) if indices else n_train,
                     finetune_iters=args.finetune_iters, crop=args.crop, **budget,
-                    pretrain_options=pre_opts, finetune_options=ft_opts)), flush=True)
-
+                    pretrain_options=pre_opts, finetune_options=ft_opts)
+                print(json.dumps(line), flush=True)
+                if args.tune:
+                    write_row('ssl_transfer', line, key='name')
 
 if __name__ == '__main__':
     main()

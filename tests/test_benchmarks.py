@@ -46,6 +46,27 @@ def test_label_subset_rejects_a_fraction_outside_0_1(fraction):
         ssl.label_subset(86, fraction)
 
 
+@pytest.mark.parametrize('fraction, k', [(0.1, 9), (0.5, 43), (1.0, 69)])
+def test_the_tuning_split_is_fixed_and_apart_from_the_labelled_tiles(fraction, k):
+    """17 of 86 tiles for tuning, the labelled ones (the fraction of all 86, at most the 69
+    left) from the others: disjoint, sorted, the same on every run."""
+    tuning, labelled = ssl.tuning_split(86, 17, fraction)
+    assert (tuning, labelled) == ssl.tuning_split(86, 17, fraction)
+    assert len(tuning) == 17 and len(labelled) == k
+    assert tuning == sorted(set(tuning)) and labelled == sorted(set(labelled))
+    assert not set(tuning) & set(labelled) and set(tuning) | set(labelled) <= set(range(86))
+    assert ssl.tuning_split(86, 17, fraction, seed=2)[0] != tuning
+    with pytest.raises(ValueError, match='17 of 17 samples'):
+        ssl.tuning_split(17, 17, 0.1)
+
+
+def test_best_setting_is_the_highest_score_ties_to_the_plainer():
+    assert ssl.best_setting({(1e-3, 1.0): 40.0, (2e-3, 0.75): 41.5, (5e-4, 1.0): 39.0}) == (
+        2e-3, 0.75)
+    tie = {(2e-3, 1.0): 40.0, (1e-3, 0.75): 40.0, (1e-3, 1.0): 40.0}
+    assert ssl.best_setting(tie) == (1e-3, 1.0)
+
+
 def test_mean_std_is_the_sample_std():
     values = [37.88, 35.30, 36.56]
     mean, std = ssl.mean_std(values)
@@ -227,6 +248,20 @@ def test_every_altair_name_a_script_uses_exists(path):
                for line, module, name in _altair_references(path)
                if not hasattr(_module(module), name) and _module(f'{module}.{name}') is None]
     assert not missing, missing
+
+
+def test_write_row_replaces_the_row_of_its_key_and_keeps_the_others(tmp_path, monkeypatch):
+    import json
+    results = _script('results')
+    monkeypatch.setattr(results, 'RESULTS', tmp_path)
+    commits = iter(['aaa', 'bbb', 'ccc'])
+    monkeypatch.setattr(results, 'stamp', lambda: dict(commit=next(commits)))
+    results.write_row('x', dict(name='mae_10', ours=1.0), key='name')
+    results.write_row('x', dict(name='mae_100', ours=2.0), key='name')
+    path = results.write_row('x', dict(name='mae_10', ours=3.0), key='name')
+    data = json.loads(path.read_text())
+    assert data == dict(commit='ccc', rows=[dict(name='mae_10', ours=3.0, commit='ccc'),
+                                            dict(name='mae_100', ours=2.0, commit='bbb')])
 
 
 def test_changed_since_names_the_later_commits_that_touch_the_sources(tmp_path):
