@@ -6,7 +6,7 @@ INPUTS := scripts/install.sh setup.py $(wildcard requirements/*.txt)
 # the core's tests and every plugin's (projects/*/tests)
 TESTS  := tests projects
 
-.PHONY: install demo test test-fast test-all bench bench-speed bench-quality bench-gpu bench-demo bench-ssl bench-own-data clean-data
+.PHONY: install demo test test-fast test-all bench bench-speed bench-quality bench-gpu bench-demo bench-zoo bench-ssl bench-own-data clean-data
 
 install: $(STAMP)
 
@@ -34,11 +34,11 @@ test-all: $(STAMP)
 
 # Every benchmark (each prints JSON lines with its baseline and ratio, measured in the same
 # run): bench-speed, the speed and memory part (about 70 minutes on 2 cores), and
-# bench-quality, the model-quality part (about 2 hours), which runs in parts (bench-demo,
-# bench-ssl, bench-own-data), each writing its own results with its commit.
+# bench-quality, the model-quality part (several hours), which runs in parts (bench-demo,
+# bench-zoo, bench-ssl, bench-own-data), each writing its own results with its commit.
 bench: bench-speed bench-quality
 
-bench-quality: bench-demo bench-ssl bench-own-data
+bench-quality: bench-demo bench-zoo bench-ssl bench-own-data
 
 bench-speed: $(STAMP)
 	$(PY) benchmarks/train_throughput.py
@@ -61,6 +61,10 @@ bench-demo: $(STAMP)
 	test -f work_dirs/demo/summary.json || $(PY) -m altair demo
 	$(PY) benchmarks/precision_agreement.py
 	$(PY) benchmarks/bluemarble_baselines.py
+
+# One `altair demo --config C` per short config: the model zoo's rows (about 10 minutes each).
+bench-zoo: $(STAMP)
+	$(PY) benchmarks/model_zoo.py
 
 # MAE against the same ViT from scratch, both sides tuned alike on a split of the training
 # tiles, 3 seeds; one fraction of labels per part (the second reuses the first's pretraining).

@@ -6,10 +6,12 @@ val tiles as its model (``altair.api.demo.tile_baselines``) and writes all of th
 ``summary.json``.
 
 Prints one JSON line (``ratio`` = the demo model's val mIoU over the best baseline's) and
-writes ``benchmarks/results/demo_baselines.json``. Run ``make demo`` first.
+writes ``benchmarks/results/demo_baselines.json``. Run ``make demo`` first, or give another
+demo's summary (``--summary work_dirs/model_zoo/segformer/summary.json``).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -22,12 +24,16 @@ SUMMARY = ROOT / 'work_dirs' / 'demo' / 'summary.json'
 
 
 def main() -> int:
-    if not SUMMARY.is_file():
-        print(f"error: '{SUMMARY}' does not exist; run `make demo` first", file=sys.stderr)
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--summary', type=Path, default=SUMMARY,
+                   help="a demo's summary.json (default: %(default)s)")
+    path = p.parse_args().summary
+    if not path.is_file():
+        print(f"error: '{path}' does not exist; run `make demo` first", file=sys.stderr)
         return 2
-    summary = json.loads(SUMMARY.read_text())
+    summary = json.loads(path.read_text())
     if 'baselines' not in summary:
-        print(f"error: '{SUMMARY}' has no baselines (written before the demo scored them); "
+        print(f"error: '{path}' has no baselines (written before the demo scored them); "
               'run `make demo` again', file=sys.stderr)
         return 2
     baselines = summary['baselines']

@@ -133,7 +133,8 @@ def tta() -> None:
             torch.cuda.reset_peak_memory_stats()
             res[name] = (statistics.median(_timed(lambda: fn(x)) for _ in range(10)),
                          torch.cuda.max_memory_allocated() / 2 ** 20)
-    _line(name='gpu_tta_d4_batched_vs_single_forward', ratio=round(res['d4'][0] / res['single'][0], 3),
+    _line(name='gpu_tta_d4_batched_vs_single_forward',
+          ratio=round(res['d4'][0] / res['single'][0], 3),
           baseline=round(res['single'][0], 4), ours=round(res['d4'][0], 4),
           unit='seconds (goal ratio <= 4)', views=8,
           views_per_call=default_max_batch('cuda'), peak_gpu_mb=round(res['d4'][1], 1),

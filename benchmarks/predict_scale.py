@@ -288,7 +288,8 @@ def scale(workdir: str | None) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--scale', action='store_true', help='also the 30000x30000 memory run')
-    p.add_argument('--reps', type=int, default=1, help='best of N per timing, the two sides in turn (default 1)')
+    p.add_argument('--reps', type=int, default=1,
+                   help='best of N per timing, the two sides in turn (default 1)')
     p.add_argument('--parts', nargs='*', default=list(PARTS), choices=PARTS,
                    help='which parts to run (default: all but the 30000x30000 one; none: '
                         'only --scale)')

@@ -250,6 +250,17 @@ def test_every_altair_name_a_script_uses_exists(path):
     assert not missing, missing
 
 
+def test_a_zoo_row_is_the_demo_summary_with_its_ratio_to_the_best_baseline():
+    summary = dict(config='configs/pspnet.py', run='r', train_seconds=516.0,
+                   total_seconds=546.0, mIoU=45.0, aAcc=80.7, per_class_iou={'water': 93.4},
+                   baselines={'majority_class': 6.41, 'nearest_class_mean': 36.5},
+                   ratio_to_best_baseline=1.233, globe_pixel_accuracy=87.05)
+    row = _script('model_zoo').zoo_row(summary)
+    assert row['best_baseline'] == 'nearest_class_mean' and row['ratio'] == round(45 / 36.5, 3)
+    assert (row['train_minutes'], row['demo_minutes']) == (8.6, 9.1)
+    assert row['per_class_iou'] == {'water': 93.4} and row['config'] == 'configs/pspnet.py'
+
+
 def test_write_row_replaces_the_row_of_its_key_and_keeps_the_others(tmp_path, monkeypatch):
     import json
     results = _script('results')
