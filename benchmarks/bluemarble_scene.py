@@ -8,12 +8,14 @@ validation tiles (``data/bluemarble/img_dir/val``, read with ``LoadRaster``: RGB
 and on its own validation windows (the same three 300-px longitude columns, ocean included).
 The baseline is ``configs/pspnet.py`` (the tiled demo) trained here in the same run with the
 same precision (``--precision``, default fp32: bf16 autocast only pays where the CPU has
-AVX512-BF16/AMX). Prints one JSON line: ratio = scene / tiled val mIoU on the 17 tiles.
+AVX512-BF16/AMX). Prints one JSON line (ratio = scene / tiled val mIoU on the 17 tiles) and
+writes it to ``benchmarks/results/bluemarble_scene.json``.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -72,7 +74,7 @@ def main() -> None:
                                f'{s}_dataloader.dataset.data_root': args.data_root
                                for s in ('train', 'val', 'test')})))
     tiled = tiled_run.metrics[-1]['mIoU']
-    print(json.dumps(dict(
+    line = dict(
         name='bluemarble_scene_vs_tiled_val_mIoU', ratio=round(scene['mIoU'] / tiled, 3),
         baseline=tiled, ours=round(scene['mIoU'], 2),
         points=round(scene['mIoU'] - tiled, 2),
@@ -80,7 +82,12 @@ def main() -> None:
         own_val_windows_mIoU=own['mIoU'], train_minutes=minutes and round(minutes, 1),
         precision=args.precision, tiled_per_class={
             k: v for k, v in tiled_run.metrics[-1].items() if k.startswith('IoU.')},
-        per_class={k: v for k, v in scene.items() if k.startswith('IoU.')})))
+        per_class={k: v for k, v in scene.items() if k.startswith('IoU.')},
+        reused_runs=[r for r in (args.run, args.tiled_run) if r])
+    print(json.dumps(line))
+    sys.path.insert(0, str(ROOT / 'benchmarks'))
+    from results import write_results
+    write_results('bluemarble_scene', line)
 
 
 if __name__ == '__main__':
