@@ -6,9 +6,10 @@ classical baselines the demo fits on the same training tiles.
     python benchmarks/model_zoo.py                          # the three short configs
     python benchmarks/model_zoo.py --configs configs/pspnet.py
 
-Each config becomes a row of ``benchmarks/results/model_zoo.json`` (replacing that config's
-row), stamped with its own commit, so the configs can run in parts. Prints one JSON line per
-config.
+Then each run's best checkpoint is tested on the same tiles without TTA, with ``hflip`` (the
+default) and with ``d4`` (``alt.test(run, tta_transforms=...)``). Each config becomes a row of
+``benchmarks/results/model_zoo.json`` (replacing that config's row), stamped with its own
+commit, so the configs can run in parts. Prints one JSON line per config.
 """
 from __future__ import annotations
 
@@ -37,6 +38,17 @@ def zoo_row(summary: dict) -> dict:
                 demo_minutes=round(summary['total_seconds'] / 60, 1), run=summary['run'])
 
 
+TTA = {'none': None, 'hflip': ['hflip'], 'd4': ['d4']}
+
+
+def tta_scores(run: str) -> dict[str, float]:
+    """Val mIoU of ``run``'s best checkpoint without TTA and with each of ``TTA``."""
+    import altair as alt
+    return {name: round(float(alt.test(run, tta=views is not None, tta_transforms=views,
+                                       verbose=False)['mIoU']), 2)
+            for name, views in TTA.items()}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--configs', nargs='+', default=CONFIGS)
@@ -57,6 +69,7 @@ def main() -> int:
                   file=sys.stderr)
             return 1
         row = zoo_row(json.loads((ROOT / work / 'summary.json').read_text()))
+        row['tta_mIoU'] = tta_scores(row['run'])
         print(json.dumps(row), flush=True)
         write_row('model_zoo', row, key='config')
     return 0
