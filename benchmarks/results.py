@@ -38,12 +38,16 @@ SOURCES = {
 
 
 def commit() -> str:
-    """The checkout's short commit, ``+dirty`` where tracked files differ from it."""
+    """The checkout's short commit, ``+dirty`` where tracked files other than the results
+    files differ from it (a benchmark that writes two results files, or a run after another,
+    measures clean code all the same)."""
     def git(*args: str) -> str:
         return subprocess.run(['git', *args], cwd=ROOT, capture_output=True,
                               text=True).stdout.strip()
     head = git('rev-parse', '--short', 'HEAD') or 'unknown'
-    return head + ('+dirty' if git('status', '--porcelain', '--untracked-files=no') else '')
+    changed = git('status', '--porcelain', '--untracked-files=no', '--', '.',
+                  ':(exclude)benchmarks/results')
+    return head + ('+dirty' if changed else '')
 
 
 def machine() -> dict:

@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# batch_size= (window_batch's former name, which warns) is the keyword older checkouts take too
 CASES = {
     'a': dict(save=['labels', 'probs', 'preview', 'overlay', 'polygons'], uncertainty='entropy',
               window_size=[256, 256], overlap=0.25, batch_size=4, precision='fp32'),

@@ -275,6 +275,28 @@ def test_write_row_replaces_the_row_of_its_key_and_keeps_the_others(tmp_path, mo
                                             dict(name='mae_100', ours=2.0, commit='bbb')])
 
 
+def test_the_commit_is_dirty_for_changed_code_not_for_results_files(tmp_path, monkeypatch):
+    import subprocess
+    results = _script('results')
+    monkeypatch.setattr(results, 'ROOT', tmp_path)
+
+    def git(*args):
+        return subprocess.run(['git', '-c', 'user.name=t', '-c', 'user.email=t@t', *args],
+                              cwd=tmp_path, check=True, capture_output=True,
+                              text=True).stdout.strip()
+    git('init', '-q')
+    (tmp_path / 'benchmarks' / 'results').mkdir(parents=True)
+    (tmp_path / 'benchmarks' / 'results' / 'a.json').write_text('{}')
+    (tmp_path / 'code.py').write_text('1')
+    git('add', '-A')
+    git('commit', '-qm', 'one')
+    head = git('rev-parse', '--short', 'HEAD')
+    (tmp_path / 'benchmarks' / 'results' / 'a.json').write_text('{"x": 1}')  # a first result
+    assert results.commit() == head
+    (tmp_path / 'code.py').write_text('2')
+    assert results.commit() == head + '+dirty'
+
+
 def test_changed_since_names_the_later_commits_that_touch_the_sources(tmp_path):
     import subprocess
     results = _script('results')
