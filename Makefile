@@ -6,7 +6,7 @@ INPUTS := scripts/install.sh setup.py $(wildcard requirements/*.txt)
 # the core's tests and every plugin's (projects/*/tests)
 TESTS  := tests projects
 
-.PHONY: install demo test test-fast test-all bench bench-speed bench-quality bench-gpu bench-demo bench-zoo bench-ssl bench-own-data clean-data
+.PHONY: install demo test test-fast test-all bench bench-speed bench-quality bench-gpu bench-demo bench-zoo bench-augment bench-ssl bench-own-data clean-data
 
 install: $(STAMP)
 
@@ -35,17 +35,23 @@ test-all: $(STAMP)
 # Every benchmark (each prints JSON lines with its baseline and ratio, measured in the same
 # run): bench-speed, the speed and memory part (about 70 minutes on 2 cores), and
 # bench-quality, the model-quality part (several hours), which runs in parts (bench-demo,
-# bench-zoo, bench-ssl, bench-own-data), each writing its own results with its commit.
+# bench-zoo, bench-augment, bench-ssl, bench-own-data), each writing its own results with
+# its commit.
 bench: bench-speed bench-quality
 
-bench-quality: bench-demo bench-zoo bench-ssl bench-own-data
+bench-quality: bench-demo bench-zoo bench-augment bench-ssl bench-own-data
+
+# The augmentation presets' speed and the satellite preset against none (two 300-iteration
+# trainings of the demo PSPNet, about 35 minutes on 2 cores).
+bench-augment: $(STAMP)
+	$(PY) benchmarks/augment_presets.py
 
 bench-speed: $(STAMP)
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/sliding_window.py
 	$(PY) benchmarks/tta.py
 	$(PY) benchmarks/ddp_scaling.py
-	$(PY) benchmarks/augment_presets.py
+	$(PY) benchmarks/augment_presets.py --skip-training
 	$(PY) benchmarks/raster_loader.py
 	$(PY) benchmarks/predict_scale.py
 	$(PY) benchmarks/onnx_runtime.py

@@ -34,6 +34,11 @@ SOURCES = {
     'tta': ['benchmarks/tta.py', 'altair/inference/', 'altair/models/'],
     'sliding_window_scale': ['benchmarks/sliding_window.py', 'altair/inference/',
                              'altair/prediction/', 'altair/raster/'],
+    'train_throughput': ['benchmarks/train_throughput.py', 'configs/pspnet.py', *_TRAINING],
+    'ddp_scaling': ['benchmarks/ddp_scaling.py', 'configs/pspnet.py', *_TRAINING],
+    'augment_presets': ['benchmarks/augment_presets.py', 'configs/pspnet.py', *_TRAINING],
+    'raster_loader': ['benchmarks/raster_loader.py', 'benchmarks/own_data.py', 'altair/raster/',
+                      *_TRAINING],
 }
 
 

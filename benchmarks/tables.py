@@ -41,13 +41,18 @@ def _or_dash(value) -> str:
     return '–' if value is None else f'{value:.2f}'
 
 
+def _where(row: dict) -> str:
+    return f"{row['commit']} ({'bf16' if row['bf16'] else 'fp32'})"
+
+
 def own_data_panel(rows: list[dict] | None = None) -> str:
     """One line per dataset of ``own_data_panel.json``, means over its seeds (± sample std
     where there are several; the best baseline is the one with the highest mean), then the
     volumes' per-case scores, one line per row."""
     rows = _load('own_data_panel')['rows'] if rows is None else rows
     lines = ['| dataset | metric | Altair (init, unedited) | best baseline | baseline | '
-             'ratio | train min | seeds |', '|---|---|---|---|---|---|---|---|']
+             'ratio | train min | seeds | measured at (bf16: native, or fp32) |',
+             '|---|---|---|---|---|---|---|---|---|']
     for name in dict.fromkeys(r['dataset'] for r in rows):
         group = [r for r in rows if r['dataset'] == name]
         names = group[0]['baselines']
@@ -57,7 +62,8 @@ def own_data_panel(rows: list[dict] | None = None) -> str:
             f"{best} | {_mean_std([r['baselines'][best] for r in group])} | "
             f"{np.mean([r['ratio'] for r in group]):.2f} | "
             f"{np.mean([r['train_minutes'] for r in group]):.1f} | "
-            f"{', '.join(str(r['seed']) for r in group)} |")
+            f"{', '.join(str(r['seed']) for r in group)} | "
+            f"{', '.join(dict.fromkeys(_where(r) for r in group))} |")
     cases = [r for r in rows if 'case_scores' in r]
     if cases:  # volumes, scored per case as `altair test --cases` scores them
         lines += ['', '| volumes | per-case foreground Dice: Altair | Altair, mirrored (--tta '
@@ -76,7 +82,8 @@ def recipe_speed(result: dict | None = None) -> str:
     result = _load('recipe_speed') if result is None else result
     lines = [f"`{result['command']}` at {result['commit']} ({result['cpu']}, "
              f"{result['cores']} cores, avx512_bf16 {result['avx512_bf16']}, torch "
-             f"{result['torch']}, {result['date'][:10]}):", '',
+             f"{result['torch']}, {result['date'][:10]}; precision 'auto' is "
+             f"{result['auto_means']} here):", '',
              '| variant | crop x batch | s / step | training pixels / s | ratio to fp32 |',
              '|---|---|---|---|---|']
     for r in result['rows']:
@@ -204,10 +211,67 @@ def demo_baselines() -> str:
             f"commit {r['commit']}, {r['date'][:10]}.")
 
 
+def train_throughput() -> str:
+    """``train_throughput.json``: Altair's training loop against plain mmseg's."""
+    r = _load('train_throughput')
+    runs = r['runs']
+    return (f"{_stamp(r)}: {r['model']}, batch {r['batch']}, fp32 on both sides, {r['reps']} "
+            f"alternating runs × {r['iters']} iterations a side (the first {r['warmup']} "
+            f"dropped): Altair **{r['ours']:.3f} it/s** against mmseg **{r['baseline']:.3f} "
+            f"it/s** (medians), ratio **{r['ratio']:.3f}**; single runs {min(runs['altair']):.3f}"
+            f"–{max(runs['altair']):.3f} it/s (Altair) and {min(runs['mmseg']):.3f}–"
+            f"{max(runs['mmseg']):.3f} (mmseg); peak RSS {r['peak_rss_mb']:.0f} MB against "
+            f"{r['baseline_peak_rss_mb']:.0f} MB.")
+
+
+def ddp_scaling() -> str:
+    """``ddp_scaling.json``: images/s with N processes against 1."""
+    r = _load('ddp_scaling')
+    runs = r['runs_images_per_s']
+    n = next(k for k in runs if k != '1')
+    return (f"{_stamp(r)}: {r['model']}, batch {r['batch_per_process']} per process, "
+            f"{r['iters']} iterations (first {r['warmup']} dropped), {r['reps']} alternating "
+            f"runs a side on {r['device']}: **{r['ours']:.2f} images/s with {n} processes "
+            f"against {r['baseline']:.2f} with 1**, ratio **{r['ratio']:.2f}** (ideal "
+            f"{r['ideal_speedup']}); runs {min(runs[n]):.2f}–{max(runs[n]):.2f} with {n}, "
+            f"{min(runs['1']):.2f}–{max(runs['1']):.2f} with 1; peak RSS "
+            f"{r['peak_rss_mb']:.0f} MB per process against {r['baseline_peak_rss_mb']:.0f} MB.")
+
+
+def augment_presets() -> str:
+    """``augment_presets.json``: each preset's images/s on one core against the training
+    step, then the satellite preset's val mIoU against none (if measured)."""
+    r = _load('augment_presets')
+    speed, quality = r['speed'], r['quality']
+    lines = [f"{_stamp(r)}: 512×512 Blue Marble crops, one core; the demo PSPNet trains on "
+             f"**{speed['baseline']:.2f} images/s** (batch 8, all cores):", '',
+             '| preset | images/s (1 core) | × what training consumes |', '|---|---|---|']
+    for name, rate in speed['presets_images_per_s'].items():
+        lines.append(f"| {name} | {rate:.1f} | {speed['ratios'][name]:.1f} |")
+    if quality:
+        lines += ['', f"Trained {quality['train_iters']} iterations from scratch "
+                  f"({quality['model']}): val mIoU **{quality['baseline']:.2f} with no "
+                  f"augmentation** (whole tiles) and **{quality['ours']:.2f} with `satellite`** "
+                  f"(ratio {quality['ratio']:.3f}; one seed)."]
+    return '\n'.join(lines)
+
+
+def raster_loader() -> str:
+    """``raster_loader.json``: a scene dataset's windows/s against a training step's."""
+    r = _load('raster_loader')
+    return (f"{_stamp(r)}: {r['model']}, {r['windows']} random windows with MODIS labels "
+            f"reprojected onto each: **{r['ours']:.1f} windows/s** in one process on one core, "
+            f"while the generated model trains on **{r['baseline']:.2f} windows/s** (batch "
+            f"{r['batch']}, fp32, all cores): ratio **{r['ratio']:.1f}** (peak RSS "
+            f"{r['peak_rss_mb'] / 1024:.1f} GB).")
+
+
 TABLES = {'own_data_panel': own_data_panel, 'recipe_speed': recipe_speed,
           'volume_predict': volume_predict, 'predict_scale_memory': predict_scale_memory,
           'sliding_window': sliding_window, 'sliding_window_scale': sliding_window_scale,
-          'tta': tta, 'onnx_runtime': onnx_runtime, 'demo_baselines': demo_baselines}
+          'tta': tta, 'onnx_runtime': onnx_runtime, 'demo_baselines': demo_baselines,
+          'train_throughput': train_throughput, 'ddp_scaling': ddp_scaling,
+          'augment_presets': augment_presets, 'raster_loader': raster_loader}
 
 
 def pages() -> list[Path]:
