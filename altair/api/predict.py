@@ -93,17 +93,15 @@ def _spawn(n: int, model, inputs: list, options: PredictOptions, *, root, device
 def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] | None = None,
             tta_scales: Sequence[float] = (1.0,), tta_merge: str = 'soft_vote',
             sliding_window: bool | str = 'auto', window_size: int | tuple[int, int] | None = None,
-            overlap: float = 0.25, stride: tuple[int, int] | None = None,
-            blend: str = 'gaussian', window_batch: int | None = None, device: str = 'auto',
-            precision: str = 'auto', out_dir: str | os.PathLike | None = None,
+            overlap: float = 0.25, stride: tuple[int, int] | None = None, blend: str = 'gaussian',
+            window_batch: int | None = None, device: str = 'auto', precision: str = 'auto',
+            out_dir: str | os.PathLike | None = None, root: str | os.PathLike | None = None,
             save: Sequence[str] = ('labels', 'overlay'), probs_dtype: str = 'uint8',
-            return_probs: bool = False, root: str | os.PathLike | None = None,
-            nodata: float | None = None, uncertainty: str | None = None,
+            return_probs: bool = False, nodata: float | None = None, uncertainty: str | None = None,
             format: str | None = None, polygons_format: str = 'gpkg', min_area: float = 0.0,
             simplify: float = 0.0, mosaic: str | None = None, resume: bool = False,
-            processes: int | None = None, gpus: int | None = None,
-            progress: bool = True, backend: str = 'auto',
-            batch_size: int | None = None) -> list[Prediction]:
+            processes: int | None = None, gpus: int | None = None, progress: bool = True,
+            backend: str = 'auto', batch_size: int | None = None) -> list[Prediction]:
     """Predict every image with a trained model.
 
     Args:
@@ -119,9 +117,8 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
         window_size: (h, w) of the windows (default: the training crop, else 512).
         overlap: fraction shared by neighbouring windows, in [0, 1); ``stride`` instead.
         blend: ``'gaussian'``, ``'linear'`` or ``'constant'`` window weights.
-        window_batch: windows (and TTA views) per forward pass; default: measured here once
-            per architecture, device, window and precision, and cached (``autotune``).
-            ``batch_size`` is its former name (warns once).
+        window_batch: windows (and TTA views) per forward pass (former name ``batch_size``);
+            default: measured once per architecture, device, window, precision (``autotune``).
         device: ``'auto'`` (CUDA when present), ``'cpu'``, ``'cuda:1'``, ...
         precision: ``'auto'`` (bf16 autocast where native: AVX512-BF16 / AMX, a bf16 GPU;
             else fp32; never fp16), ``'fp32'``, ``'bf16'`` or ``'fp16'``.
@@ -166,12 +163,12 @@ def predict(model, images, *, tta: bool = False, tta_transforms: Sequence[str] |
     options = PredictOptions.from_arguments(
         tta=tta, tta_transforms=tta_transforms, tta_scales=tta_scales, tta_merge=tta_merge,
         sliding_window=sliding_window, window_size=window_size, overlap=overlap, stride=stride,
-        blend=blend, device=device, precision=precision,
         window_batch=renamed_keyword('batch_size', batch_size, 'window_batch', window_batch),
-        out_dir=out_dir, save=save, probs_dtype=probs_dtype, return_probs=return_probs,
-        nodata=nodata, uncertainty=uncertainty, format=format, polygons_format=polygons_format,
-        min_area=min_area, simplify=simplify, mosaic=mosaic, resume=resume,
-        processes=processes, gpus=gpus, progress=progress, backend=backend)
+        blend=blend, device=device, precision=precision, out_dir=out_dir, save=save,
+        probs_dtype=probs_dtype, return_probs=return_probs, nodata=nodata, format=format,
+        uncertainty=uncertainty, polygons_format=polygons_format, min_area=min_area,
+        simplify=simplify, mosaic=mosaic, resume=resume, processes=processes, gpus=gpus,
+        progress=progress, backend=backend)
     return predict_with(model, images, options, root=root)
 
 
