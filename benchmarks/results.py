@@ -15,14 +15,19 @@ RESULTS = ROOT / 'benchmarks' / 'results'
 # always one of them); a commit touching any of them after a results file's makes it stale
 _VOLUMES = ['altair/prediction/', 'altair/inference/', 'altair/raster/volume.py',
             'altair/raster/volume_write.py', 'altair/datasets/cases.py', 'altair/models/']
-_TRAINING = ['altair/api/', 'altair/datasets/', 'altair/engine/', 'altair/models/',
+# training, testing and init: every altair/api/ module but prediction, export and plots
+_API_TRAINING = [f'altair/api/{m}.py' for m in (
+    '__init__', 'compile', 'config_source', 'demo', 'init', 'init_models', 'init_render', 'load',
+    'runs', 'step_time', 'test', 'test_cases', 'train', 'worker')]
+_TRAINING = [*_API_TRAINING, 'altair/datasets/', 'altair/engine/', 'altair/models/',
              'altair/evaluation/', 'altair/config.py', 'configs/_base_/']
 SOURCES = {
     'volume_predict_speed': ['benchmarks/volume_predict.py', *_VOLUMES],
     'volume_predict_memory': ['benchmarks/volume_predict.py', *_VOLUMES],
     'recipe_speed': ['benchmarks/recipe_speed.py', 'altair/datasets/plan.py',
                      'altair/models/', 'altair/engine/amp.py'],
-    'own_data_panel': ['benchmarks/own_data.py', *_TRAINING],
+    'own_data_panel': ['benchmarks/own_data.py', 'altair/api/predict.py',
+                       'altair/api/predict_worker.py', 'altair/prediction/', *_TRAINING],
     'predict_scale_memory': ['benchmarks/predict_scale.py', 'benchmarks/sliding_window.py',
                              'altair/inference/', 'altair/prediction/', 'altair/raster/'],
     'sliding_window': ['benchmarks/sliding_window.py', 'altair/inference/',
