@@ -290,26 +290,24 @@ def main() -> None:
     pre_opts, ft_opts = parse_options(args.pretrain_option), parse_options(args.finetune_option)
     if args.save_weights:
         Path(args.save_weights).mkdir(parents=True, exist_ok=True)
-    scratch: dict[tuple, tuple[list[float], dict | None]] = {}
+    scratch: dict[tuple, tuple[list[float], dict | None, tuple | None]] = {}
     grid = [(lr, decay) for lr in args.lrs for decay in args.layer_decays]
     with tempfile.TemporaryDirectory() as home:
         out_dir = Path(args.save_weights or home)
 
         def searched(config: str, weights: Path | None, extra: dict, labelled: list[int],
-                     tuning: list[int]) -> dict:
-            """Tuning-split mIoU of each grid point (seed 0), keyed 'lr/decay'."""
+                     tuning: list[int]) -> dict[tuple[float, float], float]:
+            """Tuning-split mIoU of each (lr, layer decay) of the grid (seed 0)."""
             opts = finetune_options(iters=args.finetune_iters, crop=args.crop, seed=0,
                                     indices=labelled, data_root=args.data_root)
-            return {f'{lr:g}/{decay:g}': finetune(config, home=home, weights=weights,
-                                                  options={**opts, **extra},
-                                                  optim=(lr, decay), tuning=tuning)
+            return {(lr, decay): finetune(config, home=home, weights=weights,
+                                          options={**opts, **extra}, optim=(lr, decay),
+                                          tuning=tuning)
                     for lr, decay in grid}
 
-        def chosen(search: dict | None) -> tuple[float, float] | None:
-            if search is None:
-                return None
-            return best_setting({tuple(map(float, k.split('/'))): v
-                                 for k, v in search.items()})
+        def as_json(search: dict | None) -> dict | None:
+            return None if search is None else {f'{lr:g}/{d:g}': v
+                                                for (lr, d), v in search.items()}
 
         for method in args.methods:
             _, ssl_config, scratch_config, _ = METHODS[method]
@@ -329,15 +327,17 @@ def main() -> None:
                 if key not in scratch and not args.no_scratch:
                     search = (searched(scratch_config, None, {}, indices, tuning)
                               if args.tune else None)
+                    best = best_setting(search) if search else None
                     scratch[key] = ([finetune(scratch_config, home=home, weights=None,
-                                              options=o, optim=chosen(search)) for o in base],
-                                    search)
+                                              options=o, optim=best) for o in base],
+                                    search, best)
                 our_search = (searched(ssl_config, weights, ft_opts, indices, tuning)
                               if args.tune else None)
+                our_best = best_setting(our_search) if our_search else None
                 ours = [finetune(ssl_config, home=home, weights=weights,
-                                 options={**o, **ft_opts}, optim=chosen(our_search))
+                                 options={**o, **ft_opts}, optim=our_best)
                         for o in base]
-                theirs, their_search = scratch.get(key, (None, None))
+                theirs, their_search, their_best = scratch.get(key, (None, None, None))
                 m_ours = mean_std(ours)
                 line = dict(name=f'ssl_transfer_{method}_{round(fraction * 100)}pct_labels',
                             ours=round(m_ours[0], 2), ours_std=round(m_ours[1], 2),
@@ -352,9 +352,8 @@ def main() -> None:
                         intervals_overlap=intervals_overlap(m_ours, m_theirs))
                 if args.tune:
                     line.update(tuning_tiles=len(tuning), search=dict(
-                        pretrained=our_search, scratch=their_search,
-                        chosen=dict(pretrained=chosen(our_search),
-                                    scratch=chosen(their_search))))
+                        pretrained=as_json(our_search), scratch=as_json(their_search),
+                        chosen=dict(pretrained=our_best, scratch=their_best)))
                 line.update(
                     unit=f'val mIoU (17 tiles), mean over seeds {args.seeds}',
                     pretrained=ssl_config, scratch=scratch_config,
