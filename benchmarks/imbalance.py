@@ -7,7 +7,9 @@ Dice + CE, focal and Lovasz + CE configs beside it; same seed, precision and sch
 
 Prints one JSON line per recipe: ``ratio`` = the rare classes' mean IoU (``--rare``, default
 cropland and shrubland: 1-4 % of the training pixels each) over the baseline's, ``points`` the
-difference, and the overall mIoU of both (val = the 17 held-out tiles, last iteration).
+difference, and the overall mIoU of both (val = the 17 held-out tiles, last iteration). At
+the default ``--iters`` each line is also a row of ``benchmarks/results/imbalance.json``
+(replacing the row of its recipe).
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / 'benchmarks'))
+from results import write_row  # noqa: E402
 
 SEGFORMER = 'configs/segformer/segformer_mit-b0{}_1xb8-600it_bluemarble-192x192.py'
 RECIPES = {
@@ -67,7 +71,7 @@ def main() -> None:
                 baseline = score
             if name == 'ce' and 'ce' not in args.recipes:
                 continue
-            print(json.dumps(dict(
+            line = dict(
                 name=f'imbalance_{name}', ratio=round(score['rare'] / max(baseline['rare'],
                                                                          1e-9), 3),
                 points=round(score['rare'] - baseline['rare'], 2),
@@ -76,8 +80,11 @@ def main() -> None:
                 mIoU=round(score['mIoU'], 2), baseline_mIoU=round(baseline['mIoU'], 2),
                 iou={k[4:]: round(float(v), 2) for k, v in metrics.items()
                      if k.startswith('IoU.')},
-                config=config, cfg_options=options, iters=n, seed=args.seed,
-                train_minutes=round((time.time() - t0) / 60, 1))), flush=True)
+                rare_classes=args.rare, config=config, cfg_options=options, iters=n,
+                seed=args.seed, train_minutes=round((time.time() - t0) / 60, 1))
+            print(json.dumps(line), flush=True)
+            if n == p.get_default('iters'):  # the documented length, not a shortened check
+                write_row('imbalance', line, key='name')
 
 
 if __name__ == '__main__':

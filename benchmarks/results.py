@@ -44,6 +44,18 @@ SOURCES = {
     'augment_presets': ['benchmarks/augment_presets.py', 'configs/pspnet.py', *_TRAINING],
     'raster_loader': ['benchmarks/raster_loader.py', 'benchmarks/own_data.py', 'altair/raster/',
                       *_TRAINING],
+    'model_zoo': ['benchmarks/model_zoo.py', 'configs/pspnet.py', 'configs/pspnet/',
+                  'configs/deeplabv3plus.py', 'configs/deeplabv3plus/', 'configs/segformer.py',
+                  'configs/segformer/', 'altair/inference/', 'altair/prediction/', *_TRAINING],
+    'bluemarble_scene': ['benchmarks/bluemarble_scene.py', 'configs/pspnet.py',
+                         'configs/pspnet/', 'altair/raster/', *_TRAINING],
+    'ssl_transfer': ['benchmarks/ssl_transfer.py', 'configs/selfsup/', 'configs/fcn/',
+                     *_TRAINING],
+    'imbalance': ['benchmarks/imbalance.py', 'configs/segformer.py', 'configs/segformer/',
+                  *_TRAINING],
+    'precision_agreement': ['benchmarks/precision_agreement.py', 'altair/api/predict.py',
+                            'altair/inference/', 'altair/prediction/', 'configs/segformer.py',
+                            'configs/segformer/', *_TRAINING],
 }
 
 
@@ -125,6 +137,14 @@ def changed_since(measured: str, paths: list[str], *, root: Path = ROOT) -> list
     return git('log', '--format=%h', f'{base}..HEAD', '--', *paths).split()
 
 
+def _row_label(row: dict, index: int) -> str:
+    """What names a row of a results file filled in parts: its dataset and seed, its config
+    or its name (else its index)."""
+    if 'dataset' in row:
+        return f"{row['dataset']}, seed {row.get('seed')}"
+    return str(row.get('config', row.get('name', index)))
+
+
 def stale_results() -> dict[str, list[str]]:
     """``{results file (and row): commits since it that touch its sources}`` for every
     results file under ``benchmarks/results/``, rows of a table file checked one by one.
@@ -138,7 +158,7 @@ def stale_results() -> dict[str, list[str]]:
         sources = SOURCES[path.stem]
         data = json.loads(path.read_text())
         rows = data.get('rows') if isinstance(data.get('rows'), list) else None
-        items = ([(f"{path.name}[{r.get('dataset', i)}, seed {r.get('seed')}]", r['commit'])
+        items = ([(f'{path.name}[{_row_label(r, i)}]', r['commit'])
                   for i, r in enumerate(rows) if 'commit' in r] if rows and 'commit' in rows[0]
                  else [(path.name, data['commit'])])
         for label, measured in items:

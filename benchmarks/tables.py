@@ -266,12 +266,119 @@ def raster_loader() -> str:
             f"{r['peak_rss_mb'] / 1024:.1f} GB).")
 
 
+def _model(config: str) -> str:
+    return f"`{config}`"
+
+
+def model_zoo() -> str:
+    """``model_zoo.json``: one line per config (its `altair demo` run), per-class IoU, then
+    the classical baselines the demos fitted on the same training tiles."""
+    rows = _load('model_zoo')['rows']
+    classes = list(rows[0]['per_class_iou'])
+    lines = ['| config | val mIoU | aAcc | ratio to the best baseline | whole-globe pixel '
+             'accuracy | train | whole demo | ' + ' | '.join(classes) + ' | measured at |',
+             '|---' * (8 + len(classes)) + '|']
+    for r in rows:
+        lines.append(
+            f"| {_model(r['config'])} | {r['mIoU']:.2f} | {r['aAcc']:.2f} | {r['ratio']:.2f} "
+            f"({r['best_baseline']}) | {r['globe_pixel_accuracy']:.2f} % | "
+            f"{r['train_minutes']:.1f} min | {r['demo_minutes']:.1f} min | "
+            + ' | '.join(f"{r['per_class_iou'][c]:.2f}" for c in classes)
+            + f" | {r['commit']}, {_cpu(r)}, {r['date'][:10]} |")
+    for name in rows[0]['baselines']:
+        values = dict.fromkeys(f"{r['baselines'][name]:.2f}" for r in rows)
+        lines.append(f"| classical: {name.replace('_', ' ')} | {' / '.join(values)} |"
+                     + ' |' * (6 + len(classes)))
+    return '\n'.join(lines)
+
+
+def model_zoo_tta() -> str:
+    """``model_zoo.json``: each config's best checkpoint tested without TTA and with each
+    transform list of ``benchmarks/model_zoo.py``."""
+    rows = _load('model_zoo')['rows']
+    views = list(rows[0]['tta_mIoU'])
+    lines = ['| config | ' + ' | '.join(f'`{v}`' if v != 'none' else 'no TTA' for v in views)
+             + ' |', '|---' * (1 + len(views)) + '|']
+    lines += [f"| {_model(r['config'])} | " + ' | '.join(f"{r['tta_mIoU'][v]:.2f}"
+                                                          for v in views) + ' |' for r in rows]
+    return '\n'.join(lines)
+
+
+def bluemarble_scene() -> str:
+    """``bluemarble_scene.json``: the scene-trained PSPNet against the tiled demo's, per
+    class, on the demo's 17 validation tiles."""
+    r = _load('bluemarble_scene')
+    classes = [k[len('IoU.'):] for k in r['per_class']]
+    lines = [f"{_stamp(r)}: {r['unit']}, {r['precision']}:", '',
+             '| training data | val mIoU (17 tiles) | ' + ' | '.join(classes) + ' |',
+             '|---' * (2 + len(classes)) + '|',
+             f"| tiled demo (`configs/pspnet.py`) | {r['baseline']:.2f} | "
+             + ' | '.join(f"{r['tiled_per_class'][f'IoU.{c}']:.2f}" for c in classes) + ' |',
+             f"| the two source rasters (`RasterSceneDataset`) | **{r['ours']:.2f}** "
+             f"({r['points']:+.2f} points, ratio {r['ratio']:.3f}) | "
+             + ' | '.join(f"{r['per_class'][f'IoU.{c}']:.2f}" for c in classes) + ' |',
+             '', f"On its own validation windows (ocean included) the scene model scores "
+                 f"{r['own_val_windows_mIoU']:.2f} mIoU."]
+    return '\n'.join(lines)
+
+
+def _search(search: dict) -> str:
+    return ', '.join(f'{k} {v:.2f}' for k, v in search.items())
+
+
+def _seeds(mean: float, std: float, seeds: list[float]) -> str:
+    return f"{mean:.2f} ± {std:.2f} ({', '.join(f'{v:.2f}' for v in seeds)})"
+
+
+def ssl_transfer() -> str:
+    """``ssl_transfer.json``: per method and label fraction, the pretrained model against the
+    same architecture from scratch, each side at the best of the same learning-rate x
+    layer-decay search on the tuning split, then the seeds on val."""
+    rows = _load('ssl_transfer')['rows']
+    lines = ['| fine-tuned config (pretrained side) | labelled tiles | from scratch | pretrained '
+             '| points | ±1 std overlap | chosen lr / layer decay (scratch; pretrained) | '
+             'pretraining | measured at |', '|---|---|---|---|---|---|---|---|---|']
+    for r in rows:
+        chosen = r['search']['chosen']
+        budget = (f"`{r['pretrain_config']}`, {r['pretrain_iters']} iterations, "
+                  f"{r['pretrain_cpu_minutes']} CPU min" if 'pretrain_config' in r else
+                  f"the weights of the row above (`{r['pretrained_weights']}`)")
+        lines.append(
+            f"| `{r['pretrained']}` | {r['label_tiles']} | "
+            f"{_seeds(r['baseline'], r['baseline_std'], r['baseline_seeds'])} | "
+            f"{_seeds(r['ours'], r['ours_std'], r['ours_seeds'])} | {r['points']:+.2f} | "
+            f"{'yes' if r['intervals_overlap'] else 'no'} | "
+            f"{chosen['scratch'][0]:g} / {chosen['scratch'][1]:g}; "
+            f"{chosen['pretrained'][0]:g} / {chosen['pretrained'][1]:g} | {budget} | "
+            f"{r['commit']}, {_cpu(r)}, {r['date'][:10]} |")
+    lines += ['', f"Each side's search, scored on the {rows[0]['tuning_tiles']} tuning tiles "
+              '(learning rate / layer decay: mIoU, seed 0):', '']
+    lines += [f"- {r['label_tiles']} labelled tiles, from scratch: "
+              f"{_search(r['search']['scratch'])}; pretrained: "
+              f"{_search(r['search']['pretrained'])}" for r in rows]
+    return '\n'.join(lines)
+
+def precision_agreement() -> str:
+    """One sentence from ``precision_agreement.json``: bf16 labels against fp32's."""
+    r = _load('precision_agreement')
+    bf16 = next(row for row in r['rows'] if row['precision'] == 'bf16')
+    how = ('native' if r['native_bf16'] or r['device'] == 'cuda' else
+           'emulated, so its time says nothing of a bf16 CPU')
+    return (f"On the demo model (an `altair demo` run of `configs/segformer.py`), bf16 labels "
+            f"equal fp32's on "
+            f"**{100 * bf16['label_agreement']:.3f} %** of the {r['pixels'] / 1e6:.2f} M pixels "
+            f"of the {r['images']} val tiles (goal ≥ 99.5 %; bf16 {how}; {_stamp(r)}).")
+
+
 TABLES = {'own_data_panel': own_data_panel, 'recipe_speed': recipe_speed,
           'volume_predict': volume_predict, 'predict_scale_memory': predict_scale_memory,
           'sliding_window': sliding_window, 'sliding_window_scale': sliding_window_scale,
           'tta': tta, 'onnx_runtime': onnx_runtime, 'demo_baselines': demo_baselines,
           'train_throughput': train_throughput, 'ddp_scaling': ddp_scaling,
-          'augment_presets': augment_presets, 'raster_loader': raster_loader}
+          'augment_presets': augment_presets, 'raster_loader': raster_loader,
+          'model_zoo': model_zoo, 'model_zoo_tta': model_zoo_tta,
+          'bluemarble_scene': bluemarble_scene, 'ssl_transfer': ssl_transfer,
+          'precision_agreement': precision_agreement}
 
 
 def pages() -> list[Path]:

@@ -153,7 +153,8 @@ def test_every_results_row_was_measured():
 
 TABLED = ['own_data_panel', 'recipe_speed', 'volume_predict', 'predict_scale_memory',
           'sliding_window', 'sliding_window_scale', 'tta', 'onnx_runtime', 'demo_baselines',
-          'train_throughput', 'ddp_scaling', 'augment_presets', 'raster_loader']
+          'train_throughput', 'ddp_scaling', 'augment_presets', 'raster_loader', 'model_zoo',
+          'model_zoo_tta', 'bluemarble_scene', 'ssl_transfer', 'precision_agreement']
 
 
 @pytest.mark.parametrize('name', TABLED)
@@ -213,6 +214,33 @@ def test_the_ratios_of_the_speed_and_memory_files_are_their_figures():
     throughput = load('train_throughput')
     assert throughput['ours'] == pytest.approx(statistics.median(throughput['runs']['altair']),
                                                abs=1e-4)
+
+
+def test_the_ratios_of_the_quality_files_are_their_figures():
+    """The model zoo's, the scene's and the SSL rows' ratios, means and chosen settings,
+    recomputed from each file's own figures."""
+    import json
+
+    def load(name):
+        return json.loads((ROOT / 'benchmarks' / 'results' / f'{name}.json').read_text())
+    for row in load('model_zoo')['rows']:
+        assert row['baselines'][row['best_baseline']] == max(row['baselines'].values())
+        assert row['ratio'] == pytest.approx(
+            row['mIoU'] / row['baselines'][row['best_baseline']], abs=1e-3)
+        assert set(row['tta_mIoU']) == {'none', 'hflip', 'd4'}
+    scene = load('bluemarble_scene')
+    assert scene['ratio'] == pytest.approx(scene['ours'] / scene['baseline'], abs=2e-3)
+    assert scene['points'] == pytest.approx(scene['ours'] - scene['baseline'], abs=1e-2)
+    ssl = _script('ssl_transfer')
+    for row in load('ssl_transfer')['rows']:
+        for side, seeds in (('ours', row['ours_seeds']), ('baseline', row['baseline_seeds'])):
+            assert len(seeds) == 3 and row[side] == pytest.approx(statistics.mean(seeds),
+                                                                  abs=1e-2)
+        assert row['ratio'] == pytest.approx(row['ours'] / row['baseline'], abs=2e-3)
+        for side, chosen in row['search']['chosen'].items():
+            grid = {tuple(float(v) for v in k.split('/')): score
+                    for k, score in row['search'][side].items()}
+            assert len(grid) == 6 and tuple(chosen) == ssl.best_setting(grid)
 
 
 def test_tables_rewrites_a_stale_block_and_nothing_else():
