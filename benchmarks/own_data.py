@@ -38,7 +38,6 @@ rerun of a (dataset, seed) replaces its row; ``--max-iters`` smoke rows are neve
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import shutil
@@ -51,7 +50,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / 'benchmarks' / 'results' / 'own_data_panel.json'
+sys.path.insert(0, str(ROOT / 'benchmarks'))
+from results import machine, write_row  # noqa: E402
 HEADLINE = ('l7_strata', 'l7_water')  # the rows that get 3 seeds
 
 
@@ -434,44 +434,23 @@ def bench(name: str, seed: int, work: Path, *, max_iters: int | None) -> dict:
         best_baseline=best, ratio=round(ours / base[best], 3), train_minutes=round(minutes, 2),
         rf_seconds=round(rf_seconds, 1), seed=seed,
         iters=max_iters or cfg['train_cfg']['max_iters'], crop=cfg['crop_size'][0],
-        batch=cfg['train_dataloader']['batch_size'], **extra, **environment(),
+        batch=cfg['train_dataloader']['batch_size'], **extra, bf16=_native_bf16(),
         command=f'python benchmarks/own_data.py --panel --datasets {name} --seeds {seed}'
         + (f' --max-iters {max_iters}' if max_iters else ''))
 
 
 # --- results -------------------------------------------------------------------------------
-def _sh(*cmd: str) -> str:
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True).stdout.strip()
+def _native_bf16() -> bool:
+    """Whether precision ``auto`` trains in bf16 on this CPU (AVX512-BF16 or AMX)."""
+    m = machine()
+    return bool(m['avx512_bf16'] or m['amx_bf16'])
 
 
-def environment() -> dict:
-    """commit (+dirty), CPU model, native bf16, torch version and the date of a row."""
-    import torch
-    commit = _sh('git', 'rev-parse', '--short', 'HEAD')
-    # the results file itself is left out: each row written would make the next one dirty
-    if _sh('git', 'status', '--porcelain', '--', '.', f':!{RESULTS.relative_to(ROOT)}'):
-        commit += '+dirty'
-    cpu = next((ln.split(':', 1)[1].strip() for ln in _sh('lscpu').splitlines()
-                if ln.startswith('Model name:')), 'unknown')
-    flags = Path('/proc/cpuinfo').read_text() if Path('/proc/cpuinfo').exists() else ''
-    return dict(commit=commit, cpu=cpu, bf16='avx512_bf16' in flags, torch=torch.__version__,
-                date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'))
-
-
-def merge_rows(rows: list[dict], new: dict) -> list[dict]:
-    """``rows`` with ``new`` replacing the row of its (dataset, seed), in panel order."""
+def panel_order(row: dict) -> tuple:
+    """Rows in the order of ``DATASETS`` (others after them, by name), then by seed."""
     order = list(DATASETS)
-    kept = [r for r in rows if (r['dataset'], r['seed']) != (new['dataset'], new['seed'])]
-    return sorted(kept + [new], key=lambda r: (order.index(r['dataset'])
-                                               if r['dataset'] in order else len(order),
-                                               r['dataset'], r['seed']))
-
-
-def save_row(row: dict, path: Path = RESULTS) -> None:
-    from altair.fileio import write_json
-    data = json.loads(path.read_text()) if path.is_file() else dict(rows=[])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, dict(commit=row['commit'], rows=merge_rows(data['rows'], row)))
+    name = row['dataset']
+    return (order.index(name) if name in order else len(order), name, row['seed'])
 
 
 def main() -> None:
@@ -498,7 +477,8 @@ def main() -> None:
                     continue
                 print(json.dumps(row), flush=True)
                 if args.max_iters is None:
-                    save_row(row)
+                    write_row('own_data_panel', row, key=('dataset', 'seed'),
+                              order=panel_order)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -44,18 +44,18 @@ SOURCES = {
     'augment_presets': ['benchmarks/augment_presets.py', 'configs/pspnet.py', *_TRAINING],
     'raster_loader': ['benchmarks/raster_loader.py', 'benchmarks/own_data.py', 'altair/raster/',
                       *_TRAINING],
+    'ssl_transfer': ['benchmarks/ssl_transfer.py', 'configs/selfsup/', 'configs/fcn/',
+                     *_TRAINING],
     'model_zoo': ['benchmarks/model_zoo.py', 'configs/pspnet.py', 'configs/pspnet/',
                   'configs/deeplabv3plus.py', 'configs/deeplabv3plus/', 'configs/segformer.py',
                   'configs/segformer/', 'altair/inference/', 'altair/prediction/', *_TRAINING],
     'bluemarble_scene': ['benchmarks/bluemarble_scene.py', 'configs/pspnet.py',
                          'configs/pspnet/', 'altair/raster/', *_TRAINING],
-    'ssl_transfer': ['benchmarks/ssl_transfer.py', 'configs/selfsup/', 'configs/fcn/',
-                     *_TRAINING],
     'imbalance': ['benchmarks/imbalance.py', 'configs/segformer.py', 'configs/segformer/',
                   *_TRAINING],
+    # the prediction path at each precision (the model: a finished demo run, trained before)
     'precision_agreement': ['benchmarks/precision_agreement.py', 'altair/api/predict.py',
-                            'altair/inference/', 'altair/prediction/', 'configs/segformer.py',
-                            'configs/segformer/', *_TRAINING],
+                            'altair/inference/', 'altair/prediction/', 'altair/models/'],
 }
 
 
@@ -106,19 +106,22 @@ def write_results(name: str, figures: dict) -> Path:
     return path
 
 
-def write_row(name: str, row: dict, *, key: str) -> Path:
-    """Add ``row``, stamped (:func:`stamp`), to the ``rows`` of
-    ``benchmarks/results/<name>.json``, in place of the row with the same ``row[key]``: a
-    results file filled in parts, each row naming its own commit."""
+def write_row(name: str, row: dict, *, key: str | tuple[str, ...], order=None) -> Path:
+    """Add ``row``, stamped (:func:`stamp`; the row's own fields win, e.g. a per-row
+    command), to the ``rows`` of ``benchmarks/results/<name>.json``, in place of the row with
+    the same ``key`` field(s): a results file filled in parts, each row naming its own commit.
+    ``order``: a sort key for the rows (else a new row goes last)."""
     import json
 
     from altair.fileio import write_json
+    keys = (key,) if isinstance(key, str) else tuple(key)
     path = RESULTS / f'{name}.json'
     rows = json.loads(path.read_text())['rows'] if path.is_file() else []
-    new = dict(row, **stamp())
-    rows = [new if r[key] == row[key] else r for r in rows]
-    if new not in rows:
-        rows.append(new)
+    new = dict(stamp(), **row)
+    same = [all(r.get(k) == row[k] for k in keys) for r in rows]
+    rows = [new if hit else r for r, hit in zip(rows, same)] + ([] if any(same) else [new])
+    if order is not None:
+        rows.sort(key=order)
     RESULTS.mkdir(parents=True, exist_ok=True)
     write_json(path, dict(commit=new['commit'], rows=rows))
     return path

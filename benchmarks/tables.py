@@ -266,62 +266,6 @@ def raster_loader() -> str:
             f"{r['peak_rss_mb'] / 1024:.1f} GB).")
 
 
-def _model(config: str) -> str:
-    return f"`{config}`"
-
-
-def model_zoo() -> str:
-    """``model_zoo.json``: one line per config (its `altair demo` run), per-class IoU, then
-    the classical baselines the demos fitted on the same training tiles."""
-    rows = _load('model_zoo')['rows']
-    classes = list(rows[0]['per_class_iou'])
-    lines = ['| config | val mIoU | aAcc | ratio to the best baseline | whole-globe pixel '
-             'accuracy | train | whole demo | ' + ' | '.join(classes) + ' | measured at |',
-             '|---' * (8 + len(classes)) + '|']
-    for r in rows:
-        lines.append(
-            f"| {_model(r['config'])} | {r['mIoU']:.2f} | {r['aAcc']:.2f} | {r['ratio']:.2f} "
-            f"({r['best_baseline']}) | {r['globe_pixel_accuracy']:.2f} % | "
-            f"{r['train_minutes']:.1f} min | {r['demo_minutes']:.1f} min | "
-            + ' | '.join(f"{r['per_class_iou'][c]:.2f}" for c in classes)
-            + f" | {r['commit']}, {_cpu(r)}, {r['date'][:10]} |")
-    for name in rows[0]['baselines']:
-        values = dict.fromkeys(f"{r['baselines'][name]:.2f}" for r in rows)
-        lines.append(f"| classical: {name.replace('_', ' ')} | {' / '.join(values)} |"
-                     + ' |' * (6 + len(classes)))
-    return '\n'.join(lines)
-
-
-def model_zoo_tta() -> str:
-    """``model_zoo.json``: each config's best checkpoint tested without TTA and with each
-    transform list of ``benchmarks/model_zoo.py``."""
-    rows = _load('model_zoo')['rows']
-    views = list(rows[0]['tta_mIoU'])
-    lines = ['| config | ' + ' | '.join(f'`{v}`' if v != 'none' else 'no TTA' for v in views)
-             + ' |', '|---' * (1 + len(views)) + '|']
-    lines += [f"| {_model(r['config'])} | " + ' | '.join(f"{r['tta_mIoU'][v]:.2f}"
-                                                          for v in views) + ' |' for r in rows]
-    return '\n'.join(lines)
-
-
-def bluemarble_scene() -> str:
-    """``bluemarble_scene.json``: the scene-trained PSPNet against the tiled demo's, per
-    class, on the demo's 17 validation tiles."""
-    r = _load('bluemarble_scene')
-    classes = [k[len('IoU.'):] for k in r['per_class']]
-    lines = [f"{_stamp(r)}: {r['unit']}, {r['precision']}:", '',
-             '| training data | val mIoU (17 tiles) | ' + ' | '.join(classes) + ' |',
-             '|---' * (2 + len(classes)) + '|',
-             f"| tiled demo (`configs/pspnet.py`) | {r['baseline']:.2f} | "
-             + ' | '.join(f"{r['tiled_per_class'][f'IoU.{c}']:.2f}" for c in classes) + ' |',
-             f"| the two source rasters (`RasterSceneDataset`) | **{r['ours']:.2f}** "
-             f"({r['points']:+.2f} points, ratio {r['ratio']:.3f}) | "
-             + ' | '.join(f"{r['per_class'][f'IoU.{c}']:.2f}" for c in classes) + ' |',
-             '', f"On its own validation windows (ocean included) the scene model scores "
-                 f"{r['own_val_windows_mIoU']:.2f} mIoU."]
-    return '\n'.join(lines)
-
-
 def _search(search: dict) -> str:
     return ', '.join(f'{k} {v:.2f}' for k, v in search.items())
 
@@ -376,9 +320,7 @@ TABLES = {'own_data_panel': own_data_panel, 'recipe_speed': recipe_speed,
           'tta': tta, 'onnx_runtime': onnx_runtime, 'demo_baselines': demo_baselines,
           'train_throughput': train_throughput, 'ddp_scaling': ddp_scaling,
           'augment_presets': augment_presets, 'raster_loader': raster_loader,
-          'model_zoo': model_zoo, 'model_zoo_tta': model_zoo_tta,
-          'bluemarble_scene': bluemarble_scene, 'ssl_transfer': ssl_transfer,
-          'precision_agreement': precision_agreement}
+          'ssl_transfer': ssl_transfer, 'precision_agreement': precision_agreement}
 
 
 def pages() -> list[Path]:
