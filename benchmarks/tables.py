@@ -306,8 +306,7 @@ def precision_agreement() -> str:
     """One sentence from ``precision_agreement.json``: bf16 labels against fp32's."""
     r = _load('precision_agreement')
     bf16 = next(row for row in r['rows'] if row['precision'] == 'bf16')
-    how = ('native' if r['native_bf16'] or r['device'] == 'cuda' else
-           'emulated, so its time says nothing of a bf16 CPU')
+    how = 'native' if r['native_bf16'] or r['device'] == 'cuda' else 'emulated on this CPU'
     return (f"On the demo model (an `altair demo` run of `configs/segformer.py`), bf16 labels "
             f"equal fp32's on "
             f"**{100 * bf16['label_agreement']:.3f} %** of the {r['pixels'] / 1e6:.2f} M pixels "
