@@ -91,10 +91,15 @@ def machine() -> dict:
 
 
 def stamp() -> dict:
-    """Where and when: commit, machine, UTC date, the command line."""
+    """Where and when: commit, machine, UTC date, the command line (the script's path from
+    the checkout's root, wherever it was run from)."""
+    script = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    argv = list(sys.argv)
+    if script is not None and script.is_relative_to(ROOT):
+        argv[0] = script.relative_to(ROOT).as_posix()
     return dict(commit=commit(), **machine(),
                 date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-                command=' '.join([Path(sys.executable).name, *sys.argv]))
+                command=' '.join([Path(sys.executable).name, *argv]))
 
 
 def write_results(name: str, figures: dict) -> Path:
