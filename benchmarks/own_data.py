@@ -51,7 +51,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'benchmarks'))
-from results import machine, write_row  # noqa: E402
+from results import write_row  # noqa: E402
 HEADLINE = ('l7_strata', 'l7_water')  # the rows that get 3 seeds
 
 
@@ -404,6 +404,8 @@ def init_dataset(name: str, work: Path) -> Path:
 
 def bench(name: str, seed: int, work: Path, *, max_iters: int | None) -> dict:
     from mmengine.config import Config
+
+    from altair.inference.precision import cpu_has_native_bf16
     config = init_dataset(name, work)
     cfg = Config.fromfile(str(config))
     runs = work / 'runs' / f'{name}_seed{seed}'
@@ -434,18 +436,12 @@ def bench(name: str, seed: int, work: Path, *, max_iters: int | None) -> dict:
         best_baseline=best, ratio=round(ours / base[best], 3), train_minutes=round(minutes, 2),
         rf_seconds=round(rf_seconds, 1), seed=seed,
         iters=max_iters or cfg['train_cfg']['max_iters'], crop=cfg['crop_size'][0],
-        batch=cfg['train_dataloader']['batch_size'], **extra, bf16=_native_bf16(),
+        batch=cfg['train_dataloader']['batch_size'], **extra, bf16=cpu_has_native_bf16(),
         command=f'python benchmarks/own_data.py --panel --datasets {name} --seeds {seed}'
         + (f' --max-iters {max_iters}' if max_iters else ''))
 
 
 # --- results -------------------------------------------------------------------------------
-def _native_bf16() -> bool:
-    """Whether precision ``auto`` trains in bf16 on this CPU (AVX512-BF16 or AMX)."""
-    m = machine()
-    return bool(m['avx512_bf16'] or m['amx_bf16'])
-
-
 def panel_order(row: dict) -> tuple:
     """Rows in the order of ``DATASETS`` (others after them, by name), then by seed."""
     order = list(DATASETS)
