@@ -33,7 +33,7 @@ test-all: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir build/site
 
 # Every benchmark (each prints JSON lines with its baseline and ratio, measured in the same
-# run): bench-speed, the speed and memory part (about 70 minutes on 2 cores), and
+# run): bench-speed, the speed and memory part (about 75 minutes on 2 cores), and
 # bench-quality, the model-quality part (several hours), which runs in parts (bench-demo,
 # bench-zoo, bench-augment, bench-ssl, bench-own-data), each writing its own results with
 # its commit.

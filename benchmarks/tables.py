@@ -45,6 +45,28 @@ def _where(row: dict) -> str:
     return f"{row['commit']} ({'bf16' if row['bf16'] else 'fp32'})"
 
 
+def _ratio_range(ratios: dict[str, float]) -> str:
+    low, high = min(ratios, key=ratios.get), max(ratios, key=ratios.get)
+    return (f"{ratios[low]:.2f} ({low}) to {ratios[high]:.2f} ({high})" if low != high else
+            f"{ratios[low]:.2f} ({low})")
+
+
+def _panel_summary(rows: list[dict], cases: list[dict]) -> str:
+    """The ratios' range over the images and over the volumes (means over seeds)."""
+    volumes = {r['dataset'] for r in cases}
+    ratios = {name: float(np.mean([r['ratio'] for r in rows if r['dataset'] == name]))
+              for name in dict.fromkeys(r['dataset'] for r in rows)}
+    text = ('Ratio to the best classical baseline on the scenes and tiles: '
+            + _ratio_range({k: v for k, v in ratios.items() if k not in volumes}))
+    if volumes:
+        per_case = {name: float(np.mean([r['case_ratio'] for r in cases
+                                         if r['dataset'] == name])) for name in volumes}
+        text += ('; on the volumes, pooled over slices: '
+                 + _ratio_range({k: v for k, v in ratios.items() if k in volumes})
+                 + ', per case: ' + _ratio_range(per_case))
+    return text + '.'
+
+
 def own_data_panel(rows: list[dict] | None = None) -> str:
     """One line per dataset of ``own_data_panel.json``, means over its seeds (± sample std
     where there are several; the best baseline is the one with the highest mean), then the
@@ -65,6 +87,7 @@ def own_data_panel(rows: list[dict] | None = None) -> str:
             f"{', '.join(str(r['seed']) for r in group)} | "
             f"{', '.join(dict.fromkeys(_where(r) for r in group))} |")
     cases = [r for r in rows if 'case_scores' in r]
+    lines += ['', _panel_summary(rows, cases)]
     if cases:  # volumes, scored per case as `altair test --cases` scores them
         lines += ['', '| volumes | per-case foreground Dice: Altair | Altair, mirrored (--tta '
                   'hflip vflip) | best baseline | baseline | ratio (mirrored, else plain) | '
@@ -266,6 +289,93 @@ def raster_loader() -> str:
             f"{r['peak_rss_mb'] / 1024:.1f} GB).")
 
 
+def _model(config: str) -> str:
+    return f"`{config}`"
+
+
+def model_zoo() -> str:
+    """``model_zoo.json``: one line per config (its `altair demo` run), per-class IoU, then
+    the classical baselines the demos fitted on the same training tiles."""
+    rows = _load('model_zoo')['rows']
+    classes = list(rows[0]['per_class_iou'])
+    lines = ['| config | val mIoU | aAcc | ratio to the best baseline | whole-globe pixel '
+             'accuracy | train | whole demo | ' + ' | '.join(classes) + ' | measured at |',
+             '|---' * (8 + len(classes)) + '|']
+    for r in rows:
+        lines.append(
+            f"| {_model(r['config'])} | {r['mIoU']:.2f} | {r['aAcc']:.2f} | {r['ratio']:.2f} "
+            f"({r['best_baseline']}) | {r['globe_pixel_accuracy']:.2f} % | "
+            f"{r['train_minutes']:.1f} min | {r['demo_minutes']:.1f} min | "
+            + ' | '.join(f"{r['per_class_iou'][c]:.2f}" for c in classes)
+            + f" | {r['commit']}, {_cpu(r)}, {r['date'][:10]} |")
+    for name in rows[0]['baselines']:
+        values = dict.fromkeys(f"{r['baselines'][name]:.2f}" for r in rows)
+        lines.append(f"| classical: {name.replace('_', ' ')} | {' / '.join(values)} |"
+                     + ' |' * (6 + len(classes)))
+    return '\n'.join(lines)
+
+
+def model_zoo_tta() -> str:
+    """``model_zoo.json``: each config's best checkpoint tested without TTA and with each
+    transform list of ``benchmarks/model_zoo.py``."""
+    rows = _load('model_zoo')['rows']
+    views = list(rows[0]['tta_mIoU'])
+    lines = ['| config | ' + ' | '.join(f'`{v}`' if v != 'none' else 'no TTA' for v in views)
+             + ' |', '|---' * (1 + len(views)) + '|']
+    lines += [f"| {_model(r['config'])} | " + ' | '.join(f"{r['tta_mIoU'][v]:.2f}"
+                                                          for v in views) + ' |' for r in rows]
+    return '\n'.join(lines)
+
+
+def bluemarble_scene() -> str:
+    """``bluemarble_scene.json``: the scene-trained PSPNet against the tiled demo's, per
+    class, on the demo's 17 validation tiles."""
+    r = _load('bluemarble_scene')
+    classes = [k[len('IoU.'):] for k in r['per_class']]
+    zoo = {row['run']: row for row in _load('model_zoo')['rows']}
+    reused = ''.join(
+        f"; the tiled demo's numbers are those of the model zoo's `{zoo[run]['config']}` run "
+        f"({run}, measured at {zoo[run]['commit']})" if run in zoo else
+        f"; a finished run reused: {run}" for run in r['reused_runs'])
+    lines = [f"{_stamp(r)}: {r['unit']}, {r['precision']}{reused}:", '',
+             '| training data | val mIoU (17 tiles) | ' + ' | '.join(classes) + ' |',
+             '|---' * (2 + len(classes)) + '|',
+             f"| tiled demo (`configs/pspnet.py`) | {r['baseline']:.2f} | "
+             + ' | '.join(f"{r['tiled_per_class'][f'IoU.{c}']:.2f}" for c in classes) + ' |',
+             f"| the two source rasters (`RasterSceneDataset`) | **{r['ours']:.2f}** "
+             f"({r['points']:+.2f} points, ratio {r['ratio']:.3f}) | "
+             + ' | '.join(f"{r['per_class'][f'IoU.{c}']:.2f}" for c in classes) + ' |',
+             '', f"On its own validation windows (ocean included) the scene model scores "
+                 f"{r['own_val_windows_mIoU']:.2f} mIoU."]
+    return '\n'.join(lines)
+
+
+IMBALANCE_RECIPES = {
+    'imbalance_ce': "plain cross-entropy (`class_weight=None`, the baseline)",
+    'imbalance_ce_auto_weights': "`class_weight='auto'` (`configs/segformer.py`)",
+    'imbalance_dice_ce': 'Dice + CE', 'imbalance_focal': 'focal',
+    'imbalance_lovasz_ce': 'Lovász + CE'}
+
+
+def imbalance() -> str:
+    """``imbalance.json``: each rare-class recipe against plain cross-entropy, same model,
+    seed and schedule, on the 17 val tiles."""
+    rows = sorted(_load('imbalance')['rows'], key=lambda r: list(IMBALANCE_RECIPES).index(
+        r['name']) if r['name'] in IMBALANCE_RECIPES else len(IMBALANCE_RECIPES))
+    rare = rows[0]['rare_classes']
+    lines = [f"{_stamp(rows[0])}: {rows[0]['iters']} iterations each, seed {rows[0]['seed']}, "
+             f"precision `auto`; the rare classes: {', '.join(rare)}.", '',
+             '| recipe | ' + ' | '.join(rare) + ' | rare mean | points vs the baseline | '
+             'ratio | mIoU | train | measured at |', '|---' * (7 + len(rare)) + '|']
+    for r in rows:
+        lines.append(
+            f"| {IMBALANCE_RECIPES.get(r['name'], r['name'])} | "
+            + ' | '.join(f"{r['iou'][c]:.2f}" for c in rare)
+            + f" | {r['ours']:.2f} | {r['points']:+.2f} | {r['ratio']:.2f} | {r['mIoU']:.2f} | "
+            f"{r['train_minutes']:.1f} min | {r['commit']} |")
+    return '\n'.join(lines)
+
+
 def _search(search: dict) -> str:
     return ', '.join(f'{k} {v:.2f}' for k, v in search.items())
 
@@ -319,7 +429,10 @@ TABLES = {'own_data_panel': own_data_panel, 'recipe_speed': recipe_speed,
           'tta': tta, 'onnx_runtime': onnx_runtime, 'demo_baselines': demo_baselines,
           'train_throughput': train_throughput, 'ddp_scaling': ddp_scaling,
           'augment_presets': augment_presets, 'raster_loader': raster_loader,
-          'ssl_transfer': ssl_transfer, 'precision_agreement': precision_agreement}
+          'model_zoo': model_zoo, 'model_zoo_tta': model_zoo_tta,
+          'bluemarble_scene': bluemarble_scene, 'imbalance': imbalance,
+          'ssl_transfer': ssl_transfer,
+          'precision_agreement': precision_agreement}
 
 
 def pages() -> list[Path]:
