@@ -82,11 +82,12 @@ bench-ssl: $(STAMP)
 
 # Own data end to end: `altair init` (no edits, default budget) + `altair train` on every real
 # labelled dataset available offline against classical baselines fitted on the same split
-# (the headline rows l7_strata and l7_water get two more seeds), and Blue Marble from its
-# source rasters against the tiled demo.
+# (the headline rows l7_strata and l7_water get two more seeds, the volumes one more), and
+# Blue Marble from its source rasters against the tiled demo.
 bench-own-data: $(STAMP)
 	$(PY) benchmarks/own_data.py --panel --seeds 0
 	$(PY) benchmarks/own_data.py --panel --datasets l7_strata l7_water --seeds 1 2
+	$(PY) benchmarks/own_data.py --panel --datasets mni_tissue mni_tissue_2d --seeds 1
 	$(PY) benchmarks/bluemarble_scene.py
 
 clean-data:
