@@ -43,6 +43,10 @@ DEFAULT_CROP = 256  # when no object was measured: what `altair init` wrote befo
 BYTES_PER_PIXEL_BAND = 1400
 DEFAULT_MEMORY_BUDGET = 4 * 1024 ** 3  # bytes: what a laptop spares for training next to the OS
 MIN_BATCH, MAX_BATCH = 2, 16  # batch norm needs 2; beyond 16 a step mostly costs more time
+# The time budget never cuts the batch below this: batch norm's statistics degrade quickly
+# below about 8 images per batch (Wu & He, "Group Normalization", ECCV 2018, Fig. 1), and
+# every model of `altair init` normalises by batch. Only the memory budget cuts further.
+NORM_BATCH = 8
 DEFAULT_TIME_BUDGET_S = 720.0  # twelve minutes of CPU training: a first model while you wait
 # Fewer than MIN_ITERS leaves the warm-up (iters // 12) and four validations with too little
 # between them; MAX_ITERS is mmseg's longest standard schedule (160k).
@@ -221,9 +225,11 @@ def batch_size_for_budget(crop: int, *, bands: int, seconds_per_image: float,
                           memory_bytes: float = DEFAULT_MEMORY_BUDGET,
                           min_steps: int = MIN_STEPS,
                           bytes_per_pixel_band: float = BYTES_PER_PIXEL_BAND) -> Choice:
-    """The largest batch that fits both the memory budget (:func:`batch_size_for_memory`)
-    and the time budget with at least ``min_steps`` optimiser steps, given a measured
-    training time per image at this crop; clamped to ``[MIN_BATCH, MAX_BATCH]``.
+    """The largest batch that leaves at least ``min_steps`` optimiser steps in the time
+    budget, given a measured training time per image at this crop, but no smaller than
+    ``NORM_BATCH`` (a slow machine gets fewer steps of a batch that batch norm can use, not
+    more steps of one it cannot); then cut to what the memory budget holds
+    (:func:`batch_size_for_memory`); clamped to ``[MIN_BATCH, MAX_BATCH]``.
 
     On a CPU the time budget binds first: a step costs about its batch's pixels, so a larger
     batch only trades steps for images per step, and the schedule needs steps.
@@ -235,11 +241,15 @@ def batch_size_for_budget(crop: int, *, bands: int, seconds_per_image: float,
                                    bytes_per_pixel_band=bytes_per_pixel_band)
     mem_fit = int(memory_bytes // (bytes_per_pixel_band * bands * crop * crop))
     time_fit = int(budget_seconds // (min_steps * seconds_per_image))
-    batch = min(max(min(mem_fit, time_fit), MIN_BATCH), MAX_BATCH)
+    by_time = min(max(time_fit, NORM_BATCH), MAX_BATCH)
+    batch = max(min(by_time, mem_fit), MIN_BATCH)
     why = (f'{min_steps} steps of {seconds_per_image:.3g} s per {crop}^2 image in '
-           f'{budget_seconds / 60:.3g} min fit {time_fit} per step; memory fits {mem_fit}; '
-           f'clamped to {MIN_BATCH}..{MAX_BATCH}')
-    if batch == memory.value and mem_fit <= time_fit:
+           f'{budget_seconds / 60:.3g} min fit {time_fit} per step')
+    if time_fit < NORM_BATCH:
+        why += (f', raised to {NORM_BATCH} (batch norm degrades below {NORM_BATCH} images: '
+                'fewer steps instead)')
+    why += f'; memory fits {mem_fit}; clamped to {MIN_BATCH}..{MAX_BATCH}'
+    if batch == memory.value and mem_fit < by_time:
         why = memory.reason + f'; the time budget fits {time_fit}'
     return Choice(batch, why)
 

@@ -150,8 +150,14 @@ def test_batch_size_budget_arithmetic():
     (0.1, 600.0, 1e12, 12),
     # memory binds: 4 images of 256^2 x 3 bands fit, time would allow 120
     (0.01, 600.0, 4 * P.BYTES_PER_PIXEL_BAND * 3 * 256 ** 2, 4),
-    # a slow image: the time budget fits 0 per step -> the batch-norm minimum
-    (2.0, 600.0, 1e12, P.MIN_BATCH),
+    # a slow image: the time budget fits 0 per step -> batch norm's floor, fewer steps
+    (2.0, 600.0, 1e12, 8),
+    # 600 s / (500 x 0.2 s) = 6 per step: raised to 8 as well
+    (0.2, 600.0, 1e12, 8),
+    # ... unless memory holds fewer: 3 fit
+    (0.2, 600.0, 3 * P.BYTES_PER_PIXEL_BAND * 3 * 256 ** 2, 3),
+    # memory holds none: the smallest batch batch norm can run
+    (2.0, 600.0, 1.0, P.MIN_BATCH),
     # a fast one: clamped to the maximum
     (0.001, 600.0, 1e12, P.MAX_BATCH),
 ])
@@ -159,10 +165,14 @@ def test_batch_for_the_time_and_memory_budgets(spi, budget, mem, batch):
     got = P.batch_size_for_budget(256, bands=3, seconds_per_image=spi, budget_seconds=budget,
                                   memory_bytes=mem)
     assert got.value == batch
-    # every batch in range that both budgets hold is no larger than the choice
+    assert P.NORM_BATCH == 8
+    # every larger batch is over the memory budget, or over the time budget and past
+    # batch norm's floor
     for b in range(batch + 1, P.MAX_BATCH + 1):
         assert (b * P.BYTES_PER_PIXEL_BAND * 3 * 256 ** 2 > mem
-                or P.MIN_STEPS * b * spi > budget)
+                or (P.MIN_STEPS * b * spi > budget and b > P.NORM_BATCH))
+    if P.MIN_STEPS * batch * spi > budget and batch > P.MIN_BATCH:
+        assert f'raised to {P.NORM_BATCH}' in got.reason or 'memory' in got.reason.split(';')[0]
 
 
 def test_batch_for_the_budget_refuses_nonsense():
