@@ -433,17 +433,19 @@ def test_the_time_budget_is_filled_with_the_timed_steps(tmp_path, monkeypatch):
     def time_steps(config, echo=False):
         batch = Config.fromfile(str(config)).train_dataloader.batch_size
         timed.append(batch)
-        return StepTiming(seconds_per_step=0.125 * batch, batch_size=batch,
+        return StepTiming(seconds_per_step=0.0625 * batch, batch_size=batch,
                           seconds_per_validation=0.5, seconds_to_start=1.0)
     monkeypatch.setattr(api, 'time_steps', time_steps)
-    budget = 45.0
+    budget = 60.0
     res = alt.init(_nuclei(tmp_path / 'nuclei'), time_budget=f'{budget:g}s')
     cfg = Config.fromfile(str(res.config))
     batch, iters = cfg.train_dataloader.batch_size, cfg.train_cfg.max_iters
     assert timed[-1] == batch == res.timing.batch_size
-    assert iters == int((budget - api.fixed_seconds(res.timing)) // (0.125 * batch)) > 100
-    assert (f'iterations: {iters} -- 0.75 min budget less 3 s of start-up and validation / '
-            f'{0.125 * batch:g} s per measured step = {iters}') in res.text
+    assert iters == int((budget - api.fixed_seconds(res.timing)) // (0.0625 * batch)) > 100
+    assert (f'iterations: {iters} -- 1 min budget less 3 s of start-up and validation / '
+            f'{0.0625 * batch:g} s per measured step = {iters}') in res.text
+    # 500 steps of 0.0625 s per image fit 1 image per step in 60 s: batch norm's floor instead
+    assert batch == 8 and 'fit 1 per step, raised to 8' in res.text
 
 
 def test_the_real_step_timing_plans_the_iterations(tmp_path):
