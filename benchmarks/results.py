@@ -12,22 +12,30 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'benchmarks' / 'results'
 
 # results name -> the files and folders whose code it measures (the script that measures is
-# always one of them); a commit touching any of them after a results file's makes it stale
+# always one of them); a commit touching any of them after a results file's makes it stale.
+# A tuple is a folder less the files after it.
 _VOLUMES = ['altair/prediction/', 'altair/inference/', 'altair/raster/volume.py',
             'altair/raster/volume_write.py', 'altair/datasets/cases.py', 'altair/models/']
-# training, testing and init: every altair/api/ module but prediction, export and plots
+# `altair init`: what plans, writes and times its configs. Only the benchmarks that run it
+# measure it; the others train configs written by hand, which import none of it.
+_PLANNER = ['altair/datasets/plan.py', 'altair/datasets/volume_plan.py',
+            'altair/datasets/data_plan.py']
+_INIT = [*(f'altair/api/{m}.py' for m in ('init', 'init_models', 'init_render', 'step_time')),
+         *_PLANNER]
+# training and testing: every altair/api/ module but init, prediction, export and plots
 _API_TRAINING = [f'altair/api/{m}.py' for m in (
-    '__init__', 'compile', 'config_source', 'demo', 'init', 'init_models', 'init_render', 'load',
-    'runs', 'step_time', 'test', 'test_cases', 'train', 'worker')]
-_TRAINING = [*_API_TRAINING, 'altair/datasets/', 'altair/engine/', 'altair/models/',
-             'altair/evaluation/', 'altair/config.py', 'configs/_base_/']
+    '__init__', 'compile', 'config_source', 'demo', 'load', 'runs', 'test', 'test_cases',
+    'train', 'worker')]
+_TRAINING = [*_API_TRAINING, ('altair/datasets/', *_PLANNER), 'altair/engine/',
+             'altair/models/', 'altair/evaluation/', 'altair/config.py', 'configs/_base_/']
 SOURCES = {
     'volume_predict_speed': ['benchmarks/volume_predict.py', *_VOLUMES],
     'volume_predict_memory': ['benchmarks/volume_predict.py', *_VOLUMES],
     'recipe_speed': ['benchmarks/recipe_speed.py', 'altair/datasets/plan.py',
                      'altair/models/', 'altair/engine/amp.py'],
     'own_data_panel': ['benchmarks/own_data.py', 'altair/api/predict.py',
-                       'altair/api/predict_worker.py', 'altair/prediction/', *_TRAINING],
+                       'altair/api/predict_worker.py', 'altair/prediction/', *_TRAINING,
+                       *_INIT],
     'predict_scale_memory': ['benchmarks/predict_scale.py', 'benchmarks/sliding_window.py',
                              'altair/inference/', 'altair/prediction/', 'altair/raster/'],
     'sliding_window': ['benchmarks/sliding_window.py', 'altair/inference/',
@@ -43,7 +51,7 @@ SOURCES = {
     'ddp_scaling': ['benchmarks/ddp_scaling.py', 'configs/pspnet.py', *_TRAINING],
     'augment_presets': ['benchmarks/augment_presets.py', 'configs/pspnet.py', *_TRAINING],
     'raster_loader': ['benchmarks/raster_loader.py', 'benchmarks/own_data.py', 'altair/raster/',
-                      *_TRAINING],
+                      *_TRAINING, *_INIT],
     'ssl_transfer': ['benchmarks/ssl_transfer.py', 'configs/selfsup/', 'configs/fcn/',
                      *_TRAINING],
     'model_zoo': ['benchmarks/model_zoo.py', 'configs/pspnet.py', 'configs/pspnet/',
@@ -132,17 +140,25 @@ def write_row(name: str, row: dict, *, key: str | tuple[str, ...], order=None) -
     return path
 
 
-def changed_since(measured: str, paths: list[str], *, root: Path = ROOT) -> list[str]:
+def changed_since(measured: str, paths: list, *, root: Path = ROOT) -> list[str]:
     """The commits after ``measured`` (a results file's commit, ``+dirty`` or not) that
-    touch ``paths``, newest first; ``['unknown commit ...']`` where ``measured`` is not in
-    the history of the checkout at ``root``."""
-    def git(*args: str) -> str:
+    touch ``paths`` (a tuple: a folder less the files after it), newest first;
+    ``['unknown commit ...']`` where ``measured`` is not in the history of the checkout at
+    ``root``."""
+    def git(*args: str) -> list[str]:
         return subprocess.run(['git', *args], cwd=root, capture_output=True,
-                              text=True).stdout
+                              text=True).stdout.split()
     base = measured.split('+', 1)[0]
-    if not git('rev-parse', '--verify', '--quiet', f'{base}^{{commit}}').strip():
+    if not git('rev-parse', '--verify', '--quiet', f'{base}^{{commit}}'):
         return [f'unknown commit {measured}']
-    return git('log', '--format=%h', f'{base}..HEAD', '--', *paths).split()
+    plain = [p for p in paths if isinstance(p, str)]
+    # git applies an exclusion to every path of a call: one call per folder that has them
+    calls = [plain] if plain else []
+    calls += [[folder, *(f':(exclude){f}' for f in less)]
+              for folder, *less in (p for p in paths if not isinstance(p, str))]
+    touched = {c for call in calls for c in git('log', '--format=%h', f'{base}..HEAD', '--',
+                                                 *call)}
+    return [c for c in git('log', '--format=%h', f'{base}..HEAD') if c in touched]
 
 
 def _row_label(row: dict, index: int) -> str:

@@ -67,14 +67,19 @@ def _panel_summary(rows: list[dict], cases: list[dict]) -> str:
     return text + '.'
 
 
+def _steps(row: dict) -> str:
+    """A panel row's optimiser steps x images per step (their product: crops trained on)."""
+    return f"{row['iters']} x {row['batch']}"
+
+
 def own_data_panel(rows: list[dict] | None = None) -> str:
     """One line per dataset of ``own_data_panel.json``, means over its seeds (± sample std
     where there are several; the best baseline is the one with the highest mean), then the
     volumes' per-case scores, one line per row."""
     rows = _load('own_data_panel')['rows'] if rows is None else rows
     lines = ['| dataset | metric | Altair (init, unedited) | best baseline | baseline | '
-             'ratio | train min | seeds | measured at (bf16: native, or fp32) |',
-             '|---|---|---|---|---|---|---|---|---|']
+             'ratio | train min | steps x batch | seeds | measured at (bf16: native, or fp32) |',
+             '|---|---|---|---|---|---|---|---|---|---|']
     for name in dict.fromkeys(r['dataset'] for r in rows):
         group = [r for r in rows if r['dataset'] == name]
         names = group[0]['baselines']
@@ -84,6 +89,7 @@ def own_data_panel(rows: list[dict] | None = None) -> str:
             f"{best} | {_mean_std([r['baselines'][best] for r in group])} | "
             f"{np.mean([r['ratio'] for r in group]):.2f} | "
             f"{np.mean([r['train_minutes'] for r in group]):.1f} | "
+            f"{', '.join(dict.fromkeys(_steps(r) for r in group))} | "
             f"{', '.join(str(r['seed']) for r in group)} | "
             f"{', '.join(dict.fromkeys(_where(r) for r in group))} |")
     cases = [r for r in rows if 'case_scores' in r]
