@@ -4,9 +4,11 @@
 The Landsat 8 scene with MODIS land cover as labels (another CRS and resolution: every window
 reprojects its labels) is turned into a config by ``altair init``; then, in one run:
 
-1. windows/s of its training dataset (random 256x256 windows, valid-fraction rejection,
-   LoadRaster + flips + PackSegInputs) in one process on one core: what one data worker gives;
-2. windows/s the generated model trains at (batch 8, fp32, all cores): batch / step time.
+1. windows/s of its training dataset (random windows of the planned crop, valid-fraction
+   rejection, LoadRaster + augmentation + PackSegInputs) in one process on one core: what one
+   data worker gives;
+2. windows/s the generated model trains at (the planned batch, fp32, all cores): batch /
+   step time.
 
 ratio = loader windows/s / training windows/s: above 1, one data worker keeps up.
 Prints one JSON line and writes it to ``benchmarks/results/raster_loader.json``. ``--model``
