@@ -117,7 +117,7 @@ def main() -> None:
         crop = Config.fromfile(config).crop_size[0]  # the planned crop: what each window reads
     line = dict(
         name='raster_scene_loader_vs_training_step', ratio=round(loader['rate'] / train['rate'], 2),
-        baseline=round(train['rate'], 2), ours=round(loader['rate'], 2),
+        baseline=round(train['rate'], 4), ours=round(loader['rate'], 2),
         unit='windows/s (RasterSceneDataset, 1 process on 1 core / training consumption, '
              f"batch {train['batch']}, fp32, {os.cpu_count()} cores)",
         model=f'altair init --model {args.model} (3 bands, {crop}x{crop} windows)',
