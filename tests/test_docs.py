@@ -83,10 +83,11 @@ def test_the_api_guide_block_runs(small_bluemarble, tiny, tmp_path, monkeypatch)
     assert (tmp_path / 'home' / 'runs' / run_id / 'predictions' / 'r01_c02_overlay.png').is_file()
 
 
-def test_make_bench_runs_every_benchmark_the_benchmarks_page_lists():
+def test_make_bench_runs_every_benchmark_and_each_has_its_page():
     """`make bench` runs every script of benchmarks/ with a main() (gpu_suite.py needs a GPU:
-    `make bench-gpu`; tables.py makes the docs' tables), and docs/benchmarks.md names exactly
-    those."""
+    `make bench-gpu`; tables.py makes the docs' tables); each of those, gpu_suite.py included,
+    has one page docs/benchmarks/<script>.md, listed in the overview and in the site's nav,
+    and every generated table is on one of those pages."""
     root = Path(__file__).resolve().parents[1]
     make = (root / 'Makefile').read_text()
     recipes = dict(re.findall(r'^([\w-]+):[^\n]*\n((?:\t[^\n]*\n)*)', make, re.M))
@@ -102,10 +103,17 @@ def test_make_bench_runs_every_benchmark_the_benchmarks_page_lists():
                if 'def main(' in p.read_text()
                and p.name not in ('gpu_suite.py', 'tables.py')}  # tables.py measures nothing
     assert ran == scripts
-    section = (DOCS / 'benchmarks.md').read_text()
-    # besides the benchmarks: the GPU one, the tables' maker and the results files' helpers
-    others = {'gpu_suite.py', 'tables.py', 'results.py'}
-    assert set(re.findall(r'benchmarks/(\w+\.py)', section)) - others == ran
+    folder = DOCS / 'benchmarks'
+    pages = {p.stem: p.read_text() for p in folder.glob('*.md') if p.stem != 'index'}
+    assert set(pages) == {Path(s).stem for s in ran | {'gpu_suite.py'}}
+    overview = (folder / 'index.md').read_text()
+    nav = (root / 'mkdocs.yml').read_text()
+    for stem, text in pages.items():
+        assert text.count(f'`benchmarks/{stem}.py`') >= 1, stem
+        assert f']({stem}.md)' in overview and f'benchmarks/{stem}.md' in nav, stem
+    from benchmarks.tables import TABLES
+    shown = {m for text in pages.values() for m in re.findall(r'<!-- (\w+): made by', text)}
+    assert shown == set(TABLES)
 
 
 def test_the_environment_page_names_every_variable_altair_reads():
