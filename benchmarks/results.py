@@ -33,9 +33,10 @@ SOURCES = {
     'volume_predict_memory': ['benchmarks/volume_predict.py', *_VOLUMES],
     'recipe_speed': ['benchmarks/recipe_speed.py', 'altair/datasets/plan.py',
                      'altair/models/', 'altair/engine/amp.py'],
+    # scenes, polygons and volumes are read, reprojected and burnt by altair/raster/
     'own_data_panel': ['benchmarks/own_data.py', 'altair/api/predict.py',
-                       'altair/api/predict_worker.py', 'altair/prediction/', *_TRAINING,
-                       *_INIT],
+                       'altair/api/predict_worker.py', 'altair/prediction/', 'altair/raster/',
+                       *_TRAINING, *_INIT],
     'predict_scale_memory': ['benchmarks/predict_scale.py', 'benchmarks/sliding_window.py',
                              'altair/inference/', 'altair/prediction/', 'altair/raster/'],
     'sliding_window': ['benchmarks/sliding_window.py', 'altair/inference/',
